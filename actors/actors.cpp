@@ -1,0 +1,30 @@
+#include "actors/actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+
+namespace jobd {
+
+namespace {
+
+constexpr auto tool_category = caf::atom("jobd");
+
+} // namespace
+
+caf::error make_tool_error(const char* code, std::string message) {
+  return caf::error{1, tool_category,
+                    caf::make_message(std::string{code}, std::move(message))};
+}
+
+tool_error to_tool_error(caf::actor_system& sys, const caf::error& err) {
+  if (err.category() == tool_category
+      && err.context().match_elements<std::string, std::string>())
+    return {err.context().get_as<std::string>(0),
+            err.context().get_as<std::string>(1),
+            {}};
+  return {codes::internal_error, sys.render(err), {}};
+}
+
+} // namespace jobd

@@ -1,0 +1,327 @@
+// The wiring diagram of jobd: every atom and every typed actor interface,
+// with the role of each. Read this file and docs/architecture.md to know how
+// a request flows through the system.
+#pragma once
+
+#include "protocol/model.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/replies_to.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace jobd {
+
+/// A pending job offered by its SESSION to the SCHEDULER's ready queue.
+struct candidate {
+  std::string job_id;
+  std::string session_id;
+  int32_t priority = 5;
+  /// Arrival order: equal priorities start first come, first served.
+  uint64_t serial = 0;
+};
+
+/// What happened to a job, as told to METRICS and the ENDPOINT.
+enum class transition : uint8_t { created, started, finished, removed };
+
+struct job_event {
+  transition what = transition::created;
+  /// The status before this transition.
+  job_status previous = job_status::pending;
+  job_info job;
+};
+
+} // namespace jobd
+
+CAF_BEGIN_TYPE_ID_BLOCK(jobd, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(jobd, (jobd::job_spec))
+  CAF_ADD_TYPE_ID(jobd, (jobd::job_info))
+  CAF_ADD_TYPE_ID(jobd, (jobd::output_query))
+  CAF_ADD_TYPE_ID(jobd, (jobd::output_page))
+  CAF_ADD_TYPE_ID(jobd, (jobd::output_chunk))
+  CAF_ADD_TYPE_ID(jobd, (jobd::output_stats))
+  CAF_ADD_TYPE_ID(jobd, (jobd::list_query))
+  CAF_ADD_TYPE_ID(jobd, (jobd::list_page))
+  CAF_ADD_TYPE_ID(jobd, (jobd::cleanup_query))
+  CAF_ADD_TYPE_ID(jobd, (jobd::cleanup_result))
+  CAF_ADD_TYPE_ID(jobd, (jobd::wait_query))
+  CAF_ADD_TYPE_ID(jobd, (jobd::wait_result))
+  CAF_ADD_TYPE_ID(jobd, (jobd::submit_result))
+  CAF_ADD_TYPE_ID(jobd, (jobd::cancel_result))
+  CAF_ADD_TYPE_ID(jobd, (jobd::metrics_snapshot))
+  CAF_ADD_TYPE_ID(jobd, (jobd::session_metrics))
+  CAF_ADD_TYPE_ID(jobd, (jobd::candidate))
+  CAF_ADD_TYPE_ID(jobd, (jobd::job_event))
+
+  CAF_ADD_ATOM(jobd, jobd::atom, submit, "submit")
+  CAF_ADD_ATOM(jobd, jobd::atom, status, "status")
+  CAF_ADD_ATOM(jobd, jobd::atom, output, "output")
+  CAF_ADD_ATOM(jobd, jobd::atom, cancel, "cancel")
+  CAF_ADD_ATOM(jobd, jobd::atom, wait, "wait")
+  CAF_ADD_ATOM(jobd, jobd::atom, list, "list")
+  CAF_ADD_ATOM(jobd, jobd::atom, metrics, "metrics")
+  CAF_ADD_ATOM(jobd, jobd::atom, cleanup, "cleanup")
+  CAF_ADD_ATOM(jobd, jobd::atom, start, "start")
+  CAF_ADD_ATOM(jobd, jobd::atom, enqueue, "enqueue")
+  CAF_ADD_ATOM(jobd, jobd::atom, offer, "offer")
+  CAF_ADD_ATOM(jobd, jobd::atom, withdraw, "withdraw")
+  CAF_ADD_ATOM(jobd, jobd::atom, forget, "forget")
+  CAF_ADD_ATOM(jobd, jobd::atom, started, "started")
+  CAF_ADD_ATOM(jobd, jobd::atom, finished, "finished")
+  CAF_ADD_ATOM(jobd, jobd::atom, event, "event")
+  CAF_ADD_ATOM(jobd, jobd::atom, subscribe, "subscribe")
+  CAF_ADD_ATOM(jobd, jobd::atom, spawned, "spawned")
+  CAF_ADD_ATOM(jobd, jobd::atom, spawn_failed, "spawnFail")
+  CAF_ADD_ATOM(jobd, jobd::atom, data, "data")
+  CAF_ADD_ATOM(jobd, jobd::atom, eof, "eof")
+  CAF_ADD_ATOM(jobd, jobd::atom, exited, "exited")
+  CAF_ADD_ATOM(jobd, jobd::atom, timeout, "timeout")
+  CAF_ADD_ATOM(jobd, jobd::atom, escalate, "escalate")
+  CAF_ADD_ATOM(jobd, jobd::atom, flush, "flush")
+  CAF_ADD_ATOM(jobd, jobd::atom, recheck, "recheck")
+  CAF_ADD_ATOM(jobd, jobd::atom, tick, "tick")
+  CAF_ADD_ATOM(jobd, jobd::atom, line, "line")
+  CAF_ADD_ATOM(jobd, jobd::atom, shutdown, "shutdown")
+  CAF_ADD_ATOM(jobd, jobd::atom, expire, "expire")
+
+CAF_END_TYPE_ID_BLOCK(jobd)
+
+namespace jobd {
+
+// -- the interfaces -----------------------------------------------------------
+
+/// The JOB actor interface: one actor per job, whatever its kind (a local
+/// process, a test double, later a remote or container job). SCHEDULER and
+/// SESSION know only this interface; kinds come from the job_factory.
+using job_actor = caf::typed_actor<
+  // Begin running; sent by SCHEDULER once the job was admitted.
+  caf::reacts_to<atom::start>,
+  // The job's current status and metadata.
+  caf::replies_to<atom::status>::with<job_info>,
+  // A page of buffered output.
+  caf::replies_to<atom::output, output_query>::with<output_page>,
+  // Cancel: SIGTERM, SIGKILL after the grace (ms, use_default = the job's);
+  // answered once the job has ended.
+  caf::replies_to<atom::cancel, int64_t>::with<cancel_result>,
+  // Answered when the job ends or new (matching) output arrives, or on timeout.
+  caf::replies_to<atom::wait, wait_query>::with<wait_result>,
+  // Stop at once (server shutdown); answered once nothing of it runs.
+  caf::replies_to<atom::shutdown>::with<bool>>;
+
+/// The local-process JOB: the job interface plus the events the process
+/// reactor sends about its child.
+using process_job_actor = job_actor::extend<
+  // The child runs as leader of process group `pid`.
+  caf::reacts_to<atom::spawned, int64_t>,
+  // The child could not be started: error code and message.
+  caf::reacts_to<atom::spawn_failed, std::string, std::string>,
+  // Bytes read from the child's stdout or stderr.
+  caf::reacts_to<atom::data, stream_kind, std::string>,
+  // A pipe reached end of file.
+  caf::reacts_to<atom::eof, stream_kind>,
+  // The child was reaped; raw wait status.
+  caf::reacts_to<atom::exited, int32_t>,
+  // The job's timeout expired.
+  caf::reacts_to<atom::timeout>,
+  // The grace after SIGTERM is over: SIGKILL the group.
+  caf::reacts_to<atom::escalate>,
+  // Emit a partial line held back waiting for its end.
+  caf::reacts_to<atom::flush>,
+  // Check again whether any process of the group is left.
+  caf::reacts_to<atom::recheck>,
+  // A waiter's deadline passed (the waiter's number).
+  caf::reacts_to<atom::expire, uint64_t>>;
+
+/// The SESSION actor interface: one per sessionId, created on first use. Holds
+/// the per-session limit: it offers its best pending jobs to SCHEDULER, never
+/// more than the limit allows.
+using session_actor = caf::typed_actor<
+  // A new pending job of this session; answered after any offer was sent.
+  caf::replies_to<atom::enqueue, candidate>::with<bool>,
+  // SCHEDULER started one of this session's jobs.
+  caf::reacts_to<atom::started, std::string>,
+  // One of this session's running jobs ended.
+  caf::reacts_to<atom::finished, std::string>,
+  // A pending job was cancelled: drop it (withdrawing any offer).
+  caf::reacts_to<atom::forget, std::string>>;
+
+/// The SCHEDULER actor interface: admission, the global limit, the ready
+/// queue (priority 10 first, then arrival) and the job index.
+using scheduler_actor = caf::typed_actor<
+  // console_execute_async: create a job and admit it.
+  caf::replies_to<atom::submit, job_spec>::with<submit_result>,
+  // console_get_job_status.
+  caf::replies_to<atom::status, std::string>::with<job_info>,
+  // console_get_job_output.
+  caf::replies_to<atom::output, std::string, output_query>::with<output_page>,
+  // console_cancel_job: job id, grace in ms.
+  caf::replies_to<atom::cancel, std::string, int64_t>::with<cancel_result>,
+  // console_wait_job.
+  caf::replies_to<atom::wait, wait_query>::with<wait_result>,
+  // console_list_jobs.
+  caf::replies_to<atom::list, list_query>::with<list_page>,
+  // console_cleanup_jobs, and SWEEPER's periodic retention sweep.
+  caf::replies_to<atom::cleanup, cleanup_query>::with<cleanup_result>,
+  // From SESSION: a job it may start now.
+  caf::reacts_to<atom::offer, candidate>,
+  // From SESSION: take back an offer; false if the job already started.
+  caf::replies_to<atom::withdraw, std::string>::with<bool>,
+  // From JOB: it started or finished.
+  caf::reacts_to<atom::event, job_event>,
+  // Server shutdown: stop every job; answered once none runs.
+  caf::replies_to<atom::shutdown>::with<bool>>;
+
+/// The METRICS actor interface: counters fed by lifecycle events.
+using metrics_actor = caf::typed_actor<
+  // A job was created, started, finished or removed.
+  caf::reacts_to<atom::event, job_event>,
+  // console_get_job_metrics.
+  caf::replies_to<atom::metrics>::with<metrics_snapshot>>;
+
+/// The SWEEPER actor interface: a timer that asks SCHEDULER to drop finished
+/// jobs past the retention.
+using sweeper_actor = caf::typed_actor<
+  // Time for a sweep.
+  caf::reacts_to<atom::tick>>;
+
+/// The ENDPOINT actor interface: one per MCP connection. Turns lines into
+/// typed requests and replies into lines; the only writer of stdout.
+using endpoint_actor = caf::typed_actor<
+  // A line from the client (from the stdin reader thread).
+  caf::reacts_to<atom::line, std::string>,
+  // The client closed its side (stdin EOF), or a signal asked us to stop.
+  caf::reacts_to<atom::shutdown>,
+  // A job changed: for the log and for notifications.
+  caf::reacts_to<atom::event, job_event>>;
+
+// -- inspection (for serialization, remote workers later) --------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
+  return f(caf::meta::type_name("jobd.job_spec"), x.command, x.args, x.shell,
+           x.session_id, x.working_directory, x.environment, x.timeout_ms,
+           x.priority, x.tags, x.kill_grace_ms, x.output_byte_limit, x.kind);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_stats& x) {
+  return f(caf::meta::type_name("jobd.output_stats"), x.stdout_bytes,
+           x.stderr_bytes, x.chunks, x.dropped_chunks, x.dropped_bytes,
+           x.buffered_bytes, x.last_sequence);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_info& x) {
+  return f(caf::meta::type_name("jobd.job_info"), x.id, x.kind, x.command,
+           x.args, x.shell, x.status, x.session_id, x.working_directory,
+           x.created_at, x.started_at, x.finished_at, x.priority, x.timeout_ms,
+           x.tags, x.exit_code, x.signal, x.error_code, x.error, x.pid,
+           x.queue_position, x.serial, x.output);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_query& x) {
+  return f(caf::meta::type_name("jobd.output_query"), x.since, x.latest,
+           x.limit, x.max_bytes, x.streams, x.tail_lines);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_chunk& x) {
+  return f(caf::meta::type_name("jobd.output_chunk"), x.sequence, x.timestamp,
+           x.stream, x.content);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_page& x) {
+  return f(caf::meta::type_name("jobd.output_page"), x.chunks, x.next_since,
+           x.truncated, x.dropped_chunks, x.finished, x.complete, x.tail,
+           x.has_tail);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_query& x) {
+  return f(caf::meta::type_name("jobd.list_query"), x.statuses, x.session_id,
+           x.tags, x.limit, x.cursor);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_page& x) {
+  return f(caf::meta::type_name("jobd.list_page"), x.jobs, x.total,
+           x.next_cursor);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cleanup_query& x) {
+  return f(caf::meta::type_name("jobd.cleanup_query"), x.max_age_ms,
+           x.keep_count, x.statuses, x.session_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cleanup_result& x) {
+  return f(caf::meta::type_name("jobd.cleanup_result"), x.cleaned, x.remaining);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wait_query& x) {
+  return f(caf::meta::type_name("jobd.wait_query"), x.job_id, x.timeout_ms,
+           x.until, x.pattern, x.since);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wait_result& x) {
+  return f(caf::meta::type_name("jobd.wait_result"), x.job, x.output, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, submit_result& x) {
+  return f(caf::meta::type_name("jobd.submit_result"), x.job_id, x.status,
+           x.queue_position);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_result& x) {
+  return f(caf::meta::type_name("jobd.cancel_result"), x.job_id, x.status,
+           x.message);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_metrics& x) {
+  return f(caf::meta::type_name("jobd.session_metrics"), x.session_id, x.total,
+           x.pending, x.running, x.completed, x.failed, x.cancelled, x.limit);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
+  return f(caf::meta::type_name("jobd.metrics_snapshot"), x.total_jobs,
+           x.running_jobs, x.completed_jobs, x.failed_jobs, x.cancelled_jobs,
+           x.queue_size, x.concurrency_current, x.concurrency_maximum,
+           x.average_execution_ms, x.system_load, x.uptime_ms, x.retained_jobs,
+           x.sessions);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, candidate& x) {
+  return f(caf::meta::type_name("jobd.candidate"), x.job_id, x.session_id,
+           x.priority, x.serial);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_event& x) {
+  return f(caf::meta::type_name("jobd.job_event"), x.what, x.previous, x.job);
+}
+
+// -- tool failures as CAF errors ----------------------------------------------
+
+/// Wraps a tool failure (code, message) in a caf::error of category "jobd".
+caf::error make_tool_error(const char* code, std::string message);
+
+/// Recovers the tool failure from an error; errors of other categories
+/// become INTERNAL_ERROR with the error rendered as text.
+tool_error to_tool_error(caf::actor_system& sys, const caf::error& err);
+
+} // namespace jobd

@@ -1,0 +1,88 @@
+// A job's bounded output: raw bytes in, clean chunks out. No CAF: the JOB
+// actor owns one and calls it from its handlers.
+#pragma once
+
+#include "protocol/model.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+namespace jobd {
+
+/// Bounds of one job's buffer; the oldest chunks are dropped (and counted)
+/// when either is exceeded.
+struct output_limits {
+  uint64_t max_chunks = 10000;
+  uint64_t max_bytes = 8 * 1024 * 1024;
+};
+
+/// Cuts a job's stdout and stderr into sequence-numbered chunks and keeps the
+/// newest of them within its limits.
+///
+/// - Chunks end at line ends where possible: a block that ends inside a line
+///   keeps the partial line back (`has_partial()`) until its end arrives,
+///   `flush()` is called, or it grows past `max_chunk_bytes`.
+/// - A chunk never splits a UTF-8 character; invalid UTF-8 becomes U+FFFD, so
+///   every chunk is valid UTF-8.
+/// - Sequence numbers start at 1 per buffer and are never reused.
+class output_buffer {
+public:
+  /// No chunk's content is longer than this (before U+FFFD replacement).
+  static constexpr size_t max_chunk_bytes = 16 * 1024;
+
+  explicit output_buffer(output_limits limits = {});
+
+  /// Takes bytes read from one stream.
+  void append(stream_kind stream, std::string_view bytes, timestamp_ms now);
+
+  /// Emits held-back partial lines (and incomplete characters, as U+FFFD).
+  void flush(timestamp_ms now);
+
+  /// Emits what `stream` held back: its pipe reached end of file.
+  void close(stream_kind stream, timestamp_ms now);
+
+  bool has_partial() const;
+
+  /// Answers an output query (see output_query for the semantics).
+  output_page read(const output_query& query) const;
+
+  /// Chunks after `since` as one text per chunk, for pattern matching.
+  template <class F>
+  void for_each_after(uint64_t since, F&& f) const {
+    for (auto i = first_after(since); i < chunks_.size(); ++i)
+      f(chunks_[i]);
+  }
+
+  output_stats stats() const;
+
+  uint64_t last_sequence() const { return next_sequence_ - 1; }
+
+private:
+  size_t first_after(uint64_t since) const;
+
+  struct pending {
+    std::string bytes;
+  };
+
+  output_limits limits_;
+  std::deque<output_chunk> chunks_;
+  pending partial_[2];
+  uint64_t next_sequence_ = 1;
+  output_stats stats_;
+};
+
+/// Replaces invalid UTF-8 in `bytes` by U+FFFD (one per maximal invalid
+/// subpart, as Unicode recommends).
+std::string sanitize_utf8(std::string_view bytes);
+
+/// Length of the longest prefix of `bytes` that does not end inside a
+/// (possibly valid) multi-byte sequence.
+size_t complete_utf8_prefix(std::string_view bytes);
+
+/// The last `n` lines of `text` as a terminal shows them: within a line, a
+/// carriage return starts the line over, so a progress bar is one line.
+std::string tail_lines(std::string_view text, uint64_t n);
+
+} // namespace jobd

@@ -1,0 +1,90 @@
+// The MCP side of one connection, without actors: turns lines into replies or
+// typed tool calls, and typed results into reply lines. The ENDPOINT actor
+// owns one of these; tests and the fuzzer drive it directly.
+#pragma once
+
+#include "protocol/model.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace jobd::protocol {
+
+struct server_info {
+  std::string name = "jobd";
+  std::string version = "0.1.0";
+};
+
+struct output_call {
+  std::string job_id;
+  output_query query;
+};
+
+struct cancel_call {
+  std::string job_id;
+  /// SIGTERM-to-SIGKILL grace; use_default = the job's.
+  int64_t grace_ms = use_default;
+};
+
+struct metrics_call {};
+
+/// A `tools/call` the runtime must carry out.
+using tool_request = std::variant<job_spec,     // console_execute_async
+                                  std::string,  // console_get_job_status (id)
+                                  output_call,  // console_get_job_output
+                                  cancel_call,  // console_cancel_job
+                                  list_query,   // console_list_jobs
+                                  metrics_call, // console_get_job_metrics
+                                  cleanup_query, // console_cleanup_jobs
+                                  wait_query>;   // console_wait_job
+
+/// What the runtime must do after a line was handled.
+struct dispatch_call {
+  /// The request id as raw JSON text (`"abc"`, `7`), echoed exactly.
+  std::string id;
+  tool_request request;
+  /// Raw JSON of `params._meta.progressToken`; empty if none.
+  std::string progress_token;
+};
+
+/// `notifications/cancelled` for an earlier request.
+struct cancel_request {
+  /// The cancelled request's id as raw JSON text.
+  std::string id;
+};
+
+using action = std::variant<std::monostate, dispatch_call, cancel_request>;
+
+/// A tool's successful result.
+using tool_result = std::variant<submit_result, job_info, output_page,
+                                 cancel_result, list_page, metrics_snapshot,
+                                 cleanup_result, wait_result>;
+
+class mcp_session {
+public:
+  explicit mcp_session(server_info info = {});
+
+  /// Handles one line from the client. Replies the session can give itself
+  /// (errors, initialize, ping, tools/list, ...) are appended to `replies`,
+  /// one JSON text per element, without a trailing newline.
+  action handle_line(std::string_view line, std::vector<std::string>& replies);
+
+  /// The reply to a dispatched call that succeeded.
+  std::string render_result(std::string_view id, const tool_result& result) const;
+
+  /// The reply to a dispatched call whose tool failed (`isError: true`).
+  std::string render_error(std::string_view id, const tool_error& error) const;
+
+  bool initialized() const { return initialized_; }
+  const std::string& protocol_version() const { return version_; }
+
+private:
+  server_info info_;
+  bool initialized_ = false;
+  std::string version_;
+};
+
+} // namespace jobd::protocol

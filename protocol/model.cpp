@@ -1,0 +1,30 @@
+#include "protocol/model.hpp"
+
+namespace jobd {
+
+namespace {
+
+constexpr const char* status_names[] = {"pending", "running", "completed",
+                                        "failed", "cancelled"};
+
+} // namespace
+
+const char* to_string(job_status x) {
+  return status_names[static_cast<size_t>(x)];
+}
+
+const char* to_string(stream_kind x) {
+  return x == stream_kind::out ? "stdout" : "stderr";
+}
+
+bool from_string(std::string_view text, job_status& out) {
+  for (size_t i = 0; i < std::size(status_names); ++i) {
+    if (text == status_names[i]) {
+      out = static_cast<job_status>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace jobd

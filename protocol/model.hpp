@@ -1,0 +1,267 @@
+// The typed requests and results that flow between the MCP layer and the
+// runtime. Plain C++: no JSON, no CAF. The actors send these as messages (see
+// actors/actors.hpp for their inspect functions); protocol/ parses tool
+// arguments into the requests and renders the results as MCP replies.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jobd {
+
+/// Milliseconds since the Unix epoch; 0 means "not set".
+using timestamp_ms = int64_t;
+
+/// Sentinel for "use the server's default" in integer options.
+inline constexpr int64_t use_default = -1;
+
+enum class job_status : uint8_t { pending, running, completed, failed, cancelled };
+
+enum class stream_kind : uint8_t { out, err };
+
+/// Which streams an output query returns.
+enum class stream_filter : uint8_t { both, out, err };
+
+const char* to_string(job_status x);
+const char* to_string(stream_kind x);
+bool from_string(std::string_view text, job_status& out);
+
+inline bool is_terminal(job_status x) {
+  return x == job_status::completed || x == job_status::failed
+         || x == job_status::cancelled;
+}
+
+/// Machine-readable codes of tool failures (the seed's `code` field).
+namespace codes {
+inline constexpr const char* job_not_found = "JOB_NOT_FOUND";
+inline constexpr const char* command_not_found = "COMMAND_NOT_FOUND";
+inline constexpr const char* permission_denied = "PERMISSION_DENIED";
+inline constexpr const char* invalid_working_directory
+  = "INVALID_WORKING_DIRECTORY";
+inline constexpr const char* invalid_arguments = "INVALID_ARGUMENTS";
+inline constexpr const char* job_already_finished = "JOB_ALREADY_FINISHED";
+inline constexpr const char* spawn_failed = "SPAWN_FAILED";
+inline constexpr const char* timeout = "TIMEOUT";
+inline constexpr const char* cancelled = "CANCELLED";
+inline constexpr const char* unknown_job_kind = "UNKNOWN_JOB_KIND";
+inline constexpr const char* internal_error = "INTERNAL_ERROR";
+} // namespace codes
+
+/// A failure of a tool's own work, rendered as an `isError` result in the
+/// seed's shape `{success: false, error, code, details}`.
+struct tool_error {
+  std::string code;
+  std::string message;
+  /// Extra fields for `details`; values are JSON texts (strings quoted).
+  std::map<std::string, std::string> details;
+};
+
+// -- requests -----------------------------------------------------------------
+
+/// Everything needed to create a job (`console_execute_async`).
+struct job_spec {
+  std::string command;
+  std::vector<std::string> args;
+  /// Run `command` through `/bin/sh -c` instead of execve'ing it.
+  bool shell = false;
+  std::string session_id = "default";
+  /// Empty: the server's working directory.
+  std::string working_directory;
+  /// Added to (and overriding) the server's environment.
+  std::map<std::string, std::string> environment;
+  /// Milliseconds from start; 0 = none; use_default = server default.
+  int64_t timeout_ms = use_default;
+  int32_t priority = 5;
+  /// Tag name -> JSON text of a scalar value (`"nlp"`, `3`, `true`).
+  std::map<std::string, std::string> tags;
+  /// Grace between SIGTERM and SIGKILL on cancel and timeout.
+  int64_t kill_grace_ms = use_default;
+  /// Per-job cap on buffered output bytes.
+  int64_t output_byte_limit = use_default;
+  /// Which job kind runs this spec (see actors/job_factory.hpp).
+  std::string kind = "process";
+};
+
+struct output_query {
+  /// Only chunks with a sequence number greater than this.
+  uint64_t since = 0;
+  /// Only the newest `limit` chunks (after `since`).
+  bool latest = false;
+  /// At most this many chunks; 0 = no count limit.
+  uint64_t limit = 0;
+  /// At most this many content bytes in the reply.
+  uint64_t max_bytes = 64 * 1024;
+  stream_filter streams = stream_filter::both;
+  /// When > 0: the last N lines of the selected output as one text.
+  uint64_t tail_lines = 0;
+};
+
+struct list_query {
+  /// Empty: any status.
+  std::vector<job_status> statuses;
+  /// Empty: any session.
+  std::string session_id;
+  /// Every tag given must match (values as JSON texts).
+  std::map<std::string, std::string> tags;
+  /// 0 = no limit.
+  uint64_t limit = 0;
+  /// Opaque cursor from a previous page; empty = first page.
+  std::string cursor;
+};
+
+struct cleanup_query {
+  /// Remove finished jobs at least this old (by finish time); 0 = any age;
+  /// use_default = the server's retention.
+  int64_t max_age_ms = 0;
+  /// Keep the newest N of the jobs that match.
+  uint64_t keep_count = 0;
+  /// Empty: every terminal status.
+  std::vector<job_status> statuses;
+  /// Empty: any session.
+  std::string session_id;
+};
+
+enum class wait_until : uint8_t { exit, output };
+
+struct wait_query {
+  std::string job_id;
+  /// How long to wait at most; use_default = the server's cap.
+  int64_t timeout_ms = use_default;
+  wait_until until = wait_until::exit;
+  /// With until == output: only output matching this ECMAScript regex.
+  std::string pattern;
+  /// Output after this sequence number counts as new.
+  uint64_t since = 0;
+};
+
+// -- results ------------------------------------------------------------------
+
+struct submit_result {
+  std::string job_id;
+  job_status status = job_status::pending;
+  uint64_t queue_position = 0;
+};
+
+/// Counters of a job's output buffer.
+struct output_stats {
+  uint64_t stdout_bytes = 0;
+  uint64_t stderr_bytes = 0;
+  uint64_t chunks = 0;
+  uint64_t dropped_chunks = 0;
+  uint64_t dropped_bytes = 0;
+  uint64_t buffered_bytes = 0;
+  uint64_t last_sequence = 0;
+};
+
+/// A job's status and metadata (`console_get_job_status`).
+struct job_info {
+  std::string id;
+  std::string kind;
+  std::string command;
+  std::vector<std::string> args;
+  bool shell = false;
+  job_status status = job_status::pending;
+  std::string session_id;
+  std::string working_directory;
+  timestamp_ms created_at = 0;
+  timestamp_ms started_at = 0;
+  timestamp_ms finished_at = 0;
+  int32_t priority = 5;
+  int64_t timeout_ms = 0;
+  std::map<std::string, std::string> tags;
+  /// Exit code when the process exited; -1 otherwise.
+  int32_t exit_code = -1;
+  /// Signal that ended the process; 0 otherwise.
+  int32_t signal = 0;
+  /// Failure code (e.g. TIMEOUT, SPAWN_FAILED) and message; empty otherwise.
+  std::string error_code;
+  std::string error;
+  int64_t pid = 0;
+  /// 1-based position in the ready queue while pending; 0 otherwise.
+  uint64_t queue_position = 0;
+  /// Creation order, unique per server run.
+  uint64_t serial = 0;
+  output_stats output;
+};
+
+struct output_chunk {
+  uint64_t sequence = 0;
+  timestamp_ms timestamp = 0;
+  stream_kind stream = stream_kind::out;
+  std::string content;
+};
+
+struct output_page {
+  std::vector<output_chunk> chunks;
+  /// Pass as `since` to continue after this page.
+  uint64_t next_since = 0;
+  /// True if chunks were left out because of `limit` or `max_bytes`.
+  bool truncated = false;
+  /// Chunks after `since` that were dropped from the buffer before reading.
+  uint64_t dropped_chunks = 0;
+  /// The job has finished and its output is complete.
+  bool finished = false;
+  /// finished, and nothing after next_since is left to read.
+  bool complete = false;
+  /// The last N lines when `tail_lines` was asked for.
+  std::string tail;
+  bool has_tail = false;
+};
+
+struct cancel_result {
+  std::string job_id;
+  job_status status = job_status::cancelled;
+  std::string message;
+};
+
+struct list_page {
+  std::vector<job_info> jobs;
+  uint64_t total = 0;
+  std::string next_cursor;
+};
+
+struct session_metrics {
+  std::string session_id;
+  uint64_t total = 0;
+  uint64_t pending = 0;
+  uint64_t running = 0;
+  uint64_t completed = 0;
+  uint64_t failed = 0;
+  uint64_t cancelled = 0;
+  uint64_t limit = 0;
+};
+
+struct metrics_snapshot {
+  uint64_t total_jobs = 0;
+  uint64_t running_jobs = 0;
+  uint64_t completed_jobs = 0;
+  uint64_t failed_jobs = 0;
+  uint64_t cancelled_jobs = 0;
+  uint64_t queue_size = 0;
+  uint64_t concurrency_current = 0;
+  uint64_t concurrency_maximum = 0;
+  /// Mean run time of finished jobs, milliseconds.
+  double average_execution_ms = 0;
+  /// One-minute load average divided by the number of CPUs.
+  double system_load = 0;
+  int64_t uptime_ms = 0;
+  uint64_t retained_jobs = 0;
+  std::vector<session_metrics> sessions;
+};
+
+struct cleanup_result {
+  uint64_t cleaned = 0;
+  uint64_t remaining = 0;
+};
+
+struct wait_result {
+  job_info job;
+  output_page output;
+  /// Why the wait ended: "exit", "output" or "timeout".
+  std::string reason;
+};
+
+} // namespace jobd
