@@ -150,6 +150,11 @@ using session_actor = caf::typed_actor<
   // A pending job was cancelled: drop it (withdrawing any offer).
   caf::reacts_to<atom::forget, std::string>>;
 
+/// Anything that wants to hear about job lifecycle events (METRICS, ENDPOINT).
+using event_listener = caf::typed_actor<
+  // A job was created, started, finished or removed.
+  caf::reacts_to<atom::event, job_event>>;
+
 /// The SCHEDULER actor interface: admission, the global limit, the ready
 /// queue (priority 10 first, then arrival) and the job index.
 using scheduler_actor = caf::typed_actor<
@@ -173,13 +178,13 @@ using scheduler_actor = caf::typed_actor<
   caf::replies_to<atom::withdraw, std::string>::with<bool>,
   // From JOB: it started or finished.
   caf::reacts_to<atom::event, job_event>,
+  // Send every lifecycle event to this listener too.
+  caf::reacts_to<atom::subscribe, event_listener>,
   // Server shutdown: stop every job; answered once none runs.
   caf::replies_to<atom::shutdown>::with<bool>>;
 
 /// The METRICS actor interface: counters fed by lifecycle events.
-using metrics_actor = caf::typed_actor<
-  // A job was created, started, finished or removed.
-  caf::reacts_to<atom::event, job_event>,
+using metrics_actor = event_listener::extend<
   // console_get_job_metrics.
   caf::replies_to<atom::metrics>::with<metrics_snapshot>>;
 
@@ -191,13 +196,13 @@ using sweeper_actor = caf::typed_actor<
 
 /// The ENDPOINT actor interface: one per MCP connection. Turns lines into
 /// typed requests and replies into lines; the only writer of stdout.
-using endpoint_actor = caf::typed_actor<
+using endpoint_actor = event_listener::extend<
   // A line from the client (from the stdin reader thread).
   caf::reacts_to<atom::line, std::string>,
+  // A line longer than the limit was skipped; its length so far.
+  caf::reacts_to<atom::line, uint64_t>,
   // The client closed its side (stdin EOF), or a signal asked us to stop.
-  caf::reacts_to<atom::shutdown>,
-  // A job changed: for the log and for notifications.
-  caf::reacts_to<atom::event, job_event>>;
+  caf::reacts_to<atom::shutdown>>;
 
 // -- inspection (for serialization, remote workers later) --------------------
 
@@ -317,8 +322,10 @@ typename Inspector::result_type inspect(Inspector& f, job_event& x) {
 
 // -- tool failures as CAF errors ----------------------------------------------
 
-/// Wraps a tool failure (code, message) in a caf::error of category "jobd".
-caf::error make_tool_error(const char* code, std::string message);
+/// Wraps a tool failure in a caf::error of category "jobd". Detail values
+/// are JSON texts (strings quoted).
+caf::error make_tool_error(const char* code, std::string message,
+                           std::map<std::string, std::string> details = {});
 
 /// Recovers the tool failure from an error; errors of other categories
 /// become INTERNAL_ERROR with the error rendered as text.

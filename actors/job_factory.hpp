@@ -63,3 +63,13 @@ private:
 using factory_ptr = std::shared_ptr<const job_factory>;
 
 } // namespace jobd
+
+namespace jobd {
+
+/// The wall clock in milliseconds since the epoch.
+timestamp_ms now_ms();
+
+/// A new job's status as every kind starts it: pending, from its spec.
+job_info initial_info(const job_context& ctx);
+
+} // namespace jobd

@@ -37,12 +37,16 @@ public:
   /// Takes bytes read from one stream.
   void append(stream_kind stream, std::string_view bytes, timestamp_ms now);
 
-  /// Emits held-back partial lines (and incomplete characters, as U+FFFD).
+  /// Emits held-back partial lines, stdout first. An incomplete character at
+  /// the very end (at most 3 bytes) stays held: its rest may still arrive.
   void flush(timestamp_ms now);
 
-  /// Emits what `stream` held back: its pipe reached end of file.
+  /// Emits what `stream` held back: its pipe reached end of file. An
+  /// incomplete character at the end becomes U+FFFD.
   void close(stream_kind stream, timestamp_ms now);
 
+  /// Whether `flush()` would emit something (an incomplete character alone
+  /// does not count, so a flush timer does not spin on it).
   bool has_partial() const;
 
   /// Answers an output query (see output_query for the semantics).
@@ -60,8 +64,17 @@ public:
   uint64_t last_sequence() const { return next_sequence_ - 1; }
 
 private:
+  /// Index of the first chunk with a sequence number greater than `since`.
   size_t first_after(uint64_t since) const;
 
+  /// Stores one chunk and drops the oldest ones beyond the limits.
+  void emit(stream_kind stream, std::string content, timestamp_ms now);
+
+  /// Emits `bytes` (held for `stream`) up to `len`, keeping the rest held.
+  void emit_held(stream_kind stream, size_t len, timestamp_ms now);
+
+  /// Bytes held back per stream: a partial line (no '\n') and possibly an
+  /// incomplete character; never more than max_chunk_bytes.
   struct pending {
     std::string bytes;
   };

@@ -1,1 +1,125 @@
-int main() { return 0; }
+// jobd: wiring, signals and exit codes. Everything else lives in actors/
+// and protocol/.
+#include "actors/actors.hpp"
+#include "actors/endpoint.hpp"
+#include "actors/job_factory.hpp"
+#include "actors/logger.hpp"
+#include "actors/metrics.hpp"
+#include "actors/process_job.hpp"
+#include "actors/process_reactor.hpp"
+#include "actors/scheduler.hpp"
+#include "actors/stdin_reader.hpp"
+#include "actors/sweeper.hpp"
+#include "app/config.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <pthread.h>
+
+namespace {
+
+jobd::scheduler_config to_scheduler_config(const jobd::config& cfg) {
+  jobd::scheduler_config sc;
+  sc.max_running = cfg.max_concurrent_jobs;
+  sc.max_running_per_session = cfg.max_concurrent_jobs_per_session;
+  sc.defaults.timeout_ms = cfg.job_timeout_ms;
+  sc.defaults.kill_grace_ms = cfg.kill_grace_ms;
+  sc.defaults.max_wait_ms = cfg.max_wait_ms;
+  sc.defaults.output.max_chunks = cfg.output_buffer_size;
+  sc.defaults.output.max_bytes = cfg.output_buffer_bytes;
+  return sc;
+}
+
+// Runs the actor system until stdin closes or SIGTERM/SIGINT arrives, then
+// stops every job. Returns the exit code.
+int serve(const jobd::config& cfg, const sigset_t& signals) {
+  using namespace jobd;
+  auto reactor = std::make_shared<process_reactor>();
+  auto factory = std::make_shared<job_factory>();
+  factory->add("process", std::make_shared<process_job_kind>(reactor));
+  caf::actor_system_config sys_cfg;
+  sys_cfg.add_message_types<caf::id_block::jobd>();
+  std::atomic<bool> stopped{false};
+  {
+    caf::actor_system sys{sys_cfg};
+    auto stats = sys.spawn(metrics, cfg.max_concurrent_jobs,
+                           cfg.max_concurrent_jobs_per_session);
+    auto sched = sys.spawn(scheduler, to_scheduler_config(cfg),
+                           factory_ptr{factory});
+    caf::anon_send(sched, atom::subscribe_v, event_listener{stats});
+    auto sweep = sys.spawn(sweeper, sched,
+                           std::chrono::milliseconds(cfg.cleanup_interval_ms),
+                           cfg.retention_ms);
+    endpoint_config ec;
+    ec.max_line_bytes = cfg.max_line_bytes;
+    ec.on_stopped = [&stopped] { stopped = true; };
+    auto ep = sys.spawn(endpoint, sched, stats, ec);
+    caf::anon_send(sched, atom::subscribe_v, event_listener{ep});
+    log::info("jobd " JOBD_VERSION " serving MCP on stdio (max "
+              + std::to_string(cfg.max_concurrent_jobs) + " jobs, "
+              + std::to_string(cfg.max_concurrent_jobs_per_session)
+              + " per session)");
+    stdin_reader reader{STDIN_FILENO, ep, cfg.max_line_bytes};
+    bool asked = false;
+    while (!stopped) {
+      timespec tick{0, 20 * 1000 * 1000};
+      auto sig = sigtimedwait(&signals, nullptr, &tick);
+      if (sig > 0 && !asked) {
+        log::info(std::string{"received "} + strsignal(sig) + ", stopping");
+        caf::anon_send(ep, atom::shutdown_v);
+        asked = true;
+      }
+    }
+    reader.stop();
+    for (auto& h : {caf::actor_cast<caf::actor>(ep),
+                    caf::actor_cast<caf::actor>(sweep),
+                    caf::actor_cast<caf::actor>(sched),
+                    caf::actor_cast<caf::actor>(stats)})
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  }
+  // Last resort: nothing a job started may outlive us.
+  reactor->kill_all(SIGKILL);
+  reactor->stop();
+  log::info("jobd stopped");
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  jobd::config cfg;
+  std::string message;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  switch (jobd::parse_config(args, cfg, message)) {
+    case jobd::parse_outcome::help:
+      std::cout << jobd::usage();
+      return 0;
+    case jobd::parse_outcome::version:
+      std::cout << "jobd " JOBD_VERSION "\n";
+      return 0;
+    case jobd::parse_outcome::error:
+      std::cerr << "jobd: " << message << "\n";
+      return 2;
+    case jobd::parse_outcome::run:
+      break;
+  }
+  jobd::log::level level;
+  jobd::log::parse_level(cfg.log_level, level);
+  jobd::log::set_level(level);
+  // Signals are taken synchronously by serve(); every thread inherits the
+  // mask, so none of CAF's or the reactor's threads is interrupted.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  return serve(cfg, signals);
+}

@@ -1,0 +1,46 @@
+// ENDPOINT: one per MCP connection. Parses lines with protocol/, answers what
+// the protocol layer answers itself, turns tool calls into typed requests and
+// their replies into lines. The only writer of stdout.
+#pragma once
+
+#include "actors/actors.hpp"
+#include "protocol/mcp_session.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <functional>
+#include <set>
+#include <string>
+
+namespace jobd {
+
+struct endpoint_config {
+  /// Where replies go (stdout).
+  int out_fd = 1;
+  /// Reported in the error for a line over the limit.
+  uint64_t max_line_bytes = 16 * 1024 * 1024;
+  /// Called once every job was stopped after a shutdown request.
+  std::function<void()> on_stopped;
+};
+
+struct endpoint_state {
+  protocol::mcp_session session;
+  endpoint_config config;
+  scheduler_actor scheduler;
+  metrics_actor metrics;
+  /// Ids (JSON text) of tool calls still being worked on.
+  std::set<std::string> in_flight;
+  /// In-flight calls the client cancelled: their replies are dropped.
+  std::set<std::string> cancelled;
+  bool stopping = false;
+  static inline const char* name = "endpoint";
+};
+
+/// @param scheduler serves the job tools.
+/// @param metrics serves console_get_job_metrics.
+endpoint_actor::behavior_type
+endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
+         scheduler_actor scheduler, metrics_actor metrics,
+         endpoint_config config);
+
+} // namespace jobd

@@ -1,0 +1,41 @@
+#include "actors/job_factory.hpp"
+
+#include <chrono>
+
+namespace jobd {
+
+void job_factory::add(std::string name, std::shared_ptr<const job_kind> kind) {
+  kinds_[std::move(name)] = std::move(kind);
+}
+
+const job_kind* job_factory::find(const std::string& name) const {
+  auto i = kinds_.find(name);
+  return i == kinds_.end() ? nullptr : i->second.get();
+}
+
+timestamp_ms now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+job_info initial_info(const job_context& ctx) {
+  const auto& spec = ctx.spec;
+  job_info info;
+  info.id = ctx.id;
+  info.kind = spec.kind;
+  info.command = spec.command;
+  info.args = spec.args;
+  info.shell = spec.shell;
+  info.status = job_status::pending;
+  info.session_id = spec.session_id;
+  info.working_directory = spec.working_directory;
+  info.created_at = ctx.created_at;
+  info.priority = spec.priority;
+  info.timeout_ms = spec.timeout_ms;
+  info.tags = spec.tags;
+  info.serial = ctx.serial;
+  return info;
+}
+
+} // namespace jobd

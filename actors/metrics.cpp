@@ -1,0 +1,116 @@
+#include "actors/metrics.hpp"
+
+#include "actors/job_factory.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include <cstdio>
+#include <thread>
+
+namespace jobd {
+
+double system_load() {
+  double load = 0;
+  if (auto f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1)
+      load = 0;
+    std::fclose(f);
+  }
+  auto cpus = std::thread::hardware_concurrency();
+  return cpus > 0 ? load / cpus : load;
+}
+
+namespace {
+
+// Moves one job between the status counters of a snapshot-like record.
+template <class Counters>
+void count(Counters& c, job_status s, int delta) {
+  switch (s) {
+    case job_status::pending:
+      c.pending += delta;
+      break;
+    case job_status::running:
+      c.running += delta;
+      break;
+    case job_status::completed:
+      c.completed += delta;
+      break;
+    case job_status::failed:
+      c.failed += delta;
+      break;
+    case job_status::cancelled:
+      c.cancelled += delta;
+      break;
+  }
+}
+
+// The global counters in the shape of a session's.
+struct global_counters {
+  uint64_t& pending;
+  uint64_t& running;
+  uint64_t& completed;
+  uint64_t& failed;
+  uint64_t& cancelled;
+};
+
+} // namespace
+
+metrics_actor::behavior_type
+metrics(metrics_actor::stateful_pointer<metrics_state> self,
+        uint64_t max_running, uint64_t per_session) {
+  self->state.totals.concurrency_maximum = max_running;
+  self->state.started_at = now_ms();
+  return {
+    // Keeps the counters in step with each job's transitions.
+    [self, per_session](atom::event, const job_event& ev) {
+      auto& st = self->state;
+      auto& t = st.totals;
+      global_counters g{t.queue_size, t.running_jobs, t.completed_jobs,
+                        t.failed_jobs, t.cancelled_jobs};
+      auto& s = st.sessions[ev.job.session_id];
+      if (s.session_id.empty()) {
+        s.session_id = ev.job.session_id;
+        s.limit = per_session;
+      }
+      switch (ev.what) {
+        case transition::created:
+          ++t.total_jobs;
+          ++t.retained_jobs;
+          ++s.total;
+          count(g, job_status::pending, 1);
+          count(s, job_status::pending, 1);
+          break;
+        case transition::started:
+        case transition::finished:
+          count(g, ev.previous, -1);
+          count(s, ev.previous, -1);
+          count(g, ev.job.status, 1);
+          count(s, ev.job.status, 1);
+          if (ev.what == transition::finished && ev.job.started_at > 0) {
+            st.run_ms_sum += static_cast<double>(ev.job.finished_at
+                                                 - ev.job.started_at);
+            ++st.run_count;
+          }
+          break;
+        case transition::removed:
+          --t.retained_jobs;
+          break;
+      }
+    },
+    // console_get_job_metrics.
+    [self](atom::metrics) {
+      auto& st = self->state;
+      auto snapshot = st.totals;
+      snapshot.concurrency_current = snapshot.running_jobs;
+      snapshot.average_execution_ms
+        = st.run_count > 0 ? st.run_ms_sum / st.run_count : 0.0;
+      snapshot.system_load = system_load();
+      snapshot.uptime_ms = now_ms() - st.started_at;
+      for (auto& [id, s] : st.sessions)
+        snapshot.sessions.push_back(s);
+      return snapshot;
+    },
+  };
+}
+
+} // namespace jobd

@@ -1,0 +1,33 @@
+// METRICS: counters fed by lifecycle events; answers console_get_job_metrics
+// without touching the scheduler or the jobs.
+#pragma once
+
+#include "actors/actors.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <map>
+#include <string>
+
+namespace jobd {
+
+struct metrics_state {
+  metrics_snapshot totals;
+  std::map<std::string, session_metrics> sessions;
+  /// Sum and count of run times of jobs that started and finished.
+  double run_ms_sum = 0;
+  uint64_t run_count = 0;
+  timestamp_ms started_at = 0;
+  static inline const char* name = "metrics";
+};
+
+/// @param max_running the global limit, reported as concurrency.maximum.
+/// @param per_session the per-session limit, reported per session.
+metrics_actor::behavior_type
+metrics(metrics_actor::stateful_pointer<metrics_state> self,
+        uint64_t max_running, uint64_t per_session);
+
+/// One-minute load average divided by the number of CPUs (0 if unknown).
+double system_load();
+
+} // namespace jobd

@@ -1,0 +1,528 @@
+#include "actors/process_reactor.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/readable_pipe.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/process/v2/default_launcher.hpp>
+#include <boost/process/v2/process.hpp>
+#include <boost/process/v2/start_dir.hpp>
+#include <boost/process/v2/stdio.hpp>
+
+#include <caf/abstract_actor.hpp>
+#include <caf/send.hpp>
+
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <cerrno>
+#include <csignal>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern "C" {
+extern char** environ;
+}
+
+namespace asio = boost::asio;
+namespace bp = boost::process::v2;
+
+namespace jobd {
+
+namespace {
+
+using executor_type = asio::io_context::executor_type;
+using process_type = bp::basic_process<executor_type>;
+
+constexpr size_t read_buffer_size = 64 * 1024;
+
+/// How long a pipe stays unread before `in_flight` is looked at again.
+constexpr auto flow_control_pause = std::chrono::milliseconds{1};
+
+/// Interval of the waitpid fallback when the pidfd cannot be waited on.
+constexpr auto exit_poll_interval = std::chrono::milliseconds{20};
+
+/// Reported when someone else reaped our child and its status is lost.
+constexpr int32_t lost_status = 255 << 8;
+
+std::string describe(int err) {
+  // std::system_category().message is thread-safe, unlike strerror.
+  return std::system_category().message(err);
+}
+
+/// The hooks Boost.Process runs in the forked child.
+struct child_setup {
+  template <class Launcher>
+  bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&,
+                               const char* const*) {
+    // Ignored signals and the signal mask survive execve: reset both.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; ++sig)
+      if (sig != SIGKILL && sig != SIGSTOP)
+        ::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Own process group, so the job can signal the whole tree.
+    if (::setpgid(0, 0) != 0)
+      return bp::error_code{errno, bp::system_category()};
+    return {};
+  }
+
+  // Boost 1.81 bug 2: a non-variadic error hook is never called. Bug 3: the
+  // child would call exit() and flush the parent's copied stdio buffers.
+  template <class... Args>
+  void on_exec_error(Args&&...) {
+    ::_exit(127);
+  }
+};
+
+/// One of the child's output pipes and its read loop's state.
+struct pipe_reader {
+  pipe_reader(asio::io_context& io, stream_kind kind)
+    : pipe(io), pause(io), kind(kind), buf(new char[read_buffer_size]) {
+  }
+
+  asio::readable_pipe pipe;
+  asio::steady_timer pause;
+  stream_kind kind;
+  std::unique_ptr<char[]> buf;
+};
+
+/// A launched child; lives on the reactor thread, owned by its handlers.
+struct child {
+  child(asio::io_context& io, process_job_actor job,
+        std::shared_ptr<std::atomic<int64_t>> in_flight, int64_t max_in_flight)
+    : job(std::move(job)),
+      in_flight(std::move(in_flight)),
+      max_in_flight(max_in_flight),
+      out(io, stream_kind::out),
+      err(io, stream_kind::err),
+      exit_poll(io) {
+  }
+
+  pipe_reader& reader(stream_kind kind) {
+    return kind == stream_kind::out ? out : err;
+  }
+
+  process_job_actor job;
+  std::shared_ptr<std::atomic<int64_t>> in_flight;
+  int64_t max_in_flight;
+  pipe_reader out;
+  pipe_reader err;
+  std::optional<process_type> proc;
+  asio::steady_timer exit_poll;
+  int64_t pgid = 0;
+  bool reaped = false;
+  /// The job actor is gone: output is discarded.
+  bool orphaned = false;
+};
+
+/// The server's environment with `overrides` replacing or adding entries.
+std::vector<std::string>
+make_environment(const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr;
+       ++entry) {
+    std::string_view text{*entry};
+    auto key = text.substr(0, text.find('='));
+    if (overrides.count(std::string{key}) == 0)
+      env.emplace_back(text);
+  }
+  for (const auto& [key, value] : overrides)
+    env.push_back(key + "=" + value);
+  return env;
+}
+
+/// Why `dir` cannot be a working directory, if it cannot.
+std::optional<std::string> directory_problem(const std::string& dir) {
+  if (dir.empty())
+    return std::nullopt;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0)
+    return "working directory '" + dir + "': " + describe(errno);
+  if (!S_ISDIR(st.st_mode))
+    return "working directory '" + dir + "': " + describe(ENOTDIR);
+  if (::access(dir.c_str(), X_OK) != 0)
+    return "working directory '" + dir + "': " + describe(errno);
+  return std::nullopt;
+}
+
+const char* classify(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return codes::command_not_found;
+    case EACCES:
+    case EPERM:
+      return codes::permission_denied;
+    default:
+      return codes::spawn_failed;
+  }
+}
+
+void send_failure(const process_job_actor& job, const char* code,
+                  std::string message) {
+  caf::anon_send(job, atom::spawn_failed_v, std::string{code},
+                 std::move(message));
+}
+
+} // namespace
+
+struct process_reactor::impl : std::enable_shared_from_this<impl> {
+  asio::io_context io{1};
+  asio::executor_work_guard<executor_type> work{io.get_executor()};
+  std::thread thread;
+
+  // -- shared with actor threads, guarded by mtx ----------------------------
+  mutable std::mutex mtx;
+  std::condition_variable reaped_cv;
+  /// Known process groups: pgid -> leader reaped.
+  std::map<int64_t, bool> groups;
+  size_t unreaped = 0;
+  bool stopping = false;
+
+  /// Serializes stop().
+  std::mutex stop_mtx;
+  bool stopped = false;
+
+  // -- reactor thread only --------------------------------------------------
+  /// Children not yet reaped, to detach them if the reactor stops first.
+  std::unordered_set<child*> live;
+
+  void run() {
+    for (;;) {
+      try {
+        io.run();
+        return;
+      } catch (...) {
+        // A throwing handler must not end the reactor: keep serving others.
+      }
+    }
+  }
+
+  // -- launching ------------------------------------------------------------
+
+  void do_launch(launch_spec& spec, process_job_actor& job) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      if (stopping) {
+        send_failure(job, codes::spawn_failed,
+                     "the process reactor is shutting down");
+        return;
+      }
+    }
+    if (auto problem = directory_problem(spec.working_directory)) {
+      send_failure(job, codes::invalid_working_directory, std::move(*problem));
+      return;
+    }
+    // A ready `const char**` is passed through as argv, argv[0] included.
+    std::vector<const char*> argv;
+    argv.reserve(spec.argv.size() + 2);
+    if (spec.argv.empty())
+      argv.push_back(spec.executable.c_str());
+    for (const auto& arg : spec.argv)
+      argv.push_back(arg.c_str());
+    argv.push_back(nullptr);
+    const char** argv_data = argv.data();
+    auto env = make_environment(spec.environment);
+    std::vector<const char*> envp;
+    envp.reserve(env.size() + 1);
+    for (const auto& entry : env)
+      envp.push_back(entry.c_str());
+    envp.push_back(nullptr);
+    auto c = std::make_shared<child>(io, std::move(job), spec.in_flight,
+                                     spec.max_in_flight);
+    // A fresh launcher per child: it keeps state (pid, fd whitelist).
+    bp::default_process_launcher launcher;
+    // In 1.81 header-only mode bp::process_environment::on_setup is never
+    // defined (only src.hpp has it: link error); set what it would set.
+    launcher.env = envp.data();
+    bp::error_code ec;
+    try {
+      const bp::filesystem::path exe{spec.executable};
+      auto start = [&](auto&&... extra) {
+        // Bug 1: only the executor overload reports through `ec`. The
+        // process_stdio temporary closes the pipes' write ends right after.
+        c->proc.emplace(launcher(io.get_executor(), ec, exe, argv_data,
+                                 bp::process_stdio{nullptr, c->out.pipe,
+                                                   c->err.pipe},
+                                 child_setup{}, extra...));
+      };
+      if (spec.working_directory.empty()) {
+        start();
+      } else {
+        bp::process_start_dir dir{spec.working_directory};
+        start(dir);
+      }
+    } catch (const std::exception& e) {
+      reap_failed(launcher.pid);
+      send_failure(c->job, codes::spawn_failed,
+                   "cannot execute '" + spec.executable + "': " + e.what());
+      return;
+    }
+    if (ec || !c->proc || c->proc->id() <= 0) {
+      // An exec failure comes back through `ec` (errno sent on the
+      // launcher's CLOEXEC pipe), leaving the child unreaped: reap it.
+      reap_failed(launcher.pid);
+      const int err = ec ? ec.value() : EINVAL;
+      if (auto problem = directory_problem(spec.working_directory)) {
+        send_failure(c->job, codes::invalid_working_directory,
+                     std::move(*problem));
+        return;
+      }
+      send_failure(c->job, classify(err),
+                   "cannot execute '" + spec.executable + "': "
+                     + describe(err));
+      return;
+    }
+    c->pgid = c->proc->id();
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      groups[c->pgid] = false;
+      ++unreaped;
+    }
+    live.insert(c.get());
+    caf::anon_send(c->job, atom::spawned_v, c->pgid);
+    watch_job(c);
+    read_next(c, stream_kind::out);
+    read_next(c, stream_kind::err);
+    // Bug 4: `c` (and with it the process object) lives in this handler
+    // until the exit was seen, so ~basic_process never blocks in waitpid.
+    c->proc->async_wait([this, c](const bp::error_code& ec, int) {
+      // Bug 5: the handler's int is exit code *or* signal number; the raw
+      // wait status is kept in native_exit_code().
+      if (!ec)
+        on_reaped(c, c->proc->native_exit_code());
+      else
+        poll_exit(c);
+    });
+  }
+
+  /// Reaps a child whose exec failed (it is exiting with status 127).
+  static void reap_failed(int pid) {
+    if (pid <= 0)
+      return;
+    // Should exec have succeeded after all, do not wait for a live program.
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) == -1 && errno == EINTR) {
+    }
+  }
+
+  // -- output -----------------------------------------------------------------
+
+  void read_next(const std::shared_ptr<child>& c, stream_kind kind) {
+    auto& r = c->reader(kind);
+    if (!c->orphaned && c->in_flight
+        && c->in_flight->load(std::memory_order_relaxed) > c->max_in_flight) {
+      // The job has not taken enough of what it got: leave the pipe full.
+      r.pause.expires_after(flow_control_pause);
+      r.pause.async_wait(
+        [this, c, kind](const bp::error_code&) { read_next(c, kind); });
+      return;
+    }
+    r.pipe.async_read_some(
+      asio::buffer(r.buf.get(), read_buffer_size),
+      [this, c, kind](const bp::error_code& ec, size_t n) {
+        auto& r = c->reader(kind);
+        if (n > 0 && !c->orphaned) {
+          if (c->in_flight)
+            c->in_flight->fetch_add(static_cast<int64_t>(n));
+          caf::anon_send(c->job, atom::data_v, kind,
+                         std::string{r.buf.get(), n});
+        }
+        if (ec) {
+          // EOF, or an error that ends the stream just the same.
+          bp::error_code ignored;
+          r.pipe.close(ignored);
+          if (!c->orphaned)
+            caf::anon_send(c->job, atom::eof_v, kind);
+          return;
+        }
+        read_next(c, kind);
+      });
+  }
+
+  // -- exit -------------------------------------------------------------------
+
+  /// Fallback when the pidfd cannot be waited on (e.g. pidfd_open failed
+  /// for lack of descriptors): poll waitpid.
+  void poll_exit(const std::shared_ptr<child>& c) {
+    int status = 0;
+    const pid_t pid = static_cast<pid_t>(c->pgid);
+    const pid_t res = ::waitpid(pid, &status, WNOHANG);
+    if (res == pid) {
+      on_reaped(c, status);
+      return;
+    }
+    if (res == 0 || errno == EINTR) {
+      c->exit_poll.expires_after(exit_poll_interval);
+      c->exit_poll.async_wait(
+        [this, c](const bp::error_code&) { poll_exit(c); });
+      return;
+    }
+    // ECHILD: reaped behind our back (SIGCHLD ignored?): status unknown.
+    on_reaped(c, lost_status);
+  }
+
+  void on_reaped(const std::shared_ptr<child>& c, int32_t raw_status) {
+    c->reaped = true;
+    // Forget the pid: ~basic_process would otherwise waitpid/SIGKILL it,
+    // and after reaping it may name an unrelated process.
+    c->proc->detach();
+    live.erase(c.get());
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      auto i = groups.find(c->pgid);
+      if (i != groups.end()) {
+        i->second = true;
+        if (::kill(static_cast<pid_t>(-c->pgid), 0) != 0 && errno == ESRCH)
+          groups.erase(i);
+      }
+      --unreaped;
+    }
+    reaped_cv.notify_all();
+    if (!c->orphaned)
+      caf::anon_send(c->job, atom::exited_v, raw_status);
+  }
+
+  // -- orphans ----------------------------------------------------------------
+
+  /// When the job actor terminates, its child cannot be managed any more.
+  void watch_job(const std::shared_ptr<child>& c) {
+    if (!c->job)
+      return;
+    std::weak_ptr<impl> weak_self = shared_from_this();
+    std::weak_ptr<child> weak_child = c;
+    // Runs on the dying actor's thread (or here, if it is already dead).
+    c->job->attach_functor([weak_self, weak_child] {
+      if (auto self = weak_self.lock()) {
+        impl* raw = self.get();
+        asio::post(raw->io, [raw, weak_child] { raw->orphan(weak_child); });
+      }
+    });
+  }
+
+  void orphan(const std::weak_ptr<child>& weak_child) {
+    auto c = weak_child.lock();
+    if (!c || c->orphaned)
+      return;
+    c->orphaned = true;
+    signal_known(c->pgid, SIGKILL);
+  }
+
+  // -- groups -----------------------------------------------------------------
+
+  /// kill(-pgid, sig) for a known group; false if unknown or gone.
+  bool signal_known(int64_t pgid, int sig) {
+    if (pgid <= 1)
+      return false; // kill(-1) or kill(0) would hit far more than a job
+    std::lock_guard<std::mutex> guard{mtx};
+    auto i = groups.find(pgid);
+    if (i == groups.end())
+      return false;
+    if (::kill(static_cast<pid_t>(-pgid), sig) == 0)
+      return true;
+    const int err = errno;
+    if (err == ESRCH) {
+      if (i->second)
+        groups.erase(i);
+      return false;
+    }
+    // EPERM: some process of the group is left, just not ours to signal.
+    return err == EPERM;
+  }
+};
+
+process_reactor::process_reactor() : impl_(std::make_shared<impl>()) {
+  impl_->thread = std::thread{[self = impl_.get()] { self->run(); }};
+}
+
+process_reactor::~process_reactor() {
+  stop();
+}
+
+void process_reactor::launch(launch_spec spec, process_job_actor job) {
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    if (impl_->stopping) {
+      send_failure(job, codes::spawn_failed,
+                   "the process reactor is shutting down");
+      return;
+    }
+  }
+  // Bug 6: the launcher forks and calls notify_fork on the io_context, so
+  // it must run on the reactor thread.
+  asio::post(impl_->io, [self = impl_.get(), spec = std::move(spec),
+                         job = std::move(job)]() mutable {
+    self->do_launch(spec, job);
+  });
+}
+
+bool process_reactor::signal_group(int64_t pgid, int sig) {
+  return impl_->signal_known(pgid, sig);
+}
+
+bool process_reactor::group_alive(int64_t pgid) {
+  return impl_->signal_known(pgid, 0);
+}
+
+size_t process_reactor::live_children() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return impl_->unreaped;
+}
+
+void process_reactor::kill_all(int sig) {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  for (const auto& group : impl_->groups)
+    if (group.first > 1)
+      ::kill(static_cast<pid_t>(-group.first), sig);
+}
+
+void process_reactor::stop(std::chrono::milliseconds grace) {
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> stop_guard{s.stop_mtx};
+  if (s.stopped)
+    return;
+  s.stopped = true;
+  {
+    std::unique_lock<std::mutex> lock{s.mtx};
+    s.stopping = true;
+    auto all_reaped = [&s] { return s.unreaped == 0; };
+    if (!s.reaped_cv.wait_for(lock, grace, all_reaped)) {
+      lock.unlock();
+      kill_all(SIGKILL);
+      lock.lock();
+      s.reaped_cv.wait_for(lock, std::chrono::seconds{1}, all_reaped);
+    }
+  }
+  // Runs after every launch queued before `stopping` was set (FIFO), so no
+  // child can start after it.
+  asio::post(s.io, [&s] {
+    // Bug 4: never let ~basic_process SIGKILL + waitpid block shutdown.
+    for (auto* c : s.live)
+      if (c->proc)
+        c->proc->detach();
+    s.live.clear();
+    s.io.stop();
+  });
+  s.work.reset();
+  if (s.thread.joinable())
+    s.thread.join();
+}
+
+} // namespace jobd

@@ -1,0 +1,37 @@
+// The thread that reads the client's lines from stdin and hands each to the
+// ENDPOINT. It polls stdin together with an eventfd, so stopping it never
+// waits for the client to close stdin.
+#pragma once
+
+#include "actors/actors.hpp"
+
+#include <cstdint>
+#include <thread>
+
+namespace jobd {
+
+class stdin_reader {
+public:
+  /// Starts reading `fd` at once; lines longer than `max_line_bytes` are
+  /// skipped and reported by their length.
+  stdin_reader(int fd, endpoint_actor sink, uint64_t max_line_bytes);
+
+  /// Stops and joins the thread.
+  ~stdin_reader();
+
+  stdin_reader(const stdin_reader&) = delete;
+  stdin_reader& operator=(const stdin_reader&) = delete;
+
+  void stop();
+
+private:
+  void run();
+
+  int fd_;
+  int wake_fd_;
+  endpoint_actor sink_;
+  uint64_t max_line_bytes_;
+  std::thread thread_;
+};
+
+} // namespace jobd
