@@ -13,6 +13,7 @@
 #include <caf/abstract_actor.hpp>
 #include <caf/send.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -28,6 +29,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,7 +67,7 @@ std::string describe(int err) {
 /// The hooks Boost.Process runs in the forked child.
 struct child_setup {
   template <class Launcher>
-  bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&,
+  bp::error_code on_exec_setup(Launcher& launcher, const bp::filesystem::path&,
                                const char* const*) {
     // Ignored signals and the signal mask survive execve: reset both.
     struct sigaction dfl {};
@@ -80,7 +82,38 @@ struct child_setup {
     // Own process group, so the job can signal the whole tree.
     if (::setpgid(0, 0) != 0)
       return bp::error_code{errno, bp::system_category()};
+    close_unlisted(launcher.fd_whitelist);
     return {};
+  }
+
+  /// Boost 1.81 close_all (close_range variant) compares each whitelist
+  /// entry with itself, so every descriptor between 2 and the launcher's
+  /// error pipe stays open in the child: close them here. Runs after
+  /// process_stdio set up 0-2; keeps the launcher's error pipe.
+  static void close_unlisted(std::vector<int>& keep) {
+    std::sort(keep.begin(), keep.end()); // in place: no allocation
+    unsigned int low = 0;
+    for (int fd : keep) {
+      if (fd < 0 || static_cast<unsigned int>(fd) < low)
+        continue;
+      if (static_cast<unsigned int>(fd) > low)
+        close_fds(low, static_cast<unsigned int>(fd) - 1);
+      low = static_cast<unsigned int>(fd) + 1;
+    }
+    close_fds(low, ~0U);
+  }
+
+  static void close_fds(unsigned int first, unsigned int last) {
+    if (::close_range(first, last, 0) == 0)
+      return;
+    // Kernel without close_range (< 5.9): close one by one.
+    struct rlimit lim {};
+    unsigned int end = 65536;
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+        && lim.rlim_cur < end)
+      end = static_cast<unsigned int>(lim.rlim_cur);
+    for (unsigned int fd = first; fd <= last && fd < end; ++fd)
+      ::close(static_cast<int>(fd));
   }
 
   // Boost 1.81 bug 2: a non-variadic error hook is never called. Bug 3: the
@@ -184,7 +217,7 @@ void send_failure(const process_job_actor& job, const char* code,
 } // namespace
 
 struct process_reactor::impl : std::enable_shared_from_this<impl> {
-  asio::io_context io{1};
+  asio::io_context io;
   asio::executor_work_guard<executor_type> work{io.get_executor()};
   std::thread thread;
 

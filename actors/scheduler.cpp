@@ -224,6 +224,15 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
           scheduler_config config, factory_ptr factory) {
   self->state.config = std::move(config);
   self->state.factory = std::move(factory);
+  // Jobs and sessions hold our handle and we hold theirs: take them along
+  // when we go, or the cycle would keep them all alive.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [id, e] : self->state.jobs)
+      self->send_exit(e.handle, msg.reason);
+    for (auto& [id, s] : self->state.sessions)
+      self->send_exit(s, msg.reason);
+    self->quit(msg.reason);
+  });
   return {
     // Creates a job through its kind and hands it to its session; answers
     // once the session had its say, so the reply tells running or pending.
