@@ -28,6 +28,10 @@
 #include <vector>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
 #include <csignal>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -42,6 +46,57 @@ namespace asio = boost::asio;
 namespace bp = boost::process::v2;
 
 namespace jobd {
+
+namespace {
+
+/// One line of /proc/<pid>/stat, the fields we need.
+struct proc_stat {
+  pid_t pid = 0;
+  char state = '?';
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+};
+
+bool read_proc_stat(pid_t pid, proc_stat& out) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  auto f = std::fopen(path, "r");
+  if (f == nullptr)
+    return false;
+  char buf[512];
+  auto n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // The command name may hold spaces and parentheses: skip to the last ')'.
+  auto rparen = std::strrchr(buf, ')');
+  int ppid = 0;
+  int pgrp = 0;
+  if (rparen == nullptr
+      || std::sscanf(rparen + 1, " %c %d %d", &out.state, &ppid, &pgrp) != 3)
+    return false;
+  out.pid = pid;
+  out.ppid = ppid;
+  out.pgrp = pgrp;
+  return true;
+}
+
+/// Every process visible in /proc.
+std::vector<proc_stat> scan_processes() {
+  std::vector<proc_stat> result;
+  if (auto dir = ::opendir("/proc")) {
+    while (auto entry = ::readdir(dir)) {
+      char* end = nullptr;
+      auto pid = std::strtol(entry->d_name, &end, 10);
+      proc_stat st;
+      if (*end == '\0' && pid > 0 && read_proc_stat(static_cast<pid_t>(pid), st))
+        result.push_back(st);
+    }
+    ::closedir(dir);
+  }
+  return result;
+}
+
+} // namespace
 
 namespace {
 
@@ -511,7 +566,36 @@ bool process_reactor::signal_group(int64_t pgid, int sig) {
 }
 
 bool process_reactor::group_alive(int64_t pgid) {
-  return impl_->signal_known(pgid, 0);
+  if (!impl_->signal_known(pgid, 0))
+    return false;
+  // kill(-pgid, 0) also counts zombies: only a running member counts here.
+  bool running = false;
+  for (auto& p : scan_processes())
+    if (p.pgrp == pgid && p.state != 'Z')
+      running = true;
+  reap_adopted();
+  return running;
+}
+
+size_t process_reactor::reap_adopted() {
+  // Our own children (group leaders) are reaped through their pidfds; any
+  // other zombie whose parent we are is an orphan of a job, adopted because
+  // jobd is a child subreaper, and ours to reap by its pid.
+  std::unordered_set<int64_t> leaders;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    for (auto& [group, leader_reaped] : impl_->groups)
+      if (!leader_reaped)
+        leaders.insert(group);
+  }
+  size_t reaped = 0;
+  auto me = ::getpid();
+  for (auto& p : scan_processes()) {
+    if (p.state == 'Z' && p.ppid == me && leaders.count(p.pid) == 0
+        && ::waitpid(p.pid, nullptr, WNOHANG) == p.pid)
+      ++reaped;
+  }
+  return reaped;
 }
 
 size_t process_reactor::live_children() const {

@@ -70,6 +70,10 @@ public:
   /// Sends `sig` to every known group (last resort at shutdown).
   void kill_all(int sig);
 
+  /// Reaps zombies adopted from jobs' process trees (jobd is a child
+  /// subreaper, see app/main.cpp); returns how many.
+  size_t reap_adopted();
+
   /// Refuses new launches, waits up to `grace` for every child to be
   /// reaped, then SIGKILLs every known group and waits up to one more
   /// second, then stops and joins the reactor thread. Children still not

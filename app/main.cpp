@@ -17,11 +17,13 @@
 #include <caf/send.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <pthread.h>
+#include <sys/prctl.h>
 
 namespace {
 
@@ -68,10 +70,21 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
               + " per session)");
     stdin_reader reader{STDIN_FILENO, ep, cfg.max_line_bytes};
     bool asked = false;
+    auto last_reap = std::chrono::steady_clock::now();
+    bool reap_due = false;
     while (!stopped) {
       timespec tick{0, 20 * 1000 * 1000};
       auto sig = sigtimedwait(&signals, nullptr, &tick);
-      if (sig > 0 && !asked) {
+      // Orphans of jobs become our zombies: reap them, at most once a second.
+      reap_due = reap_due || sig == SIGCHLD;
+      if (reap_due
+          && std::chrono::steady_clock::now() - last_reap
+               > std::chrono::seconds(1)) {
+        reactor->reap_adopted();
+        reap_due = false;
+        last_reap = std::chrono::steady_clock::now();
+      }
+      if ((sig == SIGINT || sig == SIGTERM) && !asked) {
         log::info(std::string{"received "} + strsignal(sig) + ", stopping");
         caf::anon_send(ep, atom::shutdown_v);
         asked = true;
@@ -87,6 +100,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   // Last resort: nothing a job started may outlive us.
   reactor->kill_all(SIGKILL);
   reactor->stop();
+  reactor->reap_adopted();
   log::info("jobd stopped");
   return 0;
 }
@@ -119,7 +133,11 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Orphaned processes of our jobs are re-parented to us, not to init, so
+  // none of them outlives jobd and their zombies are reaped promptly.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::signal(SIGPIPE, SIG_IGN);
   return serve(cfg, signals);
 }
