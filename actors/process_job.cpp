@@ -295,6 +295,16 @@ void terminate(self_ptr self, stop_reason why, int64_t grace_ms) {
   }
 }
 
+// Tells SCHEDULER the job runs, once: when its pid is known, or right before
+// it reports that it could not start.
+void announce_start(self_ptr self) {
+  auto& st = self->state;
+  if (st.announced)
+    return;
+  st.announced = true;
+  emit(self, transition::started, job_status::pending);
+}
+
 // Ends a job that never ran (cancelled while pending, or shutdown).
 void finish_unstarted(self_ptr self, job_status status, std::string code,
                       std::string message) {
@@ -314,7 +324,6 @@ void start(self_ptr self) {
     return;
   st.info.status = job_status::running;
   st.info.started_at = now_ms();
-  emit(self, transition::started, job_status::pending);
   resolved_command cmd;
   tool_error err;
   if (!resolve_command(st.ctx.spec, cmd, err)) {
@@ -426,12 +435,14 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
     [self](atom::spawned, int64_t pid) {
       auto& st = self->state;
       st.info.pid = pid;
+      announce_start(self);
       if (st.stopping != stop_reason::none)
         terminate(self, st.stopping, st.grace_ms);
     },
     // The child could not start.
     [self](atom::spawn_failed, std::string& code, std::string& message) {
       auto& st = self->state;
+      announce_start(self);
       st.info.error_code = std::move(code);
       st.info.error = std::move(message);
       st.exited = true;

@@ -55,6 +55,8 @@ struct process_job_state {
   int32_t wait_status = 0;
   bool eof[2] = {false, false};
   bool flush_scheduled = false;
+  /// The `started` event was sent.
+  bool announced = false;
   stop_reason stopping = stop_reason::none;
   int64_t grace_ms = 0;
   std::vector<caf::typed_response_promise<cancel_result>> cancellers;
