@@ -54,18 +54,13 @@ void publish(self_ptr self, const job_event& ev) {
     self->send(l, atom::event_v, ev);
 }
 
-// 1-based rank among all pending jobs in ready-queue order.
+queue_key key_of(const job_info& job) {
+  return {job.priority, job.serial};
+}
+
+// 1-based rank among all pending jobs in queue order.
 uint64_t queue_position(self_ptr self, const job_info& job) {
-  candidate me{job.id, job.session_id, job.priority, job.serial};
-  candidate_order before;
-  uint64_t pos = 1;
-  for (auto& [id, e] : self->state.jobs) {
-    auto& other = e.info;
-    if (other.status == job_status::pending && id != job.id
-        && before({id, other.session_id, other.priority, other.serial}, me))
-      ++pos;
-  }
-  return pos;
+  return self->state.pending.order_of_key(key_of(job)) + 1;
 }
 
 // Starts the best offered jobs while global slots are free.
@@ -79,6 +74,7 @@ void dispatch(self_ptr self) {
     if (e == nullptr || e->info.status != job_status::pending)
       continue;
     e->info.status = job_status::running;
+    st.pending.erase(key_of(e->info));
     ++st.running;
     self->send(e->handle, atom::start_v);
     self->send(session_for(self, c.session_id), atom::started_v, c.job_id);
@@ -189,6 +185,7 @@ void cancel_pending(self_ptr self, entry& e) {
   auto& info = e.info;
   st.ready.erase({info.id, info.session_id, info.priority, info.serial});
   info.status = job_status::cancelled;
+  st.pending.erase(key_of(info));
   self->send(session_for(self, info.session_id), atom::forget_v, info.id);
 }
 
@@ -265,6 +262,7 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       auto id = ctx.id;
       st.jobs.emplace(id, entry{handle, info});
       st.by_serial.emplace(info.serial, id);
+      st.pending.insert(key_of(info));
       log::info("job " + id + " created session=" + info.session_id
                 + " command=" + info.command);
       publish(self, {transition::created, job_status::pending, info});
@@ -356,6 +354,8 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       if (e == nullptr)
         return;
       e->info = ev.job;
+      if (ev.job.status != job_status::pending)
+        st.pending.erase(key_of(ev.job));
       if (ev.what == transition::finished) {
         if (ev.previous == job_status::running) {
           --st.running;

@@ -7,6 +7,9 @@
 #include "actors/session.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
+
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include <map>
@@ -25,6 +28,23 @@ struct scheduler_config {
   job_defaults defaults;
 };
 
+/// Where a pending job stands in the queue: priority, then arrival.
+struct queue_key {
+  int32_t priority;
+  uint64_t serial;
+  bool operator<(const queue_key& other) const {
+    return priority != other.priority ? priority > other.priority
+                                      : serial < other.serial;
+  }
+};
+
+/// Every pending job in queue order, with O(log n) rank queries for the
+/// queue positions that status, list and submit report.
+using pending_queue
+  = __gnu_pbds::tree<queue_key, __gnu_pbds::null_type, std::less<queue_key>,
+                     __gnu_pbds::rb_tree_tag,
+                     __gnu_pbds::tree_order_statistics_node_update>;
+
 struct scheduler_state {
   struct entry {
     job_actor handle;
@@ -37,6 +57,7 @@ struct scheduler_state {
   std::unordered_map<std::string, entry> jobs;
   /// Job ids by creation serial: list and cleanup walk it newest first.
   std::map<uint64_t, std::string> by_serial;
+  pending_queue pending;
   /// Offered candidates, best first.
   std::set<candidate, candidate_order> ready;
   std::unordered_map<std::string, session_actor> sessions;
