@@ -5,6 +5,8 @@
 #include <caf/error.hpp>
 #include <caf/make_message.hpp>
 
+#include <cstdio>
+
 namespace jobd {
 
 namespace {
@@ -18,6 +20,25 @@ caf::error make_tool_error(const char* code, std::string message,
   return caf::error{1, tool_category,
                     caf::make_message(std::string{code}, std::move(message),
                                       std::move(details))};
+}
+
+std::string json_quote(std::string_view text) {
+  std::string out = "\"";
+  for (auto c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
 }
 
 tool_error to_tool_error(caf::actor_system& sys, const caf::error& err) {

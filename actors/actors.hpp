@@ -243,7 +243,8 @@ typename Inspector::result_type inspect(Inspector& f, output_chunk& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, output_page& x) {
-  return f(caf::meta::type_name("jobd.output_page"), x.chunks, x.next_since,
+  return f(caf::meta::type_name("jobd.output_page"), x.job_id, x.status,
+           x.chunks, x.next_since,
            x.truncated, x.dropped_chunks, x.finished, x.complete, x.tail,
            x.has_tail);
 }
@@ -326,6 +327,9 @@ typename Inspector::result_type inspect(Inspector& f, job_event& x) {
 /// are JSON texts (strings quoted).
 caf::error make_tool_error(const char* code, std::string message,
                            std::map<std::string, std::string> details = {});
+
+/// `text` as a JSON string literal, for tool_error details.
+std::string json_quote(std::string_view text);
 
 /// Recovers the tool failure from an error; errors of other categories
 /// become INTERNAL_ERROR with the error rendered as text.

@@ -23,13 +23,7 @@ namespace {
 tool_error make_error(const char* code, std::string message,
                       const std::string& command) {
   tool_error err{code, std::move(message), {}};
-  std::string quoted = "\"";
-  for (auto c : command) {
-    if (c == '"' || c == '\\')
-      quoted += '\\';
-    quoted += c;
-  }
-  err.details["command"] = quoted + "\"";
+  err.details["command"] = json_quote(command);
   return err;
 }
 
@@ -72,7 +66,7 @@ bool check_working_directory(const std::string& dir, tool_error& err) {
     return true;
   }
   err.details.erase("command");
-  err.details["workingDirectory"] = "\"" + dir + "\"";
+  err.details["workingDirectory"] = json_quote(dir);
   return false;
 }
 
@@ -162,7 +156,9 @@ job_info current_info(self_ptr self) {
 
 output_page read_output(self_ptr self, const output_query& q) {
   auto page = self->state.buffer.read(q);
-  page.finished = is_terminal(self->state.info.status);
+  page.job_id = self->state.info.id;
+  page.status = self->state.info.status;
+  page.finished = is_terminal(page.status);
   page.complete = page.finished
                   && page.next_since >= self->state.buffer.last_sequence();
   return page;
@@ -378,9 +374,8 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
         return make_tool_error(codes::job_already_finished,
                                "Job " + info.id + " already finished ("
                                  + to_string(info.status) + ")",
-                               {{"status", std::string{"\""}
-                                             + to_string(info.status) + "\""},
-                                {"jobId", "\"" + info.id + "\""}});
+                               {{"status", json_quote(to_string(info.status))},
+                                {"jobId", json_quote(info.id)}});
       }
       auto rp = self->make_response_promise<cancel_result>();
       st.cancellers.push_back(rp);

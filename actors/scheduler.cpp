@@ -34,7 +34,8 @@ entry* find(self_ptr self, const std::string& id) {
 }
 
 caf::error not_found(const std::string& id) {
-  return make_tool_error(codes::job_not_found, "Job not found: " + id);
+  return make_tool_error(codes::job_not_found, "Job not found: " + id,
+                         {{"jobId", json_quote(id)}});
 }
 
 session_actor session_for(self_ptr self, const std::string& id) {

@@ -5,6 +5,8 @@
 
 #include "protocol/model.hpp"
 
+#include <rapidjson/fwd.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,6 +65,46 @@ using tool_result = std::variant<submit_result, job_info, output_page,
                                  cancel_result, list_page, metrics_snapshot,
                                  cleanup_result, wait_result>;
 
+/// Syslog severities of MCP logging, least severe first.
+enum class log_level : uint8_t {
+  debug,
+  info,
+  notice,
+  warning,
+  error,
+  critical,
+  alert,
+  emergency,
+};
+
+const char* to_string(log_level x);
+bool from_string(std::string_view text, log_level& out);
+
+/// The newest protocol version this server speaks.
+inline constexpr const char* latest_protocol_version = "2025-11-25";
+
+/// True for the protocol versions `initialize` accepts as requested.
+bool supported_protocol_version(std::string_view version);
+
+/// A JSON-RPC notification line; `params_json` is a JSON object text (empty:
+/// no params).
+std::string render_notification(std::string_view method,
+                                std::string_view params_json);
+
+/// `notifications/progress`; `token` is the raw JSON of the progressToken
+/// (dispatch_call::progress_token). `total` <= 0 and empty `message` are
+/// left out.
+std::string render_progress(std::string_view token, double progress,
+                            double total = 0, std::string_view message = {});
+
+/// `notifications/message` (MCP logging); `data_json` is any JSON text.
+std::string render_log_message(log_level level, std::string_view logger,
+                               std::string_view data_json);
+
+/// A JSON-RPC error reply; `id` is raw JSON text, empty for null.
+std::string render_rpc_error(std::string_view id, int code,
+                             std::string_view message);
+
 class mcp_session {
 public:
   explicit mcp_session(server_info info = {});
@@ -73,18 +115,34 @@ public:
   action handle_line(std::string_view line, std::vector<std::string>& replies);
 
   /// The reply to a dispatched call that succeeded.
-  std::string render_result(std::string_view id, const tool_result& result) const;
+  std::string render_result(std::string_view id,
+                            const tool_result& result) const;
 
   /// The reply to a dispatched call whose tool failed (`isError: true`).
   std::string render_error(std::string_view id, const tool_error& error) const;
 
+  /// True once `initialize` was answered.
   bool initialized() const { return initialized_; }
+  /// True once the client sent `notifications/initialized`.
+  bool client_ready() const { return client_ready_; }
   const std::string& protocol_version() const { return version_; }
 
+  /// The level set by `logging/setLevel` (default: info).
+  log_level logging_level() const { return log_level_; }
+  /// True if a message at `level` should be sent to the client.
+  bool should_log(log_level level) const { return level >= log_level_; }
+
 private:
+  void handle_request(std::string_view method, std::string_view id,
+                      const rapidjson::Value* params,
+                      std::vector<std::string>& replies,
+                      action& result);
+
   server_info info_;
   bool initialized_ = false;
+  bool client_ready_ = false;
   std::string version_;
+  log_level log_level_ = log_level::info;
 };
 
 } // namespace jobd::protocol

@@ -195,6 +195,10 @@ struct output_chunk {
 };
 
 struct output_page {
+  /// The job read from and its status at the time (rendered by
+  /// console_get_job_output; wait_result renders its job instead).
+  std::string job_id;
+  job_status status = job_status::pending;
   std::vector<output_chunk> chunks;
   /// Pass as `since` to continue after this page.
   uint64_t next_since = 0;

@@ -7,6 +7,20 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 jobs=${JOBD_JOBS:-$(nproc)}
 
+# The real-MCP-client tests (tests/client) need the npm packages pinned in
+# its package-lock.json; install them when missing or older than the lock.
+client="$root/tests/client"
+if command -v node >/dev/null && command -v npm >/dev/null \
+   && { [ ! -d "$client/node_modules" ] \
+        || [ "$client/package-lock.json" -nt "$client/node_modules" ]; }; then
+  echo "== npm ci in tests/client" >&2
+  if (cd "$client" && npm ci --no-audit --no-fund --loglevel=error >&2); then
+    touch "$client/node_modules"
+  else
+    echo "warning: npm ci in tests/client failed; sdk_client and inspector_smoke will fail" >&2
+  fi
+fi
+
 run_suite() {
   local dir=$1; shift
   echo "== build $dir" >&2

@@ -1,0 +1,64 @@
+// JSON writing helpers shared by the protocol layer: a writer type, UTF-8
+// sanitising, ISO-8601 timestamps and signal names.
+#pragma once
+
+#include "protocol/model.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace jobd::protocol {
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/// Room for any text format_iso8601 produces.
+inline constexpr size_t iso8601_buffer_size = 40;
+
+/// Writes `ts` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC) and returns the length.
+size_t format_iso8601(timestamp_ms ts, char* buf);
+
+std::string iso8601(timestamp_ms ts);
+
+/// Wall clock, milliseconds since the epoch.
+timestamp_ms now_ms();
+
+/// True if `text` is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF).
+bool valid_utf8(std::string_view text);
+
+/// Appends `text` with every invalid byte replaced by U+FFFD.
+void append_sanitized_utf8(std::string& out, std::string_view text);
+
+/// A string value or key; invalid UTF-8 becomes U+FFFD.
+void write_string(json_writer& w, std::string_view text);
+
+inline void write_key(json_writer& w, std::string_view key) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+}
+
+/// A JSON text that is known to be valid, copied verbatim.
+inline void write_raw(json_writer& w, std::string_view json) {
+  w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+}
+
+/// An ISO-8601 timestamp, or null for 0 (and anything before the epoch).
+void write_timestamp(json_writer& w, timestamp_ms ts);
+
+/// A double; null for NaN and infinities (JSON has no such numbers).
+void write_double(json_writer& w, double x);
+
+/// "SIGTERM" for 15 and so on, "SIG<n>" for numbers not in the table.
+std::string signal_name(int32_t sig);
+
+/// Truncates `text` to at most `max` bytes at a UTF-8 boundary, adding "...".
+std::string shorten(std::string_view text, size_t max);
+
+inline std::string_view view(const rapidjson::StringBuffer& buf) {
+  return {buf.GetString(), buf.GetSize()};
+}
+
+} // namespace jobd::protocol

@@ -1,0 +1,447 @@
+// Checking tool arguments: the input schema first, then the rules a schema
+// cannot say. Messages name the field the way a model wrote it.
+#include "protocol/validate.hpp"
+
+#include "protocol/json.hpp"
+
+#include <rapidjson/pointer.h>
+#include <rapidjson/schema.h>
+
+#include <algorithm>
+#include <memory>
+
+namespace jobd::protocol {
+
+namespace {
+
+using rapidjson::Value;
+
+// -- schema validation -------------------------------------------------------
+
+struct compiled_schemas {
+  std::unique_ptr<rapidjson::SchemaDocument> docs[tool_count];
+};
+
+const compiled_schemas& schemas() {
+  static const compiled_schemas instance = [] {
+    compiled_schemas s;
+    for (size_t i = 0; i < tool_count; ++i)
+      s.docs[i] = std::make_unique<rapidjson::SchemaDocument>(
+        input_schema(static_cast<tool_id>(i)));
+    return s;
+  }();
+  return instance;
+}
+
+std::string_view str(const Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
+
+const Value* member(const Value* obj, const char* name) {
+  if (obj == nullptr || !obj->IsObject())
+    return nullptr;
+  auto i = obj->FindMember(name);
+  return i == obj->MemberEnd() ? nullptr : &i->value;
+}
+
+const Value* member(const Value& obj, const char* name) {
+  return member(&obj, name);
+}
+
+// Field names in messages are user input: keep them short.
+void append_field(std::string& path, std::string_view name) {
+  if (!path.empty())
+    path += '.';
+  path += shorten(name, 64);
+}
+
+// `options.args[3]` style path of a validator's document pointer.
+std::string field_path(const rapidjson::Pointer& ptr, const Value& root) {
+  std::string path;
+  const Value* cur = &root;
+  auto tokens = ptr.GetTokens();
+  for (size_t i = 0; i < ptr.GetTokenCount(); ++i) {
+    auto& tok = tokens[i];
+    if (cur != nullptr && cur->IsArray()
+        && tok.index != rapidjson::kPointerInvalidIndex) {
+      path += '[';
+      path += std::to_string(tok.index);
+      path += ']';
+      cur = tok.index < cur->Size() ? &(*cur)[tok.index] : nullptr;
+      continue;
+    }
+    std::string_view name(tok.name, tok.length);
+    append_field(path, name);
+    const Value* next = nullptr;
+    if (cur != nullptr && cur->IsObject()) {
+      Value key(rapidjson::StringRef(tok.name, tok.length));
+      auto m = cur->FindMember(key);
+      if (m != cur->MemberEnd())
+        next = &m->value;
+    }
+    cur = next;
+  }
+  return path;
+}
+
+std::string number_text(const Value* v) {
+  if (v == nullptr || !v->IsNumber())
+    return "?";
+  if (v->IsInt64())
+    return std::to_string(v->GetInt64());
+  if (v->IsUint64())
+    return std::to_string(v->GetUint64());
+  return std::to_string(v->GetDouble());
+}
+
+const char* type_phrase(std::string_view type) {
+  if (type == "string")
+    return "a string";
+  if (type == "integer")
+    return "an integer";
+  if (type == "number")
+    return "a number";
+  if (type == "boolean")
+    return "a boolean";
+  if (type == "object")
+    return "an object";
+  if (type == "array")
+    return "an array";
+  return "null";
+}
+
+std::string expected_types(const Value* type) {
+  if (type == nullptr)
+    return "valid";
+  if (type->IsString())
+    return type_phrase(str(*type));
+  std::string out;
+  if (!type->IsArray())
+    return "valid";
+  for (rapidjson::SizeType i = 0; i < type->Size(); ++i) {
+    if (i > 0)
+      out += i + 1 == type->Size() ? " or " : ", ";
+    out += (*type)[i].IsString() ? type_phrase(str((*type)[i])) : "?";
+  }
+  return out;
+}
+
+std::string enum_list(const Value* values) {
+  std::string out;
+  if (values == nullptr || !values->IsArray())
+    return out;
+  for (rapidjson::SizeType i = 0; i < values->Size(); ++i) {
+    if (i > 0)
+      out += ", ";
+    if ((*values)[i].IsString())
+      out += str((*values)[i]);
+  }
+  return out;
+}
+
+void invalid(tool_error& err, std::string field, std::string message) {
+  err.code = codes::invalid_arguments;
+  err.message = std::move(message);
+  err.details.clear();
+  rapidjson::StringBuffer sb;
+  json_writer w(sb);
+  write_string(w, field);
+  err.details.emplace("field", std::string(view(sb)));
+}
+
+// Turns the validator's first failure into "options.priority must be ...".
+void describe(const rapidjson::SchemaValidator& v, const Value& schema_root,
+              const Value& args, tool_error& err) {
+  std::string_view keyword = v.GetInvalidSchemaKeyword();
+  auto doc_ptr = v.GetInvalidDocumentPointer();
+  auto path = field_path(doc_ptr, args);
+  const Value* schema = v.GetInvalidSchemaPointer().Get(schema_root);
+  const Value* value = doc_ptr.Get(args);
+  auto field = [&] { return path.empty() ? std::string("arguments") : path; };
+  if (keyword == "required") {
+    auto req = member(*schema, "required");
+    if (req != nullptr && req->IsArray() && value != nullptr
+        && value->IsObject()) {
+      for (auto& name : req->GetArray()) {
+        if (name.IsString() && !value->HasMember(name)) {
+          auto missing = path;
+          append_field(missing, str(name));
+          return invalid(err, missing, missing + " is required");
+        }
+      }
+    }
+    return invalid(err, field(), field() + " lacks a required field");
+  }
+  if (keyword == "additionalProperties")
+    return invalid(err, field(), "unknown field " + field());
+  if (keyword == "type")
+    return invalid(err, field(),
+                   field() + " must be "
+                     + expected_types(member(*schema, "type")));
+  if (keyword == "minimum")
+    return invalid(err, field(),
+                   field() + " must be at least "
+                     + number_text(member(*schema, "minimum")));
+  if (keyword == "maximum")
+    return invalid(err, field(),
+                   field() + " must be at most "
+                     + number_text(member(*schema, "maximum")));
+  if (keyword == "minLength") {
+    auto n = number_text(member(*schema, "minLength"));
+    return invalid(err, field(),
+                   n == "1"
+                     ? field() + " must not be empty"
+                     : field() + " must have at least " + n + " characters");
+  }
+  if (keyword == "maxLength")
+    return invalid(err, field(),
+                   field() + " must have at most "
+                     + number_text(member(*schema, "maxLength"))
+                     + " characters");
+  if (keyword == "maxItems")
+    return invalid(err, field(),
+                   field() + " must have at most "
+                     + number_text(member(*schema, "maxItems")) + " items");
+  if (keyword == "maxProperties")
+    return invalid(err, field(),
+                   field() + " must have at most "
+                     + number_text(member(*schema, "maxProperties"))
+                     + " entries");
+  if (keyword == "enum")
+    return invalid(err, field(),
+                   field() + " must be one of "
+                     + enum_list(member(*schema, "enum")));
+  if (keyword == "anyOf") {
+    // Either alternatives of types (tag values) or a status enum and an
+    // array of it (list_jobs' status).
+    auto any = member(*schema, "anyOf");
+    if (any == nullptr || !any->IsArray() || any->Empty())
+      return invalid(err, field(), field() + " is invalid");
+    if (auto values = member((*any)[0], "enum"))
+      return invalid(err, field(),
+                     field() + " must be one of " + enum_list(values)
+                       + ", or an array of them");
+    std::string types;
+    for (auto& alt : any->GetArray()) {
+      auto max = member(alt, "maxLength");
+      if (value != nullptr && value->IsString() && max != nullptr)
+        return invalid(err, field(),
+                       field() + " must have at most " + number_text(max)
+                         + " characters");
+    }
+    for (rapidjson::SizeType i = 0; i < any->Size(); ++i) {
+      if (i > 0)
+        types += i + 1 == any->Size() ? " or " : ", ";
+      types += expected_types(member((*any)[i], "type"));
+    }
+    return invalid(err, field(), field() + " must be " + types);
+  }
+  invalid(err, field(), field() + " is invalid");
+}
+
+// The validator recurses with the document: bound the depth first.
+bool nesting_ok(const Value& v, int depth) {
+  if (depth > limits::max_depth)
+    return false;
+  if (v.IsObject()) {
+    for (auto& m : v.GetObject())
+      if (!nesting_ok(m.value, depth + 1))
+        return false;
+  } else if (v.IsArray()) {
+    for (auto& x : v.GetArray())
+      if (!nesting_ok(x, depth + 1))
+        return false;
+  }
+  return true;
+}
+
+bool check_schema(tool_id id, const Value& args, tool_error& err) {
+  if (!nesting_ok(args, 0)) {
+    invalid(err, "arguments", "arguments are nested too deeply");
+    return false;
+  }
+  auto idx = static_cast<size_t>(id);
+  rapidjson::SchemaValidator validator(*schemas().docs[idx]);
+  if (args.Accept(validator))
+    return true;
+  describe(validator, input_schema(id), args, err);
+  return false;
+}
+
+// -- rules beyond the schema -------------------------------------------------
+
+bool has_nul(const Value& v) {
+  return str(v).find('\0') != std::string_view::npos;
+}
+
+// Every string and object key must be free of NUL bytes: they cannot reach
+// execve, and C APIs would silently cut them.
+bool check_nul(const Value& v, std::string& path, tool_error& err) {
+  if (v.IsString()) {
+    if (!has_nul(v))
+      return true;
+    invalid(err, path, path + " must not contain NUL bytes");
+    return false;
+  }
+  if (v.IsObject()) {
+    for (auto& m : v.GetObject()) {
+      if (has_nul(m.name)) {
+        auto field = path.empty() ? std::string("arguments") : path;
+        invalid(err, field, field + " has a name with a NUL byte");
+        return false;
+      }
+      auto size = path.size();
+      append_field(path, str(m.name));
+      if (!check_nul(m.value, path, err))
+        return false;
+      path.resize(size);
+    }
+  } else if (v.IsArray()) {
+    rapidjson::SizeType i = 0;
+    for (auto& x : v.GetArray()) {
+      auto size = path.size();
+      path += '[';
+      path += std::to_string(i++);
+      path += ']';
+      if (!check_nul(x, path, err))
+        return false;
+      path.resize(size);
+    }
+  }
+  return true;
+}
+
+bool check_tag_names(const Value* tags, const char* field, tool_error& err) {
+  if (tags == nullptr)
+    return true;
+  for (auto& m : tags->GetObject()) {
+    if (m.name.GetStringLength() == 0
+        || m.name.GetStringLength() > limits::max_tag_name) {
+      invalid(err, field,
+              std::string(field) + " names must have 1 to 256 bytes");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool check_execute(const Value& args, tool_error& err) {
+  auto options = member(args, "options");
+  size_t total = str(args["command"]).size();
+  if (auto a = member(args, "args"))
+    for (auto& x : a->GetArray())
+      total += x.GetStringLength() + 1;
+  if (auto env = member(options, "environment")) {
+    for (auto& m : env->GetObject()) {
+      auto name = str(m.name);
+      if (name.empty() || name.find('=') != std::string_view::npos) {
+        invalid(err, "options.environment",
+                "options.environment names must be non-empty and must not "
+                "contain '='");
+        return false;
+      }
+      total += name.size() + m.value.GetStringLength() + 2;
+    }
+  }
+  if (total > limits::max_exec_bytes) {
+    invalid(err, "args",
+            "command, args and environment must have at most 1048576 bytes "
+            "together");
+    return false;
+  }
+  return check_tag_names(options ? member(*options, "tags") : nullptr,
+                         "options.tags", err);
+}
+
+// What std::regex cannot be trusted with: it copies a counted repetition's
+// operand n times (a{1000}{1000} builds a million states), and it reads
+// back-reference numbers into a long without an overflow check.
+const char* pattern_problem(std::string_view pattern) {
+  uint64_t product = 1;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      size_t digits = 0;
+      while (i + 1 + digits < pattern.size() && pattern[i + 1 + digits] >= '0'
+             && pattern[i + 1 + digits] <= '9')
+        ++digits;
+      if (digits > 3)
+        return "pattern has a back-reference number that is too large";
+      i += digits > 0 ? digits : 1;
+      continue;
+    }
+    if (pattern[i] != '{')
+      continue;
+    uint64_t bound = 0;
+    uint64_t number = 0;
+    size_t digits = 0;
+    for (size_t j = i + 1; j < pattern.size(); ++j) {
+      auto c = pattern[j];
+      if (c >= '0' && c <= '9') {
+        if (++digits > 9)
+          return "pattern has a repetition count that is too large";
+        number = number * 10 + static_cast<uint64_t>(c - '0');
+      } else if (c == ',') {
+        bound = std::max(bound, number);
+        number = 0;
+        digits = 0;
+      } else {
+        break;
+      }
+    }
+    bound = std::max(bound, number);
+    product *= std::max<uint64_t>(bound, 1);
+    if (product > limits::max_pattern_repeat)
+      return "pattern has too many counted repetitions ({n}) for the regex "
+             "engine";
+  }
+  return nullptr;
+}
+
+bool check_pattern(const Value& args, tool_error& err) {
+  auto pattern = member(args, "pattern");
+  if (pattern == nullptr)
+    return true;
+  auto text = str(*pattern);
+  if (auto problem = pattern_problem(text)) {
+    invalid(err, "pattern", problem);
+    return false;
+  }
+  std::string what;
+  if (!regex_compiles(text, what)) {
+    invalid(err, "pattern",
+            "pattern is not a valid ECMAScript regular expression: " + what);
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+void invalid_argument(tool_error& err, std::string field, std::string message) {
+  invalid(err, std::move(field), std::move(message));
+}
+
+bool validate_arguments(tool_id id, const Value& args, tool_error& err) {
+  if (!args.IsObject()) {
+    invalid(err, "arguments", "arguments must be an object");
+    return false;
+  }
+  if (!check_schema(id, args, err))
+    return false;
+  std::string path;
+  if (!check_nul(args, path, err))
+    return false;
+  switch (id) {
+    case tool_id::execute:
+      return check_execute(args, err);
+    case tool_id::list:
+      return check_tag_names(member(member(args, "options"), "tags"),
+                             "options.tags", err);
+    case tool_id::wait:
+      return check_pattern(args, err);
+    default:
+      return true;
+  }
+}
+
+} // namespace jobd::protocol

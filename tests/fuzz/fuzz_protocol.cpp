@@ -1,0 +1,130 @@
+// libFuzzer target: one input is one line for an mcp_session. Replies and
+// the rendering of dummy results must always be single-line valid JSON.
+#include "protocol/mcp_session.hpp"
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace jobd;
+using namespace jobd::protocol;
+
+namespace {
+
+void check_line(const std::string& line) {
+  if (std::memchr(line.data(), '\n', line.size()) != nullptr) {
+    std::fprintf(stderr, "newline in reply: %s\n", line.c_str());
+    std::abort();
+  }
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag
+            | rapidjson::kParseIterativeFlag>(line.data(), line.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    std::fprintf(stderr, "invalid reply: %s\n", line.c_str());
+    std::abort();
+  }
+}
+
+job_info job_from(const std::string& id) {
+  job_info j;
+  j.id = id;
+  j.kind = "process";
+  j.command = id;
+  j.args = {id, "x"};
+  j.session_id = id;
+  j.created_at = 1;
+  j.started_at = static_cast<timestamp_ms>(id.size()) * 1000;
+  j.exit_code = static_cast<int32_t>(id.size()) - 1;
+  j.signal = static_cast<int32_t>(id.size() % 70);
+  j.error = id;
+  j.tags = {{"t", "\"" + id + "\""}, {id, "12"}};
+  return j;
+}
+
+output_page page_from(const std::string& id) {
+  output_page p;
+  p.job_id = id;
+  p.chunks = {{1, 5, stream_kind::out, id}, {2, 6, stream_kind::err, id + id}};
+  p.next_since = 2;
+  p.has_tail = !id.empty();
+  p.tail = id;
+  return p;
+}
+
+// A plausible result for each kind of request, built from its own fields.
+tool_result dummy_result(const tool_request& req) {
+  switch (req.index()) {
+    case 0: {
+      auto& spec = std::get<job_spec>(req);
+      auto j = job_from(spec.command);
+      j.args = spec.args;
+      j.tags = spec.tags;
+      j.session_id = spec.session_id;
+      j.working_directory = spec.working_directory;
+      return j;
+    }
+    case 1:
+      return job_from(std::get<std::string>(req));
+    case 2:
+      return page_from(std::get<output_call>(req).job_id);
+    case 3:
+      return cancel_result{std::get<cancel_call>(req).job_id,
+                           job_status::cancelled, ""};
+    case 4: {
+      list_page page;
+      auto& q = std::get<list_query>(req);
+      page.jobs = {job_from(q.session_id), job_from(q.cursor)};
+      page.jobs[0].tags = q.tags;
+      page.next_cursor = q.cursor;
+      return page;
+    }
+    case 5:
+      return metrics_snapshot{};
+    case 6:
+      return cleanup_result{1, 2};
+    default: {
+      auto& q = std::get<wait_query>(req);
+      wait_result w;
+      w.job = job_from(q.job_id);
+      w.output = page_from(q.pattern);
+      w.reason = "timeout";
+      return w;
+    }
+  }
+}
+
+void drive(mcp_session& session, std::string_view line) {
+  std::vector<std::string> replies;
+  auto act = session.handle_line(line, replies);
+  for (auto& r : replies)
+    check_line(r);
+  if (auto call = std::get_if<dispatch_call>(&act)) {
+    if (replies.size() != 0)
+      std::abort();
+    check_line(session.render_result(call->id, dummy_result(call->request)));
+    tool_error err{codes::job_not_found,
+                   std::string(line.substr(0, 64)),
+                   {{"jobId", call->id}}};
+    check_line(session.render_error(call->id, err));
+    if (!call->progress_token.empty())
+      check_line(render_progress(call->progress_token, 1, 2, line));
+  } else if (auto cancel = std::get_if<cancel_request>(&act)) {
+    check_line(render_rpc_error(cancel->id, -32800, "cancelled"));
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static mcp_session persistent;
+  std::string_view line(reinterpret_cast<const char*>(data), size);
+  mcp_session fresh;
+  drive(fresh, line);
+  drive(persistent, line);
+  return 0;
+}
