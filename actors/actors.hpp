@@ -26,7 +26,9 @@ struct candidate {
 };
 
 /// What happened to a job, as told to METRICS and the ENDPOINT.
-enum class transition : uint8_t { created, started, finished, removed };
+/// What happened to a job, as told to METRICS and the ENDPOINT. `output`
+/// says its output grew (at most every 100 ms per job).
+enum class transition : uint8_t { created, started, finished, removed, output };
 
 struct job_event {
   transition what = transition::created;
@@ -88,6 +90,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(jobd, caf::first_custom_type_id)
   CAF_ADD_ATOM(jobd, jobd::atom, line, "line")
   CAF_ADD_ATOM(jobd, jobd::atom, shutdown, "shutdown")
   CAF_ADD_ATOM(jobd, jobd::atom, expire, "expire")
+  CAF_ADD_ATOM(jobd, jobd::atom, progress, "progress")
 
 CAF_END_TYPE_ID_BLOCK(jobd)
 
@@ -135,7 +138,9 @@ using process_job_actor = job_actor::extend<
   // Check again whether any process of the group is left.
   caf::reacts_to<atom::recheck>,
   // A waiter's deadline passed (the waiter's number).
-  caf::reacts_to<atom::expire, uint64_t>>;
+  caf::reacts_to<atom::expire, uint64_t>,
+  // Time to tell listeners that output grew.
+  caf::reacts_to<atom::progress>>;
 
 /// The SESSION actor interface: one per sessionId, created on first use. Holds
 /// the per-session limit: it offers its best pending jobs to SCHEDULER, never
@@ -202,7 +207,9 @@ using endpoint_actor = event_listener::extend<
   // A line longer than the limit was skipped; its length so far.
   caf::reacts_to<atom::line, uint64_t>,
   // The client closed its side (stdin EOF), or a signal asked us to stop.
-  caf::reacts_to<atom::shutdown>>;
+  caf::reacts_to<atom::shutdown>,
+  // Time to send coalesced notifications.
+  caf::reacts_to<atom::tick>>;
 
 // -- inspection (for serialization, remote workers later) --------------------
 

@@ -2,11 +2,15 @@
 
 #include "actors/logger.hpp"
 #include "protocol/jsonrpc.hpp"
+#include "protocol/render.hpp"
+#include "protocol/resources.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -47,9 +51,28 @@ void write_line(self_ptr self, const std::string& line) {
   }
 }
 
+// Forgets a call's progress watch: no progress follows its reply.
+void unwatch(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.watched_job.find(id);
+  if (i == st.watched_job.end())
+    return;
+  auto j = st.watches.find(i->second);
+  if (j != st.watches.end()) {
+    auto& list = j->second;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](auto& w) { return w.request_id == id; }),
+               list.end());
+    if (list.empty())
+      st.watches.erase(j);
+  }
+  st.watched_job.erase(i);
+}
+
 // True if the reply to `id` should be sent (the call was not cancelled).
 bool settle(self_ptr self, const std::string& id) {
   auto& st = self->state;
+  unwatch(self, id);
   st.in_flight.erase(id);
   return st.cancelled.erase(id) == 0;
 }
@@ -83,6 +106,7 @@ void dispatch(self_ptr self, protocol::dispatch_call& call) {
     const std::string& id;
     scheduler_actor& sched;
     caf::infinite_t forever;
+    const std::string& token;
     void operator()(job_spec& spec) {
       self->request(sched, forever, atom::submit_v, std::move(spec))
         .then(on_result<submit_result>(self, id), on_error(self, id));
@@ -113,11 +137,139 @@ void dispatch(self_ptr self, protocol::dispatch_call& call) {
         .then(on_result<cleanup_result>(self, id), on_error(self, id));
     }
     void operator()(wait_query& q) {
+      if (!token.empty()) {
+        self->state.watches[q.job_id].push_back({id, token, q.since});
+        self->state.watched_job[id] = q.job_id;
+      }
       self->request(sched, forever, atom::wait_v, std::move(q))
         .then(on_result<wait_result>(self, id), on_error(self, id));
     }
   };
-  std::visit(visitor{self, id, sched, forever}, call.request);
+  std::visit(visitor{self, id, sched, forever, call.progress_token},
+             call.request);
+}
+
+// resources/list: one page of jobs from the index.
+void list_resources(self_ptr self, protocol::resource_list_call& call) {
+  list_query q;
+  q.limit = protocol::resource_page_jobs;
+  q.cursor = std::move(call.cursor);
+  auto id = call.id;
+  self->request(self->state.scheduler, caf::infinite, atom::list_v, q)
+    .then(
+      [self, id](list_page& page) {
+        write_line(self, protocol::render_resource_list(id, page));
+      },
+      [self, id](caf::error&) {
+        write_line(self, protocol::render_rpc_error(
+                           id, protocol::rpc_code::invalid_params,
+                           "cursor is not a cursor from this server"));
+      });
+}
+
+// resources/read: a job's status or its newest output.
+void read_resource(self_ptr self, protocol::resource_read_call& call) {
+  auto& sched = self->state.scheduler;
+  auto id = call.id;
+  auto uri = call.uri;
+  auto not_found = [self, id, uri](caf::error&) {
+    write_line(self, protocol::render_rpc_error(
+                       id, protocol::rpc_code::resource_not_found,
+                       "Resource not found: " + uri));
+  };
+  if (!call.output) {
+    self->request(sched, caf::infinite, atom::status_v, call.job_id)
+      .then(
+        [self, id, uri](job_info& job) {
+          write_line(self, protocol::render_resource_status(id, uri, job));
+        },
+        not_found);
+    return;
+  }
+  output_query q;
+  q.latest = true;
+  q.max_bytes = protocol::resource_output_bytes;
+  self->request(sched, caf::infinite, atom::output_v, call.job_id, q)
+    .then(
+      [self, id, uri](output_page& page) {
+        write_line(self, protocol::render_resource_output(id, uri, page));
+      },
+      not_found);
+}
+
+// The MCP log level of a lifecycle event, and its name.
+std::pair<protocol::log_level, const char*> describe(const job_event& ev) {
+  using protocol::log_level;
+  switch (ev.what) {
+    case transition::created:
+      return {log_level::debug, "job.created"};
+    case transition::started:
+      return {log_level::info, "job.started"};
+    case transition::finished:
+      switch (ev.job.status) {
+        case job_status::failed:
+          return {log_level::warning, "job.failed"};
+        case job_status::cancelled:
+          return {log_level::notice, "job.cancelled"};
+        default:
+          return {log_level::info, "job.completed"};
+      }
+    case transition::removed:
+      return {log_level::debug, "job.removed"};
+    case transition::output:
+      break;
+  }
+  return {log_level::debug, "job.output"};
+}
+
+// Notifications a job event causes: progress of waits, resource updates,
+// list changes (coalesced) and log messages. Each only if the client asked.
+void notify(self_ptr self, const job_event& ev) {
+  auto& st = self->state;
+  auto& session = st.session;
+  auto& job = ev.job;
+  bool output_grew = ev.what == transition::output
+                     || ev.what == transition::finished;
+  if (output_grew) {
+    if (auto i = st.watches.find(job.id); i != st.watches.end()) {
+      for (auto& w : i->second) {
+        auto seq = job.output.last_sequence;
+        if (seq > w.last) {
+          w.last = seq;
+          write_line(self, protocol::render_progress(
+                             w.token, static_cast<double>(seq), 0,
+                             "output up to sequence " + std::to_string(seq)));
+        }
+      }
+    }
+  }
+  if (session.has_subscriptions()) {
+    if (ev.what != transition::output) {
+      auto uri = protocol::status_uri(job.id);
+      if (session.subscribed(uri))
+        write_line(self, protocol::render_resource_updated(uri));
+    }
+    if (output_grew) {
+      auto uri = protocol::output_uri(job.id);
+      if (session.subscribed(uri))
+        write_line(self, protocol::render_resource_updated(uri));
+    }
+  }
+  // Unasked-for notifications only once the MCP handshake is complete.
+  if ((ev.what == transition::created || ev.what == transition::removed)
+      && session.client_ready()) {
+    st.list_changed = true;
+    if (!st.tick_scheduled) {
+      st.tick_scheduled = true;
+      self->delayed_send(self, std::chrono::milliseconds(100), atom::tick_v);
+    }
+  }
+  if (ev.what != transition::output) {
+    auto [level, name] = describe(ev);
+    if (session.should_log(level))
+      write_line(self, protocol::render_log_message(
+                         level, "jobd", protocol::job_event_json(name, job)));
+  }
 }
 
 // Stops every job, then tells the owner; later lines are ignored.
@@ -160,8 +312,14 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
       if (auto call = std::get_if<protocol::dispatch_call>(&action)) {
         dispatch(self, *call);
       } else if (auto cancel = std::get_if<protocol::cancel_request>(&action)) {
-        if (st.in_flight.count(cancel->id) != 0)
+        if (st.in_flight.count(cancel->id) != 0) {
           st.cancelled.insert(cancel->id);
+          unwatch(self, cancel->id);
+        }
+      } else if (auto list = std::get_if<protocol::resource_list_call>(&action)) {
+        list_resources(self, *list);
+      } else if (auto read = std::get_if<protocol::resource_read_call>(&action)) {
+        read_resource(self, *read);
       }
     },
     // A line over the size limit was skipped.
@@ -175,8 +333,20 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
     },
     // stdin closed or a signal arrived.
     [self](atom::shutdown) { stop(self); },
-    // Lifecycle events (notifications come with the MCP notification work).
-    [](atom::event, const job_event&) {},
+    // A job changed: notifications for the client, if it asked for them.
+    [self](atom::event, const job_event& ev) {
+      if (!self->state.stopping)
+        notify(self, ev);
+    },
+    // Coalesced notifications are due.
+    [self](atom::tick) {
+      auto& st = self->state;
+      st.tick_scheduled = false;
+      if (st.list_changed && !st.stopping) {
+        st.list_changed = false;
+        write_line(self, protocol::render_resource_list_changed());
+      }
+    },
   };
 }
 

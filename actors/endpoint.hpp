@@ -11,6 +11,8 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace jobd {
 
@@ -32,6 +34,19 @@ struct endpoint_state {
   std::set<std::string> in_flight;
   /// In-flight calls the client cancelled: their replies are dropped.
   std::set<std::string> cancelled;
+  /// A console_wait_job that asked for progress notifications.
+  struct progress_watch {
+    std::string request_id;
+    std::string token;
+    uint64_t last = 0;
+  };
+  /// Waits with a progress token, by job id.
+  std::unordered_map<std::string, std::vector<progress_watch>> watches;
+  /// Request id -> job id of its progress watch.
+  std::unordered_map<std::string, std::string> watched_job;
+  /// Jobs were created or removed since the last list_changed.
+  bool list_changed = false;
+  bool tick_scheduled = false;
   bool stopping = false;
   static inline const char* name = "endpoint";
 };

@@ -63,6 +63,8 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
   return {
     // Keeps the counters in step with each job's transitions.
     [self, per_session](atom::event, const job_event& ev) {
+      if (ev.what == transition::output)
+        return;
       auto& st = self->state;
       auto& t = st.totals;
       global_counters g{t.queue_size, t.running_jobs, t.completed_jobs,
@@ -95,6 +97,8 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
         case transition::removed:
           --t.retained_jobs;
           break;
+        case transition::output:
+          break; // filtered out above
       }
     },
     // console_get_job_metrics.

@@ -451,6 +451,16 @@ bool output_buffer::has_partial() const {
 
 void output_buffer::emit(stream_kind stream, std::string content,
                          timestamp_ms now) {
+  if (content.size() > limits_.max_bytes) {
+    // A chunk larger than the whole cap keeps its newest bytes, starting at
+    // a character boundary, rather than being dropped whole.
+    auto cut = content.size() - limits_.max_bytes;
+    while (cut < content.size()
+           && (static_cast<unsigned char>(content[cut]) & 0xC0) == 0x80)
+      ++cut;
+    stats_.dropped_bytes += cut;
+    content.erase(0, cut);
+  }
   auto size = content.size();
   chunks_.push_back(output_chunk{next_sequence_++, now, stream,
                                  std::move(content)});

@@ -143,6 +143,8 @@ using stop_reason = process_job_state::stop_reason;
 
 constexpr auto flush_delay = std::chrono::milliseconds(50);
 constexpr auto recheck_delay = std::chrono::milliseconds(10);
+// Output events are coalesced: a chatty job tells at most 10 per second.
+constexpr auto progress_delay = std::chrono::milliseconds(100);
 
 int index_of(stream_kind s) {
   return s == stream_kind::out ? 0 : 1;
@@ -301,6 +303,14 @@ void announce_start(self_ptr self) {
   emit(self, transition::started, job_status::pending);
 }
 
+// Answers status requests that waited for the launch to settle.
+void answer_pid_waiters(self_ptr self) {
+  auto& st = self->state;
+  for (auto& rp : st.pid_waiters)
+    rp.deliver(current_info(self));
+  st.pid_waiters.clear();
+}
+
 // Ends a job that never ran (cancelled while pending, or shutdown).
 void finish_unstarted(self_ptr self, job_status status, std::string code,
                       std::string message) {
@@ -356,8 +366,15 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
   return {
     // Admitted: launch the child and arm the timeout.
     [self](atom::start) { start(self); },
-    // Status with the buffer's counters.
-    [self](atom::status) { return current_info(self); },
+    // Status with the buffer's counters; a job being launched answers once
+    // its pid is known, so "running" always comes with a pid.
+    [self](atom::status) -> caf::result<job_info> {
+      auto& st = self->state;
+      if (st.info.status != job_status::running || st.info.pid != 0)
+        return current_info(self);
+      st.pid_waiters.push_back(self->make_response_promise<job_info>());
+      return st.pid_waiters.back();
+    },
     // A page of output.
     [self](atom::output, const output_query& q) { return read_output(self, q); },
     // Cancel; answered once no process of the group is left.
@@ -431,6 +448,7 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
       auto& st = self->state;
       st.info.pid = pid;
       announce_start(self);
+      answer_pid_waiters(self);
       if (st.stopping != stop_reason::none)
         terminate(self, st.stopping, st.grace_ms);
     },
@@ -444,6 +462,7 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
       st.eof[0] = st.eof[1] = true;
       st.wait_status = 127 << 8;
       maybe_finish(self);
+      answer_pid_waiters(self);
     },
     // Output from a pipe.
     [self](atom::data, stream_kind s, const std::string& bytes) {
@@ -456,6 +475,10 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
       }
       if (!st.waiters.empty())
         notify_waiters(self);
+      if (!st.progress_scheduled) {
+        st.progress_scheduled = true;
+        self->delayed_send(self, progress_delay, atom::progress_v);
+      }
     },
     // A pipe closed.
     [self](atom::eof, stream_kind s) {
@@ -493,6 +516,17 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
       if (!st.waiters.empty())
         notify_waiters(self);
     },
+    // Tell listeners the output grew (unless the job ended meanwhile: the
+    // finished event says so).
+    [self](atom::progress) {
+      auto& st = self->state;
+      st.progress_scheduled = false;
+      auto last = st.buffer.last_sequence();
+      if (last > st.announced_sequence && !is_terminal(st.info.status)) {
+        st.announced_sequence = last;
+        emit(self, transition::output, st.info.status);
+      }
+    },
     // Stragglers of the group were killed: look again.
     [self](atom::recheck) { maybe_finish(self); },
     // A waiter's time is up.
@@ -517,6 +551,14 @@ process_job_kind::process_job_kind(launcher_ptr launcher)
 
 std::optional<tool_error> process_job_kind::validate(job_spec& spec) const {
   tool_error err;
+  // Record where the job really runs: the server's directory by default,
+  // relative paths from there.
+  auto& dir = spec.working_directory;
+  if (dir.empty() || dir.front() != '/') {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof cwd) != nullptr)
+      dir = dir.empty() ? std::string{cwd} : join_path(cwd, dir);
+  }
   if (!check_working_directory(spec.working_directory, err))
     return err;
   resolved_command cmd;

@@ -57,10 +57,16 @@ struct process_job_state {
   bool flush_scheduled = false;
   /// The `started` event was sent.
   bool announced = false;
+  /// An `output` event is scheduled.
+  bool progress_scheduled = false;
+  /// The last sequence number an `output` event told.
+  uint64_t announced_sequence = 0;
   stop_reason stopping = stop_reason::none;
   int64_t grace_ms = 0;
   std::vector<caf::typed_response_promise<cancel_result>> cancellers;
   std::vector<caf::typed_response_promise<bool>> stoppers;
+  /// Status requests that arrived between start and spawn.
+  std::vector<caf::typed_response_promise<job_info>> pid_waiters;
   std::map<uint64_t, waiter> waiters;
   uint64_t next_waiter = 1;
   static inline const char* name = "process_job";

@@ -278,6 +278,9 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
 
   // -- shared with actor threads, guarded by mtx ----------------------------
   mutable std::mutex mtx;
+  /// Held from fork until the new child is registered in `groups`, so that
+  /// reap_adopted() never takes a fresh child for an adopted orphan.
+  std::mutex spawn_mtx;
   std::condition_variable reaped_cv;
   /// Known process groups: pgid -> leader reaped.
   std::map<int64_t, bool> groups;
@@ -341,6 +344,7 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
     // defined (only src.hpp has it: link error); set what it would set.
     launcher.env = envp.data();
     bp::error_code ec;
+    std::unique_lock<std::mutex> spawning{spawn_mtx};
     try {
       const bp::filesystem::path exe{spec.executable};
       auto start = [&](auto&&... extra) {
@@ -384,6 +388,7 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
       groups[c->pgid] = false;
       ++unreaped;
     }
+    spawning.unlock();
     live.insert(c.get());
     caf::anon_send(c->job, atom::spawned_v, c->pgid);
     watch_job(c);
@@ -582,6 +587,7 @@ size_t process_reactor::reap_adopted() {
   // other zombie whose parent we are is an orphan of a job, adopted because
   // jobd is a child subreaper, and ours to reap by its pid.
   std::unordered_set<int64_t> leaders;
+  std::lock_guard<std::mutex> no_spawn{impl_->spawn_mtx};
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     for (auto& [group, leader_reaped] : impl_->groups)

@@ -15,6 +15,8 @@ inline constexpr int invalid_request = -32600;
 inline constexpr int method_not_found = -32601;
 inline constexpr int invalid_params = -32602;
 inline constexpr int internal_error = -32603;
+/// MCP: a resource that does not exist.
+inline constexpr int resource_not_found = -32002;
 } // namespace rpc_code
 
 /// Flags for every incoming line: no recursion, UTF-8 checked.

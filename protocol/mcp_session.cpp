@@ -3,6 +3,7 @@
 #include "protocol/json.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "protocol/render.hpp"
+#include "protocol/resources.hpp"
 #include "protocol/tools.hpp"
 
 #include <rapidjson/document.h>
@@ -42,6 +43,13 @@ void write_capabilities(json_writer& w) {
   w.EndObject();
   write_key(w, "logging");
   w.StartObject();
+  w.EndObject();
+  write_key(w, "resources");
+  w.StartObject();
+  write_key(w, "subscribe");
+  w.Bool(true);
+  write_key(w, "listChanged");
+  w.Bool(true);
   w.EndObject();
   w.EndObject();
 }
@@ -258,7 +266,43 @@ void mcp_session::handle_request(std::string_view method, std::string_view id,
       return invalid_params("level must be one of debug, info, notice, "
                             "warning, error, critical, alert, emergency");
     log_level_ = parsed;
+    logging_requested_ = true;
     replies.push_back(rpc_result(id, "{}"));
+    return;
+  }
+  if (method == "resources/templates/list") {
+    replies.push_back(rpc_result(id, resource_templates_result()));
+    return;
+  }
+  if (method == "resources/list") {
+    auto cursor = member(params, "cursor");
+    if (cursor != nullptr && !cursor->IsString())
+      return invalid_params("cursor must be a string");
+    result = resource_list_call{std::string{id},
+                                cursor ? std::string{str(*cursor)} : ""};
+    return;
+  }
+  if (method == "resources/read" || method == "resources/subscribe"
+      || method == "resources/unsubscribe") {
+    auto uri = member(params, "uri");
+    resource_read_call call;
+    if (uri == nullptr || !uri->IsString())
+      return invalid_params("uri must be a string");
+    call.uri = str(*uri);
+    if (!parse_job_uri(call.uri, call.job_id, call.output))
+      return replies.push_back(
+        rpc_error(id, rpc_code::resource_not_found,
+                  "Resource not found: " + shorten(call.uri, 256)));
+    if (method == "resources/subscribe") {
+      subscriptions_.insert(call.uri);
+      return replies.push_back(rpc_result(id, "{}"));
+    }
+    if (method == "resources/unsubscribe") {
+      subscriptions_.erase(call.uri);
+      return replies.push_back(rpc_result(id, "{}"));
+    }
+    call.id = id;
+    result = std::move(call);
     return;
   }
   replies.push_back(rpc_error(id, rpc_code::method_not_found,

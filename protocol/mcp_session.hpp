@@ -8,6 +8,7 @@
 #include <rapidjson/fwd.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -58,7 +59,22 @@ struct cancel_request {
   std::string id;
 };
 
-using action = std::variant<std::monostate, dispatch_call, cancel_request>;
+/// `resources/list`: one page of jobs, as resources.
+struct resource_list_call {
+  std::string id;
+  std::string cursor;
+};
+
+/// `resources/read` of `job://{job_id}` or `job://{job_id}/output`.
+struct resource_read_call {
+  std::string id;
+  std::string uri;
+  std::string job_id;
+  bool output = false;
+};
+
+using action = std::variant<std::monostate, dispatch_call, cancel_request,
+                            resource_list_call, resource_read_call>;
 
 /// A tool's successful result.
 using tool_result = std::variant<submit_result, job_info, output_page,
@@ -129,8 +145,17 @@ public:
 
   /// The level set by `logging/setLevel` (default: info).
   log_level logging_level() const { return log_level_; }
-  /// True if a message at `level` should be sent to the client.
-  bool should_log(log_level level) const { return level >= log_level_; }
+  /// True if a message at `level` should be sent to the client: only once
+  /// it asked for messages with `logging/setLevel`.
+  bool should_log(log_level level) const {
+    return logging_requested_ && level >= log_level_;
+  }
+
+  /// True if the client subscribed to `uri` (`resources/subscribe`).
+  bool subscribed(const std::string& uri) const {
+    return subscriptions_.count(uri) != 0;
+  }
+  bool has_subscriptions() const { return !subscriptions_.empty(); }
 
 private:
   void handle_request(std::string_view method, std::string_view id,
@@ -143,6 +168,8 @@ private:
   bool client_ready_ = false;
   std::string version_;
   log_level log_level_ = log_level::info;
+  bool logging_requested_ = false;
+  std::set<std::string> subscriptions_;
 };
 
 } // namespace jobd::protocol

@@ -387,4 +387,15 @@ std::string render_tool_error(std::string_view id, const tool_error& error) {
   return wrap(id, view(sc), true);
 }
 
+std::string job_event_json(std::string_view event, const job_info& job) {
+  rapidjson::StringBuffer sb;
+  json_writer w(sb);
+  w.StartObject();
+  write_str(w, "event", event);
+  write_key(w, "job");
+  write_job(w, job, now_ms());
+  w.EndObject();
+  return std::string(view(sb));
+}
+
 } // namespace jobd::protocol

@@ -27,4 +27,8 @@ std::string structured_json(const tool_result& result);
 std::string render_tool_result(std::string_view id, const tool_result& result);
 std::string render_tool_error(std::string_view id, const tool_error& error);
 
+/// `{"event": .., "job": {..}}`: a job lifecycle event as the data of a
+/// `notifications/message`.
+std::string job_event_json(std::string_view event, const job_info& job);
+
 } // namespace jobd::protocol

@@ -425,12 +425,22 @@ TEST(output_buffer, byte_cap_drops_the_oldest) {
   EXPECT_EQ(st.buffered_bytes, 10u);
   EXPECT_EQ(st.dropped_chunks, 1u);
   EXPECT_EQ(st.dropped_bytes, 5u);
-  // A chunk larger than the whole cap does not stay either.
+  // A chunk larger than the whole cap keeps its newest bytes (the output
+  // that matters most), and pushes out everything older.
   buf.append(stream_kind::out, std::string(20, 'x') + "\n", 4);
-  EXPECT_TRUE(all_chunks(buf).empty());
-  EXPECT_EQ(buf.stats().buffered_bytes, 0u);
-  EXPECT_EQ(buf.stats().dropped_chunks, 4u);
-  EXPECT_EQ(buf.last_sequence(), 4u);
+  chunks = all_chunks(buf);
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].content, std::string(11, 'x') + "\n");
+  EXPECT_EQ(chunks[0].sequence, 4u);
+  EXPECT_EQ(buf.stats().buffered_bytes, 12u);
+  EXPECT_EQ(buf.stats().dropped_chunks, 3u);
+  EXPECT_EQ(buf.stats().dropped_bytes, 5u + 9u + 10u);
+  // The cut never lands inside a character.
+  output_buffer euros{{100, 10}};
+  euros.append(stream_kind::out, "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\n", 1);
+  auto kept = all_chunks(euros);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].content, "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\n");
 }
 
 TEST(output_buffer, huge_output_stays_within_the_caps) {
@@ -665,15 +675,16 @@ TEST(output_buffer_read, dropped_chunks_are_reported) {
   EXPECT_EQ(buf.read(query(6)).dropped_chunks, 0u);
   EXPECT_EQ(buf.read(query(8)).dropped_chunks, 0u);
 
-  // Everything dropped: all chunks after since were lost.
+  // A tiny cap keeps only the newest bytes of the newest chunk.
   output_buffer tiny{{100, 4}};
   tiny.append(stream_kind::out, "0123456789\n", 1);
   tiny.append(stream_kind::out, "0123456789\n", 2);
-  page = tiny.read(query(1));
+  page = tiny.read(query(0));
   EXPECT_EQ(page.dropped_chunks, 1u);
-  EXPECT_TRUE(page.chunks.empty());
+  ASSERT_EQ(page.chunks.size(), 1u);
+  EXPECT_EQ(page.chunks[0].content, "789\n");
   EXPECT_EQ(page.next_since, 2u);
-  EXPECT_EQ(tiny.read(query()).dropped_chunks, 2u);
+  EXPECT_EQ(tiny.read(query(2)).dropped_chunks, 0u);
 }
 
 TEST(output_buffer, for_each_after_visits_new_chunks) {

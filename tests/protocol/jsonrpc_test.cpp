@@ -164,7 +164,7 @@ TEST(jsonrpc, cancelled_notification_yields_cancel_request) {
 
 TEST(jsonrpc, unknown_method) {
   mcp_session s;
-  auto doc = reply(s, R"({"jsonrpc":"2.0","id":3,"method":"resources/list"})");
+  auto doc = reply(s, R"({"jsonrpc":"2.0","id":3,"method":"prompts/list"})");
   EXPECT_EQ(doc["error"]["code"].GetInt(), -32601);
   EXPECT_EQ(doc["id"].GetInt(), 3);
 }
