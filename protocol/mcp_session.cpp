@@ -65,6 +65,9 @@ std::string_view str(const Value& v) {
   return {v.GetString(), v.GetStringLength()};
 }
 
+// Bounds the session's memory whatever a client subscribes to.
+constexpr size_t max_subscriptions = 10000;
+
 // The parse buffer lives on the stack: most lines need no heap at all.
 constexpr size_t parse_buffer_size = 8192;
 
@@ -294,6 +297,10 @@ void mcp_session::handle_request(std::string_view method, std::string_view id,
         rpc_error(id, rpc_code::resource_not_found,
                   "Resource not found: " + shorten(call.uri, 256)));
     if (method == "resources/subscribe") {
+      if (subscriptions_.size() >= max_subscriptions
+          && subscriptions_.count(call.uri) == 0)
+        return invalid_params("too many subscriptions (at most "
+                              + std::to_string(max_subscriptions) + ")");
       subscriptions_.insert(call.uri);
       return replies.push_back(rpc_result(id, "{}"));
     }
