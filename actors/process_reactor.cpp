@@ -3,6 +3,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/readable_pipe.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/process/v2/default_launcher.hpp>
@@ -36,6 +37,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern "C" {
@@ -213,6 +215,8 @@ struct child {
   pipe_reader out;
   pipe_reader err;
   std::optional<process_type> proc;
+  /// The child's pidfd, readable once it exited.
+  std::optional<asio::posix::stream_descriptor> exit_fd;
   asio::steady_timer exit_poll;
   int64_t pgid = 0;
   bool reaped = false;
@@ -274,6 +278,13 @@ void send_failure(const process_job_actor& job, const char* code,
 struct process_reactor::impl : std::enable_shared_from_this<impl> {
   asio::io_context io;
   asio::executor_work_guard<executor_type> work{io.get_executor()};
+  /// The context Boost.Process launches on, never run and never holding a
+  /// descriptor: its fork notification in the child then has nothing to
+  /// re-register (with `io`, every running job's descriptors were re-added
+  /// in each child before exec, which cost time per job and could throw).
+  asio::io_context fork_ctx;
+  /// Only this process runs the reactor; a forked child must never.
+  const pid_t owner = ::getpid();
   std::thread thread;
 
   // -- shared with actor threads, guarded by mtx ----------------------------
@@ -301,6 +312,9 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
         io.run();
         return;
       } catch (...) {
+        // A child between fork and exec must not become a second reactor.
+        if (::getpid() != owner)
+          ::_exit(127);
         // A throwing handler must not end the reactor: keep serving others.
       }
     }
@@ -350,7 +364,7 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
       auto start = [&](auto&&... extra) {
         // Bug 1: only the executor overload reports through `ec`. The
         // process_stdio temporary closes the pipes' write ends right after.
-        c->proc.emplace(launcher(io.get_executor(), ec, exe, argv_data,
+        c->proc.emplace(launcher(fork_ctx.get_executor(), ec, exe, argv_data,
                                  bp::process_stdio{nullptr, c->out.pipe,
                                                    c->err.pipe},
                                  child_setup{}, extra...));
@@ -362,6 +376,8 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
         start(dir);
       }
     } catch (const std::exception& e) {
+      if (::getpid() != owner)
+        ::_exit(127); // thrown in the child before exec
       reap_failed(launcher.pid);
       send_failure(c->job, codes::spawn_failed,
                    "cannot execute '" + spec.executable + "': " + e.what());
@@ -394,16 +410,27 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
     watch_job(c);
     read_next(c, stream_kind::out);
     read_next(c, stream_kind::err);
-    // Bug 4: `c` (and with it the process object) lives in this handler
-    // until the exit was seen, so ~basic_process never blocks in waitpid.
-    c->proc->async_wait([this, c](const bp::error_code& ec, int) {
-      // Bug 5: the handler's int is exit code *or* signal number; the raw
-      // wait status is kept in native_exit_code().
-      if (!ec)
-        on_reaped(c, c->proc->native_exit_code());
-      else
-        poll_exit(c);
-    });
+    wait_exit(c);
+  }
+
+  /// Waits for the child's exit on its pidfd, then reaps it by pid (the raw
+  /// wait status tells exit code from signal). The Boost process object is
+  /// detached at once: Bug 4, ~basic_process would SIGKILL and waitpid.
+  void wait_exit(const std::shared_ptr<child>& c) {
+    c->proc->detach();
+    c->proc.reset();
+    const auto pid = static_cast<pid_t>(c->pgid);
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) {
+      poll_exit(c); // e.g. out of descriptors: poll instead
+      return;
+    }
+    c->exit_fd.emplace(io, fd);
+    c->exit_fd->async_wait(asio::posix::stream_descriptor::wait_read,
+                           [this, c](const bp::error_code&) {
+                             c->exit_fd.reset();
+                             poll_exit(c);
+                           });
   }
 
   /// Reaps a child whose exec failed (it is exiting with status 127).
@@ -474,9 +501,6 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
 
   void on_reaped(const std::shared_ptr<child>& c, int32_t raw_status) {
     c->reaped = true;
-    // Forget the pid: ~basic_process would otherwise waitpid/SIGKILL it,
-    // and after reaping it may name an unrelated process.
-    c->proc->detach();
     live.erase(c.get());
     {
       std::lock_guard<std::mutex> guard{mtx};
