@@ -21,17 +21,21 @@ struct candidate_order {
 };
 
 struct session_state {
+  /// Where a job of this session stands.
+  enum class place { waiting, offered, withdrawing, running };
+
   std::string id;
   size_t limit = 5;
   scheduler_actor scheduler;
-  /// Pending jobs, best first (offered ones included).
-  std::set<candidate, candidate_order> pending;
-  std::map<std::string, candidate> by_id;
-  /// Offered to SCHEDULER and not taken back.
-  std::set<std::string> offered;
-  /// Withdrawals not answered yet: they hold a slot until answered.
-  std::set<std::string> withdrawing;
-  std::set<std::string> running;
+  /// Every job of the session that has not ended, with its place.
+  std::map<std::string, std::pair<candidate, place>> jobs;
+  /// Pending jobs not offered, best first.
+  std::set<candidate, candidate_order> waiting;
+  /// Offered to SCHEDULER and not taken back, best first.
+  std::set<candidate, candidate_order> offered;
+  /// Withdrawals not answered yet: each holds a slot until answered.
+  size_t withdrawing = 0;
+  size_t running = 0;
   static inline const char* name = "session";
 };
 
