@@ -167,8 +167,13 @@ output_page read_output(self_ptr self, const output_query& q) {
 }
 
 void emit(self_ptr self, transition what, job_status previous) {
-  self->send(self->state.ctx.scheduler, atom::event_v,
+  auto& st = self->state;
+  self->send(st.ctx.scheduler, atom::event_v,
              job_event{what, previous, current_info(self)});
+  // A finished job keeps its job_info and output; the spec (environment,
+  // arguments) is no longer needed, and retained jobs should stay small.
+  if (what == transition::finished)
+    st.ctx.spec = job_spec{};
 }
 
 wait_result make_wait_result(self_ptr self, const wait_query& q,

@@ -23,6 +23,7 @@
 #include <ctime>
 #include <iostream>
 #include <pthread.h>
+#include <unistd.h>
 #include <sys/prctl.h>
 
 namespace {
@@ -61,7 +62,11 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
                            cfg.retention_ms);
     endpoint_config ec;
     ec.max_line_bytes = cfg.max_line_bytes;
-    ec.on_stopped = [&stopped] { stopped = true; };
+    // Wakes the main thread at once (SIGUSR1 is blocked and waited for).
+    ec.on_stopped = [&stopped] {
+      stopped = true;
+      ::kill(::getpid(), SIGUSR1);
+    };
     auto ep = sys.spawn(endpoint, sched, stats, ec);
     caf::anon_send(sched, atom::subscribe_v, event_listener{ep});
     log::info("jobd " JOBD_VERSION " serving MCP on stdio (max "
@@ -73,13 +78,13 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     auto last_reap = std::chrono::steady_clock::now();
     bool reap_due = false;
     while (!stopped) {
-      timespec tick{0, 20 * 1000 * 1000};
+      timespec tick{1, 0};
       auto sig = sigtimedwait(&signals, nullptr, &tick);
       // Orphans of jobs become our zombies: reap them, at most once a second.
       reap_due = reap_due || sig == SIGCHLD;
       if (reap_due
           && std::chrono::steady_clock::now() - last_reap
-               > std::chrono::seconds(1)) {
+               >= std::chrono::seconds(1)) {
         reactor->reap_adopted();
         reap_due = false;
         last_reap = std::chrono::steady_clock::now();
@@ -134,6 +139,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGCHLD);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // Orphaned processes of our jobs are re-parented to us, not to init, so
   // none of them outlives jobd and their zombies are reaped promptly.
