@@ -37,6 +37,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -105,7 +106,10 @@ namespace {
 using executor_type = asio::io_context::executor_type;
 using process_type = bp::basic_process<executor_type>;
 
-constexpr size_t read_buffer_size = 64 * 1024;
+constexpr size_t read_buffer_size = 128 * 1024;
+// A larger pipe lets a chatty child write longer before it blocks: fewer
+// context switches per byte (best effort; the kernel may refuse).
+constexpr int pipe_size = 256 * 1024;
 
 /// How long a pipe stays unread before `in_flight` is looked at again.
 constexpr auto flow_control_pause = std::chrono::milliseconds{1};
@@ -405,6 +409,8 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
       ++unreaped;
     }
     spawning.unlock();
+    for (auto* r : {&c->out, &c->err})
+      ::fcntl(r->pipe.native_handle(), F_SETPIPE_SZ, pipe_size);
     live.insert(c.get());
     caf::anon_send(c->job, atom::spawned_v, c->pgid);
     watch_job(c);
