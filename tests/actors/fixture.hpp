@@ -22,8 +22,12 @@ struct recorder_state {
   static inline const char* name = "recorder";
 };
 
+// Takes an argument: CAF 0.17 dereferences a null argument tuple for
+// actors spawned without any (UBSan reports it).
 inline event_listener::behavior_type
-recorder(event_listener::stateful_pointer<recorder_state> self) {
+recorder(event_listener::stateful_pointer<recorder_state> self,
+         size_t expected_events) {
+  self->state.events.reserve(expected_events);
   return {[self](atom::event, const job_event& ev) {
     self->state.events.push_back(ev);
   }};
@@ -44,7 +48,7 @@ protected:
     cfg.max_running_per_session = per_session;
     cfg.defaults.kill_grace_ms = grace_ms;
     sched = sys.spawn(scheduler, cfg, factory_ptr{factory});
-    events = sys.spawn(recorder);
+    events = sys.spawn(recorder, size_t{64});
     self->send(sched, atom::subscribe_v, events);
     drain();
   }
