@@ -13,12 +13,6 @@ const job_kind* job_factory::find(const std::string& name) const {
   return i == kinds_.end() ? nullptr : i->second.get();
 }
 
-timestamp_ms now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
-
 job_info initial_info(const job_context& ctx) {
   const auto& spec = ctx.spec;
   job_info info;

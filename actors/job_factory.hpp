@@ -66,9 +66,6 @@ using factory_ptr = std::shared_ptr<const job_factory>;
 
 namespace jobd {
 
-/// The wall clock in milliseconds since the epoch.
-timestamp_ms now_ms();
-
 /// A new job's status as every kind starts it: pending, from its spec.
 job_info initial_info(const job_context& ctx);
 

@@ -9,20 +9,8 @@ namespace {
 
 using rapidjson::Value;
 
-std::string_view str(const Value& v) {
-  return {v.GetString(), v.GetStringLength()};
-}
 
-const Value* member(const Value* obj, const char* name) {
-  if (obj == nullptr || !obj->IsObject())
-    return nullptr;
-  auto i = obj->FindMember(name);
-  return i == obj->MemberEnd() ? nullptr : &i->value;
-}
 
-const Value* member(const Value& obj, const char* name) {
-  return member(&obj, name);
-}
 
 std::string scalar_json(const Value& v) {
   rapidjson::StringBuffer sb;

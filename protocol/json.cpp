@@ -116,12 +116,6 @@ std::string iso8601(timestamp_ms ts) {
   return std::string(buf, format_iso8601(ts, buf));
 }
 
-timestamp_ms now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
-
 bool valid_utf8(std::string_view text) {
   auto p = reinterpret_cast<const unsigned char*>(text.data());
   auto end = p + text.size();

@@ -1,9 +1,10 @@
-// JSON writing helpers shared by the protocol layer: a writer type, UTF-8
+// JSON helpers shared by the protocol layer: a writer type, member lookup, UTF-8
 // sanitising, ISO-8601 timestamps and signal names.
 #pragma once
 
 #include "protocol/model.hpp"
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -23,9 +24,6 @@ inline constexpr size_t iso8601_buffer_size = 40;
 size_t format_iso8601(timestamp_ms ts, char* buf);
 
 std::string iso8601(timestamp_ms ts);
-
-/// Wall clock, milliseconds since the epoch.
-timestamp_ms now_ms();
 
 /// True if `text` is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF).
 bool valid_utf8(std::string_view text);
@@ -56,6 +54,25 @@ std::string signal_name(int32_t sig);
 
 /// Truncates `text` to at most `max` bytes at a UTF-8 boundary, adding "...".
 std::string shorten(std::string_view text, size_t max);
+
+/// The text of a JSON string value.
+inline std::string_view str(const rapidjson::Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
+
+/// The member `name` of `obj`, or null if `obj` is no object or lacks it.
+inline const rapidjson::Value* member(const rapidjson::Value* obj,
+                                      const char* name) {
+  if (obj == nullptr || !obj->IsObject())
+    return nullptr;
+  auto i = obj->FindMember(name);
+  return i == obj->MemberEnd() ? nullptr : &i->value;
+}
+
+inline const rapidjson::Value* member(const rapidjson::Value& obj,
+                                      const char* name) {
+  return member(&obj, name);
+}
 
 inline std::string_view view(const rapidjson::StringBuffer& buf) {
   return {buf.GetString(), buf.GetSize()};

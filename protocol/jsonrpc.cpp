@@ -6,11 +6,6 @@ namespace jobd::protocol {
 
 namespace {
 
-const rapidjson::Value* member(const rapidjson::Value& obj, const char* name) {
-  auto i = obj.FindMember(name);
-  return i == obj.MemberEnd() ? nullptr : &i->value;
-}
-
 bool is_version_2(const rapidjson::Value* v) {
   return v != nullptr && v->IsString() && v->GetStringLength() == 3
          && std::string_view(v->GetString(), 3) == "2.0";

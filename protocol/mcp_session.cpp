@@ -54,16 +54,7 @@ void write_capabilities(json_writer& w) {
   w.EndObject();
 }
 
-const Value* member(const Value* obj, const char* name) {
-  if (obj == nullptr || !obj->IsObject())
-    return nullptr;
-  auto i = obj->FindMember(name);
-  return i == obj->MemberEnd() ? nullptr : &i->value;
-}
 
-std::string_view str(const Value& v) {
-  return {v.GetString(), v.GetStringLength()};
-}
 
 // Bounds the session's memory whatever a client subscribes to.
 constexpr size_t max_subscriptions = 10000;

@@ -1,5 +1,8 @@
 #include "protocol/model.hpp"
 
+#include <chrono>
+#include <iterator>
+
 namespace jobd {
 
 namespace {
@@ -8,6 +11,12 @@ constexpr const char* status_names[] = {"pending", "running", "completed",
                                         "failed", "cancelled"};
 
 } // namespace
+
+timestamp_ms now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
 
 const char* to_string(job_status x) {
   return status_names[static_cast<size_t>(x)];

@@ -15,6 +15,9 @@ namespace jobd {
 /// Milliseconds since the Unix epoch; 0 means "not set".
 using timestamp_ms = int64_t;
 
+/// The wall clock in milliseconds since the epoch.
+timestamp_ms now_ms();
+
 /// Sentinel for "use the server's default" in integer options.
 inline constexpr int64_t use_default = -1;
 

@@ -33,20 +33,8 @@ const compiled_schemas& schemas() {
   return instance;
 }
 
-std::string_view str(const Value& v) {
-  return {v.GetString(), v.GetStringLength()};
-}
 
-const Value* member(const Value* obj, const char* name) {
-  if (obj == nullptr || !obj->IsObject())
-    return nullptr;
-  auto i = obj->FindMember(name);
-  return i == obj->MemberEnd() ? nullptr : &i->value;
-}
 
-const Value* member(const Value& obj, const char* name) {
-  return member(&obj, name);
-}
 
 // Field names in messages are user input: keep them short.
 void append_field(std::string& path, std::string_view name) {
