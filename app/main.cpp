@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -49,6 +50,12 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   factory->add("process", std::make_shared<process_job_kind>(reactor));
   caf::actor_system_config sys_cfg;
   sys_cfg.add_message_types<caf::id_block::jobd>();
+  // CAF's default work-stealing workers poll and nanosleep while idle, which
+  // burns CPU and delays the next message by up to a sleep; a few actors
+  // exchanging messages are served better by the shared queue, whose
+  // workers block on a condition variable.
+  if (std::getenv("JOBD_CAF_WORK_STEALING") == nullptr)
+    sys_cfg.set("scheduler.policy", caf::atom("sharing"));
   std::atomic<bool> stopped{false};
   {
     caf::actor_system sys{sys_cfg};
