@@ -7,6 +7,7 @@
 #include <boost/asio/readable_pipe.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/process/v2/default_launcher.hpp>
+#include <boost/process/v2/posix/vfork_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/start_dir.hpp>
 #include <boost/process/v2/stdio.hpp>
@@ -282,11 +283,6 @@ void send_failure(const process_job_actor& job, const char* code,
 struct process_reactor::impl : std::enable_shared_from_this<impl> {
   asio::io_context io;
   asio::executor_work_guard<executor_type> work{io.get_executor()};
-  /// The context Boost.Process launches on, never run and never holding a
-  /// descriptor: its fork notification in the child then has nothing to
-  /// re-register (with `io`, every running job's descriptors were re-added
-  /// in each child before exec, which cost time per job and could throw).
-  asio::io_context fork_ctx;
   /// Only this process runs the reactor; a forked child must never.
   const pid_t owner = ::getpid();
   std::thread thread;
@@ -327,6 +323,11 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   // -- launching ------------------------------------------------------------
 
   void do_launch(launch_spec& spec, process_job_actor& job) {
+    // Boost.Process launches on this fresh context, never run: the fork
+    // notification in the child then finds nothing to re-register (on `io`,
+    // every running job's descriptors were re-added in each child, which
+    // cost time per job, could throw, and would corrupt `io` under vfork).
+    asio::io_context spawn_ctx;
     {
       std::lock_guard<std::mutex> guard{mtx};
       if (stopping) {
@@ -356,8 +357,11 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
     envp.push_back(nullptr);
     auto c = std::make_shared<child>(io, std::move(job), spec.in_flight,
                                      spec.max_in_flight);
-    // A fresh launcher per child: it keeps state (pid, fd whitelist).
-    bp::default_process_launcher launcher;
+    // A fresh launcher per child: it keeps state (pid, fd whitelist). vfork
+    // does not copy our page tables (fork did, and then every write of ours
+    // took a copy-on-write fault); the child only makes syscalls (see
+    // child_setup) before execve.
+    bp::posix::vfork_launcher launcher;
     // In 1.81 header-only mode bp::process_environment::on_setup is never
     // defined (only src.hpp has it: link error); set what it would set.
     launcher.env = envp.data();
@@ -368,7 +372,7 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
       auto start = [&](auto&&... extra) {
         // Bug 1: only the executor overload reports through `ec`. The
         // process_stdio temporary closes the pipes' write ends right after.
-        c->proc.emplace(launcher(fork_ctx.get_executor(), ec, exe, argv_data,
+        c->proc.emplace(launcher(spawn_ctx.get_executor(), ec, exe, argv_data,
                                  bp::process_stdio{nullptr, c->out.pipe,
                                                    c->err.pipe},
                                  child_setup{}, extra...));
