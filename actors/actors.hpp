@@ -91,6 +91,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(jobd, caf::first_custom_type_id)
   CAF_ADD_ATOM(jobd, jobd::atom, shutdown, "shutdown")
   CAF_ADD_ATOM(jobd, jobd::atom, expire, "expire")
   CAF_ADD_ATOM(jobd, jobd::atom, progress, "progress")
+  CAF_ADD_ATOM(jobd, jobd::atom, settle, "settle")
 
 CAF_END_TYPE_ID_BLOCK(jobd)
 
@@ -140,7 +141,9 @@ using process_job_actor = job_actor::extend<
   // A waiter's deadline passed (the waiter's number).
   caf::reacts_to<atom::expire, uint64_t>,
   // Time to tell listeners that output grew.
-  caf::reacts_to<atom::progress>>;
+  caf::reacts_to<atom::progress>,
+  // Status requests waited long enough for the pid: answer them.
+  caf::reacts_to<atom::settle>>;
 
 /// The SESSION actor interface: one per sessionId, created on first use. Holds
 /// the per-session limit: it offers its best pending jobs to SCHEDULER, never

@@ -143,6 +143,8 @@ using stop_reason = process_job_state::stop_reason;
 
 constexpr auto flush_delay = std::chrono::milliseconds(50);
 constexpr auto recheck_delay = std::chrono::milliseconds(10);
+// How long a status request may wait for a launching job's pid.
+constexpr auto pid_wait = std::chrono::milliseconds(50);
 // Output events are coalesced: a chatty job tells at most 10 per second.
 constexpr auto progress_delay = std::chrono::milliseconds(100);
 
@@ -377,6 +379,10 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
       auto& st = self->state;
       if (st.info.status != job_status::running || st.info.pid != 0)
         return current_info(self);
+      // Wait briefly: a launch queued behind many others must not hold up
+      // status replies for long (the pid is then reported as null).
+      if (st.pid_waiters.empty())
+        self->delayed_send(self, pid_wait, atom::settle_v);
       st.pid_waiters.push_back(self->make_response_promise<job_info>());
       return st.pid_waiters.back();
     },
@@ -532,6 +538,8 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
         emit(self, transition::output, st.info.status);
       }
     },
+    // The launch takes long: answer waiting status requests without a pid.
+    [self](atom::settle) { answer_pid_waiters(self); },
     // Stragglers of the group were killed: look again.
     [self](atom::recheck) { maybe_finish(self); },
     // A waiter's time is up.

@@ -135,6 +135,7 @@ process_job_actor::behavior_type recording_job(process_job_actor::pointer,
     [](atom::recheck) {},
     [](atom::expire, uint64_t) {},
     [](atom::progress) {},
+    [](atom::settle) {},
   };
 }
 
