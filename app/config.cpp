@@ -150,7 +150,8 @@ std::string usage() {
          "logs go to stderr. Every option is also an environment variable;\n"
          "options win.\n\n";
   for (auto& s : settings()) {
-    out << "  " << s.flag << " N\n      " << s.help << " [env " << s.env
+    auto value = std::string{s.flag} == "--log-level" ? " LEVEL" : " N";
+    out << "  " << s.flag << value << "\n      " << s.help << " [env " << s.env
         << ", default " << s.show(config{}) << "]\n";
   }
   out << "  --help       show this text\n"
