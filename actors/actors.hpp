@@ -7,9 +7,9 @@
 
 #include <caf/fwd.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
-#include <caf/replies_to.hpp>
 
 #include <cstdint>
 #include <string>
@@ -41,57 +41,57 @@ struct job_event {
 
 CAF_BEGIN_TYPE_ID_BLOCK(jobd, caf::first_custom_type_id)
 
-  CAF_ADD_TYPE_ID(jobd, (jobd::job_spec))
-  CAF_ADD_TYPE_ID(jobd, (jobd::job_info))
-  CAF_ADD_TYPE_ID(jobd, (jobd::output_query))
-  CAF_ADD_TYPE_ID(jobd, (jobd::output_page))
-  CAF_ADD_TYPE_ID(jobd, (jobd::output_chunk))
-  CAF_ADD_TYPE_ID(jobd, (jobd::output_stats))
-  CAF_ADD_TYPE_ID(jobd, (jobd::list_query))
-  CAF_ADD_TYPE_ID(jobd, (jobd::list_page))
-  CAF_ADD_TYPE_ID(jobd, (jobd::cleanup_query))
-  CAF_ADD_TYPE_ID(jobd, (jobd::cleanup_result))
-  CAF_ADD_TYPE_ID(jobd, (jobd::wait_query))
-  CAF_ADD_TYPE_ID(jobd, (jobd::wait_result))
-  CAF_ADD_TYPE_ID(jobd, (jobd::submit_result))
-  CAF_ADD_TYPE_ID(jobd, (jobd::cancel_result))
-  CAF_ADD_TYPE_ID(jobd, (jobd::metrics_snapshot))
-  CAF_ADD_TYPE_ID(jobd, (jobd::session_metrics))
-  CAF_ADD_TYPE_ID(jobd, (jobd::candidate))
-  CAF_ADD_TYPE_ID(jobd, (jobd::job_event))
+CAF_ADD_TYPE_ID(jobd, (jobd::job_spec))
+CAF_ADD_TYPE_ID(jobd, (jobd::job_info))
+CAF_ADD_TYPE_ID(jobd, (jobd::output_query))
+CAF_ADD_TYPE_ID(jobd, (jobd::output_page))
+CAF_ADD_TYPE_ID(jobd, (jobd::output_chunk))
+CAF_ADD_TYPE_ID(jobd, (jobd::output_stats))
+CAF_ADD_TYPE_ID(jobd, (jobd::list_query))
+CAF_ADD_TYPE_ID(jobd, (jobd::list_page))
+CAF_ADD_TYPE_ID(jobd, (jobd::cleanup_query))
+CAF_ADD_TYPE_ID(jobd, (jobd::cleanup_result))
+CAF_ADD_TYPE_ID(jobd, (jobd::wait_query))
+CAF_ADD_TYPE_ID(jobd, (jobd::wait_result))
+CAF_ADD_TYPE_ID(jobd, (jobd::submit_result))
+CAF_ADD_TYPE_ID(jobd, (jobd::cancel_result))
+CAF_ADD_TYPE_ID(jobd, (jobd::metrics_snapshot))
+CAF_ADD_TYPE_ID(jobd, (jobd::session_metrics))
+CAF_ADD_TYPE_ID(jobd, (jobd::candidate))
+CAF_ADD_TYPE_ID(jobd, (jobd::job_event))
 
-  CAF_ADD_ATOM(jobd, jobd::atom, submit, "submit")
-  CAF_ADD_ATOM(jobd, jobd::atom, status, "status")
-  CAF_ADD_ATOM(jobd, jobd::atom, output, "output")
-  CAF_ADD_ATOM(jobd, jobd::atom, cancel, "cancel")
-  CAF_ADD_ATOM(jobd, jobd::atom, wait, "wait")
-  CAF_ADD_ATOM(jobd, jobd::atom, list, "list")
-  CAF_ADD_ATOM(jobd, jobd::atom, metrics, "metrics")
-  CAF_ADD_ATOM(jobd, jobd::atom, cleanup, "cleanup")
-  CAF_ADD_ATOM(jobd, jobd::atom, start, "start")
-  CAF_ADD_ATOM(jobd, jobd::atom, enqueue, "enqueue")
-  CAF_ADD_ATOM(jobd, jobd::atom, offer, "offer")
-  CAF_ADD_ATOM(jobd, jobd::atom, withdraw, "withdraw")
-  CAF_ADD_ATOM(jobd, jobd::atom, forget, "forget")
-  CAF_ADD_ATOM(jobd, jobd::atom, started, "started")
-  CAF_ADD_ATOM(jobd, jobd::atom, finished, "finished")
-  CAF_ADD_ATOM(jobd, jobd::atom, event, "event")
-  CAF_ADD_ATOM(jobd, jobd::atom, subscribe, "subscribe")
-  CAF_ADD_ATOM(jobd, jobd::atom, spawned, "spawned")
-  CAF_ADD_ATOM(jobd, jobd::atom, spawn_failed, "spawnFail")
-  CAF_ADD_ATOM(jobd, jobd::atom, data, "data")
-  CAF_ADD_ATOM(jobd, jobd::atom, eof, "eof")
-  CAF_ADD_ATOM(jobd, jobd::atom, exited, "exited")
-  CAF_ADD_ATOM(jobd, jobd::atom, timeout, "timeout")
-  CAF_ADD_ATOM(jobd, jobd::atom, escalate, "escalate")
-  CAF_ADD_ATOM(jobd, jobd::atom, flush, "flush")
-  CAF_ADD_ATOM(jobd, jobd::atom, recheck, "recheck")
-  CAF_ADD_ATOM(jobd, jobd::atom, tick, "tick")
-  CAF_ADD_ATOM(jobd, jobd::atom, line, "line")
-  CAF_ADD_ATOM(jobd, jobd::atom, shutdown, "shutdown")
-  CAF_ADD_ATOM(jobd, jobd::atom, expire, "expire")
-  CAF_ADD_ATOM(jobd, jobd::atom, progress, "progress")
-  CAF_ADD_ATOM(jobd, jobd::atom, settle, "settle")
+CAF_ADD_ATOM(jobd, jobd::atom, submit, "submit")
+CAF_ADD_ATOM(jobd, jobd::atom, status, "status")
+CAF_ADD_ATOM(jobd, jobd::atom, output, "output")
+CAF_ADD_ATOM(jobd, jobd::atom, cancel, "cancel")
+CAF_ADD_ATOM(jobd, jobd::atom, wait, "wait")
+CAF_ADD_ATOM(jobd, jobd::atom, list, "list")
+CAF_ADD_ATOM(jobd, jobd::atom, metrics, "metrics")
+CAF_ADD_ATOM(jobd, jobd::atom, cleanup, "cleanup")
+CAF_ADD_ATOM(jobd, jobd::atom, start, "start")
+CAF_ADD_ATOM(jobd, jobd::atom, enqueue, "enqueue")
+CAF_ADD_ATOM(jobd, jobd::atom, offer, "offer")
+CAF_ADD_ATOM(jobd, jobd::atom, withdraw, "withdraw")
+CAF_ADD_ATOM(jobd, jobd::atom, forget, "forget")
+CAF_ADD_ATOM(jobd, jobd::atom, started, "started")
+CAF_ADD_ATOM(jobd, jobd::atom, finished, "finished")
+CAF_ADD_ATOM(jobd, jobd::atom, event, "event")
+CAF_ADD_ATOM(jobd, jobd::atom, subscribe, "subscribe")
+CAF_ADD_ATOM(jobd, jobd::atom, spawned, "spawned")
+CAF_ADD_ATOM(jobd, jobd::atom, spawn_failed, "spawnFail")
+CAF_ADD_ATOM(jobd, jobd::atom, data, "data")
+CAF_ADD_ATOM(jobd, jobd::atom, eof, "eof")
+CAF_ADD_ATOM(jobd, jobd::atom, exited, "exited")
+CAF_ADD_ATOM(jobd, jobd::atom, timeout, "timeout")
+CAF_ADD_ATOM(jobd, jobd::atom, escalate, "escalate")
+CAF_ADD_ATOM(jobd, jobd::atom, flush, "flush")
+CAF_ADD_ATOM(jobd, jobd::atom, recheck, "recheck")
+CAF_ADD_ATOM(jobd, jobd::atom, tick, "tick")
+CAF_ADD_ATOM(jobd, jobd::atom, line, "line")
+CAF_ADD_ATOM(jobd, jobd::atom, shutdown, "shutdown")
+CAF_ADD_ATOM(jobd, jobd::atom, expire, "expire")
+CAF_ADD_ATOM(jobd, jobd::atom, progress, "progress")
+CAF_ADD_ATOM(jobd, jobd::atom, settle, "settle")
 
 CAF_END_TYPE_ID_BLOCK(jobd)
 
@@ -254,9 +254,8 @@ typename Inspector::result_type inspect(Inspector& f, output_chunk& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, output_page& x) {
   return f(caf::meta::type_name("jobd.output_page"), x.job_id, x.status,
-           x.chunks, x.next_since,
-           x.truncated, x.dropped_chunks, x.finished, x.complete, x.tail,
-           x.has_tail);
+           x.chunks, x.next_since, x.truncated, x.dropped_chunks, x.finished,
+           x.complete, x.tail, x.has_tail);
 }
 
 template <class Inspector>

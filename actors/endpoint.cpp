@@ -77,8 +77,7 @@ bool settle(self_ptr self, const std::string& id) {
   return st.cancelled.erase(id) == 0;
 }
 
-template <class Result>
-auto on_result(self_ptr self, std::string id) {
+template <class Result> auto on_result(self_ptr self, std::string id) {
   return [self, id](Result& result) {
     if (settle(self, id))
       write_line(self, self->state.session.render_result(
@@ -116,12 +115,14 @@ void dispatch(self_ptr self, protocol::dispatch_call& call) {
         .then(on_result<job_info>(self, id), on_error(self, id));
     }
     void operator()(protocol::output_call& x) {
-      self->request(sched, forever, atom::output_v, std::move(x.job_id), x.query)
+      self
+        ->request(sched, forever, atom::output_v, std::move(x.job_id), x.query)
         .then(on_result<output_page>(self, id), on_error(self, id));
     }
     void operator()(protocol::cancel_call& x) {
-      self->request(sched, forever, atom::cancel_v, std::move(x.job_id),
-                    x.grace_ms)
+      self
+        ->request(sched, forever, atom::cancel_v, std::move(x.job_id),
+                  x.grace_ms)
         .then(on_result<cancel_result>(self, id), on_error(self, id));
     }
     void operator()(list_query& q) {
@@ -228,8 +229,8 @@ void notify(self_ptr self, const job_event& ev) {
   auto& st = self->state;
   auto& session = st.session;
   auto& job = ev.job;
-  bool output_grew = ev.what == transition::output
-                     || ev.what == transition::finished;
+  bool output_grew
+    = ev.what == transition::output || ev.what == transition::finished;
   if (output_grew) {
     if (auto i = st.watches.find(job.id); i != st.watches.end()) {
       for (auto& w : i->second) {
@@ -279,14 +280,15 @@ void stop(self_ptr self) {
     return;
   st.stopping = true;
   self->request(st.scheduler, caf::infinite, atom::shutdown_v)
-    .then([self](bool) {
-            if (self->state.config.on_stopped)
-              self->state.config.on_stopped();
-          },
-          [self](caf::error&) {
-            if (self->state.config.on_stopped)
-              self->state.config.on_stopped();
-          });
+    .then(
+      [self](bool) {
+        if (self->state.config.on_stopped)
+          self->state.config.on_stopped();
+      },
+      [self](caf::error&) {
+        if (self->state.config.on_stopped)
+          self->state.config.on_stopped();
+      });
 }
 
 } // namespace
@@ -316,20 +318,22 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
           st.cancelled.insert(cancel->id);
           unwatch(self, cancel->id);
         }
-      } else if (auto list = std::get_if<protocol::resource_list_call>(&action)) {
+      } else if (auto list
+                 = std::get_if<protocol::resource_list_call>(&action)) {
         list_resources(self, *list);
-      } else if (auto read = std::get_if<protocol::resource_read_call>(&action)) {
+      } else if (auto read
+                 = std::get_if<protocol::resource_read_call>(&action)) {
         read_resource(self, *read);
       }
     },
     // A line over the size limit was skipped.
     [self](atom::line, uint64_t length) {
-      write_line(self, protocol::rpc_error(
-                         "", protocol::rpc_code::invalid_request,
-                         "Message too large: " + std::to_string(length)
-                           + " bytes (limit "
-                           + std::to_string(self->state.config.max_line_bytes)
-                           + ")"));
+      write_line(
+        self,
+        protocol::rpc_error(
+          "", protocol::rpc_code::invalid_request,
+          "Message too large: " + std::to_string(length) + " bytes (limit "
+            + std::to_string(self->state.config.max_line_bytes) + ")"));
     },
     // stdin closed or a signal arrived.
     [self](atom::shutdown) { stop(self); },

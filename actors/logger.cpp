@@ -53,11 +53,11 @@ void write(level x, std::string_view message) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char prefix[64];
-  auto n = std::snprintf(prefix, sizeof prefix,
-                         "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s jobd: ",
-                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                         tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms),
-                         names[static_cast<int>(x)]);
+  auto n = std::snprintf(
+    prefix, sizeof prefix,
+    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s jobd: ", tm.tm_year + 1900,
+    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+    static_cast<int>(ms), names[static_cast<int>(x)]);
   std::string line(prefix, static_cast<size_t>(n));
   line.append(message);
   line += '\n';

@@ -23,8 +23,7 @@ double system_load() {
 namespace {
 
 // Moves one job between the status counters of a snapshot-like record.
-template <class Counters>
-void count(Counters& c, job_status s, int delta) {
+template <class Counters> void count(Counters& c, job_status s, int delta) {
   switch (s) {
     case job_status::pending:
       c.pending += delta;
@@ -89,8 +88,8 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
           count(g, ev.job.status, 1);
           count(s, ev.job.status, 1);
           if (ev.what == transition::finished && ev.job.started_at > 0) {
-            st.run_ms_sum += static_cast<double>(ev.job.finished_at
-                                                 - ev.job.started_at);
+            st.run_ms_sum
+              += static_cast<double>(ev.job.finished_at - ev.job.started_at);
             ++st.run_count;
           }
           break;

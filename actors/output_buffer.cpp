@@ -177,7 +177,9 @@ public:
     size_ += x.size();
   }
 
-  size_t size() const { return size_; }
+  size_t size() const {
+    return size_;
+  }
 
   char at(size_t pos) const {
     auto i = segment_of(pos);
@@ -233,9 +235,13 @@ class flat_text {
 public:
   explicit flat_text(std::string_view x) : text_(x) {}
 
-  size_t size() const { return text_.size(); }
+  size_t size() const {
+    return text_.size();
+  }
 
-  char at(size_t pos) const { return text_[pos]; }
+  char at(size_t pos) const {
+    return text_[pos];
+  }
 
   size_t rfind(char c, size_t begin, size_t end) const {
     if (begin >= end)
@@ -462,8 +468,8 @@ void output_buffer::emit(stream_kind stream, std::string content,
     content.erase(0, cut);
   }
   auto size = content.size();
-  chunks_.push_back(output_chunk{next_sequence_++, now, stream,
-                                 std::move(content)});
+  chunks_.push_back(
+    output_chunk{next_sequence_++, now, stream, std::move(content)});
   stats_.chunks += 1;
   stats_.buffered_bytes += size;
   stats_.last_sequence = next_sequence_ - 1;
@@ -494,8 +500,8 @@ output_page output_buffer::read(const output_query& query) const {
   output_page page;
   auto since = query.since;
   auto last = last_sequence();
-  auto first_retained = chunks_.empty() ? next_sequence_
-                                        : chunks_.front().sequence;
+  auto first_retained
+    = chunks_.empty() ? next_sequence_ : chunks_.front().sequence;
   if (first_retained - 1 > since)
     page.dropped_chunks = first_retained - 1 - since;
   auto begin = first_after(since);
@@ -524,8 +530,8 @@ output_page output_buffer::read(const output_query& query) const {
     // Cut short: continue right after the last chunk returned (it exists:
     // the first selected chunk is always taken). Otherwise everything after
     // `since` was examined, also the other stream's chunks.
-    page.next_since = page.truncated ? page.chunks.back().sequence
-                                     : std::max(since, last);
+    page.next_since
+      = page.truncated ? page.chunks.back().sequence : std::max(since, last);
   } else {
     for (auto i = end; i > begin; --i) {
       auto& c = chunks_[i - 1];

@@ -53,15 +53,16 @@ public:
   output_page read(const output_query& query) const;
 
   /// Chunks after `since` as one text per chunk, for pattern matching.
-  template <class F>
-  void for_each_after(uint64_t since, F&& f) const {
+  template <class F> void for_each_after(uint64_t since, F&& f) const {
     for (auto i = first_after(since); i < chunks_.size(); ++i)
       f(chunks_[i]);
   }
 
   output_stats stats() const;
 
-  uint64_t last_sequence() const { return next_sequence_ - 1; }
+  uint64_t last_sequence() const {
+    return next_sequence_ - 1;
+  }
 
 private:
   /// Index of the first chunk with a sequence number greater than `since`.

@@ -98,8 +98,8 @@ bool resolve_command(const job_spec& spec, resolved_command& out,
     return false;
   };
   if (cmd.find('/') != std::string::npos) {
-    auto path = cmd.front() == '/' ? cmd
-                                   : join_path(spec.working_directory, cmd);
+    auto path
+      = cmd.front() == '/' ? cmd : join_path(spec.working_directory, cmd);
     auto reason = check_executable(path);
     return reason == 0 ? found(path) : refuse(reason, path);
   }
@@ -163,8 +163,8 @@ output_page read_output(self_ptr self, const output_query& q) {
   page.job_id = self->state.info.id;
   page.status = self->state.info.status;
   page.finished = is_terminal(page.status);
-  page.complete = page.finished
-                  && page.next_since >= self->state.buffer.last_sequence();
+  page.complete
+    = page.finished && page.next_since >= self->state.buffer.last_sequence();
   return page;
 }
 
@@ -195,13 +195,11 @@ void notify_waiters(self_ptr self) {
     const char* reason = nullptr;
     if (w.query.until == wait_until::output) {
       bool hit = false;
-      st.buffer.for_each_after(std::max(w.scanned, w.query.since),
-                               [&](const output_chunk& c) {
-                                 if (!hit)
-                                   hit = !w.has_pattern
-                                         || std::regex_search(c.content,
-                                                              w.pattern);
-                               });
+      st.buffer.for_each_after(
+        std::max(w.scanned, w.query.since), [&](const output_chunk& c) {
+          if (!hit)
+            hit = !w.has_pattern || std::regex_search(c.content, w.pattern);
+        });
       w.scanned = st.buffer.last_sequence();
       if (hit)
         reason = "output";
@@ -387,7 +385,9 @@ process_job(process_job_actor::stateful_pointer<process_job_state> self,
       return st.pid_waiters.back();
     },
     // A page of output.
-    [self](atom::output, const output_query& q) { return read_output(self, q); },
+    [self](atom::output, const output_query& q) {
+      return read_output(self, q);
+    },
     // Cancel; answered once no process of the group is left.
     [self](atom::cancel, int64_t grace_ms) -> caf::result<cancel_result> {
       auto& st = self->state;

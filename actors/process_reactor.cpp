@@ -2,8 +2,8 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/readable_pipe.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/process/v2/default_launcher.hpp>
@@ -30,16 +30,16 @@
 #include <vector>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
-#include <csignal>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <fcntl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern "C" {
@@ -92,7 +92,8 @@ std::vector<proc_stat> scan_processes() {
       char* end = nullptr;
       auto pid = std::strtol(entry->d_name, &end, 10);
       proc_stat st;
-      if (*end == '\0' && pid > 0 && read_proc_stat(static_cast<pid_t>(pid), st))
+      if (*end == '\0' && pid > 0
+          && read_proc_stat(static_cast<pid_t>(pid), st))
         result.push_back(st);
     }
     ::closedir(dir);
@@ -180,8 +181,7 @@ struct child_setup {
 
   // Boost 1.81 bug 2: a non-variadic error hook is never called. Bug 3: the
   // child would call exit() and flush the parent's copied stdio buffers.
-  template <class... Args>
-  void on_exec_error(Args&&...) {
+  template <class... Args> void on_exec_error(Args&&...) {
     ::_exit(127);
   }
 };
@@ -189,8 +189,7 @@ struct child_setup {
 /// One of the child's output pipes and its read loop's state.
 struct pipe_reader {
   pipe_reader(asio::io_context& io, stream_kind kind)
-    : pipe(io), pause(io), kind(kind), buf(new char[read_buffer_size]) {
-  }
+    : pipe(io), pause(io), kind(kind), buf(new char[read_buffer_size]) {}
 
   asio::readable_pipe pipe;
   asio::steady_timer pause;
@@ -202,13 +201,9 @@ struct pipe_reader {
 struct child {
   child(asio::io_context& io, process_job_actor job,
         std::shared_ptr<std::atomic<int64_t>> in_flight, int64_t max_in_flight)
-    : job(std::move(job)),
-      in_flight(std::move(in_flight)),
-      max_in_flight(max_in_flight),
-      out(io, stream_kind::out),
-      err(io, stream_kind::err),
-      exit_poll(io) {
-  }
+    : job(std::move(job)), in_flight(std::move(in_flight)),
+      max_in_flight(max_in_flight), out(io, stream_kind::out),
+      err(io, stream_kind::err), exit_poll(io) {}
 
   pipe_reader& reader(stream_kind kind) {
     return kind == stream_kind::out ? out : err;
@@ -233,8 +228,7 @@ struct child {
 std::vector<std::string>
 make_environment(const std::map<std::string, std::string>& overrides) {
   std::vector<std::string> env;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr;
-       ++entry) {
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string_view text{*entry};
     auto key = text.substr(0, text.find('='));
     if (overrides.count(std::string{key}) == 0)
@@ -372,10 +366,10 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
       auto start = [&](auto&&... extra) {
         // Bug 1: only the executor overload reports through `ec`. The
         // process_stdio temporary closes the pipes' write ends right after.
-        c->proc.emplace(launcher(spawn_ctx.get_executor(), ec, exe, argv_data,
-                                 bp::process_stdio{nullptr, c->out.pipe,
-                                                   c->err.pipe},
-                                 child_setup{}, extra...));
+        c->proc.emplace(
+          launcher(spawn_ctx.get_executor(), ec, exe, argv_data,
+                   bp::process_stdio{nullptr, c->out.pipe, c->err.pipe},
+                   child_setup{}, extra...));
       };
       if (spec.working_directory.empty()) {
         start();
@@ -402,8 +396,8 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
         return;
       }
       send_failure(c->job, classify(err),
-                   "cannot execute '" + spec.executable + "': "
-                     + describe(err));
+                   "cannot execute '" + spec.executable
+                     + "': " + describe(err));
       return;
     }
     c->pgid = c->proc->id();
@@ -465,26 +459,27 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
         [this, c, kind](const bp::error_code&) { read_next(c, kind); });
       return;
     }
-    r.pipe.async_read_some(
-      asio::buffer(r.buf.get(), read_buffer_size),
-      [this, c, kind](const bp::error_code& ec, size_t n) {
-        auto& r = c->reader(kind);
-        if (n > 0 && !c->orphaned) {
-          if (c->in_flight)
-            c->in_flight->fetch_add(static_cast<int64_t>(n));
-          caf::anon_send(c->job, atom::data_v, kind,
-                         std::string{r.buf.get(), n});
-        }
-        if (ec) {
-          // EOF, or an error that ends the stream just the same.
-          bp::error_code ignored;
-          r.pipe.close(ignored);
-          if (!c->orphaned)
-            caf::anon_send(c->job, atom::eof_v, kind);
-          return;
-        }
-        read_next(c, kind);
-      });
+    r.pipe.async_read_some(asio::buffer(r.buf.get(), read_buffer_size),
+                           [this, c, kind](const bp::error_code& ec, size_t n) {
+                             auto& r = c->reader(kind);
+                             if (n > 0 && !c->orphaned) {
+                               if (c->in_flight)
+                                 c->in_flight->fetch_add(
+                                   static_cast<int64_t>(n));
+                               caf::anon_send(c->job, atom::data_v, kind,
+                                              std::string{r.buf.get(), n});
+                             }
+                             if (ec) {
+                               // EOF, or an error that ends the stream just the
+                               // same.
+                               bp::error_code ignored;
+                               r.pipe.close(ignored);
+                               if (!c->orphaned)
+                                 caf::anon_send(c->job, atom::eof_v, kind);
+                               return;
+                             }
+                             read_next(c, kind);
+                           });
   }
 
   // -- exit -------------------------------------------------------------------
@@ -594,10 +589,9 @@ void process_reactor::launch(launch_spec spec, process_job_actor job) {
   }
   // Bug 6: the launcher forks and calls notify_fork on the io_context, so
   // it must run on the reactor thread.
-  asio::post(impl_->io, [self = impl_.get(), spec = std::move(spec),
-                         job = std::move(job)]() mutable {
-    self->do_launch(spec, job);
-  });
+  asio::post(impl_->io,
+             [self = impl_.get(), spec = std::move(spec),
+              job = std::move(job)]() mutable { self->do_launch(spec, job); });
 }
 
 bool process_reactor::signal_group(int64_t pgid, int sig) {

@@ -43,9 +43,8 @@ session_actor session_for(self_ptr self, const std::string& id) {
   auto i = st.sessions.find(id);
   if (i != st.sessions.end())
     return i->second;
-  auto handle = self->system().spawn(session, id,
-                                     st.config.max_running_per_session,
-                                     scheduler_actor{self});
+  auto handle = self->system().spawn(
+    session, id, st.config.max_running_per_session, scheduler_actor{self});
   st.sessions.emplace(id, handle);
   return handle;
 }
@@ -250,7 +249,8 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       if (spec.kill_grace_ms == use_default)
         spec.kill_grace_ms = defaults.kill_grace_ms;
       if (spec.output_byte_limit == use_default)
-        spec.output_byte_limit = static_cast<int64_t>(defaults.output.max_bytes);
+        spec.output_byte_limit
+          = static_cast<int64_t>(defaults.output.max_bytes);
       job_context ctx;
       ctx.serial = st.next_serial++;
       ctx.id = make_job_id(ctx.serial);
@@ -269,8 +269,9 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       publish(self, {transition::created, job_status::pending, info});
       candidate c{id, info.session_id, info.priority, info.serial};
       auto rp = self->make_response_promise<submit_result>();
-      self->request(session_for(self, info.session_id), caf::infinite,
-                    atom::enqueue_v, c)
+      self
+        ->request(session_for(self, info.session_id), caf::infinite,
+                  atom::enqueue_v, c)
         .then([self, rp, id](bool) mutable {
           submit_result result{id, job_status::pending, 0};
           if (auto e = find(self, id)) {
@@ -364,14 +365,13 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
                      ev.job.id);
         }
         const auto& j = ev.job;
-        log::info("job " + j.id + " finished status=" + to_string(j.status)
-                  + " session=" + j.session_id + " command=" + j.command
-                  + " exit=" + std::to_string(j.exit_code) + " signal="
-                  + std::to_string(j.signal) + " duration_ms="
-                  + std::to_string(j.started_at > 0
-                                     ? j.finished_at - j.started_at
-                                     : 0)
-                  + (j.error_code.empty() ? "" : " code=" + j.error_code));
+        log::info(
+          "job " + j.id + " finished status=" + to_string(j.status)
+          + " session=" + j.session_id + " command=" + j.command
+          + " exit=" + std::to_string(j.exit_code)
+          + " signal=" + std::to_string(j.signal) + " duration_ms="
+          + std::to_string(j.started_at > 0 ? j.finished_at - j.started_at : 0)
+          + (j.error_code.empty() ? "" : " code=" + j.error_code));
       } else if (ev.what == transition::started) {
         log::info("job " + ev.job.id + " started session=" + ev.job.session_id
                   + " pid=" + std::to_string(ev.job.pid));

@@ -8,9 +8,9 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include <caf/typed_response_promise.hpp>
 #include <ext/pb_ds/assoc_container.hpp>
 #include <ext/pb_ds/tree_policy.hpp>
-#include <caf/typed_response_promise.hpp>
 
 #include <map>
 #include <set>

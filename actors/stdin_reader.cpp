@@ -11,11 +11,8 @@
 
 namespace jobd {
 
-stdin_reader::stdin_reader(int fd, endpoint_actor sink,
-                           uint64_t max_line_bytes)
-  : fd_(fd),
-    wake_fd_(::eventfd(0, EFD_CLOEXEC)),
-    sink_(std::move(sink)),
+stdin_reader::stdin_reader(int fd, endpoint_actor sink, uint64_t max_line_bytes)
+  : fd_(fd), wake_fd_(::eventfd(0, EFD_CLOEXEC)), sink_(std::move(sink)),
     max_line_bytes_(max_line_bytes) {
   thread_ = std::thread{[this] { run(); }};
 }

@@ -19,13 +19,13 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <pthread.h>
-#include <unistd.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 namespace {
 
@@ -61,8 +61,8 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     caf::actor_system sys{sys_cfg};
     auto stats = sys.spawn(metrics, cfg.max_concurrent_jobs,
                            cfg.max_concurrent_jobs_per_session);
-    auto sched = sys.spawn(scheduler, to_scheduler_config(cfg),
-                           factory_ptr{factory});
+    auto sched
+      = sys.spawn(scheduler, to_scheduler_config(cfg), factory_ptr{factory});
     caf::anon_send(sched, atom::subscribe_v, event_listener{stats});
     auto sweep = sys.spawn(sweeper, sched,
                            std::chrono::milliseconds(cfg.cleanup_interval_ms),
@@ -103,10 +103,10 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
       }
     }
     reader.stop();
-    for (auto& h : {caf::actor_cast<caf::actor>(ep),
-                    caf::actor_cast<caf::actor>(sweep),
-                    caf::actor_cast<caf::actor>(sched),
-                    caf::actor_cast<caf::actor>(stats)})
+    for (auto& h :
+         {caf::actor_cast<caf::actor>(ep), caf::actor_cast<caf::actor>(sweep),
+          caf::actor_cast<caf::actor>(sched),
+          caf::actor_cast<caf::actor>(stats)})
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   }
   // Last resort: nothing a job started may outlive us.

@@ -29,9 +29,9 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstdarg>
 #include <condition_variable>
 #include <csignal>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -79,7 +79,8 @@ double ms_since(int64_t start_ns) {
   std::exit(1);
 }
 
-// -- options --------------------------------------------------------------------
+// -- options
+// --------------------------------------------------------------------
 
 struct options {
   std::string jobd = JOBD_DEFAULT_BINARY;
@@ -120,7 +121,8 @@ long to_long(const char* text, const char* flag) {
   return v;
 }
 
-// -- /proc ----------------------------------------------------------------------
+// -- /proc
+// ----------------------------------------------------------------------
 
 /// A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM"); -1 if absent.
 long proc_status_kb(pid_t pid, const char* field) {
@@ -160,8 +162,9 @@ long long proc_cpu_ticks(pid_t pid) {
   ++p;
   long long fields[13] = {};
   char state = 0;
-  if (std::sscanf(p, " %c %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld"
-                     " %lld",
+  if (std::sscanf(p,
+                  " %c %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld"
+                  " %lld",
                   &state, &fields[0], &fields[1], &fields[2], &fields[3],
                   &fields[4], &fields[5], &fields[6], &fields[7], &fields[8],
                   &fields[9], &fields[10], &fields[11])
@@ -170,7 +173,8 @@ long long proc_cpu_ticks(pid_t pid) {
   return fields[10] + fields[11]; // utime + stime
 }
 
-// -- statistics -----------------------------------------------------------------
+// -- statistics
+// -----------------------------------------------------------------
 
 double percentile(std::vector<double> v, double p) {
   if (v.empty())
@@ -183,7 +187,8 @@ double percentile(std::vector<double> v, double p) {
   return v[lo] * (1 - frac) + v[hi] * frac;
 }
 
-// -- a jobd over pipes ------------------------------------------------------------
+// -- a jobd over pipes
+// ------------------------------------------------------------
 
 /// Requests carry a group; the reader counts replies per group, so a phase
 /// can keep its own window while another thread sends too.
@@ -229,10 +234,16 @@ public:
     reader_ = std::thread{[this] { read_loop(); }};
   }
 
-  ~jobd_client() { stop(); }
+  ~jobd_client() {
+    stop();
+  }
 
-  pid_t pid() const { return pid_; }
-  int64_t spawned_ns() const { return spawned_ns_; }
+  pid_t pid() const {
+    return pid_;
+  }
+  int64_t spawned_ns() const {
+    return spawned_ns_;
+  }
 
   /// Closes jobd's stdin and waits for it to exit; SIGKILLs its pid (and
   /// only it) after `grace`.
@@ -353,7 +364,9 @@ public:
   }
 
   /// A kept reply that arrived already (after waiting for it).
-  std::string take(int64_t id) { return wait_reply(id); }
+  std::string take(int64_t id) {
+    return wait_reply(id);
+  }
 
   uint64_t answered(int group) const {
     return group_done_[group].load(std::memory_order_acquire);
@@ -376,7 +389,9 @@ public:
     return static_cast<double>(s.recv_ns.load() - s.sent_ns.load()) / 1e6;
   }
 
-  int64_t recv_ns(int64_t id) const { return slots_[id].recv_ns.load(); }
+  int64_t recv_ns(int64_t id) const {
+    return slots_[id].recv_ns.load();
+  }
 
   /// Pipelines `count` requests of `group`, keeping at most `window` of
   /// them unanswered; `make(i, out)` appends request i via append_request
@@ -505,7 +520,8 @@ private:
   std::atomic<bool> abandon_{false};
 };
 
-// -- requests -------------------------------------------------------------------
+// -- requests
+// -------------------------------------------------------------------
 
 std::string json_string(std::string_view s) {
   std::string out = "\"";
@@ -602,11 +618,12 @@ std::vector<std::string>
 submit_jobs(jobd_client& c, uint64_t count,
             const std::function<std::string(uint64_t)>& args_of,
             uint64_t* failures) {
-  auto ids = c.pipeline(count, 256, g_submit, [&](uint64_t i, std::string& out) {
-    return c.append_request(out, "tools/call",
-                            call_params("console_execute_async", args_of(i)),
-                            g_submit, true);
-  });
+  auto ids
+    = c.pipeline(count, 256, g_submit, [&](uint64_t i, std::string& out) {
+        return c.append_request(
+          out, "tools/call", call_params("console_execute_async", args_of(i)),
+          g_submit, true);
+      });
   std::vector<std::string> jobs;
   jobs.reserve(count);
   for (auto id : ids) {
@@ -630,12 +647,11 @@ uint64_t wait_jobs(jobd_client& c, const std::vector<std::string>& jobs) {
   uint64_t bad = 0;
   std::vector<std::string> left = jobs;
   while (!left.empty()) {
-    auto ids = c.pipeline(left.size(), left.size(), g_wait,
-                          [&](uint64_t i, std::string& out) {
-                            return c.append_request(out, "tools/call",
-                                                    wait_params(left[i]),
-                                                    g_wait, true);
-                          });
+    auto ids = c.pipeline(
+      left.size(), left.size(), g_wait, [&](uint64_t i, std::string& out) {
+        return c.append_request(out, "tools/call", wait_params(left[i]), g_wait,
+                                true);
+      });
     std::vector<std::string> again;
     for (size_t i = 0; i < ids.size(); ++i) {
       auto body = c.take(ids[i]);
@@ -660,12 +676,14 @@ uint64_t wait_jobs(jobd_client& c, const std::vector<std::string>& jobs) {
   return bad;
 }
 
-// -- the baseline ---------------------------------------------------------------
+// -- the baseline
+// ---------------------------------------------------------------
 
 /// Runs `count` copies of argv with at most `parallel` at once (posix_spawn,
 /// waitpid); returns the seconds taken.
 double spawn_baseline(const std::vector<std::string>& cmd, uint64_t count,
-                      uint64_t parallel, const char* stdout_path = "/dev/null") {
+                      uint64_t parallel,
+                      const char* stdout_path = "/dev/null") {
   std::vector<std::string> args = cmd;
   std::vector<char*> argv;
   for (auto& a : args)
@@ -683,8 +701,8 @@ double spawn_baseline(const std::vector<std::string>& cmd, uint64_t count,
   while (started < count || running > 0) {
     while (started < count && running < parallel) {
       pid_t pid = 0;
-      auto rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(),
-                              environ);
+      auto rc
+        = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
       if (rc != 0)
         die(std::string{"posix_spawn failed: "} + std::strerror(rc));
       mine.push_back(pid);
@@ -712,7 +730,8 @@ double spawn_baseline(const std::vector<std::string>& cmd, uint64_t count,
   return static_cast<double>(now_ns() - start) / 1e9;
 }
 
-// -- the table -------------------------------------------------------------------
+// -- the table
+// -------------------------------------------------------------------
 
 struct row {
   std::string what;
@@ -740,14 +759,14 @@ void print_table(const std::vector<row>& rows) {
     w[2] = std::max(w[2], r.baseline.size());
     w[3] = std::max(w[3], r.target.size());
   }
-  auto line = [&](const std::string& a, const std::string& b,
-                  const std::string& c, const std::string& d,
-                  const std::string& e) {
-    std::printf("| %-*s | %*s | %*s | %-*s | %-4s |\n", static_cast<int>(w[0]),
-                a.c_str(), static_cast<int>(w[1]), b.c_str(),
-                static_cast<int>(w[2]), c.c_str(), static_cast<int>(w[3]),
-                d.c_str(), e.c_str());
-  };
+  auto line
+    = [&](const std::string& a, const std::string& b, const std::string& c,
+          const std::string& d, const std::string& e) {
+        std::printf("| %-*s | %*s | %*s | %-*s | %-4s |\n",
+                    static_cast<int>(w[0]), a.c_str(), static_cast<int>(w[1]),
+                    b.c_str(), static_cast<int>(w[2]), c.c_str(),
+                    static_cast<int>(w[3]), d.c_str(), e.c_str());
+      };
   line("figure", "jobd", "baseline", "target", "met");
   std::printf("|%s|%s|%s|%s|------|\n", std::string(w[0] + 2, '-').c_str(),
               std::string(w[1] + 2, '-').c_str(),
@@ -771,7 +790,8 @@ void progress(const char* fmt_text, ...) {
   va_end(ap);
 }
 
-// -- --emit: the printing job -------------------------------------------------------
+// -- --emit: the printing job
+// -------------------------------------------------------
 
 int emit(long lines, long interval_ms) {
   char buf[64];
@@ -795,7 +815,8 @@ std::string self_path() {
   return buf;
 }
 
-// -- the phases ----------------------------------------------------------------------
+// -- the phases
+// ----------------------------------------------------------------------
 
 std::vector<std::string> limit_flags(long limit) {
   return {"--max-concurrent-jobs=" + std::to_string(limit),
@@ -940,10 +961,12 @@ int main(int argc, char** argv) {
     auto p99 = percentile(lat, 99);
     progress("status: %.0f calls/s, p50 %.3f ms, p99 %.3f ms", rate, p50, p99);
     rows.push_back({"console_get_job_status, " + std::to_string(K)
-                      + " pipelined (window " + std::to_string(W) + "), calls/s",
+                      + " pipelined (window " + std::to_string(W)
+                      + "), calls/s",
                     fmt("%.0f", rate), "", ">= 30000", yes_no(rate >= 30000)});
     rows.push_back({"  latency p50 / p99 at that window",
-                    fmt("%.2f", p50) + " / " + fmt("%.2f ms", p99), "", "", "-"});
+                    fmt("%.2f", p50) + " / " + fmt("%.2f ms", p99), "", "",
+                    "-"});
     c.stop();
     // The second baseline runs with no jobd alive (waitpid(-1) reaps any
     // child).
@@ -951,17 +974,18 @@ int main(int argc, char** argv) {
     auto base = (base1 + base2) / 2;
     auto base_rate = static_cast<double>(N) / base;
     auto ratio = jobs_per_s / base_rate;
-    progress("posix_spawn %.0f and %.0f jobs/s",
-             static_cast<double>(N) / base1, static_cast<double>(N) / base2);
+    progress("posix_spawn %.0f and %.0f jobs/s", static_cast<double>(N) / base1,
+             static_cast<double>(N) / base2);
     rows.insert(rows.begin() + (opt.runs("startup") ? 1 : 0),
                 {{std::to_string(N) + " /bin/true jobs, concurrency "
                     + std::to_string(C) + " (jobs/s)",
                   fmt("%.0f", jobs_per_s), fmt("%.0f", base_rate), "", "-"},
-                 {"  ratio jobd / posix_spawn baseline", fmt("%.2f", ratio),
-                  "", ">= 0.6", yes_no(ratio >= 0.6 && bad == 0)}});
+                 {"  ratio jobd / posix_spawn baseline", fmt("%.2f", ratio), "",
+                  ">= 0.6", yes_no(ratio >= 0.6 && bad == 0)}});
     if (bad > 0)
-      rows.insert(rows.begin() + (opt.runs("startup") ? 3 : 2), row{"  jobs that did not complete",
-                                        std::to_string(bad), "", "0", "NO"});
+      rows.insert(rows.begin() + (opt.runs("startup") ? 3 : 2),
+                  row{"  jobs that did not complete", std::to_string(bad), "",
+                      "0", "NO"});
   }
 
   // 4. steady status calls while jobs print; 5. sleeping jobs ----------------
@@ -977,7 +1001,8 @@ int main(int argc, char** argv) {
     std::mutex targets_mu;
     std::atomic<bool> pacing{true};
     std::vector<int64_t> steady_ids;
-    const auto interval = std::chrono::nanoseconds(1000000000L / opt.steady_rate);
+    const auto interval
+      = std::chrono::nanoseconds(1000000000L / opt.steady_rate);
     std::thread pacer{[&] {
       auto next = clock_type::now();
       uint64_t k = 0;
@@ -1029,8 +1054,9 @@ int main(int argc, char** argv) {
                       + " calls/s while " + std::to_string(opt.steady_jobs)
                       + " jobs print (" + fmt("%.1f s", load_secs) + ")",
                     fmt("%.2f ms", p99), "", "< 5 ms", yes_no(p99 < 5)});
-    rows.push_back({"  p50 / max", fmt("%.2f", p50) + " / " + fmt("%.1f ms", mx),
-                    "", "", "-"});
+    rows.push_back({"  p50 / max",
+                    fmt("%.2f", p50) + " / " + fmt("%.1f ms", mx), "", "",
+                    "-"});
 
     // 5. sleeping jobs.
     progress("%ld sleep jobs ...", opt.sleep_jobs);
@@ -1042,9 +1068,9 @@ int main(int argc, char** argv) {
     double all_running_ms = -1;
     long long running = 0;
     for (int polls = 0; polls < 30000; ++polls) {
-      auto id = c.send("tools/call",
-                       call_params("console_get_job_metrics", "{}"), g_poll,
-                       true);
+      auto id
+        = c.send("tools/call", call_params("console_get_job_metrics", "{}"),
+                 g_poll, true);
       auto body = c.wait_reply(id);
       running = int_field(body, "runningJobs");
       if (running >= opt.sleep_jobs) {
@@ -1064,19 +1090,20 @@ int main(int argc, char** argv) {
     progress("sleepers: %lld running after %.0f ms; CPU %.2f %% while "
              "sleeping; RSS %ld kB",
              running, all_running_ms, cpu_pct, rss_sleeping);
-    rows.push_back({std::to_string(opt.sleep_jobs)
-                      + " sleep jobs: time until all run",
-                    all_running_ms < 0 ? std::string{"not reached"}
-                                       : fmt("%.0f ms", all_running_ms),
-                    "", "", "-"});
+    rows.push_back(
+      {std::to_string(opt.sleep_jobs) + " sleep jobs: time until all run",
+       all_running_ms < 0 ? std::string{"not reached"}
+                          : fmt("%.0f ms", all_running_ms),
+       "", "", "-"});
     rows.push_back({"  jobd CPU over 2 s while they sleep",
                     fmt("%.2f %%", cpu_pct), "", "", "-"});
-    rows.push_back({"  jobd VmRSS with them running", mb(rss_sleeping), "", "",
-                    "-"});
+    rows.push_back(
+      {"  jobd VmRSS with them running", mb(rss_sleeping), "", "", "-"});
     c.stop();
   }
 
-  // 6. memory: idle and with retained jobs --------------------------------------
+  // 6. memory: idle and with retained jobs
+  // --------------------------------------
   if (opt.runs("memory")) {
     jobd_client c{opt, limit_flags(opt.concurrency)};
     initialize(c);
@@ -1101,15 +1128,15 @@ int main(int argc, char** argv) {
     rows.push_back({"jobd VmRSS with " + std::to_string(jobs.size())
                       + " finished jobs retained",
                     mb(full), "", "< 64 MB", yes_no(full < 64 * 1024)});
-    rows.push_back({"  (" + std::to_string(jobs.size())
-                      + " true jobs at concurrency "
-                      + std::to_string(opt.concurrency) + ", jobs/s)",
-                    fmt("%.0f", static_cast<double>(jobs.size()) / secs), "",
-                    "", "-"});
+    rows.push_back(
+      {"  (" + std::to_string(jobs.size()) + " true jobs at concurrency "
+         + std::to_string(opt.concurrency) + ", jobs/s)",
+       fmt("%.0f", static_cast<double>(jobs.size()) / secs), "", "", "-"});
     c.stop();
   }
 
-  // 7. one job writing a lot to stdout -------------------------------------------
+  // 7. one job writing a lot to stdout
+  // -------------------------------------------
   if (!opt.skip_big && opt.runs("big")) {
     const auto bytes = std::to_string(opt.big_bytes);
     const double mib = static_cast<double>(opt.big_bytes) / (1 << 20);
@@ -1139,20 +1166,22 @@ int main(int argc, char** argv) {
              "RSS %ld -> %ld kB, HWM %ld -> %ld kB",
              secs, rate, base, base_rate, rss0, rss1, hwm0, hwm1);
     auto label = fmt("%.0f MiB", mib);
-    rows.push_back({"job writing " + label + " to stdout: peak memory growth "
-                      "(VmHWM - idle VmRSS)",
+    rows.push_back({"job writing " + label
+                      + " to stdout: peak memory growth "
+                        "(VmHWM - idle VmRSS)",
                     mb(growth), "", "< 64 MB", yes_no(growth < 64 * 1024)});
     rows.push_back({"  drain rate (MiB/s), baseline: same producer > /dev/null",
                     fmt("%.0f", rate), fmt("%.0f", base_rate), ">= 0.5 x",
                     yes_no(rate >= 0.5 * base_rate && bad == 0)});
-    rows.push_back({"  drain ratio jobd / baseline", fmt("%.2f", rate / base_rate),
-                    "", ">= 0.5", yes_no(rate / base_rate >= 0.5 && bad == 0)});
+    rows.push_back({"  drain ratio jobd / baseline",
+                    fmt("%.2f", rate / base_rate), "", ">= 0.5",
+                    yes_no(rate / base_rate >= 0.5 && bad == 0)});
     c.stop();
   }
 
   std::printf("\njobd load run: %s, %u CPUs, %s (%.0f s)\n\n",
-              opt.quick ? "quick" : "full",
-              std::thread::hardware_concurrency(), opt.jobd.c_str(),
+              opt.quick ? "quick" : "full", std::thread::hardware_concurrency(),
+              opt.jobd.c_str(),
               static_cast<double>(now_ns() - total_start) / 1e9);
   print_table(rows);
   return 0;

@@ -24,8 +24,8 @@
 #include <caf/stateful_actor.hpp>
 
 #include <future>
-#include <stdexcept>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 namespace {
@@ -73,10 +73,11 @@ void stop(const scheduler_actor& sched) {
   caf::anon_send_exit(sched, caf::exit_reason::user_shutdown);
 }
 
-// -- a minimal typed actor ------------------------------------------------------
+// -- a minimal typed actor
+// ------------------------------------------------------
 
-using echo_actor = caf::typed_actor<
-  caf::replies_to<atom::status, int64_t>::with<int64_t>>;
+using echo_actor
+  = caf::typed_actor<caf::replies_to<atom::status, int64_t>::with<int64_t>>;
 
 echo_actor::behavior_type echo() {
   return {[](atom::status, int64_t x) { return x + 1; }};
@@ -97,7 +98,8 @@ void BM_roundtrip_minimal_typed(benchmark::State& state) {
 }
 BENCHMARK(BM_roundtrip_minimal_typed)->UseRealTime();
 
-// -- status through SCHEDULER to a JOB ------------------------------------------
+// -- status through SCHEDULER to a JOB
+// ------------------------------------------
 
 /// Submits one job and waits until it finished; returns its id.
 std::string submit_one(caf::scoped_actor& self, const scheduler_actor& sched,
@@ -200,7 +202,8 @@ BENCHMARK(BM_status_pipelined)
   ->Unit(benchmark::kMillisecond)
   ->UseRealTime();
 
-// -- admission and dispatch -----------------------------------------------------
+// -- admission and dispatch
+// -----------------------------------------------------
 
 struct admission_state {
   scheduler_actor sched;

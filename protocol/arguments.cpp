@@ -9,9 +9,6 @@ namespace {
 
 using rapidjson::Value;
 
-
-
-
 std::string scalar_json(const Value& v) {
   rapidjson::StringBuffer sb;
   json_writer w(sb);

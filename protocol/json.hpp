@@ -1,5 +1,5 @@
-// JSON helpers shared by the protocol layer: a writer type, member lookup, UTF-8
-// sanitising, ISO-8601 timestamps and signal names.
+// JSON helpers shared by the protocol layer: a writer type, member lookup,
+// UTF-8 sanitising, ISO-8601 timestamps and signal names.
 #pragma once
 
 #include "protocol/model.hpp"

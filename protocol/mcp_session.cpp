@@ -54,8 +54,6 @@ void write_capabilities(json_writer& w) {
   w.EndObject();
 }
 
-
-
 // Bounds the session's memory whatever a client subscribes to.
 constexpr size_t max_subscriptions = 10000;
 

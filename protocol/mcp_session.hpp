@@ -35,12 +35,12 @@ struct cancel_call {
 struct metrics_call {};
 
 /// A `tools/call` the runtime must carry out.
-using tool_request = std::variant<job_spec,     // console_execute_async
-                                  std::string,  // console_get_job_status (id)
-                                  output_call,  // console_get_job_output
-                                  cancel_call,  // console_cancel_job
-                                  list_query,   // console_list_jobs
-                                  metrics_call, // console_get_job_metrics
+using tool_request = std::variant<job_spec,      // console_execute_async
+                                  std::string,   // console_get_job_status (id)
+                                  output_call,   // console_get_job_output
+                                  cancel_call,   // console_cancel_job
+                                  list_query,    // console_list_jobs
+                                  metrics_call,  // console_get_job_metrics
                                   cleanup_query, // console_cleanup_jobs
                                   wait_query>;   // console_wait_job
 
@@ -77,9 +77,9 @@ using action = std::variant<std::monostate, dispatch_call, cancel_request,
                             resource_list_call, resource_read_call>;
 
 /// A tool's successful result.
-using tool_result = std::variant<submit_result, job_info, output_page,
-                                 cancel_result, list_page, metrics_snapshot,
-                                 cleanup_result, wait_result>;
+using tool_result
+  = std::variant<submit_result, job_info, output_page, cancel_result, list_page,
+                 metrics_snapshot, cleanup_result, wait_result>;
 
 /// Syslog severities of MCP logging, least severe first.
 enum class log_level : uint8_t {
@@ -138,13 +138,21 @@ public:
   std::string render_error(std::string_view id, const tool_error& error) const;
 
   /// True once `initialize` was answered.
-  bool initialized() const { return initialized_; }
+  bool initialized() const {
+    return initialized_;
+  }
   /// True once the client sent `notifications/initialized`.
-  bool client_ready() const { return client_ready_; }
-  const std::string& protocol_version() const { return version_; }
+  bool client_ready() const {
+    return client_ready_;
+  }
+  const std::string& protocol_version() const {
+    return version_;
+  }
 
   /// The level set by `logging/setLevel` (default: info).
-  log_level logging_level() const { return log_level_; }
+  log_level logging_level() const {
+    return log_level_;
+  }
   /// True if a message at `level` should be sent to the client: only once
   /// it asked for messages with `logging/setLevel`.
   bool should_log(log_level level) const {
@@ -155,13 +163,14 @@ public:
   bool subscribed(const std::string& uri) const {
     return subscriptions_.count(uri) != 0;
   }
-  bool has_subscriptions() const { return !subscriptions_.empty(); }
+  bool has_subscriptions() const {
+    return !subscriptions_.empty();
+  }
 
 private:
   void handle_request(std::string_view method, std::string_view id,
                       const rapidjson::Value* params,
-                      std::vector<std::string>& replies,
-                      action& result);
+                      std::vector<std::string>& replies, action& result);
 
   server_info info_;
   bool initialized_ = false;

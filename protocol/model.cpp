@@ -7,8 +7,8 @@ namespace jobd {
 
 namespace {
 
-constexpr const char* status_names[] = {"pending", "running", "completed",
-                                        "failed", "cancelled"};
+constexpr const char* status_names[]
+  = {"pending", "running", "completed", "failed", "cancelled"};
 
 } // namespace
 

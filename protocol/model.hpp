@@ -21,7 +21,13 @@ timestamp_ms now_ms();
 /// Sentinel for "use the server's default" in integer options.
 inline constexpr int64_t use_default = -1;
 
-enum class job_status : uint8_t { pending, running, completed, failed, cancelled };
+enum class job_status : uint8_t {
+  pending,
+  running,
+  completed,
+  failed,
+  cancelled
+};
 
 enum class stream_kind : uint8_t { out, err };
 

@@ -81,14 +81,15 @@ std::string output_uri(std::string_view job_id) {
 }
 
 const std::string& resource_templates_result() {
-  static const std::string result = R"({"resourceTemplates":[)"
-    R"({"uriTemplate":"job://{jobId}","name":"job","title":"Job status",)"
-    R"("description":"A background job's status and metadata as JSON (the )"
-    R"(result of console_get_job_status).","mimeType":"application/json"},)"
-    R"({"uriTemplate":"job://{jobId}/output","name":"job-output",)"
-    R"("title":"Job output","description":"A background job's newest )"
-    R"(output (stdout and stderr interleaved, at most 256 KiB) as text.",)"
-    R"("mimeType":"text/plain"}]})";
+  static const std::string result
+    = R"({"resourceTemplates":[)"
+      R"({"uriTemplate":"job://{jobId}","name":"job","title":"Job status",)"
+      R"("description":"A background job's status and metadata as JSON (the )"
+      R"(result of console_get_job_status).","mimeType":"application/json"},)"
+      R"({"uriTemplate":"job://{jobId}/output","name":"job-output",)"
+      R"("title":"Job output","description":"A background job's newest )"
+      R"(output (stdout and stderr interleaved, at most 256 KiB) as text.",)"
+      R"("mimeType":"text/plain"}]})";
   return result;
 }
 

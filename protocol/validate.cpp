@@ -33,9 +33,6 @@ const compiled_schemas& schemas() {
   return instance;
 }
 
-
-
-
 // Field names in messages are user input: keep them short.
 void append_field(std::string& path, std::string_view name) {
   if (!path.empty())

@@ -33,12 +33,10 @@ recorder(event_listener::stateful_pointer<recorder_state> self,
   }};
 }
 
-class actor_test : public ::testing::Test,
-                   public test_coordinator_fixture<> {
+class actor_test : public ::testing::Test, public test_coordinator_fixture<> {
 protected:
   /// Starts a scheduler with these limits.
-  void start(size_t max_running, size_t per_session,
-             int64_t grace_ms = 5000) {
+  void start(size_t max_running, size_t per_session, int64_t grace_ms = 5000) {
     auto factory = std::make_shared<job_factory>();
     factory->add("process", std::make_shared<process_job_kind>(launcher));
     factory->add("scripted", std::make_shared<scripted_job_kind>());
@@ -66,8 +64,7 @@ protected:
 
   /// Sends a request, delivers messages, and takes the answer (which must
   /// be due by then).
-  template <class T, class... Ts>
-  caf::expected<T> ask(Ts&&... xs) {
+  template <class T, class... Ts> caf::expected<T> ask(Ts&&... xs) {
     auto req = self->request(sched, caf::infinite, std::forward<Ts>(xs)...);
     drain();
     caf::expected<T> result{caf::sec::unexpected_response};

@@ -306,10 +306,21 @@ TEST(output_buffer, random_writes_match_sanitizing_the_whole_stream) {
   // are the stream's bytes sanitized as a whole: no cut ever changes how
   // a character (or an invalid byte) comes out.
   std::mt19937 rng{42};
-  const std::string pieces[] = {"a", "line\n", "\r", "\r\n", "\xE2\x82\xAC",
-                                "\xF0\x9F\x98\x80", "\xC3\xA9", "\xE2\x82",
-                                "\xF0\x9F", "\xC0\x80", "\xED\xA0\x80", "\xFF",
-                                "\x80", std::string(3000, 'w'), "\n"};
+  const std::string pieces[] = {"a",
+                                "line\n",
+                                "\r",
+                                "\r\n",
+                                "\xE2\x82\xAC",
+                                "\xF0\x9F\x98\x80",
+                                "\xC3\xA9",
+                                "\xE2\x82",
+                                "\xF0\x9F",
+                                "\xC0\x80",
+                                "\xED\xA0\x80",
+                                "\xFF",
+                                "\x80",
+                                std::string(3000, 'w'),
+                                "\n"};
   for (int round = 0; round < 20; ++round) {
     std::string input[2];
     for (auto& in : input)
@@ -346,15 +357,20 @@ TEST(output_buffer, random_writes_match_sanitizing_the_whole_stream) {
 TEST(output_buffer_utf8, invalid_sequences_become_replacement_characters) {
   // One U+FFFD per maximal invalid subpart (Unicode 3.9, "U+FFFD
   // Substitution of Maximal Subparts").
-  EXPECT_EQ(sanitize_utf8("\xC0\x80"), fffd + fffd);               // overlong
-  EXPECT_EQ(sanitize_utf8("\xED\xA0\x80"), fffd + fffd + fffd);   // surrogate
-  EXPECT_EQ(sanitize_utf8("\xE2\x82" "A"), fffd + "A");           // truncated
-  EXPECT_EQ(sanitize_utf8("\xE0\x80\x80"), fffd + fffd + fffd);   // overlong
+  EXPECT_EQ(sanitize_utf8("\xC0\x80"), fffd + fffd);            // overlong
+  EXPECT_EQ(sanitize_utf8("\xED\xA0\x80"), fffd + fffd + fffd); // surrogate
+  EXPECT_EQ(sanitize_utf8("\xE2\x82"
+                          "A"),
+            fffd + "A");                                        // truncated
+  EXPECT_EQ(sanitize_utf8("\xE0\x80\x80"), fffd + fffd + fffd); // overlong
   EXPECT_EQ(sanitize_utf8("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);
-  EXPECT_EQ(sanitize_utf8("\xF0\x9F\x98"), fffd);  // truncated at the end
-  EXPECT_EQ(sanitize_utf8("\x80"), fffd);          // lone continuation
+  EXPECT_EQ(sanitize_utf8("\xF0\x9F\x98"), fffd); // truncated at the end
+  EXPECT_EQ(sanitize_utf8("\x80"), fffd);         // lone continuation
   EXPECT_EQ(sanitize_utf8("\xFF\xFE"), fffd + fffd);
-  EXPECT_EQ(sanitize_utf8("a\xF1\x80\x80\xE1\x80\xC2" "b\x80" "c\x80\xBF" "d"),
+  EXPECT_EQ(sanitize_utf8("a\xF1\x80\x80\xE1\x80\xC2"
+                          "b\x80"
+                          "c\x80\xBF"
+                          "d"),
             "a" + fffd + fffd + fffd + "b" + fffd + "c" + fffd + fffd + "d");
 }
 
@@ -384,9 +400,15 @@ TEST(output_buffer_utf8, complete_prefix_stops_before_an_unfinished_character) {
 
 TEST(output_buffer_utf8, chunks_are_sanitized) {
   output_buffer buf;
-  buf.append(stream_kind::out, "a\xC0\x80" "b\n", 1);
+  buf.append(stream_kind::out,
+             "a\xC0\x80"
+             "b\n",
+             1);
   buf.append(stream_kind::err, "\xED\xA0\x80\n", 1);
-  buf.append(stream_kind::out, "\xE2\x82" "A\n", 1);
+  buf.append(stream_kind::out,
+             "\xE2\x82"
+             "A\n",
+             1);
   auto chunks = all_chunks(buf);
   ASSERT_EQ(chunks.size(), 3u);
   EXPECT_EQ(chunks[0].content, "a" + fffd + fffd + "b\n");
@@ -437,7 +459,8 @@ TEST(output_buffer, byte_cap_drops_the_oldest) {
   EXPECT_EQ(buf.stats().dropped_bytes, 5u + 9u + 10u);
   // The cut never lands inside a character.
   output_buffer euros{{100, 10}};
-  euros.append(stream_kind::out, "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\n", 1);
+  euros.append(stream_kind::out,
+               "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\n", 1);
   auto kept = all_chunks(euros);
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(kept[0].content, "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\n");
@@ -623,17 +646,15 @@ TEST(output_buffer_read, paging_with_next_since_returns_every_chunk_once) {
   output_buffer buf;
   // Chunks of varying sizes on both streams.
   for (int i = 1; i <= 200; ++i)
-    buf.append(i % 3 == 0 ? stream_kind::err : stream_kind::out,
-               std::string(static_cast<size_t>(i % 17 + 1), 'a' + i % 26)
-                 + "\n",
-               i);
-  for (auto filter : {stream_filter::both, stream_filter::out,
-                      stream_filter::err}) {
+    buf.append(
+      i % 3 == 0 ? stream_kind::err : stream_kind::out,
+      std::string(static_cast<size_t>(i % 17 + 1), 'a' + i % 26) + "\n", i);
+  for (auto filter :
+       {stream_filter::both, stream_filter::out, stream_filter::err}) {
     for (uint64_t limit : {0, 1, 3, 7}) {
       for (uint64_t max_bytes : {1, 10, 25, 1000}) {
-        SCOPED_TRACE(testing::Message() << "filter " << int(filter)
-                                        << " limit " << limit << " max_bytes "
-                                        << max_bytes);
+        SCOPED_TRACE(testing::Message() << "filter " << int(filter) << " limit "
+                                        << limit << " max_bytes " << max_bytes);
         std::vector<uint64_t> seen;
         uint64_t since = 0;
         for (int calls = 0; calls < 1000; ++calls) {
@@ -691,9 +712,8 @@ TEST(output_buffer, for_each_after_visits_new_chunks) {
   auto buf = alternating(10, {4, 1 << 20});
   auto after = [&](uint64_t since) {
     std::vector<uint64_t> seen;
-    buf.for_each_after(since, [&](const output_chunk& c) {
-      seen.push_back(c.sequence);
-    });
+    buf.for_each_after(
+      since, [&](const output_chunk& c) { seen.push_back(c.sequence); });
     return seen;
   };
   EXPECT_EQ(after(8), (std::vector<uint64_t>{9, 10}));
@@ -759,10 +779,10 @@ TEST(output_buffer_tail, crlf_lines_through_the_buffer) {
 
 TEST(output_buffer_tail, honours_since_and_the_stream_filter) {
   output_buffer buf;
-  buf.append(stream_kind::out, "o1\no2\n", 1);   // 1
-  buf.append(stream_kind::err, "e1\n", 2);       // 2
-  buf.append(stream_kind::out, "o3\n", 3);       // 3
-  buf.append(stream_kind::err, "e2\ne3\n", 4);   // 4
+  buf.append(stream_kind::out, "o1\no2\n", 1); // 1
+  buf.append(stream_kind::err, "e1\n", 2);     // 2
+  buf.append(stream_kind::out, "o3\n", 3);     // 3
+  buf.append(stream_kind::err, "e2\ne3\n", 4); // 4
   auto q = query();
   q.tail_lines = 3;
   EXPECT_EQ(buf.read(q).tail, "o3\ne2\ne3\n");

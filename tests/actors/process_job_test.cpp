@@ -75,8 +75,8 @@ TEST_F(process_job_test, launch_gets_argv_as_given_without_a_shell) {
   ASSERT_EQ(launcher->launches.size(), 1u);
   auto& ls = launcher->launches[0].spec;
   EXPECT_EQ(ls.executable, "/bin/echo");
-  std::vector<std::string> argv{"/bin/echo", "a b", "$HOME", ";", "echo",
-                                "injected"};
+  std::vector<std::string> argv{"/bin/echo", "a b",  "$HOME",
+                                ";",         "echo", "injected"};
   EXPECT_EQ(ls.argv, argv);
 }
 
@@ -108,8 +108,8 @@ TEST_F(process_job_test, timeout_escalates_from_sigterm_to_sigkill) {
 TEST_F(process_job_test, cancel_answers_once_the_group_is_gone) {
   start(10, 5);
   auto id = run_shell("sleep 60");
-  auto req = self->request(sched, caf::infinite, atom::cancel_v, id,
-                           int64_t{300});
+  auto req
+    = self->request(sched, caf::infinite, atom::cancel_v, id, int64_t{300});
   drain();
   EXPECT_EQ(signals_sent(), std::vector<int>{SIGTERM});
   EXPECT_TRUE(self->mailbox().empty()); // no answer while it runs

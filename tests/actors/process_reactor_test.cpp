@@ -73,8 +73,7 @@ struct recorder {
     });
   }
 
-  template <class F>
-  void update(F f) {
+  template <class F> void update(F f) {
     {
       std::lock_guard<std::mutex> guard{mtx};
       f(*this);
@@ -320,10 +319,12 @@ TEST_F(process_reactor_test, signal_reaches_the_whole_group) {
   ASSERT_TRUE(rec->wait_spawned());
   const int pgid = static_cast<int>(rec->pid);
   std::vector<int> members;
-  ASSERT_TRUE(eventually(2s, [&] {
-    members = group_members(pgid);
-    return members.size() == 3;
-  })) << "members: " << members.size();
+  ASSERT_TRUE(eventually(2s,
+                         [&] {
+                           members = group_members(pgid);
+                           return members.size() == 3;
+                         }))
+    << "members: " << members.size();
   for (int pid : members)
     EXPECT_EQ(read_stat(pid)->pgrp, pgid);
   EXPECT_TRUE(reactor->signal_group(pgid, SIGTERM));
@@ -449,8 +450,8 @@ TEST_F(process_reactor_test, child_gets_default_signal_dispositions) {
 TEST_F(process_reactor_test, flow_control_bounds_what_is_in_flight) {
   constexpr int64_t total = 100'000'000;
   constexpr int64_t limit = 1024 * 1024;
-  auto spec = make_spec({"/usr/bin/head", "-c", std::to_string(total),
-                         "/dev/zero"});
+  auto spec
+    = make_spec({"/usr/bin/head", "-c", std::to_string(total), "/dev/zero"});
   spec.in_flight = std::make_shared<std::atomic<int64_t>>(0);
   spec.max_in_flight = limit;
   auto rec = std::make_shared<recorder>();

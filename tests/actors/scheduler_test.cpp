@@ -151,7 +151,8 @@ TEST_F(actor_test, cancelled_pending_job_never_starts) {
   // Cancelling again says it is finished.
   auto again = ask<cancel_result>(atom::cancel_v, queued, int64_t{-1});
   ASSERT_FALSE(again);
-  EXPECT_EQ(to_tool_error(sys, again.error()).code, codes::job_already_finished);
+  EXPECT_EQ(to_tool_error(sys, again.error()).code,
+            codes::job_already_finished);
 }
 
 TEST_F(actor_test, unknown_ids_and_kinds_are_tool_errors) {

@@ -31,7 +31,8 @@ const setting numeric_settings[] = {
   {"--max-line-bytes", "MAX_LINE_BYTES", "16777216"},
 };
 
-jobd_options cli(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {}) {
+jobd_options cli(std::vector<std::string> args,
+                 std::vector<std::pair<std::string, std::string>> env = {}) {
   jobd_options o;
   o.handshake = false;
   o.protocol_stdout = false;
@@ -41,7 +42,9 @@ jobd_options cli(std::vector<std::string> args, std::vector<std::pair<std::strin
 }
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
+    return static_cast<char>(std::tolower(c));
+  });
   return s;
 }
 
@@ -79,9 +82,13 @@ TEST(Config, HelpListsEveryFlagWithDefault) {
     text += *line + "\n";
   text += j.stderr_text();
   for (auto& s : numeric_settings) {
-    EXPECT_NE(text.find(s.flag), std::string::npos) << s.flag << " missing from --help:\n" << text;
-    EXPECT_NE(text.find(s.env), std::string::npos) << s.env << " missing from --help";
-    EXPECT_NE(text.find(s.dflt), std::string::npos) << "default " << s.dflt << " missing from --help";
+    EXPECT_NE(text.find(s.flag), std::string::npos)
+      << s.flag << " missing from --help:\n"
+      << text;
+    EXPECT_NE(text.find(s.env), std::string::npos)
+      << s.env << " missing from --help";
+    EXPECT_NE(text.find(s.dflt), std::string::npos)
+      << "default " << s.dflt << " missing from --help";
   }
   for (const char* f : {"--log-level", "LOG_LEVEL", "--help", "--version"})
     EXPECT_NE(text.find(f), std::string::npos) << f << " missing from --help";
@@ -101,11 +108,13 @@ TEST(Config, Version) {
 
 TEST(Config, InvalidFlagValuesExit2NamingTheSetting) {
   for (auto& s : numeric_settings) {
-    for (const char* bad : {"abc", "-1", "12abc", "99999999999999999999999", ""}) {
+    for (const char* bad :
+         {"abc", "-1", "12abc", "99999999999999999999999", ""}) {
       SCOPED_TRACE(std::string(s.flag) + " '" + bad + "'");
       auto text = run_expect_exit(cli({s.flag, bad}), 2);
       std::string bare = std::string(s.flag).substr(2);
-      EXPECT_TRUE(text.find(bare) != std::string::npos || text.find(s.env) != std::string::npos)
+      EXPECT_TRUE(text.find(bare) != std::string::npos
+                  || text.find(s.env) != std::string::npos)
         << "the message must name the setting: " << text;
     }
   }
@@ -116,7 +125,8 @@ TEST(Config, InvalidEnvironmentValuesExit2NamingTheSetting) {
     SCOPED_TRACE(s.env);
     auto text = run_expect_exit(cli({}, {{s.env, "abc"}}), 2);
     std::string bare = std::string(s.flag).substr(2);
-    EXPECT_TRUE(text.find(s.env) != std::string::npos || text.find(bare) != std::string::npos)
+    EXPECT_TRUE(text.find(s.env) != std::string::npos
+                || text.find(bare) != std::string::npos)
       << "the message must name the setting: " << text;
   }
 }
@@ -134,22 +144,42 @@ TEST(Config, UnknownFlagAndMissingValue) {
     auto st = j.wait_exit(2000);
     ASSERT_TRUE(st.has_value()) << "an unknown flag must stop start-up";
     EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) != 0);
-    EXPECT_NE(j.stderr_text().find("bogus-flag"), std::string::npos) << j.stderr_text();
+    EXPECT_NE(j.stderr_text().find("bogus-flag"), std::string::npos)
+      << j.stderr_text();
   }
   {
     jobd_process j(cli({"--max-concurrent-jobs"}));
     auto st = j.wait_exit(2000);
-    ASSERT_TRUE(st.has_value()) << "a flag without its value must stop start-up";
+    ASSERT_TRUE(st.has_value())
+      << "a flag without its value must stop start-up";
     EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) != 0);
   }
 }
 
 TEST(Config, ValidValuesStart) {
   jobd_options o;
-  o.args = {"--max-concurrent-jobs", "3", "--max-concurrent-jobs-per-session", "2", "--job-timeout-ms", "1000",
-            "--retention-ms", "1000", "--cleanup-interval-ms", "1000", "--output-buffer-size", "10",
-            "--output-buffer-bytes", "4096", "--kill-grace-ms", "100", "--max-wait-ms", "1000",
-            "--max-line-bytes", "100000", "--log-level", "error"};
+  o.args = {"--max-concurrent-jobs",
+            "3",
+            "--max-concurrent-jobs-per-session",
+            "2",
+            "--job-timeout-ms",
+            "1000",
+            "--retention-ms",
+            "1000",
+            "--cleanup-interval-ms",
+            "1000",
+            "--output-buffer-size",
+            "10",
+            "--output-buffer-bytes",
+            "4096",
+            "--kill-grace-ms",
+            "100",
+            "--max-wait-ms",
+            "1000",
+            "--max-line-bytes",
+            "100000",
+            "--log-level",
+            "error"};
   jobd_process j(o);
   auto ping = j.call("ping");
   ASSERT_TRUE(ping);
@@ -162,7 +192,8 @@ TEST(Config, LogLevelControlsStderrAuditTrail) {
   std::string info_log;
   {
     jobd_process j(std::vector<std::string>{"--log-level", "info"});
-    id = j.submit("sh", "[\"-c\",\"exit 7\"]", R"({"sessionId":"audit-session"})");
+    id = j.submit("sh", "[\"-c\",\"exit 7\"]",
+                  R"({"sessionId":"audit-session"})");
     j.wait_terminal(id);
     sleep_ms(100);
     info_log = j.stderr_text();
@@ -172,16 +203,20 @@ TEST(Config, LogLevelControlsStderrAuditTrail) {
   size_t pos = 0;
   while (pos < info_log.size()) {
     auto nl = info_log.find('\n', pos);
-    auto line = info_log.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    auto line = info_log.substr(pos, nl == std::string::npos ? std::string::npos
+                                                             : nl - pos);
     if (line.find(id) != std::string::npos) {
       ++lines_with_id;
-      has_session = has_session || line.find("audit-session") != std::string::npos;
+      has_session
+        = has_session || line.find("audit-session") != std::string::npos;
     }
     if (nl == std::string::npos)
       break;
     pos = nl + 1;
   }
-  EXPECT_GE(lines_with_id, 3u) << "created, started and finished should each be logged:\n" << info_log;
+  EXPECT_GE(lines_with_id, 3u)
+    << "created, started and finished should each be logged:\n"
+    << info_log;
   EXPECT_TRUE(has_session) << info_log;
   {
     jobd_process j(std::vector<std::string>{"--log-level", "off"});

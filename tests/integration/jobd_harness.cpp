@@ -32,7 +32,8 @@ extern char** environ;
 
 namespace jobd_it {
 
-// -- JSON helpers ---------------------------------------------------------------
+// -- JSON helpers
+// ---------------------------------------------------------------
 
 std::string q(const std::string& text) {
   rapidjson::StringBuffer buf;
@@ -53,7 +54,8 @@ const Value* at(const Value& v, const std::string& path) {
   size_t pos = 0;
   while (pos <= path.size()) {
     size_t dot = path.find('.', pos);
-    std::string key = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    std::string key = path.substr(
+      pos, dot == std::string::npos ? std::string::npos : dot - pos);
     if (!cur->IsObject())
       return nullptr;
     auto it = cur->FindMember(key.c_str());
@@ -79,7 +81,8 @@ bool is_null(const Value& v, const std::string& path) {
 std::string str(const Value& v, const std::string& path) {
   auto p = at(v, path);
   if (p == nullptr || !p->IsString()) {
-    ADD_FAILURE() << "expected a string at '" << path << "' in " << to_json(v).substr(0, 2000);
+    ADD_FAILURE() << "expected a string at '" << path << "' in "
+                  << to_json(v).substr(0, 2000);
     return "";
   }
   return std::string(p->GetString(), p->GetStringLength());
@@ -88,7 +91,8 @@ std::string str(const Value& v, const std::string& path) {
 int64_t num(const Value& v, const std::string& path) {
   auto p = at(v, path);
   if (p == nullptr || !p->IsInt64()) {
-    ADD_FAILURE() << "expected an integer at '" << path << "' in " << to_json(v).substr(0, 2000);
+    ADD_FAILURE() << "expected an integer at '" << path << "' in "
+                  << to_json(v).substr(0, 2000);
     return -1;
   }
   return p->GetInt64();
@@ -97,7 +101,8 @@ int64_t num(const Value& v, const std::string& path) {
 bool boolean(const Value& v, const std::string& path) {
   auto p = at(v, path);
   if (p == nullptr || !p->IsBool()) {
-    ADD_FAILURE() << "expected a boolean at '" << path << "' in " << to_json(v).substr(0, 2000);
+    ADD_FAILURE() << "expected a boolean at '" << path << "' in "
+                  << to_json(v).substr(0, 2000);
     return false;
   }
   return p->GetBool();
@@ -105,8 +110,8 @@ bool boolean(const Value& v, const std::string& path) {
 
 DocPtr parse(const std::string& text) {
   auto doc = std::make_shared<Doc>();
-  doc->Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
-    text.data(), text.size());
+  doc->Parse<rapidjson::kParseValidateEncodingFlag
+             | rapidjson::kParseIterativeFlag>(text.data(), text.size());
   return doc;
 }
 
@@ -148,17 +153,19 @@ bool valid_utf8(const std::string& s) {
   return true;
 }
 
-// -- time -----------------------------------------------------------------------
+// -- time
+// -----------------------------------------------------------------------
 
 int64_t now_ms() {
   using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch())
+    .count();
 }
 
 int64_t parse_iso_ms(const std::string& t) {
   // 2026-11-28T10:30:00.000Z
-  if (t.size() != 24 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':'
-      || t[16] != ':' || t[19] != '.' || t[23] != 'Z')
+  if (t.size() != 24 || t[4] != '-' || t[7] != '-' || t[10] != 'T'
+      || t[13] != ':' || t[16] != ':' || t[19] != '.' || t[23] != 'Z')
     return -1;
   for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22})
     if (t[i] < '0' || t[i] > '9')
@@ -174,7 +181,8 @@ int64_t parse_iso_ms(const std::string& t) {
   return static_cast<int64_t>(secs) * 1000 + std::stoi(t.substr(20, 3));
 }
 
-// -- reaping orphans ---------------------------------------------------------------
+// -- reaping orphans
+// ---------------------------------------------------------------
 
 namespace {
 
@@ -184,7 +192,8 @@ struct reaper_state {
 };
 
 reaper_state& reaper() {
-  static auto* state = new reaper_state; // never destroyed: used by a detached thread
+  static auto* state
+    = new reaper_state; // never destroyed: used by a detached thread
   return *state;
 }
 
@@ -215,7 +224,8 @@ bool read_stat(pid_t pid, proc_info& out) {
     return false;
   auto open = text.find('(');
   auto close = text.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close + 2 >= text.size())
+  if (open == std::string::npos || close == std::string::npos
+      || close + 2 >= text.size())
     return false;
   out.pid = pid;
   out.comm = text.substr(open + 1, close - open - 1);
@@ -260,15 +270,23 @@ void ensure_reaper() {
 }
 
 const char* const jobd_settings[] = {
-  "MAX_CONCURRENT_JOBS", "MAX_CONCURRENT_JOBS_PER_SESSION", "JOB_TIMEOUT_MS",
-  "JOB_RETENTION_MS",    "JOB_CLEANUP_INTERVAL",            "OUTPUT_BUFFER_SIZE",
-  "OUTPUT_BUFFER_BYTES", "KILL_GRACE_MS",                   "MAX_WAIT_MS",
-  "MAX_LINE_BYTES",      "LOG_LEVEL",
+  "MAX_CONCURRENT_JOBS",
+  "MAX_CONCURRENT_JOBS_PER_SESSION",
+  "JOB_TIMEOUT_MS",
+  "JOB_RETENTION_MS",
+  "JOB_CLEANUP_INTERVAL",
+  "OUTPUT_BUFFER_SIZE",
+  "OUTPUT_BUFFER_BYTES",
+  "KILL_GRACE_MS",
+  "MAX_WAIT_MS",
+  "MAX_LINE_BYTES",
+  "LOG_LEVEL",
 };
 
 } // namespace
 
-// -- /proc helpers ---------------------------------------------------------------
+// -- /proc helpers
+// ---------------------------------------------------------------
 
 std::vector<proc_info> list_procs() {
   std::vector<proc_info> result;
@@ -324,7 +342,8 @@ bool pid_alive(pid_t pid) {
 
 long vm_rss_kib(pid_t pid) {
   std::string text;
-  if (!read_small_file(("/proc/" + std::to_string(pid) + "/status").c_str(), text))
+  if (!read_small_file(("/proc/" + std::to_string(pid) + "/status").c_str(),
+                       text))
     return -1;
   auto pos = text.find("VmRSS:");
   if (pos == std::string::npos)
@@ -335,12 +354,13 @@ long vm_rss_kib(pid_t pid) {
 std::string describe(const std::vector<proc_info>& procs) {
   std::ostringstream out;
   for (auto& p : procs)
-    out << "[pid " << p.pid << " ppid " << p.ppid << " pgrp " << p.pgrp << " state "
-        << p.state << " " << p.comm << "] ";
+    out << "[pid " << p.pid << " ppid " << p.ppid << " pgrp " << p.pgrp
+        << " state " << p.state << " " << p.comm << "] ";
   return out.str();
 }
 
-// -- tool_result ------------------------------------------------------------------
+// -- tool_result
+// ------------------------------------------------------------------
 
 std::string tool_result::code() const {
   if (sc == nullptr)
@@ -367,10 +387,10 @@ std::string tool_result::dump() const {
   return to_json(*response).substr(0, 4000);
 }
 
-// -- jobd_process ---------------------------------------------------------------------
+// -- jobd_process
+// ---------------------------------------------------------------------
 
-jobd_process::jobd_process() : jobd_process(jobd_options{}) {
-}
+jobd_process::jobd_process() : jobd_process(jobd_options{}) {}
 
 jobd_process::jobd_process(std::vector<std::string> args) {
   jobd_options opts;
@@ -404,7 +424,8 @@ void jobd_process::start(const jobd_options& opts) {
   sigemptyset(&empty);
   posix_spawnattr_setsigdefault(&attr, &def);
   posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
   std::vector<std::string> argv_s{JOBD_BINARY};
   argv_s.insert(argv_s.end(), opts.args.begin(), opts.args.end());
@@ -435,9 +456,11 @@ void jobd_process::start(const jobd_options& opts) {
   {
     std::lock_guard<std::mutex> guard(reaper().mtx);
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, JOBD_BINARY, &fa, &attr, argv.data(), envp.data());
+    int rc
+      = posix_spawn(&pid, JOBD_BINARY, &fa, &attr, argv.data(), envp.data());
     if (rc != 0) {
-      ADD_FAILURE() << "posix_spawn(" << JOBD_BINARY << ") failed: " << std::strerror(rc);
+      ADD_FAILURE() << "posix_spawn(" << JOBD_BINARY
+                    << ") failed: " << std::strerror(rc);
     } else {
       pid_ = pid;
       reaper().jobd_pids.insert(pid);
@@ -472,12 +495,16 @@ jobd_process::~jobd_process() {
   }
   if (pid_ > 0 && exit_status_ && WIFSIGNALED(*exit_status_) && !killed_by_us_)
     ADD_FAILURE() << "jobd died of signal " << WTERMSIG(*exit_status_)
-                  << "; stderr tail: " << stderr_text().substr(stderr_text().size() > 2000 ? stderr_text().size() - 2000 : 0);
+                  << "; stderr tail: "
+                  << stderr_text().substr(stderr_text().size() > 2000
+                                            ? stderr_text().size() - 2000
+                                            : 0);
   // Let the reader see EOF (or give up), then check what is left.
   if (out_thread_.joinable()) {
     {
       std::unique_lock<std::mutex> lock(mtx_);
-      cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return out_eof_; });
+      cv_.wait_for(lock, std::chrono::milliseconds(500),
+                   [this] { return out_eof_; });
     }
     stop_ = true;
     out_thread_.join();
@@ -524,7 +551,8 @@ jobd_process::~jobd_process() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (!left.empty()) {
-      ADD_FAILURE() << "processes left behind after jobd exited: " << describe(left);
+      ADD_FAILURE() << "processes left behind after jobd exited: "
+                    << describe(left);
       for (auto& p : left)
         ::kill(p.pid, SIGKILL);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -612,7 +640,8 @@ std::string jobd_process::stderr_text() {
   std::unique_lock<std::mutex> lock(mtx_);
   // Once jobd has exited, everything it wrote is one read away.
   if (exit_status_)
-    cv_.wait_for(lock, std::chrono::milliseconds(1000), [this] { return err_eof_; });
+    cv_.wait_for(lock, std::chrono::milliseconds(1000),
+                 [this] { return err_eof_; });
   return err_buf_;
 }
 
@@ -632,8 +661,8 @@ bool jobd_process::send_raw(const std::string& bytes, int timeout_ms) {
     if (n < 0 && errno == EAGAIN) {
       auto left = deadline - now_ms();
       if (left <= 0) {
-        ADD_FAILURE() << "jobd stopped reading its stdin (" << off << " of " << bytes.size()
-                      << " bytes written)";
+        ADD_FAILURE() << "jobd stopped reading its stdin (" << off << " of "
+                      << bytes.size() << " bytes written)";
         return false;
       }
       pollfd pfd{in_fd_, POLLOUT, 0};
@@ -671,15 +700,17 @@ DocPtr jobd_process::check_message(const std::string& line) {
   }
   auto fail = [&](const char* why) {
     ++bad_lines_;
-    ADD_FAILURE() << "jobd wrote a stdout line that is not a JSON-RPC 2.0 message (" << why
-                  << "): " << line.substr(0, 300);
+    ADD_FAILURE()
+      << "jobd wrote a stdout line that is not a JSON-RPC 2.0 message (" << why
+      << "): " << line.substr(0, 300);
   };
   if (!doc->IsObject()) {
     fail("not an object");
     return nullptr;
   }
   auto jr = doc->FindMember("jsonrpc");
-  if (jr == doc->MemberEnd() || !jr->value.IsString() || std::string(jr->value.GetString()) != "2.0") {
+  if (jr == doc->MemberEnd() || !jr->value.IsString()
+      || std::string(jr->value.GetString()) != "2.0") {
     fail("jsonrpc is not \"2.0\"");
     return nullptr;
   }
@@ -701,8 +732,8 @@ DocPtr jobd_process::check_message(const std::string& line) {
     fail("id is neither string, integer nor null");
   if (has_error) {
     const auto& e = (*doc)["error"];
-    if (!e.IsObject() || !e.HasMember("code") || !e["code"].IsInt() || !e.HasMember("message")
-        || !e["message"].IsString())
+    if (!e.IsObject() || !e.HasMember("code") || !e["code"].IsInt()
+        || !e.HasMember("message") || !e["message"].IsString())
       fail("error must be {code: integer, message: string}");
   } else if (!(*doc)["result"].IsObject()) {
     fail("result is not an object");
@@ -717,9 +748,11 @@ DocPtr jobd_process::read_message(int timeout_ms) {
   return check_message(*line);
 }
 
-int64_t jobd_process::send_request(const std::string& method, const std::string& params_json) {
+int64_t jobd_process::send_request(const std::string& method,
+                                   const std::string& params_json) {
   int64_t id = next_id_++;
-  std::string line = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":" + q(method);
+  std::string line = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id)
+                     + ",\"method\":" + q(method);
   if (!params_json.empty())
     line += ",\"params\":" + params_json;
   line += "}";
@@ -727,7 +760,8 @@ int64_t jobd_process::send_request(const std::string& method, const std::string&
   return id;
 }
 
-DocPtr jobd_process::await_response_raw(const std::string& id_json, int timeout_ms) {
+DocPtr jobd_process::await_response_raw(const std::string& id_json,
+                                        int timeout_ms) {
   auto deadline = now_ms() + timeout_ms;
   for (;;) {
     auto it = stash_.find(id_json);
@@ -749,7 +783,8 @@ DocPtr jobd_process::await_response_raw(const std::string& id_json, int timeout_
     auto doc = check_message(*line);
     if (!doc)
       continue;
-    if (doc->HasMember("id") && (doc->HasMember("result") || doc->HasMember("error"))) {
+    if (doc->HasMember("id")
+        && (doc->HasMember("result") || doc->HasMember("error"))) {
       auto key = to_json((*doc)["id"]);
       if (key == id_json)
         return doc;
@@ -764,12 +799,14 @@ DocPtr jobd_process::await_response(int64_t id, int timeout_ms) {
   return await_response_raw(std::to_string(id), timeout_ms);
 }
 
-DocPtr jobd_process::call(const std::string& method, const std::string& params_json, int timeout_ms) {
+DocPtr jobd_process::call(const std::string& method,
+                          const std::string& params_json, int timeout_ms) {
   auto id = send_request(method, params_json);
   auto doc = await_response(id, timeout_ms);
   if (!doc)
-    ADD_FAILURE() << "no response to " << method << " " << params_json.substr(0, 300) << " within "
-                  << timeout_ms << " ms";
+    ADD_FAILURE() << "no response to " << method << " "
+                  << params_json.substr(0, 300) << " within " << timeout_ms
+                  << " ms";
   return doc;
 }
 
@@ -779,7 +816,8 @@ std::vector<DocPtr> jobd_process::notifications() {
 
 void jobd_process::handshake(const std::string& version) {
   auto doc = call("initialize", "{\"protocolVersion\":" + q(version)
-                                  + ",\"capabilities\":{},\"clientInfo\":{\"name\":\"jobd-it\",\"version\":\"1\"}}");
+                                  + ",\"capabilities\":{},\"clientInfo\":{"
+                                    "\"name\":\"jobd-it\",\"version\":\"1\"}}");
   if (!doc || !doc->HasMember("result")) {
     ADD_FAILURE() << "initialize failed: " << (doc ? to_json(*doc) : "<none>");
     return;
@@ -791,7 +829,8 @@ void jobd_process::fetch_schemas() {
   schemas_fetched_ = true;
   std::string cursor;
   for (int page = 0; page < 20; ++page) {
-    auto doc = call("tools/list", cursor.empty() ? "{}" : "{\"cursor\":" + q(cursor) + "}");
+    auto doc = call("tools/list",
+                    cursor.empty() ? "{}" : "{\"cursor\":" + q(cursor) + "}");
     if (!doc || !doc->HasMember("result"))
       return;
     auto* tools = at(*doc, "result.tools");
@@ -804,7 +843,8 @@ void jobd_process::fetch_schemas() {
         auto copy = std::make_shared<Doc>();
         copy->CopyFrom(*schema, copy->GetAllocator());
         schema_sources_.push_back(copy);
-        schemas_[name->GetString()] = std::make_shared<rapidjson::SchemaDocument>(*copy);
+        schemas_[name->GetString()]
+          = std::make_shared<rapidjson::SchemaDocument>(*copy);
       }
     }
     auto* next = at(*doc, "result.nextCursor");
@@ -825,16 +865,19 @@ void jobd_process::validate_output(const std::string& tool, const Value& sc) {
     rapidjson::StringBuffer sp, dp;
     validator.GetInvalidSchemaPointer().StringifyUriFragment(sp);
     validator.GetInvalidDocumentPointer().StringifyUriFragment(dp);
-    ADD_FAILURE() << "structuredContent of " << tool << " does not match its outputSchema: keyword '"
-                  << validator.GetInvalidSchemaKeyword() << "' at schema " << sp.GetString()
-                  << ", document " << dp.GetString() << ": " << to_json(sc).substr(0, 1500);
+    ADD_FAILURE() << "structuredContent of " << tool
+                  << " does not match its outputSchema: keyword '"
+                  << validator.GetInvalidSchemaKeyword() << "' at schema "
+                  << sp.GetString() << ", document " << dp.GetString() << ": "
+                  << to_json(sc).substr(0, 1500);
   }
 }
 
 void jobd_process::note_pids(const Value& v) {
   if (v.IsObject()) {
     auto pid = v.FindMember("pid");
-    if (pid != v.MemberEnd() && pid->value.IsInt64() && pid->value.GetInt64() > 0) {
+    if (pid != v.MemberEnd() && pid->value.IsInt64()
+        && pid->value.GetInt64() > 0) {
       auto p = static_cast<pid_t>(pid->value.GetInt64());
       bool seen = false;
       for (auto x : job_pids_)
@@ -854,10 +897,12 @@ std::vector<pid_t> jobd_process::known_job_pids() {
   return job_pids_;
 }
 
-int64_t jobd_process::send_tool(const std::string& name, const std::string& args_json) {
+int64_t jobd_process::send_tool(const std::string& name,
+                                const std::string& args_json) {
   if (opts_.check_output_schema && !schemas_fetched_)
     fetch_schemas();
-  auto id = send_request("tools/call", "{\"name\":" + q(name) + ",\"arguments\":" + args_json + "}");
+  auto id = send_request("tools/call", "{\"name\":" + q(name)
+                                         + ",\"arguments\":" + args_json + "}");
   tool_names_[id] = name;
   return id;
 }
@@ -868,7 +913,8 @@ tool_result jobd_process::tool_result_of(int64_t id, int timeout_ms) {
   tool_names_.erase(id);
   r.response = await_response(id, timeout_ms);
   if (!r.response) {
-    ADD_FAILURE() << "no response to tools/call " << name << " within " << timeout_ms << " ms";
+    ADD_FAILURE() << "no response to tools/call " << name << " within "
+                  << timeout_ms << " ms";
     return r;
   }
   auto& doc = *r.response;
@@ -885,34 +931,41 @@ tool_result jobd_process::tool_result_of(int64_t id, int timeout_ms) {
   r.is_error = ie != nullptr && ie->IsBool() && ie->GetBool();
   auto* sc = at(*result, "structuredContent");
   if (sc == nullptr || !sc->IsObject()) {
-    ADD_FAILURE() << name << ": result has no structuredContent object: " << r.dump();
+    ADD_FAILURE() << name
+                  << ": result has no structuredContent object: " << r.dump();
     return r;
   }
   r.sc = sc;
   // The same JSON as one text block.
   auto* content = at(*result, "content");
-  if (content == nullptr || !content->IsArray() || content->Size() < 1 || !(*content)[0].IsObject()
-      || !(*content)[0].HasMember("text") || !(*content)[0]["text"].IsString()) {
+  if (content == nullptr || !content->IsArray() || content->Size() < 1
+      || !(*content)[0].IsObject() || !(*content)[0].HasMember("text")
+      || !(*content)[0]["text"].IsString()) {
     ADD_FAILURE() << name << ": result has no text content block: " << r.dump();
   } else {
     EXPECT_EQ(str((*content)[0], "type"), "text");
     auto text = parse((*content)[0]["text"].GetString());
     EXPECT_FALSE(text->HasParseError()) << name << ": text block is not JSON";
     if (!text->HasParseError()) {
-      EXPECT_TRUE(*text == *sc) << name << ": text block differs from structuredContent: " << r.dump();
+      EXPECT_TRUE(*text == *sc)
+        << name << ": text block differs from structuredContent: " << r.dump();
     }
   }
   auto* success = at(*sc, "success");
   if (success == nullptr || !success->IsBool()) {
-    ADD_FAILURE() << name << ": structuredContent has no boolean 'success': " << r.dump();
+    ADD_FAILURE() << name << ": structuredContent has no boolean 'success': "
+                  << r.dump();
   } else if (r.is_error) {
     EXPECT_FALSE(success->GetBool()) << r.dump();
     auto* code = at(*sc, "code");
     auto* err = at(*sc, "error");
-    EXPECT_TRUE(code && code->IsString() && code->GetStringLength() > 0) << "isError without code: " << r.dump();
-    EXPECT_TRUE(err && err->IsString() && err->GetStringLength() > 0) << "isError without message: " << r.dump();
+    EXPECT_TRUE(code && code->IsString() && code->GetStringLength() > 0)
+      << "isError without code: " << r.dump();
+    EXPECT_TRUE(err && err->IsString() && err->GetStringLength() > 0)
+      << "isError without message: " << r.dump();
     auto* details = at(*sc, "details");
-    EXPECT_TRUE(details && details->IsObject()) << "isError without details: " << r.dump();
+    EXPECT_TRUE(details && details->IsObject())
+      << "isError without details: " << r.dump();
   } else {
     EXPECT_TRUE(success->GetBool()) << r.dump();
     validate_output(name, *sc);
@@ -921,7 +974,8 @@ tool_result jobd_process::tool_result_of(int64_t id, int timeout_ms) {
   return r;
 }
 
-tool_result jobd_process::tool(const std::string& name, const std::string& args_json, int timeout_ms) {
+tool_result jobd_process::tool(const std::string& name,
+                               const std::string& args_json, int timeout_ms) {
   auto id = send_tool(name, args_json);
   return tool_result_of(id, timeout_ms);
 }
@@ -964,24 +1018,28 @@ void jobd_process::kill_signal(int sig) {
   }
 }
 
-// -- job helpers -----------------------------------------------------------------
+// -- job helpers
+// -----------------------------------------------------------------
 
 std::string jobd_process::submit(const std::string& args_json) {
   auto r = tool("console_execute_async", args_json);
   if (!r.ok()) {
-    ADD_FAILURE() << "console_execute_async " << args_json.substr(0, 300) << " failed: " << r.dump();
+    ADD_FAILURE() << "console_execute_async " << args_json.substr(0, 300)
+                  << " failed: " << r.dump();
     return "";
   }
   return str(*r, "jobId");
 }
 
-std::string jobd_process::submit(const std::string& command, const std::string& args_array,
+std::string jobd_process::submit(const std::string& command,
+                                 const std::string& args_array,
                                  const std::string& options_object) {
-  return submit("{\"command\":" + q(command) + ",\"args\":" + args_array + ",\"options\":"
-                + options_object + "}");
+  return submit("{\"command\":" + q(command) + ",\"args\":" + args_array
+                + ",\"options\":" + options_object + "}");
 }
 
-std::string jobd_process::submit_sh(const std::string& script, const std::string& options_object) {
+std::string jobd_process::submit_sh(const std::string& script,
+                                    const std::string& options_object) {
   return submit("sh", "[\"-c\"," + q(script) + "]", options_object);
 }
 
@@ -993,7 +1051,8 @@ static bool terminal(const std::string& s) {
   return s == "completed" || s == "failed" || s == "cancelled";
 }
 
-tool_result jobd_process::wait_terminal(const std::string& job_id, int timeout_ms) {
+tool_result jobd_process::wait_terminal(const std::string& job_id,
+                                        int timeout_ms) {
   auto deadline = now_ms() + timeout_ms;
   for (;;) {
     auto r = status(job_id);
@@ -1005,14 +1064,16 @@ tool_result jobd_process::wait_terminal(const std::string& job_id, int timeout_m
     if (s && s->IsString() && terminal(s->GetString()))
       return r;
     if (now_ms() >= deadline) {
-      ADD_FAILURE() << "job " << job_id << " not finished within " << timeout_ms << " ms: " << r.dump();
+      ADD_FAILURE() << "job " << job_id << " not finished within " << timeout_ms
+                    << " ms: " << r.dump();
       return r;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
-tool_result jobd_process::wait_running(const std::string& job_id, int timeout_ms) {
+tool_result jobd_process::wait_running(const std::string& job_id,
+                                       int timeout_ms) {
   auto deadline = now_ms() + timeout_ms;
   for (;;) {
     auto r = status(job_id);
@@ -1029,21 +1090,23 @@ tool_result jobd_process::wait_running(const std::string& job_id, int timeout_ms
         && (has_pid || std::string(s->GetString()) != "running"))
       return r;
     if (now_ms() >= deadline) {
-      ADD_FAILURE() << "job " << job_id << " not running within " << timeout_ms << " ms: " << r.dump();
+      ADD_FAILURE() << "job " << job_id << " not running within " << timeout_ms
+                    << " ms: " << r.dump();
       return r;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
-std::vector<std::pair<std::string, std::string>> jobd_process::all_output(const std::string& job_id,
-                                                                       const std::string& extra) {
+std::vector<std::pair<std::string, std::string>>
+jobd_process::all_output(const std::string& job_id, const std::string& extra) {
   std::vector<std::pair<std::string, std::string>> chunks;
   int64_t since = 0;
   for (int i = 0; i < 10000; ++i) {
     auto r = tool("console_get_job_output",
-                  "{\"jobId\":" + q(job_id) + ",\"options\":{\"since\":" + std::to_string(since)
-                    + ",\"maxBytes\":1048576" + (extra.empty() ? "" : "," + extra) + "}}");
+                  "{\"jobId\":" + q(job_id) + ",\"options\":{\"since\":"
+                    + std::to_string(since) + ",\"maxBytes\":1048576"
+                    + (extra.empty() ? "" : "," + extra) + "}}");
     if (!r.ok()) {
       ADD_FAILURE() << "console_get_job_output failed: " << r.dump();
       break;
@@ -1070,7 +1133,8 @@ std::vector<std::pair<std::string, std::string>> jobd_process::all_output(const 
   return chunks;
 }
 
-std::string jobd_process::output_text(const std::string& job_id, const std::string& stream) {
+std::string jobd_process::output_text(const std::string& job_id,
+                                      const std::string& stream) {
   std::string text;
   for (auto& c : all_output(job_id))
     if (stream.empty() || c.first == stream)

@@ -35,7 +35,8 @@ using Doc = rapidjson::Document;
 using DocPtr = std::shared_ptr<Doc>;
 using Value = rapidjson::Value;
 
-// -- JSON helpers ---------------------------------------------------------------
+// -- JSON helpers
+// ---------------------------------------------------------------
 
 /// `text` as a JSON string literal (quoted and escaped).
 std::string q(const std::string& text);
@@ -55,7 +56,8 @@ DocPtr parse(const std::string& text);
 /// Is `s` well-formed UTF-8 (no overlongs, surrogates or code points > 10FFFF)?
 bool valid_utf8(const std::string& s);
 
-// -- /proc helpers ---------------------------------------------------------------
+// -- /proc helpers
+// ---------------------------------------------------------------
 
 struct proc_info {
   pid_t pid = 0;
@@ -84,7 +86,8 @@ int64_t now_ms();
 /// epoch; -1 if malformed.
 int64_t parse_iso_ms(const std::string& text);
 
-// -- tool results ------------------------------------------------------------------
+// -- tool results
+// ------------------------------------------------------------------
 
 struct tool_result {
   /// The whole JSON-RPC response (nullptr if none arrived in time).
@@ -98,7 +101,9 @@ struct tool_result {
   /// result.structuredContent (nullptr if absent).
   const Value* sc = nullptr;
 
-  bool ok() const { return response && !rpc_error && !is_error && sc; }
+  bool ok() const {
+    return response && !rpc_error && !is_error && sc;
+  }
   /// structuredContent.code for isError results.
   std::string code() const;
   /// structuredContent.error for isError results.
@@ -109,7 +114,8 @@ struct tool_result {
   std::string dump() const;
 };
 
-// -- the process ---------------------------------------------------------------------
+// -- the process
+// ---------------------------------------------------------------------
 
 struct jobd_options {
   std::vector<std::string> args;
@@ -138,8 +144,12 @@ public:
   jobd_process(const jobd_process&) = delete;
   jobd_process& operator=(const jobd_process&) = delete;
 
-  pid_t pid() const { return pid_; }
-  bool started() const { return pid_ > 0; }
+  pid_t pid() const {
+    return pid_;
+  }
+  bool started() const {
+    return pid_ > 0;
+  }
 
   /// Writes `line` plus '\n'. False if jobd's stdin is closed or stuck.
   bool send_line(const std::string& line, int timeout_ms = 10000);
@@ -152,7 +162,8 @@ public:
   DocPtr read_message(int timeout_ms);
 
   /// Sends a request with a fresh integer id; returns the id.
-  int64_t send_request(const std::string& method, const std::string& params_json = "");
+  int64_t send_request(const std::string& method,
+                       const std::string& params_json = "");
   /// The response with this id (others are stashed, notifications kept).
   DocPtr await_response(int64_t id, int timeout_ms = 5000);
   /// The response whose id serializes to `id_json` (e.g. "\"abc\"", "7").
@@ -165,7 +176,8 @@ public:
   tool_result tool(const std::string& name, const std::string& args_json = "{}",
                    int timeout_ms = 5000);
   /// Sends a tools/call without waiting; collect with tool_result_of.
-  int64_t send_tool(const std::string& name, const std::string& args_json = "{}");
+  int64_t send_tool(const std::string& name,
+                    const std::string& args_json = "{}");
   tool_result tool_result_of(int64_t id, int timeout_ms = 5000);
 
   /// initialize + notifications/initialized.
@@ -177,22 +189,29 @@ public:
   void close_stdin();
   /// waitpid status once jobd exited; nullopt on timeout.
   std::optional<int> wait_exit(int timeout_ms);
-  bool exited() const { return exit_status_.has_value(); }
+  bool exited() const {
+    return exit_status_.has_value();
+  }
   void kill_signal(int sig);
 
   std::string stderr_text();
   /// Number of stdout lines that were not valid JSON-RPC messages.
-  int bad_lines() const { return bad_lines_; }
+  int bad_lines() const {
+    return bad_lines_;
+  }
 
-  // -- job helpers ---------------------------------------------------------------
+  // -- job helpers
+  // ---------------------------------------------------------------
   /// console_execute_async with the given full arguments JSON; returns the
   /// job id ("" and a test failure if it was not accepted).
   std::string submit(const std::string& args_json);
-  /// Submits `command` with `args` (JSON array text) and `options` (JSON object text).
+  /// Submits `command` with `args` (JSON array text) and `options` (JSON object
+  /// text).
   std::string submit(const std::string& command, const std::string& args_array,
                      const std::string& options_object = "{}");
   /// Submits `script` through `sh -c` (as command "sh" with args).
-  std::string submit_sh(const std::string& script, const std::string& options_object = "{}");
+  std::string submit_sh(const std::string& script,
+                        const std::string& options_object = "{}");
   /// console_get_job_status; the `job` object is in result["job"].
   tool_result status(const std::string& job_id);
   /// Polls status every 20 ms until the job is terminal; returns the last
@@ -201,10 +220,11 @@ public:
   /// Polls until the job has status `running`.
   tool_result wait_running(const std::string& job_id, int timeout_ms = 5000);
   /// All output chunks of a job (pages through with since/nextSince).
-  std::vector<std::pair<std::string, std::string>> all_output(const std::string& job_id,
-                                                              const std::string& extra_options = "");
+  std::vector<std::pair<std::string, std::string>>
+  all_output(const std::string& job_id, const std::string& extra_options = "");
   /// Concatenated content of one stream ("stdout"/"stderr") or both ("").
-  std::string output_text(const std::string& job_id, const std::string& stream = "");
+  std::string output_text(const std::string& job_id,
+                          const std::string& stream = "");
   /// Pids of jobs seen in status replies (each is its process group id).
   std::vector<pid_t> known_job_pids();
 
@@ -241,7 +261,8 @@ private:
 
   bool schemas_fetched_ = false;
   std::map<std::string, std::shared_ptr<rapidjson::SchemaDocument>> schemas_;
-  std::vector<DocPtr> schema_sources_; // outlive the SchemaDocuments built on them
+  std::vector<DocPtr>
+    schema_sources_; // outlive the SchemaDocuments built on them
   std::map<int64_t, std::string> tool_names_;
   std::vector<pid_t> job_pids_;
   bool killed_by_us_ = false;

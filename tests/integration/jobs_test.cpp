@@ -24,7 +24,8 @@ std::string make_temp_dir() {
 
 void expect_iso(const Value& job, const char* field) {
   auto text = str(job, field);
-  EXPECT_GT(parse_iso_ms(text), 0) << field << " is not an ISO-8601 UTC timestamp with ms: " << text;
+  EXPECT_GT(parse_iso_ms(text), 0)
+    << field << " is not an ISO-8601 UTC timestamp with ms: " << text;
 }
 
 } // namespace
@@ -43,7 +44,8 @@ TEST(Jobs, BothStreamsAndExitCode3) {
   EXPECT_TRUE(is_null(job, "errorCode")) << to_json(job);
   auto* err = at(job, "error");
   ASSERT_TRUE(err && err->IsString()) << to_json(job);
-  EXPECT_NE(std::string(err->GetString()).find('3'), std::string::npos) << err->GetString();
+  EXPECT_NE(std::string(err->GetString()).find('3'), std::string::npos)
+    << err->GetString();
   EXPECT_GT(num(job, "pid"), 0);
   EXPECT_EQ(num(job, "output.stdoutBytes"), 7);
   EXPECT_EQ(num(job, "output.stderrBytes"), 7);
@@ -78,8 +80,9 @@ TEST(Jobs, BothStreamsAndExitCode3) {
 
 TEST(Jobs, StatusFieldsOfAFinishedJob) {
   jobd_process j;
-  auto id = j.submit(R"({"command":"true","args":[],"options":{"sessionId":"s-1","priority":7,)"
-                     R"("timeout":12345,"tags":{"model":"nlp","n":3,"flag":true}}})");
+  auto id = j.submit(
+    R"({"command":"true","args":[],"options":{"sessionId":"s-1","priority":7,)"
+    R"("timeout":12345,"tags":{"model":"nlp","n":3,"flag":true}}})");
   auto r = j.wait_terminal(id);
   ASSERT_TRUE(r.ok());
   const Value& job = (*r)["job"];
@@ -101,7 +104,8 @@ TEST(Jobs, StatusFieldsOfAFinishedJob) {
   EXPECT_LE(started, finished);
   auto dur = num(job, "durationMs");
   EXPECT_GE(dur, 0);
-  EXPECT_NEAR(static_cast<double>(dur), static_cast<double>(finished - started), 2.0);
+  EXPECT_NEAR(static_cast<double>(dur), static_cast<double>(finished - started),
+              2.0);
   EXPECT_EQ(num(job, "priority"), 7);
   EXPECT_EQ(num(job, "timeout"), 12345);
   EXPECT_EQ(str(job, "tags.model"), "nlp");
@@ -113,8 +117,8 @@ TEST(Jobs, StatusFieldsOfAFinishedJob) {
   EXPECT_TRUE(is_null(job, "errorCode")) << to_json(job);
   EXPECT_GT(num(job, "pid"), 0);
   EXPECT_TRUE(is_null(job, "queuePosition")) << to_json(job);
-  for (auto* f : {"stdoutBytes", "stderrBytes", "chunks", "droppedChunks", "droppedBytes",
-                  "bufferedBytes", "lastSequence"})
+  for (auto* f : {"stdoutBytes", "stderrBytes", "chunks", "droppedChunks",
+                  "droppedBytes", "bufferedBytes", "lastSequence"})
     EXPECT_EQ(num(job, std::string("output.") + f), 0) << f;
 }
 
@@ -162,17 +166,22 @@ TEST(Jobs, RunningJobStatus) {
   EXPECT_TRUE(pid_alive(pid));
   // The job leads its own process group.
   auto group = procs_in_group(pid);
-  EXPECT_FALSE(group.empty()) << "job pid " << pid << " is not a process group leader";
+  EXPECT_FALSE(group.empty())
+    << "job pid " << pid << " is not a process group leader";
   sleep_ms(120);
   auto r2 = j.status(id);
-  EXPECT_GE(num((*r2)["job"], "durationMs"), 100) << "durationMs must run to now while running";
-  auto c = j.tool("console_cancel_job", "{\"jobId\":" + q(id) + ",\"options\":{\"graceMs\":200}}");
+  EXPECT_GE(num((*r2)["job"], "durationMs"), 100)
+    << "durationMs must run to now while running";
+  auto c = j.tool("console_cancel_job",
+                  "{\"jobId\":" + q(id) + ",\"options\":{\"graceMs\":200}}");
   EXPECT_TRUE(c.ok()) << c.dump();
 }
 
 TEST(Jobs, ArgumentsArriveLiterally) {
   jobd_process j;
-  auto id = j.submit("printf", R"J(["%s\n","a b","$HOME",";","echo","injected","`id`","$(id)","'q'","\"dq\"","*",""])J");
+  auto id = j.submit(
+    "printf",
+    R"J(["%s\n","a b","$HOME",";","echo","injected","`id`","$(id)","'q'","\"dq\"","*",""])J");
   auto r = j.wait_terminal(id);
   EXPECT_EQ(str((*r)["job"], "status"), "completed") << r.dump();
   EXPECT_EQ(j.output_text(id, "stdout"),
@@ -193,7 +202,8 @@ TEST(Jobs, AbsoluteCommandPath) {
 
 TEST(Jobs, ShellJob) {
   jobd_process j;
-  auto id = j.submit(R"({"command":"echo $((1+2)); echo \"$HOME\" | grep -q . && echo expanded","options":{"shell":true}})");
+  auto id = j.submit(
+    R"({"command":"echo $((1+2)); echo \"$HOME\" | grep -q . && echo expanded","options":{"shell":true}})");
   auto r = j.wait_terminal(id);
   EXPECT_EQ(str((*r)["job"], "status"), "completed");
   EXPECT_TRUE(boolean((*r)["job"], "shell"));
@@ -223,10 +233,12 @@ TEST(Jobs, KilledBySignalIsFailedWithSignalName) {
 
 TEST(Jobs, CommandNotFoundAtOnce) {
   jobd_process j;
-  for (const char* cmd : {"jobd-it-no-such-command-xyz", "/nonexistent/dir/tool"}) {
+  for (const char* cmd :
+       {"jobd-it-no-such-command-xyz", "/nonexistent/dir/tool"}) {
     SCOPED_TRACE(cmd);
     auto t0 = now_ms();
-    auto r = j.tool("console_execute_async", std::string("{\"command\":\"") + cmd + "\"}");
+    auto r = j.tool("console_execute_async",
+                    std::string("{\"command\":\"") + cmd + "\"}");
     EXPECT_LT(now_ms() - t0, 1000);
     EXPECT_TRUE(r.is_error) << r.dump();
     EXPECT_EQ(r.code(), "COMMAND_NOT_FOUND") << r.dump();
@@ -245,7 +257,9 @@ TEST(Jobs, CommandFoundThroughJobPath) {
   }
   chmod(script.c_str(), 0755);
   jobd_process j;
-  auto id = j.submit("jobd-it-tool", "[]", "{\"environment\":{\"PATH\":" + q(dir + ":/usr/bin:/bin") + "}}");
+  auto id = j.submit("jobd-it-tool", "[]",
+                     "{\"environment\":{\"PATH\":" + q(dir + ":/usr/bin:/bin")
+                       + "}}");
   if (!id.empty()) {
     j.wait_terminal(id);
     EXPECT_EQ(j.output_text(id), "found-me\n");
@@ -276,8 +290,10 @@ TEST(Jobs, BadWorkingDirectory) {
   jobd_process j;
   for (const char* wd : {"/nonexistent-jobd-it-dir", "/etc/passwd"}) {
     SCOPED_TRACE(wd);
-    auto r = j.tool("console_execute_async",
-                    std::string("{\"command\":\"true\",\"options\":{\"workingDirectory\":\"") + wd + "\"}}");
+    auto r = j.tool(
+      "console_execute_async",
+      std::string("{\"command\":\"true\",\"options\":{\"workingDirectory\":\"")
+        + wd + "\"}}");
     EXPECT_TRUE(r.is_error) << r.dump();
     EXPECT_EQ(r.code(), "INVALID_WORKING_DIRECTORY") << r.dump();
   }
@@ -298,8 +314,9 @@ TEST(Jobs, EnvironmentAddedToServers) {
   jobd_options o;
   o.env = {{"JOBD_IT_PARENT", "from-server"}, {"JOBD_IT_OVERRIDE", "server"}};
   jobd_process j(o);
-  auto id = j.submit_sh("echo \"$JOBD_IT_VAR|$JOBD_IT_PARENT|$JOBD_IT_OVERRIDE|$JOBD_IT_EMPTY.\"",
-                        R"({"environment":{"JOBD_IT_VAR":"hello world; $HOME","JOBD_IT_OVERRIDE":"job","JOBD_IT_EMPTY":""}})");
+  auto id = j.submit_sh(
+    "echo \"$JOBD_IT_VAR|$JOBD_IT_PARENT|$JOBD_IT_OVERRIDE|$JOBD_IT_EMPTY.\"",
+    R"({"environment":{"JOBD_IT_VAR":"hello world; $HOME","JOBD_IT_OVERRIDE":"job","JOBD_IT_EMPTY":""}})");
   j.wait_terminal(id);
   EXPECT_EQ(j.output_text(id), "hello world; $HOME|from-server|job|.\n");
 }
@@ -321,7 +338,9 @@ TEST(Jobs, NoServerDescriptorsLeakIntoJobs) {
   j.wait_terminal(id);
   // ls opens the directory itself as fd 3.
   auto text = j.output_text(id);
-  EXPECT_TRUE(text == "0\n1\n2\n3\n" || text == "0\n1\n2\n") << "job inherited descriptors:\n" << text;
+  EXPECT_TRUE(text == "0\n1\n2\n3\n" || text == "0\n1\n2\n")
+    << "job inherited descriptors:\n"
+    << text;
 }
 
 TEST(Jobs, UnknownJobIdIsJobNotFound) {
@@ -356,13 +375,15 @@ TEST(Jobs, JobIdsAreUniqueAndSequencesPerJob) {
     auto out = j.tool("console_get_job_output", "{\"jobId\":" + q(id) + "}");
     ASSERT_TRUE(out.ok());
     ASSERT_GE((*out)["output"].Size(), 1u);
-    EXPECT_EQ(num((*out)["output"][0], "sequenceNumber"), 1) << "sequence numbers must be per job";
+    EXPECT_EQ(num((*out)["output"][0], "sequenceNumber"), 1)
+      << "sequence numbers must be per job";
   }
 }
 
 TEST(Jobs, ExecuteReplyShape) {
   jobd_process j;
-  auto r = j.tool("console_execute_async", R"({"command":"sleep","args":["0.2"]})");
+  auto r
+    = j.tool("console_execute_async", R"({"command":"sleep","args":["0.2"]})");
   ASSERT_TRUE(r.ok()) << r.dump();
   EXPECT_EQ(str(*r, "status"), "running");
   auto id = str(*r, "jobId");
@@ -371,7 +392,8 @@ TEST(Jobs, ExecuteReplyShape) {
 }
 
 TEST(Jobs, FastExitingJobsHaveExitRecorded) {
-  jobd_process j(std::vector<std::string>{"--max-concurrent-jobs", "20", "--max-concurrent-jobs-per-session", "20"});
+  jobd_process j(std::vector<std::string>{
+    "--max-concurrent-jobs", "20", "--max-concurrent-jobs-per-session", "20"});
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i)
     ids.push_back(j.submit_sh("exit " + std::to_string(i % 4)));

@@ -15,7 +15,8 @@ jobd_options raw() {
   return o;
 }
 
-const char* const all_versions[] = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"};
+const char* const all_versions[]
+  = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"};
 
 } // namespace
 
@@ -24,7 +25,8 @@ TEST(ProtocolIo, InitializeEchoesEachSupportedVersion) {
     SCOPED_TRACE(v);
     jobd_process j(raw());
     auto doc = j.call("initialize", std::string("{\"protocolVersion\":\"") + v
-                                      + "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}");
+                                      + "\",\"capabilities\":{},\"clientInfo\":"
+                                        "{\"name\":\"t\",\"version\":\"1\"}}");
     ASSERT_TRUE(doc);
     ASSERT_TRUE(has(*doc, "result")) << to_json(*doc);
     EXPECT_EQ(str(*doc, "result.protocolVersion"), v);
@@ -40,7 +42,8 @@ TEST(ProtocolIo, InitializeUnknownVersionAnswersNewest) {
     SCOPED_TRACE(v);
     jobd_process j(raw());
     auto doc = j.call("initialize", std::string("{\"protocolVersion\":\"") + v
-                                      + "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}");
+                                      + "\",\"capabilities\":{},\"clientInfo\":"
+                                        "{\"name\":\"t\",\"version\":\"1\"}}");
     ASSERT_TRUE(doc);
     ASSERT_TRUE(has(*doc, "result")) << to_json(*doc);
     EXPECT_EQ(str(*doc, "result.protocolVersion"), "2025-11-25");
@@ -49,7 +52,9 @@ TEST(ProtocolIo, InitializeUnknownVersionAnswersNewest) {
 
 TEST(ProtocolIo, ServerVersionMatchesBuild) {
   jobd_process j(raw());
-  auto doc = j.call("initialize", R"({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}})");
+  auto doc = j.call(
+    "initialize",
+    R"({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}})");
   ASSERT_TRUE(doc);
   EXPECT_EQ(str(*doc, "result.serverInfo.version"), JOBD_VERSION);
 }
@@ -79,7 +84,8 @@ TEST(ProtocolIo, ToolsListHasTheEightToolsWithSchemas) {
   std::set<std::string> names;
   std::string cursor;
   for (int page = 0; page < 10; ++page) {
-    auto doc = j.call("tools/list", cursor.empty() ? "{}" : "{\"cursor\":" + q(cursor) + "}");
+    auto doc = j.call("tools/list",
+                      cursor.empty() ? "{}" : "{\"cursor\":" + q(cursor) + "}");
     ASSERT_TRUE(doc);
     auto* tools = at(*doc, "result.tools");
     ASSERT_TRUE(tools && tools->IsArray()) << to_json(*doc);
@@ -104,7 +110,8 @@ TEST(ProtocolIo, ToolsListHasTheEightToolsWithSchemas) {
       if (props && props->IsObject()) {
         for (auto& p : props->GetObject()) {
           EXPECT_TRUE(p.value.IsObject() && p.value.HasMember("description"))
-            << "property " << p.name.GetString() << " of " << name << " has no description";
+            << "property " << p.name.GetString() << " of " << name
+            << " has no description";
         }
       }
     }
@@ -113,10 +120,11 @@ TEST(ProtocolIo, ToolsListHasTheEightToolsWithSchemas) {
       break;
     cursor = next->GetString();
   }
-  std::set<std::string> expected{"console_execute_async", "console_get_job_status",
-                                 "console_get_job_output", "console_cancel_job",
-                                 "console_list_jobs",      "console_get_job_metrics",
-                                 "console_cleanup_jobs",   "console_wait_job"};
+  std::set<std::string> expected{
+    "console_execute_async",  "console_get_job_status",
+    "console_get_job_output", "console_cancel_job",
+    "console_list_jobs",      "console_get_job_metrics",
+    "console_cleanup_jobs",   "console_wait_job"};
   EXPECT_EQ(names, expected);
 }
 
@@ -132,11 +140,13 @@ TEST(ProtocolIo, ToolAnnotations) {
     if (name == "console_get_job_status" || name == "console_get_job_output"
         || name == "console_list_jobs" || name == "console_get_job_metrics") {
       auto* ro = at(t, "annotations.readOnlyHint");
-      EXPECT_TRUE(ro && ro->IsBool() && ro->GetBool()) << to_json(t).substr(0, 300);
+      EXPECT_TRUE(ro && ro->IsBool() && ro->GetBool())
+        << to_json(t).substr(0, 300);
     }
     if (name == "console_cancel_job" || name == "console_cleanup_jobs") {
       auto* d = at(t, "annotations.destructiveHint");
-      EXPECT_TRUE(d && d->IsBool() && d->GetBool()) << to_json(t).substr(0, 300);
+      EXPECT_TRUE(d && d->IsBool() && d->GetBool())
+        << to_json(t).substr(0, 300);
     }
   }
 }
@@ -145,16 +155,25 @@ TEST(ProtocolIo, IdsAreEchoedExactly) {
   jobd_process j;
   struct c {
     const char* id;
-  } cases[] = {{"\"7\""}, {"7"}, {"\"abc\""}, {"0"}, {"\"0\""}, {"-5"}, {"9007199254740993"},
-               {"\"\""}, {"\"a\\\"b\\u00e9\""}};
+  } cases[] = {{"\"7\""},
+               {"7"},
+               {"\"abc\""},
+               {"0"},
+               {"\"0\""},
+               {"-5"},
+               {"9007199254740993"},
+               {"\"\""},
+               {"\"a\\\"b\\u00e9\""}};
   for (auto& k : cases) {
     SCOPED_TRACE(k.id);
-    ASSERT_TRUE(j.send_line(std::string("{\"jsonrpc\":\"2.0\",\"id\":") + k.id + ",\"method\":\"ping\"}"));
+    ASSERT_TRUE(j.send_line(std::string("{\"jsonrpc\":\"2.0\",\"id\":") + k.id
+                            + ",\"method\":\"ping\"}"));
     auto doc = j.read_message(3000);
     ASSERT_TRUE(doc) << "no reply";
     ASSERT_TRUE(has(*doc, "result")) << to_json(*doc);
     auto expected = parse(k.id);
-    EXPECT_TRUE((*doc)["id"] == *expected) << "sent " << k.id << " got " << to_json((*doc)["id"]);
+    EXPECT_TRUE((*doc)["id"] == *expected)
+      << "sent " << k.id << " got " << to_json((*doc)["id"]);
     // Type preserved: a string id stays a string.
     EXPECT_EQ((*doc)["id"].IsString(), expected->IsString());
   }
@@ -202,7 +221,8 @@ TEST(ProtocolIo, MalformedLineThenGoodRequest) {
 
 TEST(ProtocolIo, GarbageLinesEachAnsweredAndServingContinues) {
   jobd_process j;
-  for (const char* bad : {"not json at all", "{", "}", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}}",
+  for (const char* bad : {"not json at all", "{", "}",
+                          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}}",
                           "{'jsonrpc':'2.0'}", "\x01\x02"}) {
     SCOPED_TRACE(bad);
     ASSERT_TRUE(j.send_line(bad));
@@ -228,7 +248,8 @@ TEST(ProtocolIo, EmptyAndBlankLinesAreIgnoredOrRejectedButServingContinues) {
 
 TEST(ProtocolIo, CrLfTerminatedLineIsServed) {
   jobd_process j;
-  ASSERT_TRUE(j.send_raw("{\"jsonrpc\":\"2.0\",\"id\":31,\"method\":\"ping\"}\r\n"));
+  ASSERT_TRUE(
+    j.send_raw("{\"jsonrpc\":\"2.0\",\"id\":31,\"method\":\"ping\"}\r\n"));
   auto doc = j.read_message(3000);
   ASSERT_TRUE(doc);
   EXPECT_EQ(to_json((*doc)["id"]), "31");
@@ -237,14 +258,18 @@ TEST(ProtocolIo, CrLfTerminatedLineIsServed) {
 
 TEST(ProtocolIo, NotificationsAreNeverAnswered) {
   jobd_process j;
-  ASSERT_TRUE(j.send_line(R"({"jsonrpc":"2.0","method":"notifications/initialized"})"));
-  ASSERT_TRUE(j.send_line(R"({"jsonrpc":"2.0","method":"notifications/unknown_thing","params":{}})"));
-  ASSERT_TRUE(j.send_line(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":424242}})"));
+  ASSERT_TRUE(
+    j.send_line(R"({"jsonrpc":"2.0","method":"notifications/initialized"})"));
+  ASSERT_TRUE(j.send_line(
+    R"({"jsonrpc":"2.0","method":"notifications/unknown_thing","params":{}})"));
+  ASSERT_TRUE(j.send_line(
+    R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":424242}})"));
   ASSERT_TRUE(j.send_line(R"({"jsonrpc":"2.0","method":"ping"})"));
   ASSERT_TRUE(j.send_line(R"({"jsonrpc":"2.0","id":77,"method":"ping"})"));
   auto doc = j.read_message(3000);
   ASSERT_TRUE(doc);
-  EXPECT_EQ(to_json((*doc)["id"]), "77") << "a notification was answered: " << to_json(*doc);
+  EXPECT_EQ(to_json((*doc)["id"]), "77")
+    << "a notification was answered: " << to_json(*doc);
 }
 
 TEST(ProtocolIo, ManyPipelinedRequestsAllAnswered) {

@@ -38,7 +38,8 @@ int max_overlap(const std::vector<interval>& xs) {
 }
 
 interval job_interval(const Value& job) {
-  return {parse_iso_ms(str(job, "startedAt")), parse_iso_ms(str(job, "finishedAt"))};
+  return {parse_iso_ms(str(job, "startedAt")),
+          parse_iso_ms(str(job, "finishedAt"))};
 }
 
 std::string cancel_args(const std::string& id, int grace = -1) {
@@ -76,7 +77,8 @@ bool wait_group_size(pid_t pgid, size_t n, int timeout_ms) {
 
 } // namespace
 
-// -- cancel -------------------------------------------------------------------------
+// -- cancel
+// -------------------------------------------------------------------------
 
 TEST(Cancel, RunningJobKillsWholeGroupBeforeReply) {
   jobd_process j;
@@ -94,8 +96,11 @@ TEST(Cancel, RunningJobKillsWholeGroupBeforeReply) {
   EXPECT_EQ(str(*r, "jobId"), id);
   EXPECT_EQ(str(*r, "status"), "cancelled");
   EXPECT_FALSE(str(*r, "message").empty());
-  EXPECT_TRUE(left.empty()) << "processes of the group left right after the cancel reply: " << describe(left);
-  EXPECT_LT(elapsed, 2000) << "sleep dies on SIGTERM: no need to wait for the grace period";
+  EXPECT_TRUE(left.empty())
+    << "processes of the group left right after the cancel reply: "
+    << describe(left);
+  EXPECT_LT(elapsed, 2000)
+    << "sleep dies on SIGTERM: no need to wait for the grace period";
   auto s = j.status(id);
   EXPECT_EQ(str((*s)["job"], "status"), "cancelled");
   EXPECT_FALSE(is_null((*s)["job"], "finishedAt"));
@@ -130,7 +135,8 @@ TEST(Cancel, KillGraceFromJobOptionAndServerFlag) {
     jobd_process j;
     auto id = j.submit_sh("trap '' TERM; sleep 30", R"({"killGraceMs":200})");
     auto st = j.wait_running(id);
-    ASSERT_TRUE(wait_group_size(static_cast<pid_t>(num((*st)["job"], "pid")), 2, 3000));
+    ASSERT_TRUE(
+      wait_group_size(static_cast<pid_t>(num((*st)["job"], "pid")), 2, 3000));
     auto t0 = now_ms();
     auto r = j.tool("console_cancel_job", cancel_args(id), 8000);
     EXPECT_TRUE(r.ok()) << r.dump();
@@ -140,7 +146,8 @@ TEST(Cancel, KillGraceFromJobOptionAndServerFlag) {
     jobd_process j(args({"--kill-grace-ms", "200"}));
     auto id = j.submit_sh("trap '' TERM; sleep 30");
     auto st = j.wait_running(id);
-    ASSERT_TRUE(wait_group_size(static_cast<pid_t>(num((*st)["job"], "pid")), 2, 3000));
+    ASSERT_TRUE(
+      wait_group_size(static_cast<pid_t>(num((*st)["job"], "pid")), 2, 3000));
     auto t0 = now_ms();
     auto r = j.tool("console_cancel_job", cancel_args(id), 8000);
     EXPECT_TRUE(r.ok()) << r.dump();
@@ -151,7 +158,8 @@ TEST(Cancel, KillGraceFromJobOptionAndServerFlag) {
 TEST(Cancel, PendingJobNeverStarts) {
   jobd_process j(args({"--max-concurrent-jobs", "1"}));
   auto a = j.submit("sleep", "[\"0.4\"]");
-  auto rb = j.tool("console_execute_async", R"({"command":"sh","args":["-c","echo started"]})");
+  auto rb = j.tool("console_execute_async",
+                   R"({"command":"sh","args":["-c","echo started"]})");
   ASSERT_TRUE(rb.ok()) << rb.dump();
   EXPECT_EQ(str(*rb, "status"), "pending");
   EXPECT_EQ(num(*rb, "queuePosition"), 1);
@@ -172,7 +180,8 @@ TEST(Cancel, PendingJobNeverStarts) {
   EXPECT_TRUE(is_null(job, "startedAt")) << to_json(job);
   EXPECT_TRUE(is_null(job, "exitCode")) << to_json(job);
   EXPECT_TRUE(is_null(job, "queuePosition")) << to_json(job);
-  EXPECT_TRUE(!has(job, "pid") || is_null(job, "pid") || num(job, "pid") == 0) << to_json(job);
+  EXPECT_TRUE(!has(job, "pid") || is_null(job, "pid") || num(job, "pid") == 0)
+    << to_json(job);
   EXPECT_EQ(num(job, "output.stdoutBytes"), 0);
 }
 
@@ -196,7 +205,8 @@ TEST(Cancel, FinishedJobSaysAlreadyFinished) {
 }
 
 TEST(Cancel, ConcurrentCancelsOfManyJobs) {
-  jobd_process j(args({"--max-concurrent-jobs", "8", "--max-concurrent-jobs-per-session", "8"}));
+  jobd_process j(args(
+    {"--max-concurrent-jobs", "8", "--max-concurrent-jobs-per-session", "8"}));
   std::vector<std::string> ids;
   for (int i = 0; i < 12; ++i)
     ids.push_back(j.submit_sh("sleep 30 & sleep 30; wait"));
@@ -213,7 +223,8 @@ TEST(Cancel, ConcurrentCancelsOfManyJobs) {
     EXPECT_TRUE(procs_in_group(pg).empty()) << describe(procs_in_group(pg));
 }
 
-// -- timeouts -------------------------------------------------------------------------
+// -- timeouts
+// -------------------------------------------------------------------------
 
 TEST(Timeout, FailsWithTimeoutAndLeavesNothing) {
   jobd_process j;
@@ -231,7 +242,8 @@ TEST(Timeout, FailsWithTimeoutAndLeavesNothing) {
 
 TEST(Timeout, TermIgnoringJobIsKilledAfterGrace) {
   jobd_process j;
-  auto id = j.submit_sh("trap '' TERM; sleep 30", R"({"timeout":200,"killGraceMs":300})");
+  auto id = j.submit_sh("trap '' TERM; sleep 30",
+                        R"({"timeout":200,"killGraceMs":300})");
   auto r = j.wait_terminal(id, 5000);
   const Value& job = (*r)["job"];
   EXPECT_EQ(str(job, "status"), "failed");
@@ -262,16 +274,18 @@ TEST(Timeout, ZeroMeansNoneAndServerDefaultApplies) {
   EXPECT_EQ(num((*rn)["job"], "timeout"), 0);
 }
 
-// -- limits and priorities ---------------------------------------------------------------
+// -- limits and priorities
+// ---------------------------------------------------------------
 
 TEST(Scheduling, GlobalLimitNeverExceeded) {
   jobd_process j(args({"--max-concurrent-jobs", "3"}));
   std::vector<std::string> ids;
   std::vector<int64_t> reqs;
   for (int i = 0; i < 20; ++i)
-    reqs.push_back(j.send_tool("console_execute_async",
-                               "{\"command\":\"sleep\",\"args\":[\"0.2\"],\"options\":{\"sessionId\":\"s"
-                                 + std::to_string(i % 4) + "\"}}"));
+    reqs.push_back(j.send_tool(
+      "console_execute_async",
+      "{\"command\":\"sleep\",\"args\":[\"0.2\"],\"options\":{\"sessionId\":\"s"
+        + std::to_string(i % 4) + "\"}}"));
   int running_replies = 0;
   for (auto rq : reqs) {
     auto r = j.tool_result_of(rq);
@@ -288,7 +302,8 @@ TEST(Scheduling, GlobalLimitNeverExceeded) {
     EXPECT_LE(num(*m, "metrics.runningJobs"), 3);
     EXPECT_LE(num(*m, "metrics.concurrency.current"), 3);
     EXPECT_EQ(num(*m, "metrics.concurrency.maximum"), 3);
-    if (num(*m, "metrics.runningJobs") == 0 && num(*m, "metrics.queueSize") == 0)
+    if (num(*m, "metrics.runningJobs") == 0
+        && num(*m, "metrics.queueSize") == 0)
       break;
     ASSERT_LT(now_ms(), deadline);
     sleep_ms(30);
@@ -307,15 +322,20 @@ TEST(Scheduling, PerSessionLimitWithoutHeadOfLineBlocking) {
   jobd_process j(args({"--max-concurrent-jobs-per-session", "2"}));
   std::vector<std::string> a;
   for (int i = 0; i < 5; ++i) {
-    auto r = j.tool("console_execute_async", R"({"command":"sleep","args":["10"],"options":{"sessionId":"A","priority":10}})");
+    auto r = j.tool(
+      "console_execute_async",
+      R"({"command":"sleep","args":["10"],"options":{"sessionId":"A","priority":10}})");
     ASSERT_TRUE(r.ok()) << r.dump();
     EXPECT_EQ(str(*r, "status"), i < 2 ? "running" : "pending") << i;
     a.push_back(str(*r, "jobId"));
   }
   auto t0 = now_ms();
-  auto rb = j.tool("console_execute_async", R"({"command":"sleep","args":["0.1"],"options":{"sessionId":"B","priority":1}})");
+  auto rb = j.tool(
+    "console_execute_async",
+    R"({"command":"sleep","args":["0.1"],"options":{"sessionId":"B","priority":1}})");
   ASSERT_TRUE(rb.ok()) << rb.dump();
-  EXPECT_EQ(str(*rb, "status"), "running") << "session B must not wait behind session A";
+  EXPECT_EQ(str(*rb, "status"), "running")
+    << "session B must not wait behind session A";
   auto b = str(*rb, "jobId");
   auto sb = j.wait_terminal(b, 3000);
   EXPECT_EQ(str((*sb)["job"], "status"), "completed");
@@ -338,20 +358,26 @@ TEST(Scheduling, PerSessionLimitWithoutHeadOfLineBlocking) {
   EXPECT_TRUE(found) << m.dump();
   // Pending first so that they never start, then the running ones.
   for (int i = 4; i >= 0; --i) {
-    auto c = j.tool("console_cancel_job", cancel_args(a[static_cast<size_t>(i)], 200), 5000);
+    auto c = j.tool("console_cancel_job",
+                    cancel_args(a[static_cast<size_t>(i)], 200), 5000);
     EXPECT_TRUE(c.ok()) << c.dump();
   }
 }
 
 TEST(Scheduling, SessionAtLimitDoesNotBlockLowerPriorityOfOtherSession) {
-  jobd_process j(args({"--max-concurrent-jobs", "3", "--max-concurrent-jobs-per-session", "1"}));
+  jobd_process j(args(
+    {"--max-concurrent-jobs", "3", "--max-concurrent-jobs-per-session", "1"}));
   auto a1 = j.submit("sleep", "[\"10\"]", R"({"sessionId":"A","priority":10})");
   auto a2 = j.submit("sleep", "[\"10\"]", R"({"sessionId":"A","priority":10})");
   auto a3 = j.submit("sleep", "[\"10\"]", R"({"sessionId":"A","priority":10})");
-  auto rb = j.tool("console_execute_async", R"({"command":"true","options":{"sessionId":"B","priority":1}})");
+  auto rb
+    = j.tool("console_execute_async",
+             R"({"command":"true","options":{"sessionId":"B","priority":1}})");
   ASSERT_TRUE(rb.ok());
   EXPECT_EQ(str(*rb, "status"), "running") << rb.dump();
-  auto rc = j.tool("console_execute_async", R"({"command":"true","options":{"sessionId":"C","priority":1}})");
+  auto rc
+    = j.tool("console_execute_async",
+             R"({"command":"true","options":{"sessionId":"C","priority":1}})");
   ASSERT_TRUE(rc.ok());
   EXPECT_EQ(str(*rc, "status"), "running") << rc.dump();
   for (auto& id : {a3, a2, a1})
@@ -362,15 +388,19 @@ TEST(Scheduling, PriorityOrderThenArrivalOrder) {
   jobd_process j(args({"--max-concurrent-jobs", "1"}));
   auto blocker = j.submit("sleep", "[\"0.3\"]");
   std::map<std::string, std::string> id_of;
-  for (auto& [name, prio] : std::vector<std::pair<std::string, int>>{{"p1", 1}, {"p10", 10}, {"p5a", 5}, {"p5b", 5}}) {
-    auto r = j.tool("console_execute_async", "{\"command\":\"sleep\",\"args\":[\"0.05\"],\"options\":{\"priority\":"
-                                               + std::to_string(prio) + "}}");
+  for (auto& [name, prio] : std::vector<std::pair<std::string, int>>{
+         {"p1", 1}, {"p10", 10}, {"p5a", 5}, {"p5b", 5}}) {
+    auto r = j.tool(
+      "console_execute_async",
+      "{\"command\":\"sleep\",\"args\":[\"0.05\"],\"options\":{\"priority\":"
+        + std::to_string(prio) + "}}");
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(str(*r, "status"), "pending");
     EXPECT_TRUE(has(*r, "queuePosition"));
     id_of[name] = str(*r, "jobId");
   }
-  std::map<std::string, int64_t> expected_pos{{"p10", 1}, {"p5a", 2}, {"p5b", 3}, {"p1", 4}};
+  std::map<std::string, int64_t> expected_pos{
+    {"p10", 1}, {"p5a", 2}, {"p5b", 3}, {"p1", 4}};
   for (auto& [name, pos] : expected_pos) {
     auto s = j.status(id_of[name]);
     EXPECT_EQ(num((*s)["job"], "queuePosition"), pos) << name;
@@ -391,19 +421,24 @@ TEST(Scheduling, PriorityOrderThenArrivalOrder) {
   EXPECT_LE(max_overlap(ivs), 1);
 }
 
-// -- list -------------------------------------------------------------------------------
+// -- list
+// -------------------------------------------------------------------------------
 
 TEST(List, FiltersOrderAndPagination) {
   jobd_process j;
-  auto j1 = j.submit("true", "[]", R"({"sessionId":"s1","tags":{"team":"a","n":1}})");
+  auto j1
+    = j.submit("true", "[]", R"({"sessionId":"s1","tags":{"team":"a","n":1}})");
   j.wait_terminal(j1);
-  auto j2 = j.submit("false", "[]", R"({"sessionId":"s1","tags":{"team":"b"}})");
+  auto j2
+    = j.submit("false", "[]", R"({"sessionId":"s1","tags":{"team":"b"}})");
   j.wait_terminal(j2);
-  auto j3 = j.submit("true", "[]", R"({"sessionId":"s2","tags":{"team":"a","n":2}})");
+  auto j3
+    = j.submit("true", "[]", R"({"sessionId":"s2","tags":{"team":"a","n":2}})");
   j.wait_terminal(j3);
   auto j4 = j.submit("sleep", "[\"10\"]", R"({"sessionId":"s2"})");
   j.wait_running(j4);
-  auto j5 = j.submit("true", "[]", R"({"sessionId":"s3","tags":{"flag":true}})");
+  auto j5
+    = j.submit("true", "[]", R"({"sessionId":"s3","tags":{"flag":true}})");
   j.wait_terminal(j5);
 
   using V = std::vector<std::string>;
@@ -415,11 +450,13 @@ TEST(List, FiltersOrderAndPagination) {
   auto all = list("{}");
   EXPECT_EQ(list_ids(all), (V{j5, j4, j3, j2, j1}));
   EXPECT_EQ(num(*all, "total"), 5);
-  EXPECT_FALSE(has(*all, "nextCursor") && !is_null(*all, "nextCursor")) << all.dump();
+  EXPECT_FALSE(has(*all, "nextCursor") && !is_null(*all, "nextCursor"))
+    << all.dump();
   // Entry fields.
   for (auto& e : (*all)["jobs"].GetArray()) {
-    for (auto* f : {"id", "command", "args", "status", "sessionId", "createdAt", "startedAt", "finishedAt",
-                    "exitCode", "priority", "tags", "workingDirectory"})
+    for (auto* f : {"id", "command", "args", "status", "sessionId", "createdAt",
+                    "startedAt", "finishedAt", "exitCode", "priority", "tags",
+                    "workingDirectory"})
       EXPECT_TRUE(has(e, f)) << f << " missing in " << to_json(e);
   }
   auto no_args = j.tool("console_list_jobs", "{}");
@@ -435,7 +472,8 @@ TEST(List, FiltersOrderAndPagination) {
   EXPECT_EQ(list_ids(list(R"({"tags":{"team":"a"}})")), (V{j3, j1}));
   EXPECT_EQ(list_ids(list(R"({"tags":{"team":"a","n":2}})")), (V{j3}));
   EXPECT_EQ(list_ids(list(R"({"tags":{"flag":true}})")), (V{j5}));
-  EXPECT_EQ(list_ids(list(R"({"sessionId":"s2","status":"completed"})")), (V{j3}));
+  EXPECT_EQ(list_ids(list(R"({"sessionId":"s2","status":"completed"})")),
+            (V{j3}));
 
   // Pagination: every job exactly once, newest first, total on each page.
   auto p1 = list(R"({"limit":2})");
@@ -449,17 +487,20 @@ TEST(List, FiltersOrderAndPagination) {
   auto c2 = str(*p2, "nextCursor");
   auto p3 = list("{\"limit\":2,\"cursor\":" + q(c2) + "}");
   EXPECT_EQ(list_ids(p3), (V{j1}));
-  EXPECT_TRUE(!has(*p3, "nextCursor") || is_null(*p3, "nextCursor")) << p3.dump();
+  EXPECT_TRUE(!has(*p3, "nextCursor") || is_null(*p3, "nextCursor"))
+    << p3.dump();
   j.wait_terminal(j6);
   j.tool("console_cancel_job", cancel_args(j4, 200));
 }
 
 TEST(List, PaginationCoversManyJobsExactlyOnce) {
-  jobd_process j(args({"--max-concurrent-jobs", "20", "--max-concurrent-jobs-per-session", "20"}));
+  jobd_process j(args({"--max-concurrent-jobs", "20",
+                       "--max-concurrent-jobs-per-session", "20"}));
   std::vector<std::string> ids;
   std::vector<int64_t> reqs;
   for (int i = 0; i < 57; ++i)
-    reqs.push_back(j.send_tool("console_execute_async", R"({"command":"true"})"));
+    reqs.push_back(
+      j.send_tool("console_execute_async", R"({"command":"true"})"));
   for (auto rq : reqs) {
     auto r = j.tool_result_of(rq);
     ASSERT_TRUE(r.ok());
@@ -468,7 +509,10 @@ TEST(List, PaginationCoversManyJobsExactlyOnce) {
   std::vector<std::string> seen;
   std::string cursor;
   for (int page = 0; page < 20; ++page) {
-    auto r = j.tool("console_list_jobs", "{\"options\":{\"limit\":10" + (cursor.empty() ? "" : ",\"cursor\":" + q(cursor)) + "}}");
+    auto r
+      = j.tool("console_list_jobs",
+               "{\"options\":{\"limit\":10"
+                 + (cursor.empty() ? "" : ",\"cursor\":" + q(cursor)) + "}}");
     ASSERT_TRUE(r.ok()) << r.dump();
     EXPECT_EQ(num(*r, "total"), 57);
     auto page_ids = list_ids(r);
@@ -485,26 +529,32 @@ TEST(List, PaginationCoversManyJobsExactlyOnce) {
 
 TEST(List, BadOptions) {
   jobd_process j;
-  for (const char* o : {R"({"limit":0})", R"({"limit":1001})", R"({"status":"bogus"})", R"({"status":["running","x"]})",
-                        R"({"tags":{"a":{"b":1}}})"}) {
+  for (const char* o :
+       {R"({"limit":0})", R"({"limit":1001})", R"({"status":"bogus"})",
+        R"({"status":["running","x"]})", R"({"tags":{"a":{"b":1}}})"}) {
     SCOPED_TRACE(o);
-    auto r = j.tool("console_list_jobs", std::string("{\"options\":") + o + "}");
+    auto r
+      = j.tool("console_list_jobs", std::string("{\"options\":") + o + "}");
     EXPECT_TRUE(r.is_error) << r.dump();
     EXPECT_EQ(r.code(), "INVALID_ARGUMENTS") << r.dump();
   }
-  auto r = j.tool("console_list_jobs", R"({"options":{"cursor":"definitely-not-a-cursor"}})");
-  EXPECT_TRUE((r.rpc_error && r.rpc_code == -32602) || (r.is_error && r.code() == "INVALID_ARGUMENTS"))
+  auto r = j.tool("console_list_jobs",
+                  R"({"options":{"cursor":"definitely-not-a-cursor"}})");
+  EXPECT_TRUE((r.rpc_error && r.rpc_code == -32602)
+              || (r.is_error && r.code() == "INVALID_ARGUMENTS"))
     << "an invalid cursor must be rejected: " << r.dump();
 }
 
-// -- metrics ------------------------------------------------------------------------------
+// -- metrics
+// ------------------------------------------------------------------------------
 
 TEST(Metrics, CountersMatchJobsAndSurviveCleanup) {
   jobd_process j(args({"--max-concurrent-jobs", "2"}));
   auto m0 = j.tool("console_get_job_metrics", "{}");
   ASSERT_TRUE(m0.ok()) << m0.dump();
-  for (auto* f : {"totalJobs", "runningJobs", "completedJobs", "failedJobs", "cancelledJobs", "queueSize",
-                  "retainedJobs", "concurrency.current"})
+  for (auto* f :
+       {"totalJobs", "runningJobs", "completedJobs", "failedJobs",
+        "cancelledJobs", "queueSize", "retainedJobs", "concurrency.current"})
     EXPECT_EQ(num(*m0, std::string("metrics.") + f), 0) << f;
   EXPECT_EQ(num(*m0, "metrics.concurrency.maximum"), 2);
   EXPECT_GE(num(*m0, "metrics.uptimeMs"), 0);
@@ -575,7 +625,8 @@ TEST(Metrics, CountersMatchJobsAndSurviveCleanup) {
 TEST(Metrics, SessionLimitFromFlagAndEnvironment) {
   {
     jobd_options o;
-    o.env = {{"MAX_CONCURRENT_JOBS", "7"}, {"MAX_CONCURRENT_JOBS_PER_SESSION", "3"}};
+    o.env = {{"MAX_CONCURRENT_JOBS", "7"},
+             {"MAX_CONCURRENT_JOBS_PER_SESSION", "3"}};
     jobd_process j(o);
     j.wait_terminal(j.submit("true", "[]"));
     auto m = j.tool("console_get_job_metrics", "{}");
@@ -589,11 +640,13 @@ TEST(Metrics, SessionLimitFromFlagAndEnvironment) {
     o.args = {"--max-concurrent-jobs", "4"};
     jobd_process j(o);
     auto m = j.tool("console_get_job_metrics", "{}");
-    EXPECT_EQ(num(*m, "metrics.concurrency.maximum"), 4) << "flags win over the environment";
+    EXPECT_EQ(num(*m, "metrics.concurrency.maximum"), 4)
+      << "flags win over the environment";
   }
 }
 
-// -- cleanup --------------------------------------------------------------------------------
+// -- cleanup
+// --------------------------------------------------------------------------------
 
 TEST(Cleanup, Semantics) {
   jobd_process j(args({"--max-concurrent-jobs", "1"}));
@@ -616,7 +669,9 @@ TEST(Cleanup, Semantics) {
     EXPECT_TRUE(r.ok()) << options << ": " << r.dump();
     return r;
   };
-  auto gone = [&](const std::string& id) { return j.status(id).code() == "JOB_NOT_FOUND"; };
+  auto gone = [&](const std::string& id) {
+    return j.status(id).code() == "JOB_NOT_FOUND";
+  };
 
   auto r = cleanup(R"({"statuses":["failed"]})");
   EXPECT_EQ(num(*r, "cleaned"), 1);
@@ -648,7 +703,8 @@ TEST(Cleanup, Semantics) {
   EXPECT_EQ(str((*j.status(p1))["job"], "status"), "pending");
 
   r = cleanup("{}");
-  EXPECT_EQ(num(*r, "cleaned"), 0) << "pending and running jobs are never removed";
+  EXPECT_EQ(num(*r, "cleaned"), 0)
+    << "pending and running jobs are never removed";
   j.tool("console_cancel_job", cancel_args(p1));
   j.tool("console_cancel_job", cancel_args(r1, 200));
 }
@@ -662,7 +718,8 @@ TEST(Cleanup, KeepCountKeepsNewestAndSessionFilter) {
     s2.push_back(j.submit("true", "[]", R"({"sessionId":"s2"})"));
     j.wait_terminal(s2.back());
   }
-  auto r = j.tool("console_cleanup_jobs", R"({"options":{"sessionId":"s1","keepCount":1}})");
+  auto r = j.tool("console_cleanup_jobs",
+                  R"({"options":{"sessionId":"s1","keepCount":1}})");
   ASSERT_TRUE(r.ok()) << r.dump();
   EXPECT_EQ(num(*r, "cleaned"), 3);
   EXPECT_EQ(num(*r, "remaining"), 5);
@@ -677,17 +734,20 @@ TEST(Cleanup, KeepCountKeepsNewestAndSessionFilter) {
 
 TEST(Cleanup, BadOptions) {
   jobd_process j;
-  for (const char* o : {R"({"statuses":["running"]})", R"({"statuses":["pending"]})", R"({"keepCount":-1})",
+  for (const char* o : {R"({"statuses":["running"]})",
+                        R"({"statuses":["pending"]})", R"({"keepCount":-1})",
                         R"({"maxAge":-5})", R"({"statuses":"completed"})"}) {
     SCOPED_TRACE(o);
-    auto r = j.tool("console_cleanup_jobs", std::string("{\"options\":") + o + "}");
+    auto r
+      = j.tool("console_cleanup_jobs", std::string("{\"options\":") + o + "}");
     EXPECT_TRUE(r.is_error) << r.dump();
     EXPECT_EQ(r.code(), "INVALID_ARGUMENTS") << r.dump();
   }
 }
 
 TEST(Cleanup, SweeperRemovesOldFinishedJobs) {
-  jobd_process j(args({"--retention-ms", "300", "--cleanup-interval-ms", "100"}));
+  jobd_process j(
+    args({"--retention-ms", "300", "--cleanup-interval-ms", "100"}));
   auto done = j.submit("true", "[]");
   auto running = j.submit("sleep", "[\"10\"]");
   j.wait_terminal(done);
@@ -701,7 +761,8 @@ TEST(Cleanup, SweeperRemovesOldFinishedJobs) {
     }
     sleep_ms(50);
   }
-  EXPECT_TRUE(removed) << "the sweeper did not remove a finished job past its retention";
+  EXPECT_TRUE(removed)
+    << "the sweeper did not remove a finished job past its retention";
   EXPECT_EQ(str((*j.status(running))["job"], "status"), "running");
   auto m = j.tool("console_get_job_metrics", "{}");
   EXPECT_EQ(num(*m, "metrics.completedJobs"), 1);
@@ -710,7 +771,8 @@ TEST(Cleanup, SweeperRemovesOldFinishedJobs) {
   j.tool("console_cancel_job", cancel_args(running, 200));
 }
 
-// -- a mixed run ------------------------------------------------------------------------------
+// -- a mixed run
+// ------------------------------------------------------------------------------
 
 TEST(Mixed, TwoHundredJobsEndInTheRightStateWithNothingLeft) {
   jobd_process j(args({"--max-concurrent-jobs", "4"}));
@@ -722,27 +784,39 @@ TEST(Mixed, TwoHundredJobsEndInTheRightStateWithNothingLeft) {
   const char* sleeps[] = {"0", "0.05", "0.1", "0.2", "0.3"};
   for (int i = 0; i < 200; ++i) {
     int roll = static_cast<int>(rng() % 100);
-    kind k = roll < 45 ? ok_sleep : roll < 60 ? timeout_sleep : roll < 80 ? cancel_me : roll < 90 ? exit4 : timeout_stubborn;
+    kind k = roll < 45   ? ok_sleep
+             : roll < 60 ? timeout_sleep
+             : roll < 80 ? cancel_me
+             : roll < 90 ? exit4
+                         : timeout_stubborn;
     kinds.push_back(k);
-    std::string opts = "\"sessionId\":\"s" + std::to_string(rng() % 4) + "\",\"priority\":" + std::to_string(1 + rng() % 10);
+    std::string opts = "\"sessionId\":\"s" + std::to_string(rng() % 4)
+                       + "\",\"priority\":" + std::to_string(1 + rng() % 10);
     std::string a;
     switch (k) {
       case ok_sleep:
-        a = "{\"command\":\"sleep\",\"args\":[\"" + std::string(sleeps[rng() % 5]) + "\"],\"options\":{" + opts + "}}";
+        a = "{\"command\":\"sleep\",\"args\":[\""
+            + std::string(sleeps[rng() % 5]) + "\"],\"options\":{" + opts
+            + "}}";
         break;
       case timeout_sleep:
-        a = "{\"command\":\"sleep\",\"args\":[\"30\"],\"options\":{" + opts + ",\"timeout\":" + std::to_string(100 + rng() % 200)
+        a = "{\"command\":\"sleep\",\"args\":[\"30\"],\"options\":{" + opts
+            + ",\"timeout\":" + std::to_string(100 + rng() % 200)
             + ",\"killGraceMs\":200}}";
         break;
       case cancel_me:
-        a = "{\"command\":\"sh\",\"args\":[\"-c\",\"sleep 30 & wait\"],\"options\":{" + opts + ",\"timeout\":0}}";
+        a = "{\"command\":\"sh\",\"args\":[\"-c\",\"sleep 30 & "
+            "wait\"],\"options\":{"
+            + opts + ",\"timeout\":0}}";
         break;
       case exit4:
-        a = "{\"command\":\"sh\",\"args\":[\"-c\",\"exit 4\"],\"options\":{" + opts + "}}";
+        a = "{\"command\":\"sh\",\"args\":[\"-c\",\"exit 4\"],\"options\":{"
+            + opts + "}}";
         break;
       case timeout_stubborn:
-        a = "{\"command\":\"sh\",\"args\":[\"-c\",\"trap '' TERM; sleep 30\"],\"options\":{" + opts
-            + ",\"timeout\":200,\"killGraceMs\":100}}";
+        a = "{\"command\":\"sh\",\"args\":[\"-c\",\"trap '' TERM; sleep "
+            "30\"],\"options\":{"
+            + opts + ",\"timeout\":200,\"killGraceMs\":100}}";
         break;
     }
     reqs.push_back(j.send_tool("console_execute_async", a));
@@ -761,7 +835,8 @@ TEST(Mixed, TwoHundredJobsEndInTheRightStateWithNothingLeft) {
   // Cancel half of the cancel_me jobs at once (mostly pending).
   for (size_t i = 0; i < ids.size(); ++i) {
     if (kinds[i] == cancel_me && (i % 2 == 0)) {
-      cancel_reqs.push_back(j.send_tool("console_cancel_job", cancel_args(ids[i], 300)));
+      cancel_reqs.push_back(
+        j.send_tool("console_cancel_job", cancel_args(ids[i], 300)));
       cancel_sent.insert(i);
     }
   }
@@ -771,18 +846,23 @@ TEST(Mixed, TwoHundredJobsEndInTheRightStateWithNothingLeft) {
   // ~9 s normally; the bound leaves room for the ASan build under ctest -j.
   auto deadline = now_ms() + 45000;
   for (;;) {
-    auto l = j.tool("console_list_jobs", R"({"options":{"status":["pending","running"],"limit":1000}})");
+    auto l
+      = j.tool("console_list_jobs",
+               R"({"options":{"status":["pending","running"],"limit":1000}})");
     ASSERT_TRUE(l.ok()) << l.dump();
     if (num(*l, "total") == 0)
       break;
     for (auto& e : (*l)["jobs"].GetArray()) {
       auto i = index[str(e, "id")];
-      if (kinds[i] == cancel_me && str(e, "status") == "running" && !cancel_sent.count(i)) {
-        cancel_reqs.push_back(j.send_tool("console_cancel_job", cancel_args(ids[i], 300)));
+      if (kinds[i] == cancel_me && str(e, "status") == "running"
+          && !cancel_sent.count(i)) {
+        cancel_reqs.push_back(
+          j.send_tool("console_cancel_job", cancel_args(ids[i], 300)));
         cancel_sent.insert(i);
       }
     }
-    ASSERT_LT(now_ms(), deadline) << "the mixed run did not finish in time: " << l.dump().substr(0, 1000);
+    ASSERT_LT(now_ms(), deadline)
+      << "the mixed run did not finish in time: " << l.dump().substr(0, 1000);
     sleep_ms(30);
   }
   for (auto rq : cancel_reqs) {
@@ -793,14 +873,16 @@ TEST(Mixed, TwoHundredJobsEndInTheRightStateWithNothingLeft) {
   std::vector<interval> ivs;
   std::vector<int64_t> status_reqs;
   for (auto& id : ids)
-    status_reqs.push_back(j.send_tool("console_get_job_status", "{\"jobId\":" + q(id) + "}"));
+    status_reqs.push_back(
+      j.send_tool("console_get_job_status", "{\"jobId\":" + q(id) + "}"));
   for (size_t i = 0; i < ids.size(); ++i) {
     auto r = j.tool_result_of(status_reqs[i]);
     ASSERT_TRUE(r.ok()) << r.dump();
     const Value& job = (*r)["job"];
     auto status = str(job, "status");
     counts[status]++;
-    SCOPED_TRACE("job " + ids[i] + " kind " + std::to_string(kinds[i]) + ": " + to_json(job));
+    SCOPED_TRACE("job " + ids[i] + " kind " + std::to_string(kinds[i]) + ": "
+                 + to_json(job));
     switch (kinds[i]) {
       case ok_sleep:
         EXPECT_EQ(status, "completed");

@@ -54,12 +54,16 @@ bool wait_group_size(pid_t pgid, size_t n, int timeout_ms) {
 void expect_clean_exit(jobd_process& j, how h, int64_t t0) {
   auto st = j.wait_exit(2500);
   auto elapsed = now_ms() - t0;
-  ASSERT_TRUE(st.has_value()) << "jobd did not exit within 2.5 s of " << name(h);
-  EXPECT_LE(elapsed, 2000) << "jobd took " << elapsed << " ms to exit after " << name(h);
-  EXPECT_TRUE(WIFEXITED(*st)) << "jobd ended by signal " << (WIFSIGNALED(*st) ? WTERMSIG(*st) : 0) << " after "
-                              << name(h);
+  ASSERT_TRUE(st.has_value())
+    << "jobd did not exit within 2.5 s of " << name(h);
+  EXPECT_LE(elapsed, 2000) << "jobd took " << elapsed << " ms to exit after "
+                           << name(h);
+  EXPECT_TRUE(WIFEXITED(*st))
+    << "jobd ended by signal " << (WIFSIGNALED(*st) ? WTERMSIG(*st) : 0)
+    << " after " << name(h);
   if (WIFEXITED(*st)) {
-    EXPECT_EQ(WEXITSTATUS(*st), 0) << "after " << name(h) << "; stderr: " << j.stderr_text().substr(0, 2000);
+    EXPECT_EQ(WEXITSTATUS(*st), 0)
+      << "after " << name(h) << "; stderr: " << j.stderr_text().substr(0, 2000);
   }
 }
 
@@ -89,10 +93,13 @@ void shutdown_with_running_jobs(how h) {
   trigger(j, h);
   expect_clean_exit(j, h, t0);
   EXPECT_TRUE(wait_group_gone(pa, 300)) << describe(procs_in_group(pa));
-  EXPECT_TRUE(wait_group_gone(pb, 300)) << "a job ignoring SIGTERM survived shutdown: " << describe(procs_in_group(pb));
+  EXPECT_TRUE(wait_group_gone(pb, 300))
+    << "a job ignoring SIGTERM survived shutdown: "
+    << describe(procs_in_group(pb));
   sleep_ms(300);
   struct stat stbuf;
-  EXPECT_NE(stat(marker, &stbuf), 0) << "a pending job was started during shutdown";
+  EXPECT_NE(stat(marker, &stbuf), 0)
+    << "a pending job was started during shutdown";
   unlink(marker);
 }
 
@@ -145,7 +152,8 @@ TEST(Shutdown, EofWhileAWaitIsPending) {
   jobd_process j;
   auto id = j.submit("sleep", "[\"30\"]");
   j.wait_running(id);
-  j.send_tool("console_wait_job", "{\"jobId\":" + q(id) + ",\"timeoutMs\":30000}");
+  j.send_tool("console_wait_job",
+              "{\"jobId\":" + q(id) + ",\"timeoutMs\":30000}");
   sleep_ms(100);
   auto t0 = now_ms();
   j.close_stdin();
@@ -163,7 +171,8 @@ TEST(Shutdown, EofAfterPartialLine) {
 }
 
 TEST(Shutdown, SigtermWithManyJobs) {
-  jobd_process j(std::vector<std::string>{"--max-concurrent-jobs", "30", "--max-concurrent-jobs-per-session", "30"});
+  jobd_process j(std::vector<std::string>{
+    "--max-concurrent-jobs", "30", "--max-concurrent-jobs-per-session", "30"});
   std::vector<std::string> ids;
   for (int i = 0; i < 30; ++i)
     ids.push_back(j.submit_sh("sleep 30 & sleep 30; wait"));

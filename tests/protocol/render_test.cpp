@@ -320,9 +320,9 @@ TEST(render, error_conforms_to_every_output_schema) {
   mcp_session s;
   tool_error err{codes::job_not_found, "Job not found: x", {}};
   auto doc = parse(s.render_error("1", err));
-  for (auto tool : {tool_id::execute, tool_id::status, tool_id::output,
-                    tool_id::cancel, tool_id::list, tool_id::metrics,
-                    tool_id::cleanup, tool_id::wait}) {
+  for (auto tool :
+       {tool_id::execute, tool_id::status, tool_id::output, tool_id::cancel,
+        tool_id::list, tool_id::metrics, tool_id::cleanup, tool_id::wait}) {
     rapidjson::SchemaDocument sd(output_schema(tool));
     rapidjson::SchemaValidator v(sd);
     EXPECT_TRUE(doc["result"]["structuredContent"].Accept(v))

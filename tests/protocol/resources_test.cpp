@@ -26,15 +26,16 @@ TEST(resources, job_uris) {
   ASSERT_TRUE(parse_job_uri("job://job-1-abcde/output", id, output));
   EXPECT_EQ(id, "job-1-abcde");
   EXPECT_TRUE(output);
-  for (auto bad : {"job://", "job:///output", "file:///etc/passwd",
-                   "job://a/b", "job://a/output/x", "JOB://a", ""})
+  for (auto bad : {"job://", "job:///output", "file:///etc/passwd", "job://a/b",
+                   "job://a/output/x", "JOB://a", ""})
     EXPECT_FALSE(parse_job_uri(bad, id, output)) << bad;
   EXPECT_EQ(output_uri("job-2-x"), "job://job-2-x/output");
 }
 
 TEST(resources, initialize_declares_resources) {
   mcp_session s;
-  auto doc = reply(s, request("initialize", R"({"protocolVersion":"2025-06-18"})"));
+  auto doc
+    = reply(s, request("initialize", R"({"protocolVersion":"2025-06-18"})"));
   auto& caps = doc["result"]["capabilities"];
   EXPECT_TRUE(caps["resources"]["subscribe"].GetBool());
   EXPECT_TRUE(caps["resources"]["listChanged"].GetBool());
@@ -73,8 +74,9 @@ TEST(resources, unknown_resources_are_32002_and_bad_params_32602) {
   mcp_session s;
   EXPECT_EQ(error_code(s, request("resources/read", R"({"uri":"file:///x"})")),
             -32002);
-  EXPECT_EQ(error_code(s, request("resources/subscribe", R"({"uri":"http://x"})")),
-            -32002);
+  EXPECT_EQ(
+    error_code(s, request("resources/subscribe", R"({"uri":"http://x"})")),
+    -32002);
   EXPECT_EQ(error_code(s, request("resources/read", R"({"uri":3})")), -32602);
   EXPECT_EQ(error_code(s, request("resources/read", "{}")), -32602);
 }
