@@ -12,6 +12,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace jobd {
@@ -25,16 +26,28 @@ struct candidate {
   uint64_t serial = 0;
 };
 
+class output_buffer;
+
 /// What happened to a job, as told to METRICS and the ENDPOINT.
-/// What happened to a job, as told to METRICS and the ENDPOINT. `output`
-/// says its output grew (at most every 100 ms per job).
-enum class transition : uint8_t { created, started, finished, removed, output };
+enum class transition : uint8_t { created, started, finished, removed };
 
 struct job_event {
   transition what = transition::created;
   /// The status before this transition.
   job_status previous = job_status::pending;
   job_info job;
+  /// With `finished`, from the JOB to SCHEDULER only: the job's output,
+  /// which its record keeps once the actor quit. Local only (never
+  /// serialized); SCHEDULER clears it before telling listeners.
+  std::shared_ptr<output_buffer> output;
+};
+
+/// A job's output grew (at most every 100 ms per job): what listeners need
+/// for progress and resource notifications, without the whole job_info.
+struct output_news {
+  std::string job_id;
+  std::string session_id;
+  output_stats output;
 };
 
 } // namespace jobd
@@ -59,6 +72,7 @@ CAF_ADD_TYPE_ID(jobd, (jobd::metrics_snapshot))
 CAF_ADD_TYPE_ID(jobd, (jobd::session_metrics))
 CAF_ADD_TYPE_ID(jobd, (jobd::candidate))
 CAF_ADD_TYPE_ID(jobd, (jobd::job_event))
+CAF_ADD_TYPE_ID(jobd, (jobd::output_news))
 
 CAF_ADD_ATOM(jobd, jobd::atom, submit, "submit")
 CAF_ADD_ATOM(jobd, jobd::atom, status, "status")
@@ -92,6 +106,8 @@ CAF_ADD_ATOM(jobd, jobd::atom, shutdown, "shutdown")
 CAF_ADD_ATOM(jobd, jobd::atom, expire, "expire")
 CAF_ADD_ATOM(jobd, jobd::atom, progress, "progress")
 CAF_ADD_ATOM(jobd, jobd::atom, settle, "settle")
+CAF_ADD_ATOM(jobd, jobd::atom, unsubscribe, "unsubscr")
+CAF_ADD_ATOM(jobd, jobd::atom, retire, "retire")
 
 CAF_END_TYPE_ID_BLOCK(jobd)
 
@@ -117,33 +133,36 @@ using job_actor = caf::typed_actor<
   // Stop at once (server shutdown); answered once nothing of it runs.
   caf::replies_to<atom::shutdown>::with<bool>>;
 
-/// The local-process JOB: the job interface plus the events the process
-/// reactor sends about its child.
-using process_job_actor = job_actor::extend<
-  // The child runs as leader of process group `pid`.
-  caf::reacts_to<atom::spawned, int64_t>,
-  // The child could not be started: error code and message.
+/// What a kind's backend reports to its job's core (see actors/core/): the
+/// process reactor sends these for a local process, other kinds for theirs.
+using backend_events = caf::typed_actor<
+  // The work runs: its pid (0 if it has none) and how its process tree is
+  // tracked ("cgroup", "pgroup", or "" for no local process).
+  caf::reacts_to<atom::spawned, int64_t, std::string>,
+  // It could not be started: error code and message.
   caf::reacts_to<atom::spawn_failed, std::string, std::string>,
-  // Bytes read from the child's stdout or stderr.
+  // Bytes of its stdout or stderr.
   caf::reacts_to<atom::data, stream_kind, std::string>,
-  // A pipe reached end of file.
+  // A stream ended.
   caf::reacts_to<atom::eof, stream_kind>,
-  // The child was reaped; raw wait status.
-  caf::reacts_to<atom::exited, int32_t>,
-  // The job's timeout expired.
-  caf::reacts_to<atom::timeout>,
-  // The grace after SIGTERM is over: SIGKILL the group.
-  caf::reacts_to<atom::escalate>,
+  // It ended, with the raw wait status of its main process; the last event
+  // (nothing of it runs any more, both streams ended before).
+  caf::reacts_to<atom::exited, int32_t>>;
+
+/// The JOB core: the job interface, the backend's events and its own
+/// timers. One implementation for every kind (actors/core/job_core.hpp).
+using job_core_actor = job_actor::extend_with<backend_events>::extend<
+  // A deadline may be due (timeout, kill escalation, waiter expiry); the
+  // number tells the latest arming from stale ones.
+  caf::reacts_to<atom::tick, uint64_t>,
   // Emit a partial line held back waiting for its end.
   caf::reacts_to<atom::flush>,
-  // Check again whether any process of the group is left.
-  caf::reacts_to<atom::recheck>,
-  // A waiter's deadline passed (the waiter's number).
-  caf::reacts_to<atom::expire, uint64_t>,
   // Time to tell listeners that output grew.
   caf::reacts_to<atom::progress>,
   // Status requests waited long enough for the pid: answer them.
-  caf::reacts_to<atom::settle>>;
+  caf::reacts_to<atom::settle>,
+  // From SCHEDULER, after it recorded the finished job: quit.
+  caf::replies_to<atom::retire>::with<bool>>;
 
 /// The SESSION actor interface: one per sessionId, created on first use. Holds
 /// the per-session limit: it offers its best pending jobs to SCHEDULER, never
@@ -161,7 +180,9 @@ using session_actor = caf::typed_actor<
 /// Anything that wants to hear about job lifecycle events (METRICS, ENDPOINT).
 using event_listener = caf::typed_actor<
   // A job was created, started, finished or removed.
-  caf::reacts_to<atom::event, job_event>>;
+  caf::reacts_to<atom::event, job_event>,
+  // A job's output grew.
+  caf::reacts_to<atom::output, output_news>>;
 
 /// The SCHEDULER actor interface: admission, the global limit, the ready
 /// queue (priority 10 first, then arrival) and the job index.
@@ -186,8 +207,12 @@ using scheduler_actor = caf::typed_actor<
   caf::replies_to<atom::withdraw, std::string>::with<bool>,
   // From JOB: it started or finished.
   caf::reacts_to<atom::event, job_event>,
-  // Send every lifecycle event to this listener too.
+  // From JOB: its output grew.
+  caf::reacts_to<atom::output, output_news>,
+  // Send every lifecycle event to this listener too (until it terminates).
   caf::reacts_to<atom::subscribe, event_listener>,
+  // Stop sending events to this listener.
+  caf::reacts_to<atom::unsubscribe, event_listener>,
   // Server shutdown: stop every job; answered once none runs.
   caf::replies_to<atom::shutdown>::with<bool>>;
 
@@ -236,7 +261,7 @@ typename Inspector::result_type inspect(Inspector& f, job_info& x) {
            x.args, x.shell, x.status, x.session_id, x.working_directory,
            x.created_at, x.started_at, x.finished_at, x.priority, x.timeout_ms,
            x.tags, x.exit_code, x.signal, x.error_code, x.error, x.pid,
-           x.queue_position, x.serial, x.output);
+           x.tracking, x.queue_position, x.serial, x.output);
 }
 
 template <class Inspector>
@@ -327,7 +352,14 @@ typename Inspector::result_type inspect(Inspector& f, candidate& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_event& x) {
+  // `output` is a local hand-over, never serialized.
   return f(caf::meta::type_name("jobd.job_event"), x.what, x.previous, x.job);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_news& x) {
+  return f(caf::meta::type_name("jobd.output_news"), x.job_id, x.session_id,
+           x.output);
 }
 
 // -- tool failures as CAF errors ----------------------------------------------

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
-#include "actors/output_buffer.hpp"
+#include "actors/core/output_buffer.hpp"
 
 #include <caf/actor_system.hpp>
 

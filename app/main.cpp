@@ -5,10 +5,10 @@
 #include "actors/job_factory.hpp"
 #include "actors/logger.hpp"
 #include "actors/metrics.hpp"
-#include "actors/process_job.hpp"
-#include "actors/process_reactor.hpp"
+#include "actors/kinds/process/process_job.hpp"
+#include "actors/kinds/process/process_reactor.hpp"
 #include "actors/scheduler.hpp"
-#include "actors/stdin_reader.hpp"
+#include "actors/transport/stdin_reader.hpp"
 #include "actors/sweeper.hpp"
 #include "app/config.hpp"
 

@@ -7,7 +7,7 @@
 #pragma once
 
 #include "actors/job_factory.hpp"
-#include "actors/process_launcher.hpp"
+#include "actors/kinds/process/process_launcher.hpp"
 
 #include <atomic>
 

@@ -10,7 +10,7 @@
 #include "actors/actors.hpp"
 #include "actors/logger.hpp"
 #include "actors/metrics.hpp"
-#include "actors/process_job.hpp"
+#include "actors/kinds/process/process_job.hpp"
 #include "actors/scheduler.hpp"
 
 #include <benchmark/benchmark.h>

@@ -1,6 +1,6 @@
 // Output buffer microbenchmarks: appending 64 KiB blocks as the reactor
 // delivers them (bytes/s), and answering `since` queries.
-#include "actors/output_buffer.hpp"
+#include "actors/core/output_buffer.hpp"
 
 #include <benchmark/benchmark.h>
 

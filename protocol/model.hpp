@@ -57,6 +57,10 @@ inline constexpr const char* timeout = "TIMEOUT";
 inline constexpr const char* cancelled = "CANCELLED";
 inline constexpr const char* unknown_job_kind = "UNKNOWN_JOB_KIND";
 inline constexpr const char* internal_error = "INTERNAL_ERROR";
+/// A job's actor died unexpectedly (a bug): the job ends failed with this.
+inline constexpr const char* internal = "INTERNAL";
+/// More pending jobs than --max-pending-jobs allows.
+inline constexpr const char* queue_full = "QUEUE_FULL";
 } // namespace codes
 
 /// A failure of a tool's own work, rendered as an `isError` result in the
@@ -92,6 +96,9 @@ struct job_spec {
   int64_t output_byte_limit = use_default;
   /// Which job kind runs this spec (see actors/job_factory.hpp).
   std::string kind = "process";
+  /// The call's `kindOptions` object as JSON text (checked against the
+  /// kind's schema fragment); empty when none was given.
+  std::string kind_options;
 };
 
 struct output_query {
@@ -189,6 +196,9 @@ struct job_info {
   std::string error_code;
   std::string error;
   int64_t pid = 0;
+  /// How the job's process tree is tracked: "cgroup", "pgroup", or empty
+  /// for kinds without local processes.
+  std::string tracking;
   /// 1-based position in the ready queue while pending; 0 otherwise.
   uint64_t queue_position = 0;
   /// Creation order, unique per server run.

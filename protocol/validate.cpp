@@ -2,6 +2,8 @@
 // cannot say. Messages name the field the way a model wrote it.
 #include "protocol/validate.hpp"
 
+#include "protocol/pattern.hpp"
+
 #include "protocol/json.hpp"
 
 #include <rapidjson/pointer.h>
@@ -338,63 +340,15 @@ bool check_execute(const Value& args, tool_error& err) {
                          "options.tags", err);
 }
 
-// What std::regex cannot be trusted with: it copies a counted repetition's
-// operand n times (a{1000}{1000} builds a million states), and it reads
-// back-reference numbers into a long without an overflow check.
-const char* pattern_problem(std::string_view pattern) {
-  uint64_t product = 1;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] == '\\') {
-      size_t digits = 0;
-      while (i + 1 + digits < pattern.size() && pattern[i + 1 + digits] >= '0'
-             && pattern[i + 1 + digits] <= '9')
-        ++digits;
-      if (digits > 3)
-        return "pattern has a back-reference number that is too large";
-      i += digits > 0 ? digits : 1;
-      continue;
-    }
-    if (pattern[i] != '{')
-      continue;
-    uint64_t bound = 0;
-    uint64_t number = 0;
-    size_t digits = 0;
-    for (size_t j = i + 1; j < pattern.size(); ++j) {
-      auto c = pattern[j];
-      if (c >= '0' && c <= '9') {
-        if (++digits > 9)
-          return "pattern has a repetition count that is too large";
-        number = number * 10 + static_cast<uint64_t>(c - '0');
-      } else if (c == ',') {
-        bound = std::max(bound, number);
-        number = 0;
-        digits = 0;
-      } else {
-        break;
-      }
-    }
-    bound = std::max(bound, number);
-    product *= std::max<uint64_t>(bound, 1);
-    if (product > limits::max_pattern_repeat)
-      return "pattern has too many counted repetitions ({n}) for the regex "
-             "engine";
-  }
-  return nullptr;
-}
-
 bool check_pattern(const Value& args, tool_error& err) {
-  auto pattern = member(args, "pattern");
-  if (pattern == nullptr)
+  auto text = member(args, "pattern");
+  if (text == nullptr)
     return true;
-  auto text = str(*pattern);
-  if (auto problem = pattern_problem(text)) {
-    invalid(err, "pattern", problem);
-    return false;
-  }
-  std::string what;
-  if (!regex_compiles(text, what)) {
-    invalid(err, "pattern",
-            "pattern is not a valid ECMAScript regular expression: " + what);
+  pattern compiled;
+  std::string why;
+  if (!pattern::compile(str(*text), compiled, why)) {
+    invalid(err, "pattern", "pattern is not a valid RE2 regular expression: "
+                              + why);
     return false;
   }
   return true;

@@ -17,9 +17,6 @@ namespace jobd::protocol {
 bool validate_arguments(tool_id id, const rapidjson::Value& args,
                         tool_error& err);
 
-/// True if std::regex (ECMAScript) compiles `pattern`; else sets `error`.
-bool regex_compiles(std::string_view pattern, std::string& error);
-
 /// Fills `err` as an INVALID_ARGUMENTS failure of `field`.
 void invalid_argument(tool_error& err, std::string field, std::string message);
 

@@ -9,6 +9,7 @@ packages=(
   g++ cmake make pkg-config
   libcaf-dev rapidjson-dev libboost1.81-dev libboost-filesystem1.81-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libre2-dev
 )
 if [ "${JOBD_SETUP_CLANG:-0}" = 1 ]; then
   packages+=(clang libclang-rt-dev)

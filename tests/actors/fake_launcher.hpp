@@ -2,7 +2,7 @@
 // and the test plays the reactor's part by sending the job its events.
 #pragma once
 
-#include "actors/process_launcher.hpp"
+#include "actors/kinds/process/process_launcher.hpp"
 
 #include <set>
 #include <utility>

@@ -6,7 +6,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/logger.hpp"
-#include "actors/process_job.hpp"
+#include "actors/kinds/process/process_job.hpp"
 #include "actors/scheduler.hpp"
 #include "fake_launcher.hpp"
 #include "scripted_job.hpp"

@@ -1,5 +1,5 @@
 // The output buffer on its own: no actors, no clock (timestamps are given).
-#include "actors/output_buffer.hpp"
+#include "actors/core/output_buffer.hpp"
 
 #include <gtest/gtest.h>
 

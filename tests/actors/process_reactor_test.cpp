@@ -1,6 +1,6 @@
 // The process reactor against real processes and a real actor system: a
 // recording job actor collects what the reactor reports.
-#include "actors/process_reactor.hpp"
+#include "actors/kinds/process/process_reactor.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

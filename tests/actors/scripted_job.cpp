@@ -1,6 +1,6 @@
 #include "scripted_job.hpp"
 
-#include "actors/output_buffer.hpp"
+#include "actors/core/output_buffer.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>

@@ -1,4 +1,4 @@
-#include "actors/output_buffer.hpp"
+#include "actors/core/output_buffer.hpp"
 
 #include <algorithm>
 #include <cstring>

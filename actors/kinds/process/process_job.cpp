@@ -1,4 +1,4 @@
-#include "actors/process_job.hpp"
+#include "actors/kinds/process/process_job.hpp"
 
 #include "actors/logger.hpp"
 

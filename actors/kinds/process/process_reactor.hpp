@@ -3,7 +3,7 @@
 // the owning JOB actor with anon_send.
 #pragma once
 
-#include "actors/process_launcher.hpp"
+#include "actors/kinds/process/process_launcher.hpp"
 
 #include <chrono>
 #include <cstddef>

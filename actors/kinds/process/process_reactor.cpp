@@ -1,4 +1,4 @@
-#include "actors/process_reactor.hpp"
+#include "actors/kinds/process/process_reactor.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

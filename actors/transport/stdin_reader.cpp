@@ -1,4 +1,4 @@
-#include "actors/stdin_reader.hpp"
+#include "actors/transport/stdin_reader.hpp"
 
 #include <caf/send.hpp>
 

@@ -5,8 +5,8 @@
 
 #include "actors/actors.hpp"
 #include "actors/job_factory.hpp"
-#include "actors/output_buffer.hpp"
-#include "actors/process_launcher.hpp"
+#include "actors/core/output_buffer.hpp"
+#include "actors/kinds/process/process_launcher.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>

@@ -1,0 +1,66 @@
+// How a local-process job starts and signals its process tree. The real
+// launcher is the process reactor; tests substitute a fake to drive a job
+// without processes.
+#pragma once
+
+#include "actors/actors.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace jobd {
+
+/// What to execve, as resolved by the process job kind.
+struct launch_spec {
+  /// Absolute path of the executable (argv[0] is `argv.front()`).
+  std::string executable;
+  /// The full argument vector, argv[0] included.
+  std::vector<std::string> argv;
+  /// Empty: inherit the server's.
+  std::string working_directory;
+  /// Overrides of the server's environment.
+  std::map<std::string, std::string> environment;
+  /// Names the job's cgroup (a job id: letters, digits and '-').
+  std::string name;
+  /// Bytes sent to the job but not yet taken by it; reading pauses while
+  /// this is above `max_in_flight`, so a fast writer cannot fill the job's
+  /// mailbox.
+  std::shared_ptr<std::atomic<int64_t>> in_flight;
+  int64_t max_in_flight = 4 * 1024 * 1024;
+};
+
+/// Starts jobs' process trees and signals them. A tree is named by its
+/// leader's pid (the `started` value) and is tracked as a cgroup where one
+/// can be made, else as the leader's process group.
+///
+/// Events, to the sink given to `launch`, in this order: `started(pid,
+/// tracking)` or `spawn_failed(code, message)`; `data`* and one `eof` per
+/// stream; last `exited(raw wait status of the leader)`, sent only once the
+/// leader was reaped, the rest of its tree killed and gone, and both streams
+/// ended (a stream still held open by a process that left the tree is
+/// closed after a short drain). After `exited` the tree is forgotten: no
+/// signal ever reaches a pid that is no longer the job's.
+class process_launcher {
+public:
+  virtual ~process_launcher() = default;
+
+  /// Starts the leader: own process group (and cgroup), stdin /dev/null,
+  /// stdout and stderr on pipes.
+  virtual void launch(launch_spec spec, backend_events sink) = 0;
+
+  /// Sends `sig` to every process of the tree of `pid` (whole_tree) or to
+  /// the leader only; false if the tree is unknown or empty.
+  virtual bool signal(int64_t pid, int sig, bool whole_tree = true) = 0;
+
+  /// SIGKILLs every process of the tree of `pid` (cgroup.kill where the
+  /// tree is a cgroup, so setsid cannot escape it).
+  virtual void kill_tree(int64_t pid) = 0;
+};
+
+using launcher_ptr = std::shared_ptr<process_launcher>;
+
+} // namespace jobd

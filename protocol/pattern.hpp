@@ -1,0 +1,46 @@
+// The one place where a client's regular expression is compiled and run.
+// RE2 (Debian libre2-dev) matches in time linear in the input and in memory
+// bounded per pattern, with no recursion: no pattern and no input can crash
+// jobd or hold an actor for long (std::regex recursed per character and
+// took jobd down on a 16,000-character line).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace re2 {
+class RE2;
+} // namespace re2
+
+namespace jobd {
+
+/// A compiled client pattern (RE2 syntax: Perl-like, without
+/// back-references or look-around). Cheap to copy: copies share the
+/// compiled program, which is immutable and safe to use from any thread.
+class pattern {
+public:
+  /// Memory RE2 may use for one pattern's compiled program and its DFA
+  /// caches; a pattern that needs more is refused when compiled.
+  static constexpr int64_t max_memory = 8 * 1024 * 1024;
+
+  /// An empty pattern: matches everything.
+  pattern() = default;
+
+  /// Compiles `text`; false with the engine's reason in `error` if it is
+  /// not a valid pattern or too large.
+  static bool compile(std::string_view text, pattern& out,
+                      std::string& error);
+
+  /// True if `text` contains a match (always, for the empty pattern).
+  bool search(std::string_view text) const;
+
+  bool empty() const {
+    return re_ == nullptr;
+  }
+
+private:
+  std::shared_ptr<const re2::RE2> re_;
+};
+
+} // namespace jobd
