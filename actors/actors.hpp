@@ -261,7 +261,7 @@ typename Inspector::result_type inspect(Inspector& f, job_info& x) {
            x.args, x.shell, x.status, x.session_id, x.working_directory,
            x.created_at, x.started_at, x.finished_at, x.priority, x.timeout_ms,
            x.tags, x.exit_code, x.signal, x.error_code, x.error, x.pid,
-           x.tracking, x.queue_position, x.serial, x.output);
+           x.run_ms, x.tracking, x.queue_position, x.serial, x.output);
 }
 
 template <class Inspector>
