@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <csignal>
 #include <set>
+#include <vector>
 #include <sys/inotify.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -208,10 +209,15 @@ void process_reactor::impl::wait_inotify() {
           off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
         }
       }
-      for (int wd : fired)
-        if (auto i = watches.find(wd); i != watches.end())
-          if (auto t = i->second.lock())
-            check_tree(t);
+      // The queue overflowed (wd -1): any watch may have lost its event.
+      std::vector<std::weak_ptr<job_tree>> due;
+      for (auto& [wd, weak] : watches)
+        if (fired.count(wd) != 0 || fired.count(-1) != 0)
+          due.push_back(weak);
+      // check_tree may unwatch: not while iterating `watches`.
+      for (auto& weak : due)
+        if (auto t = weak.lock())
+          check_tree(t);
       wait_inotify();
     });
 }
