@@ -4,8 +4,7 @@
 
 namespace jobd {
 
-bool pattern::compile(std::string_view text, pattern& out,
-                      std::string& error) {
+bool pattern::compile(std::string_view text, pattern& out, std::string& error) {
   if (text.empty()) {
     out.re_.reset();
     return true;

@@ -29,8 +29,7 @@ public:
 
   /// Compiles `text`; false with the engine's reason in `error` if it is
   /// not a valid pattern or too large.
-  static bool compile(std::string_view text, pattern& out,
-                      std::string& error);
+  static bool compile(std::string_view text, pattern& out, std::string& error);
 
   /// True if `text` contains a match (always, for the empty pattern).
   bool search(std::string_view text) const;

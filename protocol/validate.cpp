@@ -347,8 +347,8 @@ bool check_pattern(const Value& args, tool_error& err) {
   pattern compiled;
   std::string why;
   if (!pattern::compile(str(*text), compiled, why)) {
-    invalid(err, "pattern", "pattern is not a valid RE2 regular expression: "
-                              + why);
+    invalid(err, "pattern",
+            "pattern is not a valid RE2 regular expression: " + why);
     return false;
   }
   return true;

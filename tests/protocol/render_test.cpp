@@ -81,11 +81,19 @@ TEST(json, utf8) {
   EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));     // surrogate
   EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80")); // > U+10FFFF
   EXPECT_FALSE(valid_utf8("\xE2\x82"));         // truncated
-  std::string out;
+  // One U+FFFD per maximal invalid subpart: a truncated sequence is one.
+  std::string out = "x";
   append_sanitized_utf8(out, "a\xFF"
                              "b\xE2\x82");
-  EXPECT_EQ(out, "a\xEF\xBF\xBD"
-                 "b\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(out, "xa\xEF\xBF\xBD"
+                 "b\xEF\xBF\xBD");
+  EXPECT_EQ(sanitize_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(valid_utf8_prefix("ab\xE2\x82"), 2u);
+  EXPECT_EQ(complete_utf8_prefix("ab\xE2\x82"), 2u);
+  EXPECT_EQ(complete_utf8_prefix("ab\xFF"), 3u);
+  EXPECT_EQ(utf8_floor("a\xE2\x82\xAC", 2), 1u);
+  EXPECT_EQ(utf8_ceil("a\xE2\x82\xAC", 2), 4u);
+  EXPECT_EQ(shorten("\xE2\x82\xAC\xE2\x82\xAC", 4), "\xE2\x82\xAC...");
 }
 
 TEST(json, signal_names) {
