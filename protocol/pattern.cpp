@@ -1,8 +1,52 @@
 #include "protocol/pattern.hpp"
 
+#include "protocol/utf8.hpp"
+
 #include <re2/re2.h>
 
 namespace jobd {
+
+namespace {
+
+// RE2 quotes the offending part, which can be the whole pattern.
+constexpr size_t max_error_bytes = 120;
+
+// The engine's reason, with the features it lacks on purpose said so: a
+// model that wrote `(a)\1` learns what to write instead.
+std::string describe(const re2::RE2& re) {
+  const auto& arg = re.error_arg();
+  switch (re.error_code()) {
+    case RE2::ErrorBadEscape:
+      if (arg.size() == 2 && arg[1] >= '1' && arg[1] <= '9')
+        return "back-references such as " + arg
+               + " are not supported (RE2 syntax: matching in linear time "
+                 "rules them out)";
+      if (arg == "\\k" || arg == "\\g")
+        return "named back-references (" + arg
+               + ") are not supported (RE2 syntax: matching in linear time "
+                 "rules them out)";
+      break;
+    case RE2::ErrorBadPerlOp:
+      if (arg == "(?=" || arg == "(?!" || arg == "(?<")
+        return "look-ahead and look-behind (" + arg
+               + "...) are not supported (RE2 syntax); anchor with ^, $ or "
+                 "\\b instead";
+      break;
+    case RE2::ErrorPatternTooLarge:
+      return "pattern is too large: its compiled form would need more than "
+             + std::to_string(pattern::max_memory / (1024 * 1024))
+             + " MiB (large counted repetitions such as x{1000} multiply "
+               "its size)";
+    default:
+      break;
+  }
+  auto text = re.error();
+  if (text.size() > max_error_bytes)
+    text = text.substr(0, protocol::utf8_floor(text, max_error_bytes)) + "...";
+  return text;
+}
+
+} // namespace
 
 bool pattern::compile(std::string_view text, pattern& out, std::string& error) {
   if (text.empty()) {
@@ -13,10 +57,12 @@ bool pattern::compile(std::string_view text, pattern& out, std::string& error) {
   opts.set_log_errors(false);
   opts.set_max_mem(max_memory);
   opts.set_encoding(RE2::Options::EncodingUTF8);
+  // Only "does it match" is ever asked: no submatch tracking needed.
+  opts.set_never_capture(true);
   auto re = std::make_shared<const re2::RE2>(
     re2::StringPiece{text.data(), text.size()}, opts);
   if (!re->ok()) {
-    error = re->error();
+    error = describe(*re);
     return false;
   }
   out.re_ = std::move(re);

@@ -5,6 +5,7 @@
 // took jobd down on a 16,000-character line).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,7 +29,8 @@ public:
   pattern() = default;
 
   /// Compiles `text`; false with the engine's reason in `error` if it is
-  /// not a valid pattern or too large.
+  /// not a valid pattern or too large (back-references and look-around are
+  /// named as such). `error` is short: it never quotes the whole pattern.
   static bool compile(std::string_view text, pattern& out, std::string& error);
 
   /// True if `text` contains a match (always, for the empty pattern).

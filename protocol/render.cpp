@@ -87,6 +87,12 @@ void write_exit_code(json_writer& w, int32_t code) {
     w.Int(code);
 }
 
+// How the job's processes are tracked; absent for kinds without any.
+void write_tracking(json_writer& w, const job_info& job) {
+  if (!job.tracking.empty())
+    write_str(w, "tracking", job.tracking);
+}
+
 void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
   w.StartObject();
   write_str(w, "id", job.id);
@@ -130,6 +136,7 @@ void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
     w.Null();
   else
     w.Uint64(job.queue_position);
+  write_tracking(w, job);
   write_key(w, "output");
   w.StartObject();
   auto& o = job.output;
@@ -159,6 +166,7 @@ void write_list_item(json_writer& w, const job_info& job) {
   w.Int(job.priority);
   write_tags(w, job.tags);
   write_nstr(w, "workingDirectory", job.working_directory);
+  write_tracking(w, job);
   w.EndObject();
 }
 

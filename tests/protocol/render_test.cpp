@@ -56,7 +56,7 @@ rapidjson::Document render(const tool_result& r, tool_id tool,
   auto sc_text = to_json(res["structuredContent"]);
   EXPECT_EQ(res["content"][0]["text"].GetString(), sc_text);
   EXPECT_EQ(line.find('\n'), std::string::npos);
-  rapidjson::SchemaDocument sd(output_schema(tool));
+  rapidjson::SchemaDocument sd(default_catalog()->output_schema(tool));
   rapidjson::SchemaValidator v(sd);
   EXPECT_TRUE(res["structuredContent"].Accept(v)) << sc_text;
   return parse(sc_text);
@@ -331,7 +331,7 @@ TEST(render, error_conforms_to_every_output_schema) {
   for (auto tool :
        {tool_id::execute, tool_id::status, tool_id::output, tool_id::cancel,
         tool_id::list, tool_id::metrics, tool_id::cleanup, tool_id::wait}) {
-    rapidjson::SchemaDocument sd(output_schema(tool));
+    rapidjson::SchemaDocument sd(default_catalog()->output_schema(tool));
     rapidjson::SchemaValidator v(sd);
     EXPECT_TRUE(doc["result"]["structuredContent"].Accept(v))
       << tool_name(tool);
