@@ -3,6 +3,7 @@
 
 #include "protocol/json.hpp"
 #include "protocol/render.hpp"
+#include "protocol/resources.hpp"
 #include "protocol/tools.hpp"
 
 #include <rapidjson/schema.h>
@@ -336,4 +337,72 @@ TEST(render, error_conforms_to_every_output_schema) {
     EXPECT_TRUE(doc["result"]["structuredContent"].Accept(v))
       << tool_name(tool);
   }
+}
+
+TEST(render, tracking_is_shown_when_known) {
+  auto job = sample_job();
+  auto sc = render(job, tool_id::status);
+  EXPECT_FALSE(sc["job"].HasMember("tracking")) << "kinds without processes";
+  for (auto how : {"cgroup", "pgroup"}) {
+    job.tracking = how;
+    sc = render(job, tool_id::status);
+    EXPECT_STREQ(sc["job"]["tracking"].GetString(), how);
+    list_page page;
+    page.jobs = {job};
+    page.total = 1;
+    sc = render(page, tool_id::list);
+    EXPECT_STREQ(sc["jobs"][0]["tracking"].GetString(), how);
+    wait_result w;
+    w.job = job;
+    w.reason = "timeout";
+    sc = render(w, tool_id::wait);
+    EXPECT_STREQ(sc["job"]["tracking"].GetString(), how);
+    auto doc = parse(render_resource_status("4", "job://job-1-k3j9a", job));
+    auto status = parse(doc["result"]["contents"][0]["text"].GetString());
+    EXPECT_STREQ(status["job"]["tracking"].GetString(), how);
+  }
+}
+
+TEST(render, output_schemas_describe_tracking) {
+  for (auto tool : {tool_id::status, tool_id::wait}) {
+    auto& job
+      = default_catalog()->output_schema(tool)["anyOf"][0]["properties"]["job"];
+    EXPECT_EQ(to_json(job["properties"]["tracking"]["enum"]),
+              R"(["cgroup","pgroup"])");
+  }
+  auto& item = default_catalog()->output_schema(
+    tool_id::list)["anyOf"][0]["properties"]["jobs"]["items"];
+  EXPECT_EQ(to_json(item["properties"]["tracking"]["enum"]),
+            R"(["cgroup","pgroup"])");
+  // Something else than the two is not what the schema promises.
+  auto job = sample_job();
+  job.tracking = "container";
+  mcp_session s;
+  auto doc = parse(s.render_result("1", tool_result{job}));
+  rapidjson::SchemaDocument sd(
+    default_catalog()->output_schema(tool_id::status));
+  rapidjson::SchemaValidator v(sd);
+  EXPECT_FALSE(doc["result"]["structuredContent"].Accept(v));
+}
+
+TEST(render, new_error_codes_conform_to_every_output_schema) {
+  mcp_session s;
+  for (auto code : {codes::queue_full, codes::internal}) {
+    tool_error err{code, "refused", {{"limit", "10000"}}};
+    auto doc = parse(s.render_error("1", err));
+    auto& sc = doc["result"]["structuredContent"];
+    EXPECT_STREQ(sc["code"].GetString(), code);
+    for (size_t i = 0; i < tool_count; ++i) {
+      rapidjson::SchemaDocument sd(
+        default_catalog()->output_schema(static_cast<tool_id>(i)));
+      rapidjson::SchemaValidator v(sd);
+      EXPECT_TRUE(sc.Accept(v)) << code << " " << i;
+    }
+  }
+  // A job that died ends failed with errorCode INTERNAL.
+  auto job = sample_job();
+  job.error_code = codes::internal;
+  job.error = "The job's actor stopped unexpectedly";
+  auto sc = render(job, tool_id::status);
+  EXPECT_STREQ(sc["job"]["errorCode"].GetString(), "INTERNAL");
 }
