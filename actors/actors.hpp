@@ -115,10 +115,15 @@ namespace jobd {
 
 // -- the interfaces -----------------------------------------------------------
 
-/// The JOB actor interface: one actor per job, whatever its kind (a local
-/// process, a test double, later a remote or container job). SCHEDULER and
-/// SESSION know only this interface; kinds come from the job_factory.
+/// The JOB actor interface: one actor per job while it is pending or
+/// running, whatever its kind (a local process, a test double, later a
+/// cluster job). SCHEDULER and SESSION know only this interface. A finished
+/// job hands its status and output to SCHEDULER (its record) and quits.
 using job_actor = caf::typed_actor<
+  // Check the spec through the job's kind (command, working directory: file
+  // system work that must not run on SCHEDULER); answers the job's initial
+  // status, or the refusal.
+  caf::replies_to<atom::submit>::with<job_info>,
   // Begin running; sent by SCHEDULER once the job was admitted.
   caf::reacts_to<atom::start>,
   // The job's current status and metadata.
@@ -131,7 +136,9 @@ using job_actor = caf::typed_actor<
   // Answered when the job ends or new (matching) output arrives, or on timeout.
   caf::replies_to<atom::wait, wait_query>::with<wait_result>,
   // Stop at once (server shutdown); answered once nothing of it runs.
-  caf::replies_to<atom::shutdown>::with<bool>>;
+  caf::replies_to<atom::shutdown>::with<bool>,
+  // From SCHEDULER, once it keeps the finished job's record: quit.
+  caf::reacts_to<atom::retire>>;
 
 /// What a kind's backend reports to its job's core (see actors/core/): the
 /// process reactor sends these for a local process, other kinds for theirs.
@@ -160,9 +167,7 @@ using job_core_actor = job_actor::extend_with<backend_events>::extend<
   // Time to tell listeners that output grew.
   caf::reacts_to<atom::progress>,
   // Status requests waited long enough for the pid: answer them.
-  caf::reacts_to<atom::settle>,
-  // From SCHEDULER, after it recorded the finished job: quit.
-  caf::replies_to<atom::retire>::with<bool>>;
+  caf::reacts_to<atom::settle>>;
 
 /// The SESSION actor interface: one per sessionId, created on first use. Holds
 /// the per-session limit: it offers its best pending jobs to SCHEDULER, never
@@ -261,7 +266,7 @@ typename Inspector::result_type inspect(Inspector& f, job_info& x) {
            x.args, x.shell, x.status, x.session_id, x.working_directory,
            x.created_at, x.started_at, x.finished_at, x.priority, x.timeout_ms,
            x.tags, x.exit_code, x.signal, x.error_code, x.error, x.pid,
-           x.tracking, x.queue_position, x.serial, x.output);
+           x.run_ms, x.tracking, x.queue_position, x.serial, x.output);
 }
 
 template <class Inspector>

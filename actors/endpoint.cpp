@@ -216,46 +216,47 @@ std::pair<protocol::log_level, const char*> describe(const job_event& ev) {
           return {log_level::info, "job.completed"};
       }
     case transition::removed:
-      return {log_level::debug, "job.removed"};
-    case transition::output:
       break;
   }
-  return {log_level::debug, "job.output"};
+  return {log_level::debug, "job.removed"};
 }
 
-// Notifications a job event causes: progress of waits, resource updates,
-// list changes (coalesced) and log messages. Each only if the client asked.
+// Progress of waits and output resource updates for a job whose output grew
+// (or that ended: its output is complete).
+void notify_output(self_ptr self, const std::string& job_id,
+                   uint64_t last_sequence) {
+  auto& st = self->state;
+  if (auto i = st.watches.find(job_id); i != st.watches.end()) {
+    for (auto& w : i->second) {
+      if (last_sequence > w.last) {
+        w.last = last_sequence;
+        write_line(self, protocol::render_progress(
+                           w.token, static_cast<double>(last_sequence), 0,
+                           "output up to sequence "
+                             + std::to_string(last_sequence)));
+      }
+    }
+  }
+  if (st.session.has_subscriptions()) {
+    auto uri = protocol::output_uri(job_id);
+    if (st.session.subscribed(uri))
+      write_line(self, protocol::render_resource_updated(uri));
+  }
+}
+
+// Notifications a lifecycle event causes: resource updates, list changes
+// (coalesced) and log messages. Each only if the client asked.
 void notify(self_ptr self, const job_event& ev) {
   auto& st = self->state;
   auto& session = st.session;
   auto& job = ev.job;
-  bool output_grew
-    = ev.what == transition::output || ev.what == transition::finished;
-  if (output_grew) {
-    if (auto i = st.watches.find(job.id); i != st.watches.end()) {
-      for (auto& w : i->second) {
-        auto seq = job.output.last_sequence;
-        if (seq > w.last) {
-          w.last = seq;
-          write_line(self, protocol::render_progress(
-                             w.token, static_cast<double>(seq), 0,
-                             "output up to sequence " + std::to_string(seq)));
-        }
-      }
-    }
-  }
   if (session.has_subscriptions()) {
-    if (ev.what != transition::output) {
-      auto uri = protocol::status_uri(job.id);
-      if (session.subscribed(uri))
-        write_line(self, protocol::render_resource_updated(uri));
-    }
-    if (output_grew) {
-      auto uri = protocol::output_uri(job.id);
-      if (session.subscribed(uri))
-        write_line(self, protocol::render_resource_updated(uri));
-    }
+    auto uri = protocol::status_uri(job.id);
+    if (session.subscribed(uri))
+      write_line(self, protocol::render_resource_updated(uri));
   }
+  if (ev.what == transition::finished)
+    notify_output(self, job.id, job.output.last_sequence);
   // Unasked-for notifications only once the MCP handshake is complete.
   if ((ev.what == transition::created || ev.what == transition::removed)
       && session.client_ready()) {
@@ -265,12 +266,10 @@ void notify(self_ptr self, const job_event& ev) {
       self->delayed_send(self, std::chrono::milliseconds(100), atom::tick_v);
     }
   }
-  if (ev.what != transition::output) {
-    auto [level, name] = describe(ev);
-    if (session.should_log(level))
-      write_line(self, protocol::render_log_message(
-                         level, "jobd", protocol::job_event_json(name, job)));
-  }
+  auto [level, name] = describe(ev);
+  if (session.should_log(level))
+    write_line(self, protocol::render_log_message(
+                       level, "jobd", protocol::job_event_json(name, job)));
 }
 
 // Stops every job, then tells the owner; later lines are ignored.
@@ -279,6 +278,7 @@ void stop(self_ptr self) {
   if (st.stopping)
     return;
   st.stopping = true;
+  self->send(st.scheduler, atom::unsubscribe_v, event_listener{self});
   self->request(st.scheduler, caf::infinite, atom::shutdown_v)
     .then(
       [self](bool) {
@@ -341,6 +341,11 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
     [self](atom::event, const job_event& ev) {
       if (!self->state.stopping)
         notify(self, ev);
+    },
+    // A job's output grew.
+    [self](atom::output, const output_news& news) {
+      if (!self->state.stopping)
+        notify_output(self, news.job_id, news.output.last_sequence);
     },
     // Coalesced notifications are due.
     [self](atom::tick) {

@@ -1,6 +1,6 @@
 #include "actors/job_factory.hpp"
 
-#include <chrono>
+#include "actors/core/job_core.hpp"
 
 namespace jobd {
 
@@ -8,9 +8,21 @@ void job_factory::add(std::string name, std::shared_ptr<const job_kind> kind) {
   kinds_[std::move(name)] = std::move(kind);
 }
 
-const job_kind* job_factory::find(const std::string& name) const {
+std::shared_ptr<const job_kind>
+job_factory::find(const std::string& name) const {
   auto i = kinds_.find(name);
-  return i == kinds_.end() ? nullptr : i->second.get();
+  return i == kinds_.end() ? nullptr : i->second;
+}
+
+std::map<std::string, std::string> job_factory::option_schemas() const {
+  std::map<std::string, std::string> result;
+  for (auto& [name, kind] : kinds_)
+    result.emplace(name, kind->options_schema());
+  return result;
+}
+
+job_actor job_factory::spawn(caf::actor_system& sys, job_context ctx) const {
+  return sys.spawn(job_core, std::move(ctx));
 }
 
 job_info initial_info(const job_context& ctx) {

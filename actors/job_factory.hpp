@@ -1,6 +1,7 @@
 // Job kinds and the factory that picks one for a job_spec. SCHEDULER creates
-// every job through the factory, so a new kind (remote, container) plugs in
-// by registering itself here; see docs/extending.md.
+// every job through the factory; every job runs on the one JOB core
+// (actors/core/job_core.hpp), and a kind supplies only a backend: how its
+// work starts, is signalled and stopped. See docs/extending.md.
 #pragma once
 
 #include "actors/actors.hpp"
@@ -8,10 +9,12 @@
 
 #include <caf/actor_system.hpp>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace jobd {
 
@@ -24,28 +27,69 @@ struct job_defaults {
   int64_t max_wait_ms = 60000;
 };
 
+class job_kind;
+
 /// Everything a new job actor starts from.
 struct job_context {
   std::string id;
   uint64_t serial = 0;
   job_spec spec;
   timestamp_ms created_at = 0;
-  /// Where the job reports that it started and finished.
+  /// Where the job reports that it started, output grew, and it finished.
   scheduler_actor scheduler;
   job_defaults defaults;
+  /// The job's kind (owned by the factory, which outlives every job).
+  std::shared_ptr<const job_kind> kind;
 };
 
-/// One kind of job: how its specs are checked and its actors spawned.
+/// One job's work as its kind runs it. The core calls these from the job's
+/// actor; the backend reports what happens as backend_events to the sink.
+class job_backend {
+public:
+  virtual ~job_backend() = default;
+
+  /// Starts the work. Reports to `sink`: `spawned` (or `spawn_failed`)
+  /// first, `data` and one `eof` per stream, `exited` last. Each `data`
+  /// adds its size to `in_flight` before it is sent (the core subtracts
+  /// what it took), so a backend can pause while its job lags behind.
+  virtual void start(backend_events sink,
+                     std::shared_ptr<std::atomic<int64_t>> in_flight)
+    = 0;
+
+  /// The work runs under `pid` (the `spawned` value; 0 if it has none).
+  virtual void spawned(int64_t pid) {
+    (void) pid;
+  }
+
+  /// Sends `sig` to the job's processes: all of them, or its main process
+  /// only. False if none is left.
+  virtual bool signal(int sig, bool whole_tree) = 0;
+
+  /// Ends all of the job at once (SIGKILL to its whole tree); `exited`
+  /// follows.
+  virtual void kill() = 0;
+};
+
+/// One kind of job: how its specs are checked and its work is run.
 class job_kind {
 public:
   virtual ~job_kind() = default;
 
-  /// Checks (and may normalise) a spec before any job exists; an error
-  /// refuses the submission at once (e.g. COMMAND_NOT_FOUND).
+  /// JSON schema of the kind's `kindOptions` object (checked by the
+  /// protocol layer before a spec reaches the kind).
+  virtual std::string options_schema() const {
+    return R"({"type":"object","additionalProperties":false})";
+  }
+
+  /// Checks (and may normalise) a spec before the job is queued; an error
+  /// refuses the submission (e.g. COMMAND_NOT_FOUND). Runs on the new job's
+  /// own actor, never on SCHEDULER, so it may touch the file system.
   virtual std::optional<tool_error> validate(job_spec& spec) const = 0;
 
-  /// Spawns the job's actor; it stays pending until it gets `atom::start`.
-  virtual job_actor spawn(caf::actor_system& sys, job_context ctx) const = 0;
+  /// The backend that runs one job of this kind.
+  virtual std::unique_ptr<job_backend>
+  make_backend(const job_context& ctx) const
+    = 0;
 };
 
 /// The registry of job kinds, by the name in `job_spec::kind`.
@@ -54,17 +98,20 @@ public:
   void add(std::string name, std::shared_ptr<const job_kind> kind);
 
   /// The kind for `name`, or null.
-  const job_kind* find(const std::string& name) const;
+  std::shared_ptr<const job_kind> find(const std::string& name) const;
+
+  /// Kind names and their kindOptions schemas, for the protocol layer.
+  std::map<std::string, std::string> option_schemas() const;
+
+  /// Spawns a JOB core for `ctx` (whose `kind` is set); it stays pending
+  /// until it got `atom::submit` and then `atom::start`.
+  job_actor spawn(caf::actor_system& sys, job_context ctx) const;
 
 private:
   std::map<std::string, std::shared_ptr<const job_kind>> kinds_;
 };
 
 using factory_ptr = std::shared_ptr<const job_factory>;
-
-} // namespace jobd
-
-namespace jobd {
 
 /// A new job's status as every kind starts it: pending, from its spec.
 job_info initial_info(const job_context& ctx);

@@ -1,7 +1,5 @@
 #include "actors/metrics.hpp"
 
-#include "actors/job_factory.hpp"
-
 #include <caf/event_based_actor.hpp>
 
 #include <cstdio>
@@ -52,54 +50,63 @@ struct global_counters {
   uint64_t& cancelled;
 };
 
+using self_ptr = metrics_actor::stateful_pointer<metrics_state>;
+
+// The global counters are the server's history; a session's are the jobs it
+// holds now, so a session whose jobs were all removed leaves no trace.
+void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
+  auto& st = self->state;
+  auto& t = st.totals;
+  global_counters g{t.queue_size, t.running_jobs, t.completed_jobs,
+                    t.failed_jobs, t.cancelled_jobs};
+  auto& s = st.sessions[ev.job.session_id];
+  if (s.session_id.empty()) {
+    s.session_id = ev.job.session_id;
+    s.limit = per_session;
+  }
+  switch (ev.what) {
+    case transition::created:
+      ++t.total_jobs;
+      ++t.retained_jobs;
+      ++s.total;
+      count(g, job_status::pending, 1);
+      count(s, job_status::pending, 1);
+      break;
+    case transition::started:
+    case transition::finished:
+      count(g, ev.previous, -1);
+      count(s, ev.previous, -1);
+      count(g, ev.job.status, 1);
+      count(s, ev.job.status, 1);
+      if (ev.what == transition::finished && ev.job.started_at > 0) {
+        st.run_ms_sum += static_cast<double>(ev.job.run_ms);
+        ++st.run_count;
+      }
+      break;
+    case transition::removed:
+      --t.retained_jobs;
+      --s.total;
+      count(s, ev.job.status, -1);
+      if (s.total == 0)
+        st.sessions.erase(ev.job.session_id);
+      break;
+  }
+}
+
 } // namespace
 
 metrics_actor::behavior_type
 metrics(metrics_actor::stateful_pointer<metrics_state> self,
         uint64_t max_running, uint64_t per_session) {
   self->state.totals.concurrency_maximum = max_running;
-  self->state.started_at = now_ms();
+  self->state.started_at = std::chrono::steady_clock::now();
   return {
     // Keeps the counters in step with each job's transitions.
     [self, per_session](atom::event, const job_event& ev) {
-      if (ev.what == transition::output)
-        return;
-      auto& st = self->state;
-      auto& t = st.totals;
-      global_counters g{t.queue_size, t.running_jobs, t.completed_jobs,
-                        t.failed_jobs, t.cancelled_jobs};
-      auto& s = st.sessions[ev.job.session_id];
-      if (s.session_id.empty()) {
-        s.session_id = ev.job.session_id;
-        s.limit = per_session;
-      }
-      switch (ev.what) {
-        case transition::created:
-          ++t.total_jobs;
-          ++t.retained_jobs;
-          ++s.total;
-          count(g, job_status::pending, 1);
-          count(s, job_status::pending, 1);
-          break;
-        case transition::started:
-        case transition::finished:
-          count(g, ev.previous, -1);
-          count(s, ev.previous, -1);
-          count(g, ev.job.status, 1);
-          count(s, ev.job.status, 1);
-          if (ev.what == transition::finished && ev.job.started_at > 0) {
-            st.run_ms_sum
-              += static_cast<double>(ev.job.finished_at - ev.job.started_at);
-            ++st.run_count;
-          }
-          break;
-        case transition::removed:
-          --t.retained_jobs;
-          break;
-        case transition::output:
-          break; // filtered out above
-      }
+      on_event(self, per_session, ev);
     },
+    // Output growth changes no counter.
+    [](atom::output, const output_news&) {},
     // console_get_job_metrics.
     [self](atom::metrics) {
       auto& st = self->state;
@@ -108,7 +115,11 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
       snapshot.average_execution_ms
         = st.run_count > 0 ? st.run_ms_sum / st.run_count : 0.0;
       snapshot.system_load = system_load();
-      snapshot.uptime_ms = now_ms() - st.started_at;
+      snapshot.uptime_ms
+        = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - st.started_at)
+            .count();
+      snapshot.sessions.reserve(st.sessions.size());
       for (auto& [id, s] : st.sessions)
         snapshot.sessions.push_back(s);
       return snapshot;

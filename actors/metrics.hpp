@@ -6,6 +6,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -13,11 +14,12 @@ namespace jobd {
 
 struct metrics_state {
   metrics_snapshot totals;
+  /// Per session, the jobs it holds now (erased with its last job).
   std::map<std::string, session_metrics> sessions;
   /// Sum and count of run times of jobs that started and finished.
   double run_ms_sum = 0;
   uint64_t run_count = 0;
-  timestamp_ms started_at = 0;
+  std::chrono::steady_clock::time_point started_at;
   static inline const char* name = "metrics";
 };
 

@@ -1,5 +1,6 @@
 #include "actors/scheduler.hpp"
 
+#include "actors/core/job_record.hpp"
 #include "actors/logger.hpp"
 
 #include <caf/actor_system.hpp>
@@ -16,7 +17,7 @@ namespace jobd {
 
 namespace {
 
-using self_ptr = scheduler_actor::stateful_pointer<scheduler_state>;
+using self_ptr = scheduler_ptr;
 using entry = scheduler_state::entry;
 
 std::string make_job_id(uint64_t serial) {
@@ -38,30 +39,82 @@ caf::error not_found(const std::string& id) {
                          {{"jobId", json_quote(id)}});
 }
 
-session_actor session_for(self_ptr self, const std::string& id) {
-  auto& st = self->state;
-  auto i = st.sessions.find(id);
-  if (i != st.sessions.end())
-    return i->second;
-  auto handle = self->system().spawn(
-    session, id, st.config.max_running_per_session, scheduler_actor{self});
-  st.sessions.emplace(id, handle);
-  return handle;
-}
-
-void publish(self_ptr self, const job_event& ev) {
-  for (auto& l : self->state.listeners)
-    self->send(l, atom::event_v, ev);
+caf::error already_finished(const job_info& info) {
+  return make_tool_error(codes::job_already_finished,
+                         "Job " + info.id + " already finished ("
+                           + to_string(info.status) + ")",
+                         {{"status", json_quote(to_string(info.status))},
+                          {"jobId", json_quote(info.id)}});
 }
 
 queue_key key_of(const job_info& job) {
   return {job.priority, job.serial};
 }
 
-// 1-based rank among all pending jobs in queue order.
-uint64_t queue_position(self_ptr self, const job_info& job) {
-  return self->state.pending.order_of_key(key_of(job)) + 1;
+candidate candidate_of(const job_info& job) {
+  return {job.id, job.session_id, job.priority, job.serial};
 }
+
+// -- sessions -------------------------------------------------------------------
+
+session_actor spawn_session(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto handle = self->system().spawn(
+    session, id, st.config.max_running_per_session, scheduler_actor{self});
+  self->monitor(handle);
+  st.session_addresses.emplace(handle.address(), id);
+  st.sessions[id].handle = handle;
+  return handle;
+}
+
+session_actor session_for(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.sessions.find(id);
+  if (i != st.sessions.end())
+    return i->second.handle;
+  return spawn_session(self, id);
+}
+
+// One of the session's jobs ended: a session that holds no job goes away.
+void release_session(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.sessions.find(id);
+  if (i == st.sessions.end() || i->second.active == 0)
+    return;
+  if (--i->second.active > 0)
+    return;
+  auto handle = i->second.handle;
+  st.session_addresses.erase(handle.address());
+  st.sessions.erase(i);
+  self->send_exit(handle, caf::exit_reason::normal);
+}
+
+// A session died unexpectedly: a new one takes over its jobs.
+void replace_session(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  st.sessions.erase(id);
+  std::vector<const job_info*> jobs;
+  for (auto& [serial, job_id] : st.by_serial) {
+    (void) serial;
+    auto& info = st.jobs.at(job_id).info;
+    if (info.session_id == id && !is_terminal(info.status))
+      jobs.push_back(&info);
+  }
+  if (jobs.empty())
+    return;
+  log::warning("session " + id + " stopped unexpectedly; replaced");
+  auto handle = spawn_session(self, id);
+  st.sessions[id].active = jobs.size();
+  for (auto info : jobs) {
+    st.ready.erase(candidate_of(*info));
+    self->request(handle, caf::infinite, atom::enqueue_v, candidate_of(*info))
+      .then([](bool) {}, [](caf::error&) {});
+    if (info->status == job_status::running)
+      self->send(handle, atom::started_v, info->id);
+  }
+}
+
+// -- admission ------------------------------------------------------------------
 
 // Starts the best offered jobs while global slots are free.
 void dispatch(self_ptr self) {
@@ -71,7 +124,7 @@ void dispatch(self_ptr self) {
     auto c = *st.ready.begin();
     st.ready.erase(st.ready.begin());
     auto e = find(self, c.job_id);
-    if (e == nullptr || e->info.status != job_status::pending)
+    if (e == nullptr || e->info.status != job_status::pending || !e->handle)
       continue;
     e->info.status = job_status::running;
     st.pending.erase(key_of(e->info));
@@ -81,112 +134,208 @@ void dispatch(self_ptr self) {
   }
 }
 
-bool matches(const list_query& q, const job_info& job) {
-  if (!q.statuses.empty()
-      && std::find(q.statuses.begin(), q.statuses.end(), job.status)
-           == q.statuses.end())
-    return false;
-  if (!q.session_id.empty() && q.session_id != job.session_id)
-    return false;
-  for (auto& [key, value] : q.tags) {
-    auto i = job.tags.find(key);
-    if (i == job.tags.end() || i->second != value)
-      return false;
-  }
-  return true;
-}
-
-caf::result<list_page> list_jobs(self_ptr self, const list_query& q) {
-  auto& st = self->state;
-  auto start = st.by_serial.rbegin();
-  if (!q.cursor.empty()) {
-    // The cursor is "c" + the serial of the last job of the previous page.
-    uint64_t after = 0;
-    try {
-      size_t used = 0;
-      if (q.cursor.size() < 2 || q.cursor[0] != 'c')
-        throw std::invalid_argument{"cursor"};
-      after = std::stoull(q.cursor.substr(1), &used);
-      if (used != q.cursor.size() - 1)
-        throw std::invalid_argument{"cursor"};
-    } catch (const std::exception&) {
-      return make_tool_error(codes::invalid_arguments,
-                             "options.cursor is not a cursor from this server");
-    }
-    start = std::make_reverse_iterator(st.by_serial.lower_bound(after));
-  }
-  list_page page;
-  for (auto& [serial, id] : st.by_serial) {
-    (void) serial;
-    if (matches(q, st.jobs[id].info))
-      ++page.total;
-  }
-  auto limit = q.limit == 0 ? std::numeric_limits<uint64_t>::max() : q.limit;
-  for (auto i = start; i != st.by_serial.rend(); ++i) {
-    auto& info = st.jobs[i->second].info;
-    if (!matches(q, info))
-      continue;
-    if (page.jobs.size() == limit) {
-      page.next_cursor = "c" + std::to_string(page.jobs.back().serial);
-      break;
-    }
-    page.jobs.push_back(info);
-    if (info.status == job_status::pending)
-      page.jobs.back().queue_position = queue_position(self, info);
-  }
-  return page;
-}
-
-void remove_job(self_ptr self, const std::string& id) {
-  auto& st = self->state;
-  auto i = st.jobs.find(id);
-  if (i == st.jobs.end())
-    return;
-  job_event ev{transition::removed, i->second.info.status, i->second.info};
-  self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
-  st.by_serial.erase(i->second.info.serial);
-  st.jobs.erase(i);
-  publish(self, ev);
-}
-
-cleanup_result cleanup(self_ptr self, const cleanup_query& q) {
-  auto& st = self->state;
-  auto cutoff = q.max_age_ms > 0 ? now_ms() - q.max_age_ms : 0;
-  std::vector<std::string> matching; // newest first
-  for (auto i = st.by_serial.rbegin(); i != st.by_serial.rend(); ++i) {
-    auto& info = st.jobs[i->second].info;
-    if (!is_terminal(info.status))
-      continue;
-    if (!q.statuses.empty()
-        && std::find(q.statuses.begin(), q.statuses.end(), info.status)
-             == q.statuses.end())
-      continue;
-    if (!q.session_id.empty() && q.session_id != info.session_id)
-      continue;
-    if (cutoff > 0 && info.finished_at > cutoff)
-      continue;
-    matching.push_back(info.id);
-  }
-  cleanup_result result;
-  for (size_t i = q.keep_count; i < matching.size(); ++i) {
-    remove_job(self, matching[i]);
-    ++result.cleaned;
-  }
-  result.remaining = st.jobs.size();
-  if (result.cleaned > 0)
-    log::info("cleanup removed " + std::to_string(result.cleaned) + " jobs, "
-              + std::to_string(result.remaining) + " remain");
-  return result;
-}
-
 // Marks a pending job cancelled here, so no offer can start it any more.
 void cancel_pending(self_ptr self, entry& e) {
   auto& st = self->state;
   auto& info = e.info;
-  st.ready.erase({info.id, info.session_id, info.priority, info.serial});
+  st.ready.erase(candidate_of(info));
   info.status = job_status::cancelled;
   st.pending.erase(key_of(info));
   self->send(session_for(self, info.session_id), atom::forget_v, info.id);
+}
+
+// The job passed its kind's checks: index it and hand it to its session.
+void admit(self_ptr self, job_actor handle, job_info info,
+           caf::typed_response_promise<submit_result> rp) {
+  auto& st = self->state;
+  auto id = info.id;
+  st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false});
+  st.by_serial.emplace(info.serial, id);
+  st.pending.insert(key_of(info));
+  auto session = session_for(self, info.session_id);
+  ++st.sessions[info.session_id].active;
+  log::info("job " + id + " created session=" + info.session_id
+            + " command=" + info.command);
+  publish(self, {transition::created, job_status::pending, info, nullptr});
+  auto answer = [self, rp, id]() mutable {
+    submit_result result{id, job_status::pending, 0};
+    if (auto e = find(self, id)) {
+      result.status = e->info.status;
+      if (result.status == job_status::pending)
+        result.queue_position = queue_position(self, e->info);
+    }
+    rp.deliver(std::move(result));
+  };
+  // The session answers after any offer it made, so the reply tells
+  // running or pending; if it went meanwhile, the job's state says.
+  self->request(session, caf::infinite, atom::enqueue_v, candidate_of(info))
+    .then([answer](bool) mutable { answer(); },
+          [answer](caf::error&) mutable { answer(); });
+}
+
+caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
+  auto& st = self->state;
+  if (st.shutting_down)
+    return make_tool_error(codes::internal_error, "jobd is shutting down");
+  if (st.pending.size() + st.submitting >= st.config.max_pending)
+    return make_tool_error(
+      codes::queue_full,
+      "Too many pending jobs (limit " + std::to_string(st.config.max_pending)
+        + "); wait for some to start or cancel some",
+      {{"limit", std::to_string(st.config.max_pending)}});
+  auto kind = st.factory->find(spec.kind);
+  if (kind == nullptr)
+    return make_tool_error(codes::unknown_job_kind,
+                           "Unknown job kind: " + spec.kind,
+                           {{"kind", json_quote(spec.kind)}});
+  auto& defaults = st.config.defaults;
+  if (spec.timeout_ms == use_default)
+    spec.timeout_ms = defaults.timeout_ms;
+  if (spec.kill_grace_ms == use_default)
+    spec.kill_grace_ms = defaults.kill_grace_ms;
+  // A job may lower its output cap, never raise it above the server's.
+  auto cap = static_cast<int64_t>(defaults.output.max_bytes);
+  if (spec.output_byte_limit == use_default || spec.output_byte_limit > cap)
+    spec.output_byte_limit = cap;
+  job_context ctx;
+  ctx.serial = st.next_serial++;
+  ctx.id = make_job_id(ctx.serial);
+  ctx.spec = std::move(spec);
+  ctx.created_at = now_ms();
+  ctx.scheduler = scheduler_actor{self};
+  ctx.defaults = defaults;
+  ctx.kind = std::move(kind);
+  auto handle = st.factory->spawn(self->system(), std::move(ctx));
+  self->monitor(handle);
+  st.job_addresses.emplace(handle.address(), "");
+  ++st.submitting;
+  auto rp = self->make_response_promise<submit_result>();
+  // The job checks its spec on its own actor (file system work).
+  self->request(handle, caf::infinite, atom::submit_v)
+    .then(
+      [self, handle, rp](job_info& info) mutable {
+        auto& st = self->state;
+        --st.submitting;
+        if (st.shutting_down) {
+          self->send_exit(handle, caf::exit_reason::user_shutdown);
+          rp.deliver(make_tool_error(codes::internal_error,
+                                     "jobd is shutting down"));
+          return;
+        }
+        st.job_addresses[handle.address()] = info.id;
+        admit(self, handle, std::move(info), rp);
+      },
+      [self, handle, rp](caf::error& err) mutable {
+        --self->state.submitting;
+        self->state.job_addresses.erase(handle.address());
+        self->send_exit(handle, caf::exit_reason::user_shutdown);
+        rp.deliver(std::move(err));
+      });
+  return rp;
+}
+
+// -- lifecycle ------------------------------------------------------------------
+
+void log_finished(const job_info& j) {
+  log::info("job " + j.id + " finished status=" + to_string(j.status)
+            + " session=" + j.session_id + " command=" + j.command
+            + " exit=" + std::to_string(j.exit_code)
+            + " signal=" + std::to_string(j.signal)
+            + " duration_ms=" + std::to_string(j.run_ms)
+            + (j.error_code.empty() ? "" : " code=" + j.error_code));
+}
+
+// A job ended (reported by it, or its actor died): free its slots, keep its
+// record, tell the listeners.
+void on_finished(self_ptr self, entry& e, job_status previous,
+                 std::shared_ptr<output_buffer> output) {
+  auto& st = self->state;
+  auto& info = e.info;
+  if (previous == job_status::pending) {
+    st.pending.erase(key_of(info));
+    st.ready.erase(candidate_of(info));
+  }
+  if (previous == job_status::running) {
+    --st.running;
+    if (auto i = st.sessions.find(info.session_id); i != st.sessions.end())
+      self->send(i->second.handle, atom::finished_v, info.id);
+  }
+  release_session(self, info.session_id);
+  keep_record(self, e, std::move(output));
+  log_finished(info);
+  publish(self, {transition::finished, previous, info, nullptr});
+  dispatch(self);
+}
+
+void on_event(self_ptr self, job_event& ev) {
+  auto& st = self->state;
+  auto e = find(self, ev.job.id);
+  if (e == nullptr || e->output)
+    return; // removed, or already recorded (e.g. its actor died first)
+  auto previous = e->info.status;
+  e->info = std::move(ev.job);
+  if (ev.what == transition::finished) {
+    // The record takes over: the actor answers what reached it before this
+    // (same sender, same order) and then quits.
+    self->send(e->handle, atom::retire_v);
+    e->handle = nullptr;
+    // A pending job cancelled here is already "cancelled" in the index.
+    on_finished(self, *e, previous == job_status::cancelled ? ev.previous
+                                                             : previous,
+                std::move(ev.output));
+    return;
+  }
+  if (ev.what == transition::started) {
+    log::info("job " + e->info.id + " started session=" + e->info.session_id
+              + " pid=" + std::to_string(e->info.pid));
+    if (e->info.status != job_status::pending)
+      st.pending.erase(key_of(e->info));
+  }
+  publish(self, {ev.what, ev.previous, e->info, nullptr});
+  dispatch(self);
+}
+
+// A monitored actor went away: a job's (normally after retire), a
+// session's (only unexpectedly: we forget sessions before they go), or a
+// listener's.
+void on_down(self_ptr self, caf::down_msg& msg) {
+  auto& st = self->state;
+  if (auto i = st.job_addresses.find(msg.source); i != st.job_addresses.end()) {
+    auto id = i->second;
+    st.job_addresses.erase(i);
+    auto e = find(self, id);
+    if (e == nullptr)
+      return;
+    e->handle = nullptr;
+    e->actor_gone = true;
+    if (e->output) {
+      enforce_output_budget(self); // its output is ours alone now
+      return;
+    }
+    auto previous = e->info.status;
+    auto& info = e->info;
+    info.status = job_status::failed;
+    info.error_code = codes::internal;
+    info.error = "The job's actor stopped unexpectedly ("
+                 + to_string(msg.reason) + ")";
+    info.finished_at = now_ms();
+    log::error("job " + id + ": " + info.error);
+    if (previous == job_status::cancelled)
+      previous = job_status::pending; // cancelled here, never recorded
+    on_finished(self, *e, previous, nullptr);
+    return;
+  }
+  if (auto i = st.session_addresses.find(msg.source);
+      i != st.session_addresses.end()) {
+    auto id = i->second;
+    st.session_addresses.erase(i);
+    replace_session(self, id);
+    return;
+  }
+  auto& ls = st.listeners;
+  ls.erase(std::remove_if(ls.begin(), ls.end(),
+                          [&](auto& l) { return l.address() == msg.source; }),
+           ls.end());
 }
 
 // Stops every job, then answers; gives up waiting after a bound so that
@@ -196,18 +345,23 @@ caf::result<bool> shutdown(self_ptr self) {
   st.shutting_down = true;
   st.ready.clear();
   auto rp = self->make_response_promise<bool>();
-  auto left = std::make_shared<size_t>(st.jobs.size() + 1);
+  std::vector<job_actor> live;
+  for (auto& [id, e] : st.jobs)
+    if (e.handle)
+      live.push_back(e.handle);
+  auto left = std::make_shared<size_t>(live.size() + 1);
   auto done = [self, rp, left]() mutable {
     if (--*left > 0)
       return;
     for (auto& [id, e] : self->state.jobs)
-      self->send_exit(e.handle, caf::exit_reason::user_shutdown);
+      if (e.handle)
+        self->send_exit(e.handle, caf::exit_reason::user_shutdown);
     for (auto& [id, s] : self->state.sessions)
-      self->send_exit(s, caf::exit_reason::user_shutdown);
+      self->send_exit(s.handle, caf::exit_reason::user_shutdown);
     rp.deliver(true);
   };
-  for (auto& [id, e] : st.jobs)
-    self->request(e.handle, std::chrono::milliseconds(1500), atom::shutdown_v)
+  for (auto& h : live)
+    self->request(h, std::chrono::milliseconds(1500), atom::shutdown_v)
       .then([done](bool) mutable { done(); },
             [done](caf::error&) mutable { done(); });
   done();
@@ -225,69 +379,31 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
   // when we go, or the cycle would keep them all alive.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [id, e] : self->state.jobs)
-      self->send_exit(e.handle, msg.reason);
+      if (e.handle)
+        self->send_exit(e.handle, msg.reason);
+    for (auto& [addr, id] : self->state.job_addresses)
+      if (auto h = caf::actor_cast<caf::actor>(addr))
+        self->send_exit(h, msg.reason);
     for (auto& [id, s] : self->state.sessions)
-      self->send_exit(s, msg.reason);
+      self->send_exit(s.handle, msg.reason);
     self->quit(msg.reason);
   });
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   return {
     // Creates a job through its kind and hands it to its session; answers
     // once the session had its say, so the reply tells running or pending.
-    [self](atom::submit, job_spec spec) -> caf::result<submit_result> {
-      auto& st = self->state;
-      if (st.shutting_down)
-        return make_tool_error(codes::internal_error, "jobd is shutting down");
-      auto kind = st.factory->find(spec.kind);
-      if (kind == nullptr)
-        return make_tool_error(codes::unknown_job_kind,
-                               "Unknown job kind: " + spec.kind);
-      if (auto err = kind->validate(spec))
-        return make_tool_error(err->code.c_str(), err->message);
-      auto& defaults = st.config.defaults;
-      if (spec.timeout_ms == use_default)
-        spec.timeout_ms = defaults.timeout_ms;
-      if (spec.kill_grace_ms == use_default)
-        spec.kill_grace_ms = defaults.kill_grace_ms;
-      if (spec.output_byte_limit == use_default)
-        spec.output_byte_limit
-          = static_cast<int64_t>(defaults.output.max_bytes);
-      job_context ctx;
-      ctx.serial = st.next_serial++;
-      ctx.id = make_job_id(ctx.serial);
-      ctx.spec = std::move(spec);
-      ctx.created_at = now_ms();
-      ctx.scheduler = scheduler_actor{self};
-      ctx.defaults = defaults;
-      auto info = initial_info(ctx);
-      auto handle = kind->spawn(self->system(), ctx);
-      auto id = ctx.id;
-      st.jobs.emplace(id, entry{handle, info});
-      st.by_serial.emplace(info.serial, id);
-      st.pending.insert(key_of(info));
-      log::info("job " + id + " created session=" + info.session_id
-                + " command=" + info.command);
-      publish(self, {transition::created, job_status::pending, info});
-      candidate c{id, info.session_id, info.priority, info.serial};
-      auto rp = self->make_response_promise<submit_result>();
-      self
-        ->request(session_for(self, info.session_id), caf::infinite,
-                  atom::enqueue_v, c)
-        .then([self, rp, id](bool) mutable {
-          submit_result result{id, job_status::pending, 0};
-          if (auto e = find(self, id)) {
-            result.status = e->info.status;
-            if (result.status == job_status::pending)
-              result.queue_position = queue_position(self, e->info);
-          }
-          rp.deliver(std::move(result));
-        });
-      return rp;
-    },
-    // Status comes from the job; a pending one gets its queue position here.
+    [self](atom::submit, job_spec& spec) { return submit(self, spec); },
+    // Status: a finished job's from its record; a pending one gets its
+    // queue position here; a running one answers itself.
     [self](atom::status, const std::string& id) -> caf::result<job_info> {
       auto e = find(self, id);
       if (e == nullptr)
         return not_found(id);
+      if (e->output) {
+        auto info = e->info;
+        info.output = e->output->stats();
+        return info;
+      }
       if (e->info.status != job_status::pending)
         return self->delegate(e->handle, atom::status_v);
       auto rp = self->make_response_promise<job_info>();
@@ -301,36 +417,53 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    // Output is read from the job's own buffer.
+    // Output: from the record, or from the job's own buffer.
     [self](atom::output, const std::string& id,
            output_query& q) -> caf::result<output_page> {
       auto e = find(self, id);
       if (e == nullptr)
         return not_found(id);
+      if (e->output)
+        return read_output(e->info, *e->output, q);
       return self->delegate(e->handle, atom::output_v, std::move(q));
     },
     // A pending job is cancelled here first so that it can never start; the
-    // job answers (a running one once its process group is gone).
+    // job answers (a running one once nothing of it runs).
     [self](atom::cancel, const std::string& id,
            int64_t grace_ms) -> caf::result<cancel_result> {
       auto e = find(self, id);
       if (e == nullptr)
         return not_found(id);
+      if (e->output)
+        return already_finished(e->info);
       if (e->info.status == job_status::pending)
         cancel_pending(self, *e);
       return self->delegate(e->handle, atom::cancel_v, grace_ms);
     },
-    // Waits are answered by the job itself.
+    // Waits on a finished job end at once; others are the job's.
     [self](atom::wait, wait_query& q) -> caf::result<wait_result> {
       auto e = find(self, q.job_id);
       if (e == nullptr)
         return not_found(q.job_id);
-      return self->delegate(e->handle, atom::wait_v, std::move(q));
+      if (!e->output)
+        return self->delegate(e->handle, atom::wait_v, std::move(q));
+      pattern compiled;
+      std::string why;
+      if (q.until == wait_until::output
+          && !pattern::compile(q.pattern, compiled, why))
+        return make_tool_error(codes::invalid_arguments,
+                               "pattern is not a valid regular expression: "
+                                 + why,
+                               {{"field", json_quote("pattern")}});
+      return wait_answer(e->info, *e->output, q,
+                         wait_reason(*e->output, q, 0, compiled, true));
     },
     // Lists from the index, newest first.
     [self](atom::list, const list_query& q) { return list_jobs(self, q); },
     // Removes finished jobs (console_cleanup_jobs and SWEEPER).
-    [self](atom::cleanup, const cleanup_query& q) { return cleanup(self, q); },
+    [self](atom::cleanup, const cleanup_query& q) {
+      return cleanup_jobs(self, q);
+    },
     // A session offers a job it may start.
     [self](atom::offer, const candidate& c) {
       auto e = find(self, c.job_id);
@@ -344,44 +477,26 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       auto e = find(self, id);
       if (e == nullptr)
         return true;
-      auto& info = e->info;
-      return self->state.ready.erase(
-               {id, info.session_id, info.priority, info.serial})
-             > 0;
+      return self->state.ready.erase(candidate_of(e->info)) > 0;
     },
     // A job started or finished: update the index, free slots, tell others.
-    [self](atom::event, job_event& ev) {
-      auto& st = self->state;
-      auto e = find(self, ev.job.id);
-      if (e == nullptr)
-        return;
-      e->info = ev.job;
-      if (ev.job.status != job_status::pending)
-        st.pending.erase(key_of(ev.job));
-      if (ev.what == transition::finished) {
-        if (ev.previous == job_status::running) {
-          --st.running;
-          self->send(session_for(self, ev.job.session_id), atom::finished_v,
-                     ev.job.id);
-        }
-        const auto& j = ev.job;
-        log::info(
-          "job " + j.id + " finished status=" + to_string(j.status)
-          + " session=" + j.session_id + " command=" + j.command
-          + " exit=" + std::to_string(j.exit_code)
-          + " signal=" + std::to_string(j.signal) + " duration_ms="
-          + std::to_string(j.started_at > 0 ? j.finished_at - j.started_at : 0)
-          + (j.error_code.empty() ? "" : " code=" + j.error_code));
-      } else if (ev.what == transition::started) {
-        log::info("job " + ev.job.id + " started session=" + ev.job.session_id
-                  + " pid=" + std::to_string(ev.job.pid));
-      }
-      publish(self, ev);
-      dispatch(self);
+    [self](atom::event, job_event& ev) { on_event(self, ev); },
+    // A job's output grew: listeners hear it without the whole job_info.
+    [self](atom::output, const output_news& news) {
+      if (auto e = find(self, news.job_id); e != nullptr && !e->output)
+        e->info.output = news.output;
+      for (auto& l : self->state.listeners)
+        self->send(l, atom::output_v, news);
     },
-    // Adds a listener for lifecycle events.
+    // Adds a listener for lifecycle events, until it unsubscribes or goes.
     [self](atom::subscribe, event_listener& l) {
+      self->monitor(l);
       self->state.listeners.push_back(std::move(l));
+    },
+    [self](atom::unsubscribe, const event_listener& l) {
+      auto& ls = self->state.listeners;
+      ls.erase(std::remove(ls.begin(), ls.end(), l), ls.end());
+      self->demonitor(l.address());
     },
     // Stops all jobs for server shutdown.
     [self](atom::shutdown) { return shutdown(self); },

@@ -1,18 +1,23 @@
-// SCHEDULER: admission, the global limit, the ready queue and the job index.
-// It is the only actor that starts jobs, one decision per message.
+// SCHEDULER: admission, the global limit, the ready queue, the job index and
+// the records of finished jobs. It is the only actor that starts jobs, one
+// decision per message, and it supervises the jobs and sessions it spawns.
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/core/output_buffer.hpp"
 #include "actors/job_factory.hpp"
 #include "actors/session.hpp"
 
+#include <caf/actor_addr.hpp>
 #include <caf/typed_event_based_actor.hpp>
-
 #include <caf/typed_response_promise.hpp>
-#include <ext/pb_ds/assoc_container.hpp>
-#include <ext/pb_ds/tree_policy.hpp>
+
+#include <boost/multi_index/identity.hpp>
+#include <boost/multi_index/ranked_index.hpp>
+#include <boost/multi_index_container.hpp>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -25,6 +30,11 @@ struct scheduler_config {
   size_t max_running = 10;
   /// Jobs running at once per session.
   size_t max_running_per_session = 5;
+  /// Jobs pending at once; more are refused with QUEUE_FULL.
+  size_t max_pending = 10000;
+  /// Output bytes kept over all jobs; beyond it the oldest output of
+  /// finished jobs is dropped first (and counted as dropped).
+  uint64_t output_total_bytes = uint64_t{1} << 30;
   job_defaults defaults;
 };
 
@@ -40,16 +50,32 @@ struct queue_key {
 
 /// Every pending job in queue order, with O(log n) rank queries for the
 /// queue positions that status, list and submit report.
-using pending_queue
-  = __gnu_pbds::tree<queue_key, __gnu_pbds::null_type, std::less<queue_key>,
-                     __gnu_pbds::rb_tree_tag,
-                     __gnu_pbds::tree_order_statistics_node_update>;
+using pending_queue = boost::multi_index_container<
+  queue_key, boost::multi_index::indexed_by<boost::multi_index::ranked_unique<
+               boost::multi_index::identity<queue_key>>>>;
 
 struct scheduler_state {
   struct entry {
+    /// The job's actor while it is pending or running (and until it is
+    /// retired); null once the record below holds everything.
     job_actor handle;
-    /// The job's status as of its last event; what list and cleanup see.
+    /// The job's status as of its last event; what list and cleanup see,
+    /// and all there is of a finished job.
     job_info info;
+    /// A finished job's output: set when it finished (the record).
+    std::shared_ptr<output_buffer> output;
+    /// When it finished, on the steady clock (cleanup ages).
+    int64_t finished_steady_ms = 0;
+    /// Its place in `finished_order`; 0 while it runs.
+    uint64_t finish_serial = 0;
+    /// Its actor is gone: nothing else reads the record's output.
+    bool actor_gone = false;
+  };
+
+  struct session_entry {
+    session_actor handle;
+    /// The session's jobs that have not ended; at 0 the session goes.
+    size_t active = 0;
   };
 
   scheduler_config config;
@@ -57,12 +83,22 @@ struct scheduler_state {
   std::unordered_map<std::string, entry> jobs;
   /// Job ids by creation serial: list and cleanup walk it newest first.
   std::map<uint64_t, std::string> by_serial;
+  /// Finished jobs by finish order: the output budget drops oldest first.
+  std::map<uint64_t, std::string> finished_order;
+  uint64_t next_finish = 1;
+  /// Output bytes held by records, and by running jobs as last reported.
+  uint64_t record_bytes = 0;
   pending_queue pending;
   /// Offered candidates, best first.
   std::set<candidate, candidate_order> ready;
-  std::unordered_map<std::string, session_actor> sessions;
+  std::unordered_map<std::string, session_entry> sessions;
+  /// Monitored actors: jobs and sessions by address.
+  std::map<caf::actor_addr, std::string> job_addresses;
+  std::map<caf::actor_addr, std::string> session_addresses;
   std::vector<event_listener> listeners;
   size_t running = 0;
+  /// Submissions whose job is still checking its spec.
+  size_t submitting = 0;
   uint64_t next_serial = 1;
   bool shutting_down = false;
   static inline const char* name = "scheduler";
@@ -73,5 +109,28 @@ struct scheduler_state {
 scheduler_actor::behavior_type
 scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
           scheduler_config config, factory_ptr factory);
+
+// -- the index (scheduler_index.cpp) ------------------------------------------
+
+using scheduler_ptr = scheduler_actor::stateful_pointer<scheduler_state>;
+
+/// console_list_jobs: newest first, from the index.
+caf::result<list_page> list_jobs(scheduler_ptr self, const list_query& q);
+
+/// console_cleanup_jobs and SWEEPER: removes finished jobs.
+cleanup_result cleanup_jobs(scheduler_ptr self, const cleanup_query& q);
+
+/// Keeps a finished job's record, and the output budget.
+void keep_record(scheduler_ptr self, scheduler_state::entry& e,
+                 std::shared_ptr<output_buffer> output);
+
+/// Drops the oldest output of finished jobs while over the budget.
+void enforce_output_budget(scheduler_ptr self);
+
+/// Sends an event to every listener.
+void publish(scheduler_ptr self, const job_event& ev);
+
+/// 1-based rank among all pending jobs in queue order.
+uint64_t queue_position(scheduler_ptr self, const job_info& job);
 
 } // namespace jobd

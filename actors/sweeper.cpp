@@ -1,5 +1,7 @@
 #include "actors/sweeper.hpp"
 
+#include "actors/core/timing.hpp"
+
 #include <caf/event_based_actor.hpp>
 
 namespace jobd {
@@ -12,7 +14,8 @@ sweeper(sweeper_actor::stateful_pointer<sweeper_state> self,
   st.scheduler = std::move(scheduler);
   st.interval = interval;
   st.retention_ms = retention_ms;
-  self->delayed_send(self, interval, atom::tick_v);
+  // The interval may be up to 2^53-1 ms: saturate, never wrap to "now".
+  self->delayed_send(self, delay_ms(interval.count()), atom::tick_v);
   return {
     // Sweep, then schedule the next sweep.
     [self](atom::tick) {
@@ -22,7 +25,7 @@ sweeper(sweeper_actor::stateful_pointer<sweeper_state> self,
       q.max_age_ms = std::max<int64_t>(st.retention_ms, 1);
       self->request(st.scheduler, caf::infinite, atom::cleanup_v, q)
         .then([](const cleanup_result&) {});
-      self->delayed_send(self, st.interval, atom::tick_v);
+      self->delayed_send(self, delay_ms(st.interval.count()), atom::tick_v);
     },
   };
 }

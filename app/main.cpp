@@ -24,6 +24,7 @@
 #include <ctime>
 #include <iostream>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -39,6 +40,34 @@ jobd::scheduler_config to_scheduler_config(const jobd::config& cfg) {
   sc.defaults.output.max_chunks = cfg.output_buffer_size;
   sc.defaults.output.max_bytes = cfg.output_buffer_bytes;
   return sc;
+}
+
+// Raises the soft descriptor limit to the hard one (each running job holds
+// a few: pipes, pidfd, cgroup files) and checks that the configured
+// concurrency fits. False with a message if it cannot.
+bool raise_fd_limit(const jobd::config& cfg, std::string& message) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return true;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  // Per running job: two pipes, a pidfd, a cgroup directory and its events
+  // file, with room to spare; plus the server's own.
+  constexpr rlim_t per_job = 8;
+  constexpr rlim_t reserve = 64;
+  auto needed = static_cast<rlim_t>(cfg.max_concurrent_jobs) * per_job + reserve;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+    message = "--max-concurrent-jobs " + std::to_string(cfg.max_concurrent_jobs)
+              + " needs about " + std::to_string(needed)
+              + " file descriptors, but RLIMIT_NOFILE allows "
+              + std::to_string(lim.rlim_cur)
+              + " (raise it with ulimit -n, or lower the concurrency)";
+    return false;
+  }
+  return true;
 }
 
 // Runs the actor system until stdin closes or SIGTERM/SIGINT arrives, then
@@ -152,5 +181,9 @@ int main(int argc, char** argv) {
   // none of them outlives jobd and their zombies are reaped promptly.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::signal(SIGPIPE, SIG_IGN);
+  if (!raise_fd_limit(cfg, message)) {
+    std::cerr << "jobd: " << message << "\n";
+    return 2;
+  }
   return serve(cfg, signals);
 }

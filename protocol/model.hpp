@@ -197,6 +197,9 @@ struct job_info {
   std::string error_code;
   std::string error;
   int64_t pid = 0;
+  /// How long it ran, in ms on a steady clock (immune to wall-clock
+  /// jumps); set when it finished after starting, 0 otherwise.
+  int64_t run_ms = 0;
   /// How the job's process tree is tracked: "cgroup", "pgroup", or empty
   /// for kinds without local processes.
   std::string tracking;

@@ -139,4 +139,19 @@ output_stats output_buffer::stats() const {
   return stats_;
 }
 
+uint64_t output_buffer::drop_oldest(uint64_t bytes) {
+  uint64_t freed = 0;
+  while (freed < bytes && !chunks_.empty()) {
+    auto size = chunks_.front().content.size();
+    freed += size;
+    stats_.buffered_bytes -= size;
+    stats_.dropped_bytes += size;
+    stats_.dropped_chunks += 1;
+    chunks_.pop_front();
+  }
+  if (chunks_.empty())
+    chunks_.shrink_to_fit();
+  return freed;
+}
+
 } // namespace jobd

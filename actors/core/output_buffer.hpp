@@ -61,6 +61,11 @@ public:
 
   output_stats stats() const;
 
+  /// Drops whole chunks, oldest first, until at least `bytes` content bytes
+  /// were freed or nothing is left; counted as dropped. Returns the bytes
+  /// freed. (The global output budget trims finished jobs' records.)
+  uint64_t drop_oldest(uint64_t bytes);
+
   uint64_t last_sequence() const {
     return next_sequence_ - 1;
   }

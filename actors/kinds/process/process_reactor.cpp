@@ -199,7 +199,7 @@ struct pipe_reader {
 
 /// A launched child; lives on the reactor thread, owned by its handlers.
 struct child {
-  child(asio::io_context& io, process_job_actor job,
+  child(asio::io_context& io, backend_events job,
         std::shared_ptr<std::atomic<int64_t>> in_flight, int64_t max_in_flight)
     : job(std::move(job)), in_flight(std::move(in_flight)),
       max_in_flight(max_in_flight), out(io, stream_kind::out),
@@ -209,7 +209,7 @@ struct child {
     return kind == stream_kind::out ? out : err;
   }
 
-  process_job_actor job;
+  backend_events job;
   std::shared_ptr<std::atomic<int64_t>> in_flight;
   int64_t max_in_flight;
   pipe_reader out;
@@ -266,7 +266,7 @@ const char* classify(int err) {
   }
 }
 
-void send_failure(const process_job_actor& job, const char* code,
+void send_failure(const backend_events& job, const char* code,
                   std::string message) {
   caf::anon_send(job, atom::spawn_failed_v, std::string{code},
                  std::move(message));
@@ -316,7 +316,7 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
 
   // -- launching ------------------------------------------------------------
 
-  void do_launch(launch_spec& spec, process_job_actor& job) {
+  void do_launch(launch_spec& spec, backend_events& job) {
     // Boost.Process launches on this fresh context, never run: the fork
     // notification in the child then finds nothing to re-register (on `io`,
     // every running job's descriptors were re-added in each child, which
@@ -410,7 +410,7 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
     for (auto* r : {&c->out, &c->err})
       ::fcntl(r->pipe.native_handle(), F_SETPIPE_SZ, pipe_size);
     live.insert(c.get());
-    caf::anon_send(c->job, atom::spawned_v, c->pgid);
+    caf::anon_send(c->job, atom::spawned_v, c->pgid, std::string{"pgroup"});
     watch_job(c);
     read_next(c, stream_kind::out);
     read_next(c, stream_kind::err);
@@ -578,7 +578,7 @@ process_reactor::~process_reactor() {
   stop();
 }
 
-void process_reactor::launch(launch_spec spec, process_job_actor job) {
+void process_reactor::launch(launch_spec spec, backend_events job) {
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     if (impl_->stopping) {
@@ -594,8 +594,14 @@ void process_reactor::launch(launch_spec spec, process_job_actor job) {
               job = std::move(job)]() mutable { self->do_launch(spec, job); });
 }
 
-bool process_reactor::signal_group(int64_t pgid, int sig) {
+bool process_reactor::signal(int64_t pgid, int sig, bool whole_tree) {
+  if (!whole_tree)
+    return impl_->signal_known(pgid, 0) && ::kill(static_cast<pid_t>(pgid), sig) == 0;
   return impl_->signal_known(pgid, sig);
+}
+
+void process_reactor::kill_tree(int64_t pgid) {
+  impl_->signal_known(pgid, SIGKILL);
 }
 
 bool process_reactor::group_alive(int64_t pgid) {

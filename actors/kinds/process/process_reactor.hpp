@@ -55,14 +55,16 @@ public:
 
   /// Queues the launch on the reactor thread (Boost.Process forks there).
   /// After `stop()` began, answers `spawn_failed` (SPAWN_FAILED) at once.
-  void launch(launch_spec spec, process_job_actor job) override;
+  void launch(launch_spec spec, backend_events job) override;
 
   /// `kill(-pgid, sig)` for a group this reactor started; false if the
   /// group is unknown, empty (ESRCH) or `sig` is invalid.
-  bool signal_group(int64_t pgid, int sig) override;
+  bool signal(int64_t pgid, int sig, bool whole_tree) override;
+
+  void kill_tree(int64_t pgid) override;
 
   /// True while a known group has any process left.
-  bool group_alive(int64_t pgid) override;
+  bool group_alive(int64_t pgid);
 
   /// Children launched and not yet reaped.
   size_t live_children() const;

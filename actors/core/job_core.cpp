@@ -1,0 +1,504 @@
+#include "actors/core/job_core.hpp"
+
+#include "actors/core/timing.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/sec.hpp>
+
+#include <csignal>
+#include <exception>
+#include <sys/wait.h>
+
+namespace jobd {
+
+namespace {
+
+using self_ptr = job_core_actor::stateful_pointer<job_core_state>;
+using stop_reason = job_core_state::stop_reason;
+using time_point = job_core_state::time_point;
+
+constexpr auto flush_delay = std::chrono::milliseconds(50);
+// How long a status request may wait for a launching job's pid.
+constexpr auto pid_wait = std::chrono::milliseconds(50);
+// Output events are coalesced: a chatty job tells at most 10 per second.
+constexpr auto progress_delay = std::chrono::milliseconds(100);
+
+int index_of(stream_kind s) {
+  return s == stream_kind::out ? 0 : 1;
+}
+
+job_info current_info(self_ptr self) {
+  auto info = self->state.info;
+  info.output = self->state.buffer->stats();
+  return info;
+}
+
+bool finished(self_ptr self) {
+  return is_terminal(self->state.info.status);
+}
+
+// -- deadlines ------------------------------------------------------------------
+
+// Arms one tick for the earliest deadline (at most max_tick ahead), unless
+// an armed tick comes first anyway.
+void arm(self_ptr self) {
+  auto& st = self->state;
+  std::optional<time_point> next;
+  auto consider = [&](const std::optional<time_point>& t) {
+    if (t && (!next || *t < *next))
+      next = t;
+  };
+  consider(st.timeout_at);
+  consider(st.escalate_at);
+  for (auto& [id, w] : st.waiters)
+    consider(w.expires);
+  if (!next || (st.tick_at && *st.tick_at <= *next))
+    return;
+  auto now = self->clock().now();
+  auto delay = std::max(*next - now, time_point::duration::zero());
+  delay = std::min<time_point::duration>(delay, max_tick);
+  st.tick_at = now + delay;
+  self->delayed_send(self, delay, atom::tick_v, ++st.tick_generation);
+}
+
+// -- waiters ----------------------------------------------------------------------
+
+// Answers the waiters whose condition holds: the job ended, or (for
+// until=output) new output after their cursor matches.
+void notify_waiters(self_ptr self) {
+  auto& st = self->state;
+  bool ended = finished(self);
+  for (auto i = st.waiters.begin(); i != st.waiters.end();) {
+    auto& w = i->second;
+    auto reason = wait_reason(*st.buffer, w.query, w.scanned, w.compiled, ended);
+    w.scanned = st.buffer->last_sequence();
+    if (reason != nullptr) {
+      w.promise.deliver(wait_answer(st.info, *st.buffer, w.query, reason));
+      i = st.waiters.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+// -- lifecycle ----------------------------------------------------------------------
+
+void emit(self_ptr self, transition what, job_status previous) {
+  auto& st = self->state;
+  job_event ev{what, previous, current_info(self), nullptr};
+  if (what == transition::finished)
+    ev.output = st.buffer;
+  self->send(st.ctx.scheduler, atom::event_v, std::move(ev));
+}
+
+// Tells SCHEDULER the job runs, once: when its pid is known, or right before
+// it reports that it could not start.
+void announce_start(self_ptr self) {
+  auto& st = self->state;
+  if (st.announced)
+    return;
+  st.announced = true;
+  emit(self, transition::started, job_status::pending);
+}
+
+// Answers status requests that waited for the launch to settle.
+void answer_pid_waiters(self_ptr self) {
+  auto& st = self->state;
+  for (auto& rp : st.pid_waiters)
+    rp.deliver(current_info(self));
+  st.pid_waiters.clear();
+}
+
+// The job ended (whatever the reason): record it, answer everyone waiting,
+// hand status and output to SCHEDULER. The actor then only answers from
+// its final state until SCHEDULER retires it.
+void conclude(self_ptr self, job_status previous) {
+  auto& st = self->state;
+  auto& info = st.info;
+  info.finished_at = now_ms();
+  if (st.started_steady_ms > 0)
+    info.run_ms = steady_ms() - st.started_steady_ms;
+  st.timeout_at.reset();
+  st.escalate_at.reset();
+  // A finished job needs no spec (environment, arguments) any more.
+  st.ctx.spec = job_spec{};
+  emit(self, transition::finished, previous);
+  for (auto& rp : st.cancellers)
+    rp.deliver(cancel_result{info.id, info.status,
+                             info.status == job_status::cancelled
+                               ? "Job cancelled successfully"
+                               : "Job ended before the cancel took effect"});
+  st.cancellers.clear();
+  for (auto& rp : st.stoppers)
+    rp.deliver(true);
+  st.stoppers.clear();
+  answer_pid_waiters(self);
+  notify_waiters(self);
+}
+
+// Ends the job once the backend's work exited and both streams ended.
+void maybe_finish(self_ptr self) {
+  auto& st = self->state;
+  if (finished(self) || !st.exited || !st.eof[0] || !st.eof[1])
+    return;
+  auto previous = st.info.status;
+  auto& info = st.info;
+  st.buffer->flush(now_ms());
+  auto ws = st.wait_status;
+  if (WIFEXITED(ws))
+    info.exit_code = WEXITSTATUS(ws);
+  else if (WIFSIGNALED(ws))
+    info.signal = WTERMSIG(ws);
+  switch (st.stopping) {
+    case stop_reason::cancel:
+    case stop_reason::shutdown:
+      info.status = job_status::cancelled;
+      info.error_code = codes::cancelled;
+      info.error = "Cancelled";
+      break;
+    case stop_reason::timeout:
+      info.status = job_status::failed;
+      info.error_code = codes::timeout;
+      info.error = "Timed out after " + std::to_string(info.timeout_ms) + " ms";
+      break;
+    case stop_reason::none:
+      if (!info.error_code.empty()) {
+        info.status = job_status::failed; // could not start
+      } else if (info.exit_code == 0) {
+        info.status = job_status::completed;
+      } else if (info.exit_code > 0) {
+        info.status = job_status::failed;
+        info.error = "Exited with code " + std::to_string(info.exit_code);
+      } else {
+        info.status = job_status::failed;
+        info.error = "Killed by signal " + std::to_string(info.signal);
+      }
+      break;
+  }
+  conclude(self, previous);
+}
+
+// Ends a job that never ran (cancelled while pending, or shutdown).
+void finish_unstarted(self_ptr self, std::string message) {
+  auto& info = self->state.info;
+  auto previous = info.status;
+  info.status = job_status::cancelled;
+  info.error_code = codes::cancelled;
+  info.error = std::move(message);
+  conclude(self, previous);
+}
+
+// SIGTERM to the tree, SIGKILL after the grace (at once for grace 0).
+void terminate(self_ptr self, stop_reason why, int64_t grace_ms) {
+  auto& st = self->state;
+  if (st.stopping == stop_reason::none)
+    st.stopping = why;
+  st.grace_ms = grace_ms;
+  if (!st.spawned)
+    return; // not spawned yet: `spawned` applies the stop
+  if (grace_ms <= 0) {
+    st.backend->kill();
+  } else {
+    st.backend->signal(SIGTERM, true);
+    auto at = deadline_after(self->clock().now(), grace_ms);
+    if (!st.escalate_at || at < *st.escalate_at)
+      st.escalate_at = at;
+    arm(self);
+  }
+}
+
+void start(self_ptr self) {
+  auto& st = self->state;
+  if (st.info.status != job_status::pending)
+    return;
+  st.info.status = job_status::running;
+  st.info.started_at = now_ms();
+  st.started_steady_ms = steady_ms();
+  if (st.info.timeout_ms > 0) {
+    st.timeout_at = deadline_after(self->clock().now(), st.info.timeout_ms);
+    arm(self);
+  }
+  st.backend->start(backend_events{self}, st.in_flight);
+}
+
+// Deadlines that are due: the timeout, the kill escalation, waiters.
+void on_tick(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (st.timeout_at && *st.timeout_at <= now) {
+    st.timeout_at.reset();
+    if (st.info.status == job_status::running
+        && st.stopping == stop_reason::none)
+      terminate(self, stop_reason::timeout, st.ctx.spec.kill_grace_ms);
+  }
+  if (st.escalate_at && *st.escalate_at <= now) {
+    st.escalate_at.reset();
+    if (!finished(self))
+      st.backend->kill();
+  }
+  for (auto i = st.waiters.begin(); i != st.waiters.end();) {
+    if (i->second.expires <= now) {
+      auto& w = i->second;
+      w.promise.deliver(wait_answer(current_info(self), *st.buffer, w.query,
+                                    "timeout"));
+      i = st.waiters.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  arm(self);
+}
+
+caf::result<wait_result> add_waiter(self_ptr self, wait_query& q) {
+  auto& st = self->state;
+  job_core_state::waiter w;
+  std::string why;
+  if (q.until == wait_until::output
+      && !pattern::compile(q.pattern, w.compiled, why))
+    return make_tool_error(codes::invalid_arguments,
+                           "pattern is not a valid regular expression: " + why,
+                           {{"field", json_quote("pattern")}});
+  auto cap = st.ctx.defaults.max_wait_ms;
+  auto timeout = q.timeout_ms < 0 ? cap : std::min(q.timeout_ms, cap);
+  if (auto reason
+      = wait_reason(*st.buffer, q, 0, w.compiled, finished(self)))
+    return wait_answer(current_info(self), *st.buffer, q, reason);
+  w.scanned = st.buffer->last_sequence();
+  w.expires = deadline_after(self->clock().now(), timeout);
+  w.query = std::move(q);
+  w.promise = self->make_response_promise<wait_result>();
+  auto rp = w.promise;
+  st.waiters.emplace(st.next_waiter++, std::move(w));
+  arm(self);
+  return rp;
+}
+
+// A bug in a handler (of the core or of a backend) must not leave anyone
+// waiting: every promise is answered, the work is killed, and SCHEDULER
+// (which monitors us) records the job as failed with INTERNAL.
+caf::error on_exception(self_ptr self, std::exception_ptr& eptr) {
+  auto& st = self->state;
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  auto err = make_tool_error(codes::internal,
+                             "Job " + st.info.id + " failed internally: " + what,
+                             {{"jobId", json_quote(st.info.id)}});
+  if (st.backend && st.spawned && !st.exited) {
+    try {
+      st.backend->kill();
+    } catch (...) {
+      // Nothing more we can do; the reactor kills orphaned trees itself.
+    }
+  }
+  for (auto& rp : st.cancellers)
+    rp.deliver(err);
+  st.cancellers.clear();
+  for (auto& rp : st.stoppers)
+    rp.deliver(true);
+  st.stoppers.clear();
+  for (auto& rp : st.pid_waiters)
+    rp.deliver(err);
+  st.pid_waiters.clear();
+  for (auto& [id, w] : st.waiters)
+    w.promise.deliver(err);
+  st.waiters.clear();
+  return err;
+}
+
+} // namespace
+
+job_core_actor::behavior_type
+job_core(job_core_actor::stateful_pointer<job_core_state> self,
+         job_context ctx) {
+  auto& st = self->state;
+  st.info = initial_info(ctx);
+  auto limits = ctx.defaults.output;
+  // A job may lower its output cap, never raise it above the server's.
+  if (ctx.spec.output_byte_limit > 0)
+    limits.max_bytes = std::min(
+      limits.max_bytes, static_cast<uint64_t>(ctx.spec.output_byte_limit));
+  st.buffer = std::make_shared<output_buffer>(limits);
+  st.grace_ms = ctx.spec.kill_grace_ms;
+  st.ctx = std::move(ctx);
+  self->set_exception_handler(
+    [self](std::exception_ptr& eptr) { return on_exception(self, eptr); });
+  return {
+    // Checks the spec through the kind, then prepares the backend.
+    [self](atom::submit) -> caf::result<job_info> {
+      auto& st = self->state;
+      if (auto err = st.ctx.kind->validate(st.ctx.spec))
+        return make_tool_error(err->code.c_str(), err->message,
+                               err->details);
+      st.info = initial_info(st.ctx);
+      st.backend = st.ctx.kind->make_backend(st.ctx);
+      return st.info;
+    },
+    // Admitted: start the work and arm the timeout.
+    [self](atom::start) { start(self); },
+    // Status with the buffer's counters; a job being launched answers once
+    // its pid is known, so "running" always comes with a pid.
+    [self](atom::status) -> caf::result<job_info> {
+      auto& st = self->state;
+      if (st.info.status != job_status::running || st.spawned)
+        return current_info(self);
+      // Wait briefly: a launch queued behind many others must not hold up
+      // status replies for long (the pid is then reported as null).
+      if (st.pid_waiters.empty())
+        self->delayed_send(self, pid_wait, atom::settle_v);
+      st.pid_waiters.push_back(self->make_response_promise<job_info>());
+      return st.pid_waiters.back();
+    },
+    // A page of output.
+    [self](atom::output, const output_query& q) {
+      return read_output(self->state.info, *self->state.buffer, q);
+    },
+    // Cancel; answered once nothing of the job runs.
+    [self](atom::cancel, int64_t grace_ms) -> caf::result<cancel_result> {
+      auto& st = self->state;
+      auto& info = st.info;
+      if (info.status == job_status::pending) {
+        finish_unstarted(self, "Cancelled before it started");
+        return cancel_result{info.id, info.status,
+                             "Job cancelled before it started"};
+      }
+      if (is_terminal(info.status)) {
+        return make_tool_error(codes::job_already_finished,
+                               "Job " + info.id + " already finished ("
+                                 + to_string(info.status) + ")",
+                               {{"status", json_quote(to_string(info.status))},
+                                {"jobId", json_quote(info.id)}});
+      }
+      auto rp = self->make_response_promise<cancel_result>();
+      st.cancellers.push_back(rp);
+      terminate(self, stop_reason::cancel,
+                grace_ms >= 0 ? grace_ms : st.ctx.spec.kill_grace_ms);
+      return rp;
+    },
+    // Long-poll: answered now if the condition holds, else later.
+    [self](atom::wait, wait_query& q) { return add_waiter(self, q); },
+    // Server shutdown: kill at once, answer once nothing of it runs.
+    [self](atom::shutdown) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.info.status == job_status::pending) {
+        finish_unstarted(self, "Server shut down before the job started");
+        return true;
+      }
+      if (finished(self))
+        return true;
+      auto rp = self->make_response_promise<bool>();
+      st.stoppers.push_back(rp);
+      st.stopping = stop_reason::shutdown;
+      terminate(self, stop_reason::shutdown, 0);
+      return rp;
+    },
+    // SCHEDULER keeps our record now.
+    [self](atom::retire) { self->quit(); },
+    // -- backend events ---------------------------------------------------
+    // The work runs; a stop asked for meanwhile applies now.
+    [self](atom::spawned, int64_t pid, std::string& tracking) {
+      auto& st = self->state;
+      if (st.spawned || st.exited)
+        return;
+      st.spawned = true;
+      st.info.pid = pid;
+      st.info.tracking = std::move(tracking);
+      st.backend->spawned(pid);
+      announce_start(self);
+      answer_pid_waiters(self);
+      if (st.stopping != stop_reason::none)
+        terminate(self, st.stopping, st.grace_ms);
+    },
+    // The work could not start.
+    [self](atom::spawn_failed, std::string& code, std::string& message) {
+      auto& st = self->state;
+      if (st.exited)
+        return;
+      announce_start(self);
+      st.info.error_code = std::move(code);
+      st.info.error = std::move(message);
+      st.exited = true;
+      st.eof[0] = st.eof[1] = true;
+      st.wait_status = 127 << 8;
+      maybe_finish(self);
+    },
+    // Output.
+    [self](atom::data, stream_kind s, const std::string& bytes) {
+      auto& st = self->state;
+      st.in_flight->fetch_sub(static_cast<int64_t>(bytes.size()));
+      if (st.exited || st.eof[index_of(s)])
+        return; // nothing follows `exited`, nothing follows a stream's end
+      st.buffer->append(s, bytes, now_ms());
+      if (st.buffer->has_partial() && !st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->delayed_send(self, flush_delay, atom::flush_v);
+      }
+      if (!st.waiters.empty())
+        notify_waiters(self);
+      if (!st.progress_scheduled) {
+        st.progress_scheduled = true;
+        self->delayed_send(self, progress_delay, atom::progress_v);
+      }
+    },
+    // A stream ended.
+    [self](atom::eof, stream_kind s) {
+      auto& st = self->state;
+      if (st.exited || st.eof[index_of(s)])
+        return;
+      st.eof[index_of(s)] = true;
+      st.buffer->close(s, now_ms());
+      if (!st.waiters.empty())
+        notify_waiters(self);
+      maybe_finish(self);
+    },
+    // The work ended: the backend's last event.
+    [self](atom::exited, int32_t status) {
+      auto& st = self->state;
+      if (st.exited)
+        return;
+      st.exited = true;
+      st.wait_status = status;
+      maybe_finish(self);
+    },
+    // -- timers -----------------------------------------------------------
+    [self](atom::tick, uint64_t generation) {
+      auto& st = self->state;
+      if (generation != st.tick_generation)
+        return; // superseded by an earlier tick
+      st.tick_at.reset();
+      on_tick(self);
+    },
+    // Emit a held-back partial line.
+    [self](atom::flush) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      if (finished(self))
+        return; // the record's output is final
+      st.buffer->flush(now_ms());
+      if (!st.waiters.empty())
+        notify_waiters(self);
+    },
+    // Tell listeners the output grew (unless the job ended meanwhile: the
+    // finished event says so).
+    [self](atom::progress) {
+      auto& st = self->state;
+      st.progress_scheduled = false;
+      auto last = st.buffer->last_sequence();
+      if (last > st.announced_sequence && !finished(self)) {
+        st.announced_sequence = last;
+        self->send(st.ctx.scheduler, atom::output_v,
+                   output_news{st.info.id, st.info.session_id,
+                               st.buffer->stats()});
+      }
+    },
+    // The launch takes long: answer waiting status requests without a pid.
+    [self](atom::settle) { answer_pid_waiters(self); },
+  };
+}
+
+} // namespace jobd
