@@ -110,7 +110,11 @@ void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
   if (job.started_at == 0)
     w.Null();
   else if (job.finished_at != 0)
-    w.Int64(std::max<int64_t>(0, job.finished_at - job.started_at));
+    // The steady-clock run time when the runtime measured one (immune to
+    // wall-clock jumps), else the wall-clock difference.
+    w.Int64(job.run_ms > 0
+              ? job.run_ms
+              : std::max<int64_t>(0, job.finished_at - job.started_at));
   else
     w.Int64(std::max<int64_t>(0, now - job.started_at));
   write_key(w, "priority");

@@ -406,3 +406,14 @@ TEST(render, new_error_codes_conform_to_every_output_schema) {
   auto sc = render(job, tool_id::status);
   EXPECT_STREQ(sc["job"]["errorCode"].GetString(), "INTERNAL");
 }
+
+TEST(render, duration_prefers_the_steady_run_time) {
+  auto job = sample_job(); // wall clock: 1520 ms from start to finish
+  EXPECT_EQ(render(job, tool_id::status)["job"]["durationMs"].GetInt64(), 1520);
+  job.run_ms = 1500; // the wall clock jumped meanwhile
+  EXPECT_EQ(render(job, tool_id::status)["job"]["durationMs"].GetInt64(), 1500);
+  job.finished_at = job.started_at - 60000; // jumped back a minute
+  EXPECT_EQ(render(job, tool_id::status)["job"]["durationMs"].GetInt64(), 1500);
+  job.run_ms = 0;
+  EXPECT_EQ(render(job, tool_id::status)["job"]["durationMs"].GetInt64(), 0);
+}
