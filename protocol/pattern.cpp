@@ -11,6 +11,13 @@ namespace {
 // RE2 quotes the offending part, which can be the whole pattern.
 constexpr size_t max_error_bytes = 120;
 
+std::string too_complex(const std::string& instructions) {
+  return "pattern is too complex: it compiles to " + instructions
+         + " instructions, at most " + std::to_string(pattern::max_program_size)
+         + " are allowed (large counted repetitions such as x{1000} and "
+           "Unicode classes such as \\pL make it large)";
+}
+
 // The engine's reason, with the features it lacks on purpose said so: a
 // model that wrote `(a)\1` learns what to write instead.
 std::string describe(const re2::RE2& re) {
@@ -33,10 +40,8 @@ std::string describe(const re2::RE2& re) {
                  "\\b instead";
       break;
     case RE2::ErrorPatternTooLarge:
-      return "pattern is too large: its compiled form would need more than "
-             + std::to_string(pattern::max_memory / (1024 * 1024))
-             + " MiB (large counted repetitions such as x{1000} multiply "
-               "its size)";
+      return too_complex("more than "
+                         + std::to_string(pattern::max_program_size));
     default:
       break;
   }
@@ -55,12 +60,24 @@ bool pattern::compile(std::string_view text, pattern& out, std::string& error) {
   }
   RE2::Options opts;
   opts.set_log_errors(false);
-  opts.set_max_mem(max_memory);
   opts.set_encoding(RE2::Options::EncodingUTF8);
   // Only "does it match" is ever asked: no submatch tracking needed.
   opts.set_never_capture(true);
-  auto re = std::make_shared<const re2::RE2>(
-    re2::StringPiece{text.data(), text.size()}, opts);
+  re2::StringPiece piece{text.data(), text.size()};
+  {
+    opts.set_max_mem(probe_memory);
+    re2::RE2 probe(piece, opts);
+    if (!probe.ok()) {
+      error = describe(probe);
+      return false;
+    }
+    if (probe.ProgramSize() > max_program_size) {
+      error = too_complex(std::to_string(probe.ProgramSize()));
+      return false;
+    }
+  }
+  opts.set_max_mem(max_memory);
+  auto re = std::make_shared<const re2::RE2>(piece, opts);
   if (!re->ok()) {
     error = describe(*re);
     return false;

@@ -22,8 +22,18 @@ namespace jobd {
 class pattern {
 public:
   /// Memory RE2 may use for one pattern's compiled program and its DFA
-  /// caches; a pattern that needs more is refused when compiled.
+  /// caches (the DFA keeps matching fast for patterns it can serve).
   static constexpr int64_t max_memory = 8 * 1024 * 1024;
+
+  /// Most instructions a pattern may compile to. Matching is linear in the
+  /// input, but when RE2's DFA gives up the cost per byte grows with the
+  /// program, and so does compiling it: `\pL` is about 1200 instructions,
+  /// `[a-z]{1000}` about 1000, typical log patterns under 100.
+  static constexpr int max_program_size = 5000;
+
+  /// A first compile under this budget finds a program over the limit
+  /// without building it whole (an 8 MiB attempt took 0.2-0.4 s).
+  static constexpr int64_t probe_memory = 256 * 1024;
 
   /// An empty pattern: matches everything.
   pattern() = default;

@@ -153,9 +153,32 @@ TEST(pattern, too_large_a_program_is_refused) {
   for (int i = 0; i < 100; ++i)
     big += ".{1000}";
   auto why = refusal(big);
-  EXPECT_NE(why.find("too large"), std::string::npos) << why;
+  EXPECT_NE(why.find("too complex"), std::string::npos) << why;
   auto msg = expect_refused(big);
-  EXPECT_NE(msg.find("too large"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("at most 5000"), std::string::npos) << msg;
+}
+
+TEST(pattern, program_size_is_capped) {
+  // Each \pL is some 1200 instructions: 300 of them (900 characters) made a
+  // 357,905-instruction program that took RE2 most of a second to build and
+  // would cost as much per byte once its DFA gives up.
+  std::string letters;
+  for (int i = 0; i < 300; ++i)
+    letters += "\\pL";
+  auto why = refusal(letters);
+  EXPECT_NE(why.find("too complex"), std::string::npos) << why;
+  EXPECT_NE(refusal("(\\pL|\\pN){20}").find("instructions"), std::string::npos);
+  EXPECT_NE(refusal("[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}"
+                    "[a-z]{1000}Q")
+              .find("too complex"),
+            std::string::npos);
+  // One Unicode class, and a long counted repetition, stay usable.
+  auto p = compiled("\\pL+ \\d+");
+  EXPECT_TRUE(p.search("caf\xC3\xA9 42"));
+  EXPECT_FALSE(p.search(repeat("1 ", hostile_size)));
+  auto q = compiled("x{1000}");
+  EXPECT_TRUE(q.search(repeat("x", hostile_size)));
+  expect_accepted("\\pL+");
 }
 
 TEST(pattern, deep_nesting) {
