@@ -7,12 +7,10 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <sys/uio.h>
-#include <unistd.h>
 
 namespace jobd {
 
@@ -20,35 +18,30 @@ namespace {
 
 using self_ptr = endpoint_actor::stateful_pointer<endpoint_state>;
 
-void stop(self_ptr self);
+// A response (result or error): never dropped. The sink queues what the
+// client does not take yet, so this never waits for the client.
+void reply(self_ptr self, std::string line) {
+  self->state.config.out->send(std::move(line), message_kind::reply);
+}
 
-// Writes one message and its newline; a client that went away stops us.
-void write_line(self_ptr self, const std::string& line) {
-  auto fd = self->state.config.out_fd;
-  char nl = '\n';
-  iovec parts[2] = {{const_cast<char*>(line.data()), line.size()}, {&nl, 1}};
-  size_t left = line.size() + 1;
-  int i = 0;
-  while (left > 0) {
-    auto n = ::writev(fd, parts + i, 2 - i);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      log::warning("cannot write to the client, shutting down");
-      stop(self);
-      return;
-    }
-    left -= static_cast<size_t>(n);
-    // Skip what was written, across the two parts.
-    while (i < 2 && static_cast<size_t>(n) >= parts[i].iov_len) {
-      n -= static_cast<ssize_t>(parts[i].iov_len);
-      ++i;
-    }
-    if (i < 2) {
-      parts[i].iov_base = static_cast<char*>(parts[i].iov_base) + n;
-      parts[i].iov_len -= static_cast<size_t>(n);
-    }
-  }
+// A notification. One with a `key` replaces a queued older one with the same
+// key (only the newest progress, update or list change matters); one without
+// (a log message) may be dropped while the client does not read.
+void notify_client(self_ptr self, std::string line, std::string key = {}) {
+  self->state.config.out->send(std::move(line), message_kind::notification,
+                               std::move(key));
+}
+
+// What the client is told after keyless notifications were dropped. Only
+// log messages are keyless, and they are sent at warning or below, so a
+// client that lost some also accepts this warning.
+std::string drop_notice(uint64_t dropped) {
+  return protocol::render_log_message(
+    protocol::log_level::warning, "jobd",
+    "{\"event\":\"notifications.dropped\",\"dropped\":"
+      + std::to_string(dropped)
+      + ",\"message\":\"log messages were dropped while the client did "
+        "not read\"}");
 }
 
 // Forgets a call's progress watch: no progress follows its reply.
@@ -80,16 +73,16 @@ bool settle(self_ptr self, const std::string& id) {
 template <class Result> auto on_result(self_ptr self, std::string id) {
   return [self, id](Result& result) {
     if (settle(self, id))
-      write_line(self, self->state.session.render_result(
-                         id, protocol::tool_result{std::move(result)}));
+      reply(self, self->state.session.render_result(
+                    id, protocol::tool_result{std::move(result)}));
   };
 }
 
 auto on_error(self_ptr self, std::string id) {
   return [self, id](caf::error& err) {
     if (settle(self, id))
-      write_line(self, self->state.session.render_error(
-                         id, to_tool_error(self->system(), err)));
+      reply(self, self->state.session.render_error(
+                    id, to_tool_error(self->system(), err)));
   };
 }
 
@@ -159,12 +152,12 @@ void list_resources(self_ptr self, protocol::resource_list_call& call) {
   self->request(self->state.scheduler, caf::infinite, atom::list_v, q)
     .then(
       [self, id](list_page& page) {
-        write_line(self, protocol::render_resource_list(id, page));
+        reply(self, protocol::render_resource_list(id, page));
       },
       [self, id](caf::error&) {
-        write_line(self, protocol::render_rpc_error(
-                           id, protocol::rpc_code::invalid_params,
-                           "cursor is not a cursor from this server"));
+        reply(self, protocol::render_rpc_error(
+                      id, protocol::rpc_code::invalid_params,
+                      "cursor is not a cursor from this server"));
       });
 }
 
@@ -174,15 +167,15 @@ void read_resource(self_ptr self, protocol::resource_read_call& call) {
   auto id = call.id;
   auto uri = call.uri;
   auto not_found = [self, id, uri](caf::error&) {
-    write_line(self, protocol::render_rpc_error(
-                       id, protocol::rpc_code::resource_not_found,
-                       "Resource not found: " + uri));
+    reply(self,
+          protocol::render_rpc_error(id, protocol::rpc_code::resource_not_found,
+                                     "Resource not found: " + uri));
   };
   if (!call.output) {
     self->request(sched, caf::infinite, atom::status_v, call.job_id)
       .then(
         [self, id, uri](job_info& job) {
-          write_line(self, protocol::render_resource_status(id, uri, job));
+          reply(self, protocol::render_resource_status(id, uri, job));
         },
         not_found);
     return;
@@ -193,7 +186,7 @@ void read_resource(self_ptr self, protocol::resource_read_call& call) {
   self->request(sched, caf::infinite, atom::output_v, call.job_id, q)
     .then(
       [self, id, uri](output_page& page) {
-        write_line(self, protocol::render_resource_output(id, uri, page));
+        reply(self, protocol::render_resource_output(id, uri, page));
       },
       not_found);
 }
@@ -230,17 +223,20 @@ void notify_output(self_ptr self, const std::string& job_id,
     for (auto& w : i->second) {
       if (last_sequence > w.last) {
         w.last = last_sequence;
-        write_line(self, protocol::render_progress(
-                           w.token, static_cast<double>(last_sequence), 0,
-                           "output up to sequence "
-                             + std::to_string(last_sequence)));
+        notify_client(
+          self,
+          protocol::render_progress(
+            w.token, static_cast<double>(last_sequence), 0,
+            "output up to sequence " + std::to_string(last_sequence)),
+          "progress " + w.token);
       }
     }
   }
   if (st.session.has_subscriptions()) {
     auto uri = protocol::output_uri(job_id);
     if (st.session.subscribed(uri))
-      write_line(self, protocol::render_resource_updated(uri));
+      notify_client(self, protocol::render_resource_updated(uri),
+                    "updated " + uri);
   }
 }
 
@@ -253,7 +249,8 @@ void notify(self_ptr self, const job_event& ev) {
   if (session.has_subscriptions()) {
     auto uri = protocol::status_uri(job.id);
     if (session.subscribed(uri))
-      write_line(self, protocol::render_resource_updated(uri));
+      notify_client(self, protocol::render_resource_updated(uri),
+                    "updated " + uri);
   }
   if (ev.what == transition::finished)
     notify_output(self, job.id, job.output.last_sequence);
@@ -268,8 +265,8 @@ void notify(self_ptr self, const job_event& ev) {
   }
   auto [level, name] = describe(ev);
   if (session.should_log(level))
-    write_line(self, protocol::render_log_message(
-                       level, "jobd", protocol::job_event_json(name, job)));
+    notify_client(self, protocol::render_log_message(
+                          level, "jobd", protocol::job_event_json(name, job)));
 }
 
 // Stops every job, then tells the owner; later lines are ignored.
@@ -301,6 +298,17 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
   st.scheduler = std::move(scheduler);
   st.metrics = std::move(metrics);
   st.config = std::move(config);
+  // A client we can no longer write to ends the session as stdin EOF does.
+  // The sink calls from its own thread and holds only a weak reference, so
+  // it neither runs ENDPOINT code nor keeps it alive; it stops calling once
+  // ENDPOINT is gone.
+  caf::weak_actor_ptr weak{self->ctrl()};
+  st.config.out->attach({[weak] {
+                           if (auto h = caf::actor_cast<endpoint_actor>(weak))
+                             caf::anon_send(h, atom::shutdown_v);
+                         },
+                         drop_notice});
+  self->attach_functor([out = st.config.out] { out->attach({}); });
   return {
     // One line from the client.
     [self](atom::line, const std::string& line) {
@@ -309,8 +317,8 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
         return;
       std::vector<std::string> replies;
       auto action = st.session.handle_line(line, replies);
-      for (auto& reply : replies)
-        write_line(self, reply);
+      for (auto& text : replies)
+        reply(self, std::move(text));
       if (auto call = std::get_if<protocol::dispatch_call>(&action)) {
         dispatch(self, *call);
       } else if (auto cancel = std::get_if<protocol::cancel_request>(&action)) {
@@ -328,12 +336,11 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
     },
     // A line over the size limit was skipped.
     [self](atom::line, uint64_t length) {
-      write_line(
-        self,
-        protocol::rpc_error(
-          "", protocol::rpc_code::invalid_request,
-          "Message too large: " + std::to_string(length) + " bytes (limit "
-            + std::to_string(self->state.config.max_line_bytes) + ")"));
+      reply(self,
+            protocol::rpc_error(
+              "", protocol::rpc_code::invalid_request,
+              "Message too large: " + std::to_string(length) + " bytes (limit "
+                + std::to_string(self->state.config.max_line_bytes) + ")"));
     },
     // stdin closed or a signal arrived.
     [self](atom::shutdown) { stop(self); },
@@ -353,7 +360,8 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
       st.tick_scheduled = false;
       if (st.list_changed && !st.stopping) {
         st.list_changed = false;
-        write_line(self, protocol::render_resource_list_changed());
+        notify_client(self, protocol::render_resource_list_changed(),
+                      "list_changed");
       }
     },
   };

@@ -1,14 +1,17 @@
 // ENDPOINT: one per MCP connection. Parses lines with protocol/, answers what
 // the protocol layer answers itself, turns tool calls into typed requests and
-// their replies into lines. The only writer of stdout.
+// their replies into lines, which it hands to its connection's line_sink
+// (the only writer of stdout for the stdio transport).
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/transport/line_sink.hpp"
 #include "protocol/mcp_session.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -17,8 +20,10 @@
 namespace jobd {
 
 struct endpoint_config {
-  /// Where replies go (stdout).
-  int out_fd = 1;
+  /// Where replies and notifications go (required). ENDPOINT attaches its
+  /// handlers while it lives: a sink that can no longer write makes it
+  /// stop, as stdin EOF does.
+  std::shared_ptr<line_sink> out;
   /// Reported in the error for a line over the limit.
   uint64_t max_line_bytes = 16 * 1024 * 1024;
   /// Called once every job was stopped after a shutdown request.

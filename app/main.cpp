@@ -9,6 +9,7 @@
 #include "actors/kinds/process/process_reactor.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/transport/stdin_reader.hpp"
+#include "actors/transport/stdio_sink.hpp"
 #include "actors/sweeper.hpp"
 #include "app/config.hpp"
 
@@ -86,6 +87,12 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   if (std::getenv("JOBD_CAF_WORK_STEALING") == nullptr)
     sys_cfg.set("scheduler.policy", caf::atom("sharing"));
   std::atomic<bool> stopped{false};
+  // stdout is written by the sink's own thread, never by an actor; while too
+  // many replies wait for the client, the reader reads no more requests.
+  auto gate = std::make_shared<read_gate>();
+  stdio_sink_options out_options;
+  out_options.gate = gate;
+  auto out = std::make_shared<stdio_sink>(STDOUT_FILENO, out_options);
   {
     caf::actor_system sys{sys_cfg};
     auto stats = sys.spawn(metrics, cfg.max_concurrent_jobs,
@@ -98,6 +105,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
                            cfg.retention_ms);
     endpoint_config ec;
     ec.max_line_bytes = cfg.max_line_bytes;
+    ec.out = out;
     // Wakes the main thread at once (SIGUSR1 is blocked and waited for).
     ec.on_stopped = [&stopped] {
       stopped = true;
@@ -109,7 +117,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
               + std::to_string(cfg.max_concurrent_jobs) + " jobs, "
               + std::to_string(cfg.max_concurrent_jobs_per_session)
               + " per session)");
-    stdin_reader reader{STDIN_FILENO, ep, cfg.max_line_bytes};
+    stdin_reader reader{STDIN_FILENO, ep, cfg.max_line_bytes, gate};
     bool asked = false;
     auto last_reap = std::chrono::steady_clock::now();
     bool reap_due = false;
@@ -138,6 +146,8 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
           caf::actor_cast<caf::actor>(stats)})
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   }
+  // Every actor is gone: write what the client did not read yet (bounded).
+  out->close();
   // Last resort: nothing a job started may outlive us.
   reactor->kill_all(SIGKILL);
   reactor->stop();

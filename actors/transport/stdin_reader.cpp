@@ -11,9 +11,10 @@
 
 namespace jobd {
 
-stdin_reader::stdin_reader(int fd, endpoint_actor sink, uint64_t max_line_bytes)
+stdin_reader::stdin_reader(int fd, endpoint_actor sink, uint64_t max_line_bytes,
+                           std::shared_ptr<read_gate> gate)
   : fd_(fd), wake_fd_(::eventfd(0, EFD_CLOEXEC)), sink_(std::move(sink)),
-    max_line_bytes_(max_line_bytes) {
+    max_line_bytes_(max_line_bytes), gate_(std::move(gate)) {
   thread_ = std::thread{[this] { run(); }};
 }
 
@@ -37,6 +38,17 @@ void stdin_reader::run() {
   uint64_t skipped = 0;
   char block[64 * 1024];
   for (;;) {
+    if (gate_ && gate_->paused()) {
+      // Wait for the gate without reading: what the client sends meanwhile
+      // stays in the pipe, and the client's writes block, not ours.
+      pollfd fds[2] = {{gate_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR)
+        break;
+      if (fds[1].revents != 0)
+        return;
+      gate_->drain();
+      continue;
+    }
     pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR)
@@ -45,6 +57,8 @@ void stdin_reader::run() {
     }
     if (fds[1].revents != 0)
       return; // asked to stop: the owner shuts down
+    if (gate_ && gate_->paused())
+      continue; // closed while we waited: read nothing more
     auto n = ::read(fd_, block, sizeof block);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
       continue;

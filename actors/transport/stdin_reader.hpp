@@ -1,11 +1,14 @@
 // The thread that reads the client's lines from stdin and hands each to the
 // ENDPOINT. It polls stdin together with an eventfd, so stopping it never
-// waits for the client to close stdin.
+// waits for the client to close stdin. While the read gate is closed (the
+// client does not read its replies) it reads nothing.
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/transport/read_gate.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <thread>
 
 namespace jobd {
@@ -13,8 +16,10 @@ namespace jobd {
 class stdin_reader {
 public:
   /// Starts reading `fd` at once; lines longer than `max_line_bytes` are
-  /// skipped and reported by their length.
-  stdin_reader(int fd, endpoint_actor sink, uint64_t max_line_bytes);
+  /// skipped and reported by their length. Reading pauses while `gate` (if
+  /// any) is paused.
+  stdin_reader(int fd, endpoint_actor sink, uint64_t max_line_bytes,
+               std::shared_ptr<read_gate> gate = nullptr);
 
   /// Stops and joins the thread.
   ~stdin_reader();
@@ -31,6 +36,7 @@ private:
   int wake_fd_;
   endpoint_actor sink_;
   uint64_t max_line_bytes_;
+  std::shared_ptr<read_gate> gate_;
   std::thread thread_;
 };
 

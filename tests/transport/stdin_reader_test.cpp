@@ -1,0 +1,135 @@
+// The stdin reader and its read gate: while the gate is closed no request
+// is read (they wait in the pipe), and reading resumes when it opens.
+#include "actors/transport/stdin_reader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fcntl.h>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct counters {
+  std::atomic<int> lines{0};
+  std::atomic<int> shutdowns{0};
+};
+
+struct fake_endpoint_state {
+  static inline const char* name = "fake_endpoint";
+};
+
+// Counts what the reader hands over.
+jobd::endpoint_actor::behavior_type
+fake_endpoint(jobd::endpoint_actor::stateful_pointer<fake_endpoint_state>,
+              std::shared_ptr<counters> seen) {
+  using namespace jobd;
+  return {
+    [seen](atom::line, const std::string&) { ++seen->lines; },
+    [](atom::line, uint64_t) {},
+    [seen](atom::shutdown) { ++seen->shutdowns; },
+    [](atom::event, const job_event&) {},
+    [](atom::output, const output_news&) {},
+    [](atom::tick) {},
+  };
+}
+
+template <class Predicate>
+bool eventually(Predicate p, std::chrono::milliseconds timeout = 5s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!p()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+struct reader_fixture : ::testing::Test {
+  reader_fixture() : sys{init(cfg)} {
+    int fds[2];
+    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    in_read = fds[0];
+    in_write = fds[1];
+    ep = sys.spawn(fake_endpoint, seen);
+  }
+  ~reader_fixture() override {
+    if (in_write >= 0)
+      ::close(in_write);
+    ::close(in_read);
+  }
+  static caf::actor_system_config& init(caf::actor_system_config& c) {
+    c.add_message_types<caf::id_block::jobd>();
+    return c;
+  }
+  void write(const std::string& text) {
+    ASSERT_EQ(::write(in_write, text.data(), text.size()),
+              static_cast<ssize_t>(text.size()));
+  }
+
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  std::shared_ptr<counters> seen = std::make_shared<counters>();
+  jobd::endpoint_actor ep;
+  int in_read = -1;
+  int in_write = -1;
+};
+
+TEST_F(reader_fixture, ReadsLinesWhileTheGateIsOpen) {
+  auto gate = std::make_shared<jobd::read_gate>();
+  jobd::stdin_reader reader{in_read, ep, 1024, gate};
+  write("a\nb\n");
+  EXPECT_TRUE(eventually([&] { return seen->lines == 2; }));
+}
+
+TEST_F(reader_fixture, ReadsNothingWhileTheGateIsClosed) {
+  auto gate = std::make_shared<jobd::read_gate>();
+  gate->pause();
+  jobd::stdin_reader reader{in_read, ep, 1024, gate};
+  write("a\nb\n");
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(seen->lines, 0);
+  gate->resume();
+  EXPECT_TRUE(eventually([&] { return seen->lines == 2; }));
+  gate->pause();
+  // Let the reader see the closed gate before the next line comes.
+  std::this_thread::sleep_for(20ms);
+  write("c\n");
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(seen->lines, 2);
+  gate->resume();
+  EXPECT_TRUE(eventually([&] { return seen->lines == 3; }));
+}
+
+TEST_F(reader_fixture, StopsWhilePaused) {
+  auto gate = std::make_shared<jobd::read_gate>();
+  gate->pause();
+  auto start = std::chrono::steady_clock::now();
+  {
+    jobd::stdin_reader reader{in_read, ep, 1024, gate};
+    write("a\n");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_EQ(seen->lines, 0);
+}
+
+TEST_F(reader_fixture, EndOfInputIsShutdown) {
+  jobd::stdin_reader reader{in_read, ep, 1024};
+  write("a\n");
+  ::close(in_write);
+  in_write = -1;
+  EXPECT_TRUE(eventually([&] { return seen->shutdowns == 1; }));
+  EXPECT_EQ(seen->lines, 1);
+}
+
+} // namespace
