@@ -298,6 +298,8 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
   st.scheduler = std::move(scheduler);
   st.metrics = std::move(metrics);
   st.config = std::move(config);
+  if (st.config.tools)
+    st.session = protocol::mcp_session{st.config.tools};
   // A client we can no longer write to ends the session as stdin EOF does.
   // The sink calls from its own thread and holds only a weak reference, so
   // it neither runs ENDPOINT code nor keeps it alive; it stops calling once

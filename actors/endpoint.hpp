@@ -20,6 +20,9 @@
 namespace jobd {
 
 struct endpoint_config {
+  /// The tools as this server offers them (live defaults, caps and job
+  /// kinds); null: the built-in configuration.
+  std::shared_ptr<const protocol::tool_catalog> tools;
   /// Where replies and notifications go (required). ENDPOINT attaches its
   /// handlers while it lives: a sink that can no longer write makes it
   /// stop, as stdin EOF does.

@@ -12,6 +12,7 @@
 #include "actors/transport/stdio_sink.hpp"
 #include "actors/sweeper.hpp"
 #include "app/config.hpp"
+#include "protocol/tools.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -35,6 +36,8 @@ jobd::scheduler_config to_scheduler_config(const jobd::config& cfg) {
   jobd::scheduler_config sc;
   sc.max_running = cfg.max_concurrent_jobs;
   sc.max_running_per_session = cfg.max_concurrent_jobs_per_session;
+  sc.max_pending = cfg.max_pending_jobs;
+  sc.output_total_bytes = cfg.output_total_bytes;
   sc.defaults.timeout_ms = cfg.job_timeout_ms;
   sc.defaults.kill_grace_ms = cfg.kill_grace_ms;
   sc.defaults.max_wait_ms = cfg.max_wait_ms;
@@ -78,6 +81,16 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   auto reactor = std::make_shared<process_reactor>();
   auto factory = std::make_shared<job_factory>();
   factory->add("process", std::make_shared<process_job_kind>(reactor));
+  // The tools as offered: live defaults and caps, and every kind's schema.
+  auto options = server_options_of(cfg);
+  options.kinds = factory->option_schemas();
+  std::shared_ptr<const protocol::tool_catalog> tools;
+  try {
+    tools = std::make_shared<const protocol::tool_catalog>(options);
+  } catch (const std::exception& e) {
+    log::error(std::string{"cannot build the tool schemas: "} + e.what());
+    return 2;
+  }
   caf::actor_system_config sys_cfg;
   sys_cfg.add_message_types<caf::id_block::jobd>();
   // CAF's default work-stealing workers poll and nanosleep while idle, which
@@ -106,6 +119,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     endpoint_config ec;
     ec.max_line_bytes = cfg.max_line_bytes;
     ec.out = out;
+    ec.tools = tools;
     // Wakes the main thread at once (SIGUSR1 is blocked and waited for).
     ec.on_stopped = [&stopped] {
       stopped = true;
