@@ -169,6 +169,13 @@ using job_core_actor = job_actor::extend_with<backend_events>::extend<
   // Status requests waited long enough for the pid: answer them.
   caf::reacts_to<atom::settle>>;
 
+/// A short-lived reader of a finished job's record: answers one wait whose
+/// pattern must be searched through the record's output, so that neither
+/// compiling the pattern nor the search runs on SCHEDULER.
+using record_reader_actor = caf::typed_actor<
+  // The wait on the record; the reader quits after answering.
+  caf::replies_to<atom::wait, wait_query>::with<wait_result>>;
+
 /// The SESSION actor interface: one per sessionId, created on first use. Holds
 /// the per-session limit: it offers its best pending jobs to SCHEDULER, never
 /// more than the limit allows.

@@ -1,5 +1,7 @@
 #include "actors/logger.hpp"
 
+#include "protocol/iso8601.hpp"
+
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -46,18 +48,12 @@ bool enabled(level x) {
 }
 
 void write(level x, std::string_view message) {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto secs = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char prefix[64];
-  auto n = std::snprintf(
-    prefix, sizeof prefix,
-    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s jobd: ", tm.tm_year + 1900,
-    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-    static_cast<int>(ms), names[static_cast<int>(x)]);
+  char stamp[protocol::iso8601_buffer_size];
+  auto len = protocol::format_iso8601(now_ms(), stamp);
+  char prefix[protocol::iso8601_buffer_size + 32];
+  auto n = std::snprintf(prefix, sizeof prefix, "%.*s %-5s jobd: ",
+                         static_cast<int>(len), stamp,
+                         names[static_cast<int>(x)]);
   std::string line(prefix, static_cast<size_t>(n));
   line.append(message);
   line += '\n';

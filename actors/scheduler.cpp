@@ -1,6 +1,7 @@
 #include "actors/scheduler.hpp"
 
 #include "actors/core/job_record.hpp"
+#include "actors/core/record_reader.hpp"
 #include "actors/logger.hpp"
 
 #include <caf/actor_system.hpp>
@@ -381,23 +382,25 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
         cancel_pending(self, *e);
       return self->delegate(e->handle, atom::cancel_v, grace_ms);
     },
-    // Waits on a finished job end at once; others are the job's.
+    // Waits on a finished job end at once (a pattern is searched by a
+    // record reader); others are the job's.
     [self](atom::wait, wait_query& q) -> caf::result<wait_result> {
       auto e = find(self, q.job_id);
       if (e == nullptr)
         return not_found(q.job_id);
       if (!e->output)
         return self->delegate(e->handle, atom::wait_v, std::move(q));
-      pattern compiled;
-      std::string why;
-      if (q.until == wait_until::output
-          && !pattern::compile(q.pattern, compiled, why))
-        return make_tool_error(codes::invalid_arguments,
-                               "pattern is not a valid regular expression: "
-                                 + why,
-                               {{"field", json_quote("pattern")}});
+      if (q.until == wait_until::output && !q.pattern.empty()) {
+        // Compiling and searching may take a while: not on this hub.
+        auto info = e->info;
+        info.output = e->output->stats();
+        auto reader = self->system().spawn(
+          record_reader, std::move(info),
+          std::shared_ptr<const output_buffer>{e->output});
+        return self->delegate(reader, atom::wait_v, std::move(q));
+      }
       return wait_answer(e->info, *e->output, q,
-                         wait_reason(*e->output, q, 0, compiled, true));
+                         wait_reason(*e->output, q, 0, pattern{}, true));
     },
     // Lists from the index, newest first.
     [self](atom::list, const list_query& q) { return list_jobs(self, q); },

@@ -170,6 +170,9 @@ void enforce_output_budget(scheduler_ptr self) {
       ++i;
       continue;
     }
+    // A record reader may still be searching this output: trim a copy.
+    if (e.output.use_count() > 1)
+      e.output = std::make_shared<output_buffer>(*e.output);
     auto freed = e.output->drop_oldest(st.record_bytes - budget);
     st.record_bytes -= std::min(st.record_bytes, freed);
     e.info.output = e.output->stats();
