@@ -356,10 +356,16 @@ size_t cgroup_tree::signal_members(int sig, pid_t skip) const {
 bool cgroup_tree::remove() {
   if (removed_)
     return true;
-  if (dir_fd_ >= 0)
-    remove_below(dir_fd_, 0);
-  if (::rmdir(path_.c_str()) != 0 && errno != ENOENT)
-    return false;
+  // Cgroups a job made below its own are rare: look for them only when
+  // the plain rmdir fails (listing a cgroup directory costs more than it).
+  if (::rmdir(path_.c_str()) != 0 && errno != ENOENT) {
+    if (errno != ENOTEMPTY && errno != EBUSY)
+      return false;
+    if (dir_fd_ >= 0)
+      remove_below(dir_fd_, 0);
+    if (::rmdir(path_.c_str()) != 0 && errno != ENOENT)
+      return false;
+  }
   removed_ = true;
   return true;
 }

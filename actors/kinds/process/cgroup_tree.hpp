@@ -4,6 +4,7 @@
 // all of it, cgroup.events says when nothing of it is alive any more.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -37,7 +38,7 @@ public:
 
   /// Makes the cgroup of one job, named `name` (letters, digits, '-', '_';
   /// anything else becomes "job"), with `-N` appended if the name is taken.
-  /// nullptr, with the reason in `why`, on failure.
+  /// nullptr, with the reason in `why`, on failure. Thread-safe.
   std::unique_ptr<cgroup_tree> make_child(const std::string& name,
                                           std::string& why);
 
@@ -48,7 +49,7 @@ private:
   /// The same directory as /proc/<pid>/cgroup names it.
   std::string relative_;
   /// Numbers the names that were taken.
-  unsigned long serial_ = 0;
+  std::atomic<unsigned long> serial_{0};
 };
 
 /// One job's cgroup. Not thread-safe: the reactor serializes its calls.

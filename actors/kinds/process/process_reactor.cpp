@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -76,26 +77,28 @@ void process_reactor::impl::run() {
 
 // -- launching ----------------------------------------------------------------
 
-void process_reactor::impl::do_launch(launch_spec& spec, backend_events& sink) {
+void process_reactor::impl::do_launch(launch_spec& spec, backend_events& sink,
+                                      std::unique_ptr<cgroup_tree> cgroup) {
+  bool refused;
   {
     std::lock_guard<std::mutex> guard{mtx};
-    if (stopping) {
+    refused = stopping;
+  }
+  std::optional<std::string> problem;
+  if (!refused)
+    problem = directory_problem(spec.working_directory);
+  if (refused || problem) {
+    if (cgroup)
+      cgroup->remove();
+    if (refused)
       send_failure(sink, codes::spawn_failed,
                    "the process reactor is shutting down");
-      return;
-    }
-  }
-  if (auto problem = directory_problem(spec.working_directory)) {
-    send_failure(sink, codes::invalid_working_directory, std::move(*problem));
+    else
+      send_failure(sink, codes::invalid_working_directory, std::move(*problem));
     return;
   }
   auto t = std::make_shared<job_tree>(io, std::move(sink), spec);
-  if (use_cgroups) {
-    // Without a cgroup of its own (e.g. too many cgroups), the job is
-    // tracked by its process group.
-    std::string why;
-    t->cgroup = cgroups->make_child(spec.name, why);
-  }
+  t->cgroup = std::move(cgroup);
   std::unique_ptr<cgroup_tree> unused;
   spawn_outcome res;
   {
@@ -250,6 +253,7 @@ void process_reactor::impl::end_all() {
 process_reactor::process_reactor(reactor_options options)
   : impl_(std::make_shared<impl>(options)) {
   impl_->thread = std::thread{[self = impl_.get()] { self->run(); }};
+  impl_->janitor = std::thread{[self = impl_.get()] { self->run_janitor(); }};
 }
 
 process_reactor::~process_reactor() {
@@ -257,6 +261,7 @@ process_reactor::~process_reactor() {
 }
 
 void process_reactor::launch(launch_spec spec, backend_events sink) {
+  std::shared_ptr<cgroup_parent> cgroups;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     if (impl_->stopping) {
@@ -264,13 +269,32 @@ void process_reactor::launch(launch_spec spec, backend_events sink) {
                    "the process reactor is shutting down");
       return;
     }
+    cgroups = impl_->cgroups;
+  }
+  // The job's cgroup is made here, on the caller's thread: the mkdir then
+  // costs the reactor thread nothing. Without one (pgroup tracking, or too
+  // many cgroups) the job is tracked by its process group.
+  std::unique_ptr<cgroup_tree> cgroup;
+  if (cgroups && impl_->use_cgroups) {
+    std::string why;
+    cgroup = cgroups->make_child(spec.name, why);
+  }
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  if (impl_->stopping) {
+    if (cgroup)
+      cgroup->remove();
+    send_failure(sink, codes::spawn_failed,
+                 "the process reactor is shutting down");
+    return;
   }
   // Bug 6: the launcher forks and calls notify_fork on the io_context, so
-  // it must run on the reactor thread.
-  asio::post(impl_->io, [self = impl_.get(), spec = std::move(spec),
-                         sink = std::move(sink)]() mutable {
-    self->do_launch(spec, sink);
-  });
+  // it must run on the reactor thread. Posted under the lock, so that the
+  // last handler stop() posts comes after it.
+  asio::post(impl_->io,
+             [self = impl_.get(), spec = std::move(spec),
+              sink = std::move(sink), cgroup = std::move(cgroup)]() mutable {
+               self->do_launch(spec, sink, std::move(cgroup));
+             });
 }
 
 bool process_reactor::signal(int64_t pid, int sig, bool whole_tree) {
@@ -347,6 +371,13 @@ void process_reactor::stop(std::chrono::milliseconds grace) {
   s.work.reset();
   if (s.thread.joinable())
     s.thread.join();
+  {
+    std::lock_guard<std::mutex> guard{s.janitor_mtx};
+    s.janitor_stop = true;
+  }
+  s.janitor_cv.notify_one();
+  if (s.janitor.joinable())
+    s.janitor.join(); // every cgroup found empty is removed by now
   // Only this thread is left: what stayed in a cgroup dies now.
   auto lingering = std::move(s.lingering);
   for (auto& cgroup : lingering)
@@ -358,7 +389,12 @@ void process_reactor::stop(std::chrono::milliseconds grace) {
     cgroup->remove();
   }
   lingering.clear();
-  s.cgroups.reset(); // removes jobd-<pid> (if every job cgroup is gone)
+  {
+    // Removes jobd-<pid> (if every job cgroup is gone), or a launch() in
+    // flight does once it let go.
+    std::lock_guard<std::mutex> guard{s.mtx};
+    s.cgroups.reset();
+  }
 }
 
 } // namespace jobd

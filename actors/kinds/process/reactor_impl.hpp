@@ -91,6 +91,8 @@ struct job_tree {
   bool leader_done = false;
   /// The tree is empty, or settle_bound passed.
   bool settled = false;
+  /// The tree was found empty (not merely given up on).
+  bool empty = false;
   /// `exited` was sent, or the reactor stopped: the tree is forgotten.
   bool finished = false;
   /// The sink terminated: nothing is sent, output is discarded.
@@ -109,8 +111,9 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   /// Only this process runs the reactor; a forked child must never.
   const pid_t owner = ::getpid();
   std::thread thread;
-  /// Where job cgroups are made; null with process-group tracking.
-  std::unique_ptr<cgroup_parent> cgroups;
+  /// Where job cgroups are made; null with process-group tracking. Shared
+  /// with launch() calls in flight when stop() drops it.
+  std::shared_ptr<cgroup_parent> cgroups;
   /// False once a child could not enter its cgroup: later jobs then get
   /// no cgroup either.
   std::atomic<bool> use_cgroups{false};
@@ -139,6 +142,14 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   std::mutex stop_mtx;
   bool stopped = false;
 
+  // -- the janitor: removes the cgroups of ended trees, off the reactor
+  // thread (an rmdir in cgroupfs costs tens of microseconds) ---------------
+  std::thread janitor;
+  std::mutex janitor_mtx;
+  std::condition_variable janitor_cv;
+  std::vector<std::unique_ptr<cgroup_tree>> to_remove;
+  bool janitor_stop = false;
+
   // -- reactor thread only ---------------------------------------------------
   /// One inotify instance for every cgroup.events watched.
   std::optional<boost::asio::posix::stream_descriptor> inotify;
@@ -150,7 +161,9 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   void run();
 
   // -- process_reactor.cpp ---------------------------------------------------
-  void do_launch(launch_spec& spec, backend_events& sink);
+  /// `cgroup`: made by launch() on the caller's thread, or null.
+  void do_launch(launch_spec& spec, backend_events& sink,
+                 std::unique_ptr<cgroup_tree> cgroup);
   void watch_sink(const tree_ptr& t);
   void orphan(const std::weak_ptr<job_tree>& weak);
   /// With mtx held and `t` in `leaders`.
@@ -174,7 +187,8 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   void poll_exit(const tree_ptr& t);
   /// `ours`: the leader is our unreaped zombie (else reaped behind our back).
   void leader_ended(const tree_ptr& t, bool ours);
-  void check_tree(const tree_ptr& t);
+  /// `empty_cgroup`: the caller just found the tree's cgroup empty.
+  void check_tree(const tree_ptr& t, bool empty_cgroup = false);
   void settle(const tree_ptr& t);
   void maybe_finish(const tree_ptr& t);
   void finish(const tree_ptr& t);
@@ -183,6 +197,9 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   void watch_events(const tree_ptr& t);
   void unwatch(const tree_ptr& t);
   void arm_late_reap();
+  /// Hands an empty cgroup to the janitor.
+  void retire(std::unique_ptr<cgroup_tree> cgroup);
+  void run_janitor();
 };
 
 } // namespace jobd

@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <csignal>
 #include <set>
-#include <vector>
 #include <sys/inotify.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <vector>
 
 namespace asio = boost::asio;
 
@@ -68,32 +68,39 @@ void process_reactor::impl::poll_exit(const tree_ptr& t) {
 }
 
 void process_reactor::impl::leader_ended(const tree_ptr& t, bool ours) {
+  // Most cgroups are empty once their leader ended (a zombie does not
+  // count, nothing else can enter): then nothing needs a kill or a watch.
+  bool busy = true;
   {
     std::lock_guard<std::mutex> guard{mtx};
-    if (ours) {
+    if (t->cgroup) {
+      // Still ours whether or not the leader was reaped behind our back.
+      busy = t->cgroup->populated();
+      if (busy)
+        t->cgroup->kill();
+    } else if (ours) {
       // The unreaped leader still pins its pid and its group's id: kill
-      // the rest of the tree first, then reap it.
-      kill_locked(*t);
-      t->status = reap_exited(t->pid);
-    } else if (t->cgroup) {
-      // Reaped behind our back (SIGCHLD ignored?): the pid and the group
-      // may be someone else's by now, the cgroup is still ours.
-      t->cgroup->kill();
+      // the rest of the group first, then reap it.
+      ::kill(-t->pid, SIGKILL);
     }
+    // Else reaped behind our back (SIGCHLD ignored?): the pid and the
+    // group may be someone else's by now.
+    if (ours)
+      t->status = reap_exited(t->pid);
     leaders.erase(t->pid);
     ending.insert(t);
   }
   changed.notify_all();
   t->leader_done = true;
   t->settle_deadline = std::chrono::steady_clock::now() + options.settle_bound;
-  if (t->cgroup)
+  if (busy && t->cgroup)
     watch_events(t);
-  check_tree(t);
+  check_tree(t, !busy);
 }
 
 // -- until the tree is empty --------------------------------------------------
 
-void process_reactor::impl::check_tree(const tree_ptr& t) {
+void process_reactor::impl::check_tree(const tree_ptr& t, bool empty_cgroup) {
   if (t->settled || t->finished)
     return;
   bool empty;
@@ -106,9 +113,13 @@ void process_reactor::impl::check_tree(const tree_ptr& t) {
     if (leaders.count(t->pid) == 0)
       reap_group(t->pid);
     reap_locked();
-    empty = t->cgroup ? !t->cgroup->populated() : group_gone(t->pid);
+    if (t->cgroup)
+      empty = empty_cgroup || !t->cgroup->populated();
+    else
+      empty = group_gone(t->pid);
   }
   const auto now = std::chrono::steady_clock::now();
+  t->empty = empty;
   if (empty || now >= t->settle_deadline) {
     settle(t);
     return;
@@ -154,11 +165,12 @@ void process_reactor::impl::finish(const tree_ptr& t) {
     ending.erase(t);
   }
   // From here on no other thread can reach the cgroup.
-  if (t->cgroup && !t->cgroup->remove()) {
+  if (t->cgroup && t->empty) {
+    retire(std::move(t->cgroup));
+  } else if (t->cgroup) {
     std::lock_guard<std::mutex> guard{mtx};
     lingering.push_back(std::move(t->cgroup));
   }
-  t->cgroup.reset();
   changed.notify_all();
   if (!t->orphaned)
     caf::anon_send(t->sink, atom::exited_v, t->status);
@@ -178,6 +190,39 @@ void process_reactor::impl::arm_late_reap() {
     std::lock_guard<std::mutex> guard{mtx};
     reap_locked();
   });
+}
+
+void process_reactor::impl::retire(std::unique_ptr<cgroup_tree> cgroup) {
+  bool was_idle;
+  {
+    std::lock_guard<std::mutex> guard{janitor_mtx};
+    was_idle = to_remove.empty();
+    to_remove.push_back(std::move(cgroup));
+  }
+  if (was_idle)
+    janitor_cv.notify_one();
+}
+
+void process_reactor::impl::run_janitor() {
+  std::unique_lock<std::mutex> lock{janitor_mtx};
+  for (;;) {
+    janitor_cv.wait(lock,
+                    [this] { return janitor_stop || !to_remove.empty(); });
+    if (to_remove.empty())
+      return; // stopping, and nothing is left to remove
+    auto batch = std::move(to_remove);
+    to_remove.clear();
+    lock.unlock();
+    for (auto& cgroup : batch) {
+      if (!cgroup->remove()) {
+        // Someone moved a process into it after it was found empty.
+        std::lock_guard<std::mutex> guard{mtx};
+        lingering.push_back(std::move(cgroup));
+      }
+    }
+    batch.clear();
+    lock.lock();
+  }
 }
 
 // -- cgroup.events ------------------------------------------------------------
