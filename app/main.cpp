@@ -106,6 +106,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     endpoint_config ec;
     ec.max_line_bytes = cfg.max_line_bytes;
     ec.out = out;
+    ec.input = gate;
     // Wakes the main thread at once (SIGUSR1 is blocked and waited for).
     ec.on_stopped = [&stopped] {
       stopped = true;
