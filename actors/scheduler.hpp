@@ -127,6 +127,17 @@ void keep_record(scheduler_ptr self, scheduler_state::entry& e,
 /// Drops the oldest output of finished jobs while over the budget.
 void enforce_output_budget(scheduler_ptr self);
 
+// -- sessions (scheduler_sessions.cpp) -----------------------------------------
+
+/// The session actor of `id`, spawned (and monitored) on first use.
+session_actor session_for(scheduler_ptr self, const std::string& id);
+
+/// One of the session's jobs ended: a session that holds no job goes away.
+void release_session(scheduler_ptr self, const std::string& id);
+
+/// A session died unexpectedly: a new one takes over its jobs.
+void replace_session(scheduler_ptr self, const std::string& id);
+
 /// Sends an event to every listener.
 void publish(scheduler_ptr self, const job_event& ev);
 

@@ -431,8 +431,8 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     [self](atom::data, stream_kind s, const std::string& bytes) {
       auto& st = self->state;
       st.in_flight->fetch_sub(static_cast<int64_t>(bytes.size()));
-      if (st.exited || st.eof[index_of(s)])
-        return; // nothing follows `exited`, nothing follows a stream's end
+      if (st.eof[index_of(s)] || finished(self))
+        return; // nothing follows a stream's end
       st.buffer->append(s, bytes, now_ms());
       if (st.buffer->has_partial() && !st.flush_scheduled) {
         st.flush_scheduled = true;
@@ -448,7 +448,7 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     // A stream ended.
     [self](atom::eof, stream_kind s) {
       auto& st = self->state;
-      if (st.exited || st.eof[index_of(s)])
+      if (st.eof[index_of(s)])
         return;
       st.eof[index_of(s)] = true;
       st.buffer->close(s, now_ms());

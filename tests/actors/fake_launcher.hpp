@@ -4,6 +4,7 @@
 
 #include "actors/kinds/process/process_launcher.hpp"
 
+#include <csignal>
 #include <set>
 #include <utility>
 #include <vector>
@@ -14,25 +15,30 @@ class fake_launcher : public process_launcher {
 public:
   struct launch_call {
     launch_spec spec;
-    process_job_actor job;
+    backend_events job;
   };
 
-  void launch(launch_spec spec, process_job_actor job) override {
+  void launch(launch_spec spec, backend_events job) override {
     launches.push_back({std::move(spec), std::move(job)});
   }
 
-  bool signal_group(int64_t pgid, int sig) override {
-    signals.emplace_back(pgid, sig);
-    return alive.count(pgid) != 0;
+  bool signal(int64_t pid, int sig, bool whole_tree) override {
+    signals.emplace_back(pid, sig);
+    if (!whole_tree)
+      leader_only.push_back(sig);
+    return alive.count(pid) != 0;
   }
 
-  bool group_alive(int64_t pgid) override {
-    return alive.count(pgid) != 0;
+  void kill_tree(int64_t pid) override {
+    signals.emplace_back(pid, SIGKILL);
   }
 
   std::vector<launch_call> launches;
+  /// (pid, signal) in the order asked; kill_tree records SIGKILL.
   std::vector<std::pair<int64_t, int>> signals;
-  /// Process groups the test pretends are still running.
+  /// Signals sent to a leader only.
+  std::vector<int> leader_only;
+  /// Trees the test pretends are still running.
   std::set<int64_t> alive;
 };
 

@@ -19,6 +19,7 @@ namespace jobd::test {
 
 struct recorder_state {
   std::vector<job_event> events;
+  std::vector<output_news> output;
   static inline const char* name = "recorder";
 };
 
@@ -28,20 +29,25 @@ inline event_listener::behavior_type
 recorder(event_listener::stateful_pointer<recorder_state> self,
          size_t expected_events) {
   self->state.events.reserve(expected_events);
-  return {[self](atom::event, const job_event& ev) {
-    self->state.events.push_back(ev);
-  }};
+  return {
+    [self](atom::event, const job_event& ev) {
+      self->state.events.push_back(ev);
+    },
+    [self](atom::output, const output_news& news) {
+      self->state.output.push_back(news);
+    },
+  };
 }
 
 class actor_test : public ::testing::Test, public test_coordinator_fixture<> {
 protected:
   /// Starts a scheduler with these limits.
-  void start(size_t max_running, size_t per_session, int64_t grace_ms = 5000) {
+  void start(size_t max_running, size_t per_session, int64_t grace_ms = 5000,
+             scheduler_config cfg = {}) {
     auto factory = std::make_shared<job_factory>();
     factory->add("process", std::make_shared<process_job_kind>(launcher));
     factory->add("scripted", std::make_shared<scripted_job_kind>());
     log::set_level(log::level::warning);
-    scheduler_config cfg;
     cfg.max_running = max_running;
     cfg.max_running_per_session = per_session;
     cfg.defaults.kill_grace_ms = grace_ms;

@@ -38,21 +38,22 @@ protected:
       throw dsl_failure{"submit failed: " + sys.render(r.error())};
     EXPECT_EQ(launcher->launches.size(), 1u);
     launcher->alive.insert(pgid);
-    self->send(job(), atom::spawned_v, pgid);
+    self->send(job(), atom::spawned_v, pgid, std::string{"pgroup"});
     drain();
     return r->job_id;
   }
 
-  process_job_actor job() {
+  backend_events job() {
     return launcher->launches.at(0).job;
   }
 
-  /// Plays the end of the child: reaped with `status`, both pipes closed.
+  /// Plays the end of the tree: both pipes closed, then the leader's
+  /// status (the launcher sends `exited` once nothing of the tree is left).
   void child_ends(int32_t status) {
     launcher->alive.erase(pgid);
-    self->send(job(), atom::exited_v, status);
     self->send(job(), atom::eof_v, stream_kind::out);
     self->send(job(), atom::eof_v, stream_kind::err);
+    self->send(job(), atom::exited_v, status);
     drain();
   }
 
@@ -105,7 +106,7 @@ TEST_F(process_job_test, timeout_escalates_from_sigterm_to_sigkill) {
   EXPECT_GT(info.finished_at, 0);
 }
 
-TEST_F(process_job_test, cancel_answers_once_the_group_is_gone) {
+TEST_F(process_job_test, cancel_answers_once_the_tree_is_gone) {
   start(10, 5);
   auto id = run_shell("sleep 60");
   auto req
@@ -116,21 +117,20 @@ TEST_F(process_job_test, cancel_answers_once_the_group_is_gone) {
   advance_time(300ms);
   drain();
   EXPECT_EQ(signals_sent(), (std::vector<int>{SIGTERM, SIGKILL}));
-  // The child is reaped but another process of its group lives on.
-  self->send(job(), atom::exited_v, killed_by(SIGTERM));
+  // The pipes closed, but the tree is not gone until `exited`.
   self->send(job(), atom::eof_v, stream_kind::out);
   self->send(job(), atom::eof_v, stream_kind::err);
   drain();
   EXPECT_TRUE(self->mailbox().empty());
-  EXPECT_EQ(signals_sent().back(), SIGKILL);
-  launcher->alive.erase(pgid);
-  advance_time(10ms);
+  self->send(job(), atom::exited_v, killed_by(SIGKILL));
   drain();
   ASSERT_FALSE(self->mailbox().empty());
   std::move(req).receive(
     [](cancel_result& r) { EXPECT_EQ(r.status, job_status::cancelled); },
     [this](caf::error& e) { ADD_FAILURE() << sys.render(e); });
-  EXPECT_EQ(status(id).status, job_status::cancelled);
+  auto info = status(id);
+  EXPECT_EQ(info.status, job_status::cancelled);
+  EXPECT_EQ(info.tracking, "pgroup");
 }
 
 TEST_F(process_job_test, exit_codes_and_signals_are_told_apart) {

@@ -1,92 +1,67 @@
 #include "scripted_job.hpp"
 
-#include "actors/core/output_buffer.hpp"
-
-#include <caf/actor_system.hpp>
-#include <caf/typed_event_based_actor.hpp>
-#include <caf/typed_response_promise.hpp>
+#include <caf/send.hpp>
 
 #include <chrono>
-#include <vector>
+#include <csignal>
+#include <stdexcept>
 
 namespace jobd::test {
 
 namespace {
 
-struct scripted_state {
-  job_context ctx;
-  job_info info;
-  output_buffer buffer;
-  std::vector<caf::typed_response_promise<wait_result>> waiters;
-  static inline const char* name = "scripted_job";
+class scripted_backend : public job_backend {
+public:
+  explicit scripted_backend(const job_context& ctx)
+    : command_(ctx.spec.command),
+      run_ms_(std::stoll(ctx.spec.args.at(0))),
+      exit_code_(std::stoi(ctx.spec.args.at(1))) {
+    // nop
+  }
+
+  void start(backend_events sink,
+             std::shared_ptr<std::atomic<int64_t>>) override {
+    if (command_ == "crash-on-start")
+      throw std::runtime_error{"scripted crash on start"};
+    sink_ = sink;
+    caf::anon_send(sink, atom::spawned_v, int64_t{0}, std::string{});
+    auto delay = std::chrono::milliseconds{run_ms_};
+    caf::delayed_anon_send(sink, delay, atom::data_v, stream_kind::out,
+                           command_ + "\n");
+    end(delay, exit_code_ << 8);
+  }
+
+  bool signal(int sig, bool) override {
+    if (command_ == "crash-on-signal")
+      throw std::runtime_error{"scripted crash on signal"};
+    if (sig == SIGTERM)
+      end(std::chrono::milliseconds{0}, SIGTERM);
+    return true;
+  }
+
+  void kill() override {
+    end(std::chrono::milliseconds{0}, SIGKILL);
+  }
+
+private:
+  // Both streams end, then the run; the core ignores a second ending.
+  void end(std::chrono::milliseconds delay, int32_t status) {
+    if (delay.count() == 0) {
+      caf::anon_send(sink_, atom::eof_v, stream_kind::out);
+      caf::anon_send(sink_, atom::eof_v, stream_kind::err);
+      caf::anon_send(sink_, atom::exited_v, status);
+      return;
+    }
+    caf::delayed_anon_send(sink_, delay, atom::eof_v, stream_kind::out);
+    caf::delayed_anon_send(sink_, delay, atom::eof_v, stream_kind::err);
+    caf::delayed_anon_send(sink_, delay, atom::exited_v, status);
+  }
+
+  std::string command_;
+  int64_t run_ms_;
+  int32_t exit_code_;
+  backend_events sink_;
 };
-
-// The job interface plus its own "done" timer (re-using atom::exited).
-using scripted_actor = job_actor::extend<caf::reacts_to<atom::exited>>;
-
-void finish(scripted_actor::stateful_pointer<scripted_state> self,
-            job_status status, int32_t exit_code) {
-  auto& st = self->state;
-  auto previous = st.info.status;
-  st.info.status = status;
-  st.info.exit_code = exit_code;
-  st.info.finished_at = now_ms();
-  self->send(st.ctx.scheduler, atom::event_v,
-             job_event{transition::finished, previous, st.info});
-  for (auto& rp : st.waiters)
-    rp.deliver(wait_result{st.info, st.buffer.read({}), "exit"});
-  st.waiters.clear();
-}
-
-scripted_actor::behavior_type
-scripted_job(scripted_actor::stateful_pointer<scripted_state> self,
-             job_context ctx) {
-  self->state.info = initial_info(ctx);
-  self->state.ctx = std::move(ctx);
-  return {
-    [self](atom::start) {
-      auto& st = self->state;
-      st.info.status = job_status::running;
-      st.info.started_at = now_ms();
-      self->send(st.ctx.scheduler, atom::event_v,
-                 job_event{transition::started, job_status::pending, st.info});
-      auto ms = std::stoll(st.ctx.spec.args.at(0));
-      self->delayed_send(self, std::chrono::milliseconds(ms), atom::exited_v);
-    },
-    [self](atom::exited) {
-      auto& st = self->state;
-      if (st.info.status != job_status::running)
-        return;
-      st.buffer.append(stream_kind::out, st.ctx.spec.command + "\n", now_ms());
-      auto code = static_cast<int32_t>(std::stol(st.ctx.spec.args.at(1)));
-      finish(self, code == 0 ? job_status::completed : job_status::failed,
-             code);
-    },
-    [self](atom::status) { return self->state.info; },
-    [self](atom::output, const output_query& q) {
-      return self->state.buffer.read(q);
-    },
-    [self](atom::cancel, int64_t) -> caf::result<cancel_result> {
-      auto& st = self->state;
-      if (is_terminal(st.info.status))
-        return make_tool_error(codes::job_already_finished, "finished");
-      finish(self, job_status::cancelled, -1);
-      return cancel_result{st.info.id, st.info.status, "cancelled"};
-    },
-    [self](atom::wait, const wait_query&) -> caf::result<wait_result> {
-      auto& st = self->state;
-      if (is_terminal(st.info.status))
-        return wait_result{st.info, st.buffer.read({}), "exit"};
-      st.waiters.push_back(self->make_response_promise<wait_result>());
-      return st.waiters.back();
-    },
-    [self](atom::shutdown) {
-      if (!is_terminal(self->state.info.status))
-        finish(self, job_status::cancelled, -1);
-      return true;
-    },
-  };
-}
 
 } // namespace
 
@@ -98,9 +73,9 @@ std::optional<tool_error> scripted_job_kind::validate(job_spec& spec) const {
   return std::nullopt;
 }
 
-job_actor scripted_job_kind::spawn(caf::actor_system& sys,
-                                   job_context ctx) const {
-  return sys.spawn(scripted_job, std::move(ctx));
+std::unique_ptr<job_backend>
+scripted_job_kind::make_backend(const job_context& ctx) const {
+  return std::make_unique<scripted_backend>(ctx);
 }
 
 } // namespace jobd::test

@@ -1,7 +1,11 @@
-// A second job kind, used only by the tests: it needs no process. Its "run"
-// lasts `args[0]` milliseconds of actor time and ends with exit code
-// `args[1]`, printing the command. It shows that SCHEDULER and SESSION work
-// with any job kind the factory knows.
+// A second job kind, used only by the tests: it needs no process. Its run
+// lasts `args[0]` milliseconds of actor time, prints the command and ends
+// with exit code `args[1]`. It runs on the same JOB core as the process
+// kind (waits, timeouts, cancel, output), which shows that SCHEDULER,
+// SESSION and the core work with any backend.
+//
+// Commands with a meaning: "crash-on-start" and "crash-on-signal" throw
+// from the backend (a bug in a kind), for the supervision tests.
 #pragma once
 
 #include "actors/job_factory.hpp"
@@ -11,7 +15,9 @@ namespace jobd::test {
 class scripted_job_kind : public job_kind {
 public:
   std::optional<tool_error> validate(job_spec& spec) const override;
-  job_actor spawn(caf::actor_system& sys, job_context ctx) const override;
+
+  std::unique_ptr<job_backend>
+  make_backend(const job_context& ctx) const override;
 };
 
 } // namespace jobd::test
