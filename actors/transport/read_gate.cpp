@@ -1,5 +1,6 @@
 #include "actors/transport/read_gate.hpp"
 
+#include <algorithm>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -28,17 +29,22 @@ void read_gate::line_read(uint64_t bytes) {
   std::lock_guard<std::mutex> guard{mtx_};
   ++lines_;
   bytes_ += bytes;
+  if (lines_ >= max_lines_ || bytes_ >= max_bytes_)
+    input_blocked_ = true;
 }
 
 void read_gate::line_handled(uint64_t bytes) {
   bool opened = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    bool was_over = over_input_limit();
     // Never below zero, whatever a caller miscounts.
     lines_ -= lines_ > 0 ? 1 : 0;
-    bytes_ -= bytes_ >= bytes ? bytes : bytes_;
-    opened = was_over && !over_input_limit();
+    bytes_ -= std::min(bytes_, bytes);
+    if (input_blocked_ && lines_ <= max_lines_ / 2
+        && bytes_ <= max_bytes_ / 2) {
+      input_blocked_ = false;
+      opened = true;
+    }
   }
   if (opened)
     wake();
@@ -48,11 +54,7 @@ bool read_gate::paused() const {
   if (replies_paused_.load(std::memory_order_acquire))
     return true;
   std::lock_guard<std::mutex> guard{mtx_};
-  return over_input_limit();
-}
-
-bool read_gate::over_input_limit() const {
-  return lines_ >= max_lines_ || bytes_ >= max_bytes_;
+  return input_blocked_;
 }
 
 void read_gate::wake() {

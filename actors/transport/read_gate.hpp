@@ -33,8 +33,9 @@ public:
 
   /// The reader handed a line of `bytes` (0 for a skipped one) over.
   void line_read(uint64_t bytes);
-  /// The ENDPOINT handled a line of `bytes`; wakes the reader if this let
-  /// it read again.
+  /// The ENDPOINT handled a line of `bytes`. Once the limit was reached,
+  /// the reader is woken only when half of it is free again, so that a
+  /// flood costs one wake-up per many lines, not one per line.
   void line_handled(uint64_t bytes);
 
   /// Should the reader wait (poll fd()) instead of reading?
@@ -54,7 +55,6 @@ public:
   void drain();
 
 private:
-  bool over_input_limit() const;
   void wake();
 
   int fd_;
@@ -65,6 +65,8 @@ private:
   mutable std::mutex mtx_;
   uint64_t lines_ = 0;
   uint64_t bytes_ = 0;
+  // The limit was reached and half of it is not free yet.
+  bool input_blocked_ = false;
 };
 
 } // namespace jobd

@@ -113,21 +113,25 @@ TEST_F(reader_fixture, ReadsNothingWhileTheGateIsClosed) {
 }
 
 TEST_F(reader_fixture, NeverRunsFarAheadOfTheEndpoint) {
-  // Three lines in flight at most: the fake endpoint never reports one
+  // Four lines in flight at most: the fake endpoint never reports one
   // handled, the test does.
-  auto gate = std::make_shared<jobd::read_gate>(3, 1024 * 1024);
+  auto gate = std::make_shared<jobd::read_gate>(4, 1024 * 1024);
   jobd::stdin_reader reader{in_read, ep, 1024, gate};
-  write("1\n2\n3\n4\n5\n6\n");
-  EXPECT_TRUE(eventually([&] { return seen->lines == 3; }));
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(seen->lines, 3) << "read past the limit within one block";
-  gate->line_handled(1);
+  write("1\n2\n3\n4\n5\n6\n7\n8\n");
   EXPECT_TRUE(eventually([&] { return seen->lines == 4; }));
   std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(seen->lines, 4) << "read past the limit within one block";
+  // Reading resumes once half the limit is free, not at every line.
+  gate->line_handled(1);
+  std::this_thread::sleep_for(50ms);
   EXPECT_EQ(seen->lines, 4);
+  gate->line_handled(1);
+  EXPECT_TRUE(eventually([&] { return seen->lines == 6; }));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(seen->lines, 6);
   for (int i = 0; i < 4; ++i)
     gate->line_handled(1);
-  EXPECT_TRUE(eventually([&] { return seen->lines == 6; }));
+  EXPECT_TRUE(eventually([&] { return seen->lines == 8; }));
 }
 
 TEST_F(reader_fixture, InputBytesCountToo) {
@@ -174,6 +178,12 @@ TEST(ReadGate, OpensForRepliesAndInputAlike) {
   gate.line_handled(1);
   EXPECT_FALSE(gate.paused());
   EXPECT_EQ(gate.pauses(), 2u);
+  // Bytes count as well as lines.
+  gate.line_handled(1);
+  gate.line_read(1000);
+  EXPECT_TRUE(gate.paused());
+  gate.line_handled(1000);
+  EXPECT_FALSE(gate.paused());
 }
 
 TEST_F(reader_fixture, StopsWhilePaused) {
