@@ -5,20 +5,21 @@
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
-#include <limits>
 #include <sstream>
 
 namespace jobd {
 
 namespace {
 
-/// One setting: its flag, environment variable, meaning and parser.
+/// One setting: its flag, environment variable, meaning, parser and (for
+/// numbers) its range as text.
 struct setting {
   const char* flag;
   const char* env;
   const char* help;
   std::function<bool(config&, const std::string&)> set;
   std::function<std::string(const config&)> show;
+  std::string range;
 };
 
 bool parse_int(const std::string& text, int64_t min, int64_t max,
@@ -36,9 +37,10 @@ bool parse_int(const std::string& text, int64_t min, int64_t max,
 
 template <class T>
 setting number(const char* flag, const char* env, const char* help,
-               T config::*field, int64_t min,
-               int64_t max = std::numeric_limits<int64_t>::max()) {
-  return {flag, env, help,
+               T config::*field, int64_t min, int64_t max = max_setting) {
+  return {flag,
+          env,
+          help,
           [=](config& c, const std::string& text) {
             int64_t x = 0;
             if (!parse_int(text, min, max, x))
@@ -46,18 +48,28 @@ setting number(const char* flag, const char* env, const char* help,
             c.*field = static_cast<T>(x);
             return true;
           },
-          [=](const config& c) { return std::to_string(c.*field); }};
+          [=](const config& c) { return std::to_string(c.*field); },
+          std::to_string(min) + " to " + std::to_string(max)};
 }
+
+// Beyond 1 GiB a line is no sane MCP message (and RapidJSON's sizes are 32
+// bits).
+constexpr int64_t max_line_limit = int64_t{1} << 30;
+constexpr int64_t max_concurrency = 100000;
+constexpr int64_t min_output_total = int64_t{1} << 20;
 
 const std::vector<setting>& settings() {
   static const std::vector<setting> all = {
     number("--max-concurrent-jobs", "MAX_CONCURRENT_JOBS",
            "jobs running at once, over all sessions",
-           &config::max_concurrent_jobs, 1, 100000),
+           &config::max_concurrent_jobs, 1, max_concurrency),
     number("--max-concurrent-jobs-per-session",
            "MAX_CONCURRENT_JOBS_PER_SESSION",
            "jobs running at once per session",
-           &config::max_concurrent_jobs_per_session, 1, 100000),
+           &config::max_concurrent_jobs_per_session, 1, max_concurrency),
+    number("--max-pending-jobs", "MAX_PENDING_JOBS",
+           "jobs waiting to start at once; more are refused with QUEUE_FULL",
+           &config::max_pending_jobs, 1),
     number("--job-timeout-ms", "JOB_TIMEOUT_MS",
            "default job timeout in ms (0 = none)", &config::job_timeout_ms, 0),
     number("--retention-ms", "JOB_RETENTION_MS",
@@ -69,7 +81,12 @@ const std::vector<setting>& settings() {
     number("--output-buffer-size", "OUTPUT_BUFFER_SIZE",
            "output chunks kept per job", &config::output_buffer_size, 1),
     number("--output-buffer-bytes", "OUTPUT_BUFFER_BYTES",
-           "output bytes kept per job", &config::output_buffer_bytes, 1024),
+           "output bytes kept per job (a job may lower its cap, not raise it)",
+           &config::output_buffer_bytes, 1024),
+    number("--output-total-bytes", "OUTPUT_TOTAL_BYTES",
+           "output bytes kept over all jobs; beyond it the oldest output of "
+           "finished jobs is dropped (at least --output-buffer-bytes)",
+           &config::output_total_bytes, min_output_total),
     number("--kill-grace-ms", "KILL_GRACE_MS",
            "SIGTERM-to-SIGKILL grace on cancel and timeout (ms)",
            &config::kill_grace_ms, 0),
@@ -77,9 +94,8 @@ const std::vector<setting>& settings() {
            &config::max_wait_ms, 0),
     number("--max-line-bytes", "MAX_LINE_BYTES",
            "longest accepted JSON-RPC message (bytes)", &config::max_line_bytes,
-           1024),
-    {"--log-level", "LOG_LEVEL",
-     "stderr logging: debug, info, warning, error or off",
+           1024, max_line_limit),
+    {"--log-level", "LOG_LEVEL", "stderr logging",
      [](config& c, const std::string& text) {
        log::level lvl;
        if (!log::parse_level(text, lvl))
@@ -87,7 +103,8 @@ const std::vector<setting>& settings() {
        c.log_level = text;
        return true;
      },
-     [](const config& c) { return c.log_level; }},
+     [](const config& c) { return c.log_level; },
+     "one of debug, info, warning, error, off"},
   };
   return all;
 }
@@ -95,7 +112,21 @@ const std::vector<setting>& settings() {
 std::string invalid(const setting& s, const char* source,
                     const std::string& value) {
   return std::string{"invalid value for "} + source + ": '" + value + "' ("
-         + s.help + "; default " + s.show(config{}) + ")";
+         + s.help + "; " + s.range + "; default " + s.show(config{}) + ")";
+}
+
+// Rules between settings, once all are read.
+bool consistent(const config& c, std::string& message) {
+  if (c.output_total_bytes < c.output_buffer_bytes) {
+    message = "--output-total-bytes (OUTPUT_TOTAL_BYTES) "
+              + std::to_string(c.output_total_bytes)
+              + " is smaller than --output-buffer-bytes (OUTPUT_BUFFER_BYTES) "
+              + std::to_string(c.output_buffer_bytes)
+              + ": the global output budget must hold at least one job's "
+                "output";
+    return false;
+  }
+  return true;
 }
 
 } // namespace
@@ -140,7 +171,7 @@ parse_outcome parse_config(const std::vector<std::string>& args, config& out,
       return parse_outcome::error;
     }
   }
-  return parse_outcome::run;
+  return consistent(out, message) ? parse_outcome::run : parse_outcome::error;
 }
 
 std::string usage() {
@@ -153,11 +184,20 @@ std::string usage() {
   for (auto& s : settings()) {
     auto value = std::string{s.flag} == "--log-level" ? " LEVEL" : " N";
     out << "  " << s.flag << value << "\n      " << s.help << " [env " << s.env
-        << ", default " << s.show(config{}) << "]\n";
+        << ", default " << s.show(config{}) << ", " << s.range << "]\n";
   }
   out << "  --help       show this text\n"
          "  --version    print the version\n";
   return out.str();
+}
+
+protocol::server_options server_options_of(const config& cfg) {
+  protocol::server_options o;
+  o.default_timeout_ms = cfg.job_timeout_ms;
+  o.default_kill_grace_ms = cfg.kill_grace_ms;
+  o.output_byte_cap = cfg.output_buffer_bytes;
+  o.max_wait_ms = cfg.max_wait_ms;
+  return o;
 }
 
 } // namespace jobd

@@ -2,6 +2,8 @@
 // variables, overridden by command-line flags.
 #pragma once
 
+#include "protocol/server_options.hpp"
+
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -9,14 +11,24 @@
 
 namespace jobd {
 
+/// The largest value of every duration and most counts: 2^53 - 1, the
+/// schemas' maximum (protocol::max_json_int), so a flag and the tool
+/// argument that mean the same thing accept the same range.
+inline constexpr int64_t max_setting = protocol::max_json_int;
+
 struct config {
   uint64_t max_concurrent_jobs = 10;
   uint64_t max_concurrent_jobs_per_session = 5;
+  /// Pending jobs at once; more are refused with QUEUE_FULL.
+  uint64_t max_pending_jobs = 10000;
   int64_t job_timeout_ms = 300000;
   int64_t retention_ms = 86400000;
   int64_t cleanup_interval_ms = 3600000;
   uint64_t output_buffer_size = 10000;
+  /// Per-job output cap: the default and maximum of outputByteLimit.
   uint64_t output_buffer_bytes = 8 * 1024 * 1024;
+  /// Output bytes kept over all jobs (at least output_buffer_bytes).
+  uint64_t output_total_bytes = uint64_t{1} << 30;
   int64_t kill_grace_ms = 5000;
   int64_t max_wait_ms = 60000;
   uint64_t max_line_bytes = 16 * 1024 * 1024;
@@ -25,12 +37,18 @@ struct config {
 
 enum class parse_outcome { run, help, version, error };
 
-/// Reads the environment, then `args` (argv without argv[0]). On error,
-/// `message` names the setting and the value.
+/// Reads the environment, then `args` (argv without argv[0]), then checks
+/// settings against each other. On error, `message` names the setting(s)
+/// and the value.
 parse_outcome parse_config(const std::vector<std::string>& args, config& out,
                            std::string& message);
 
-/// The --help text: every setting with its flag, variable and default.
+/// The --help text: every setting with its flag, variable, default and range.
 std::string usage();
+
+/// What the protocol layer shows and enforces of `cfg` (version, defaults,
+/// caps). Kinds are left at the built-in "process" only: add the others'
+/// kindOptions schemas from the job factory.
+protocol::server_options server_options_of(const config& cfg);
 
 } // namespace jobd

@@ -9,7 +9,8 @@ namespace {
 
 using rapidjson::Value;
 
-std::string scalar_json(const Value& v) {
+// Compact JSON text of a value (a tag's scalar, the kindOptions object).
+std::string json_text(const Value& v) {
   rapidjson::StringBuffer sb;
   json_writer w(sb);
   v.Accept(w);
@@ -20,7 +21,7 @@ void parse_tags(const Value* tags, std::map<std::string, std::string>& out) {
   if (tags == nullptr)
     return;
   for (auto& m : tags->GetObject())
-    out[std::string(str(m.name))] = scalar_json(m.value);
+    out[std::string(str(m.name))] = json_text(m.value);
 }
 
 // The schemas guarantee types and ranges; the checks keep a schema edit from
@@ -62,9 +63,12 @@ void parse_statuses(const Value* v, std::vector<job_status>& out) {
       out.push_back(st);
 }
 
-job_spec parse_execute(const Value& args) {
+job_spec parse_execute(const server_options& server, const Value& args) {
   job_spec spec;
   spec.command = str(args["command"]);
+  spec.kind = string_or(&args, "kind", server.default_kind);
+  if (auto kind_options = member(args, "kindOptions"))
+    spec.kind_options = json_text(*kind_options);
   if (auto a = member(args, "args")) {
     spec.args.reserve(a->Size());
     for (auto& x : a->GetArray())
@@ -87,7 +91,7 @@ job_spec parse_execute(const Value& args) {
   return spec;
 }
 
-output_call parse_output(const Value& args) {
+output_call parse_output(const server_options& server, const Value& args) {
   output_call call;
   call.job_id = str(args["jobId"]);
   auto options = member(args, "options");
@@ -95,7 +99,7 @@ output_call parse_output(const Value& args) {
   q.since = uint_or(options, "since", 0);
   q.latest = bool_or(options, "latest", false);
   q.limit = uint_or(options, "limit", 0);
-  q.max_bytes = uint_or(options, "maxBytes", q.max_bytes);
+  q.max_bytes = uint_or(options, "maxBytes", server.default_read_bytes);
   auto stream = string_or(options, "stream", "both");
   q.streams = stream == "stdout"   ? stream_filter::out
               : stream == "stderr" ? stream_filter::err
@@ -142,19 +146,20 @@ wait_query parse_wait(const Value& args) {
 
 } // namespace
 
-bool parse_arguments(tool_id id, const Value& args, tool_request& out,
-                     tool_error& err) {
-  if (!validate_arguments(id, args, err))
+bool tool_catalog::parse_arguments(tool_id id, const Value& args,
+                                   tool_request& out, tool_error& err) const {
+  if (!validate_arguments(*this, id, args, err))
     return false;
+  auto& server = options();
   switch (id) {
     case tool_id::execute:
-      out = parse_execute(args);
+      out = parse_execute(server, args);
       return true;
     case tool_id::status:
       out = std::string(str(args["jobId"]));
       return true;
     case tool_id::output:
-      out = parse_output(args);
+      out = parse_output(server, args);
       return true;
     case tool_id::cancel: {
       cancel_call call;

@@ -1,8 +1,11 @@
 // JSON helpers shared by the protocol layer: a writer type, member lookup,
-// UTF-8 sanitising, ISO-8601 timestamps and signal names.
+// strings (sanitised by protocol/utf8.hpp), timestamps (protocol/iso8601.hpp)
+// and signal names.
 #pragma once
 
+#include "protocol/iso8601.hpp"
 #include "protocol/model.hpp"
+#include "protocol/utf8.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -16,20 +19,6 @@
 namespace jobd::protocol {
 
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-/// Room for any text format_iso8601 produces.
-inline constexpr size_t iso8601_buffer_size = 40;
-
-/// Writes `ts` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC) and returns the length.
-size_t format_iso8601(timestamp_ms ts, char* buf);
-
-std::string iso8601(timestamp_ms ts);
-
-/// True if `text` is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF).
-bool valid_utf8(std::string_view text);
-
-/// Appends `text` with every invalid byte replaced by U+FFFD.
-void append_sanitized_utf8(std::string& out, std::string_view text);
 
 /// A string value or key; invalid UTF-8 becomes U+FFFD.
 void write_string(json_writer& w, std::string_view text);

@@ -131,10 +131,13 @@ std::string render_rpc_error(std::string_view id, int code,
   return rpc_error(id, code, message);
 }
 
-mcp_session::mcp_session(server_info info) : info_(std::move(info)) {
-  // Build the tool table and schemas now, not on the first call.
-  tools_list_result();
-}
+mcp_session::mcp_session() : tools_(default_catalog()) {}
+
+mcp_session::mcp_session(server_options options)
+  : tools_(std::make_shared<const tool_catalog>(std::move(options))) {}
+
+mcp_session::mcp_session(std::shared_ptr<const tool_catalog> tools)
+  : tools_(tools != nullptr ? std::move(tools) : default_catalog()) {}
 
 action mcp_session::handle_line(std::string_view line,
                                 std::vector<std::string>& replies) {
@@ -198,7 +201,7 @@ void mcp_session::handle_request(std::string_view method, std::string_view id,
       return invalid_params("arguments must be an object");
     dispatch_call call;
     tool_error err;
-    if (!parse_arguments(tool, *args, call.request, err)) {
+    if (!tools_->parse_arguments(tool, *args, call.request, err)) {
       replies.push_back(render_tool_error(id, err));
       return;
     }
@@ -217,7 +220,7 @@ void mcp_session::handle_request(std::string_view method, std::string_view id,
     auto cursor = member(params, "cursor");
     if (cursor != nullptr && !cursor->IsString())
       return invalid_params("cursor must be a string");
-    replies.push_back(rpc_result(id, tools_list_result()));
+    replies.push_back(rpc_result(id, tools_->list_result()));
     return;
   }
   if (method == "initialize") {
@@ -237,11 +240,11 @@ void mcp_session::handle_request(std::string_view method, std::string_view id,
     write_key(w, "serverInfo");
     w.StartObject();
     write_key(w, "name");
-    write_string(w, info_.name);
+    write_string(w, tools_->options().info.name);
     write_key(w, "title");
     w.String("jobd background jobs");
     write_key(w, "version");
-    write_string(w, info_.version);
+    write_string(w, tools_->options().info.version);
     w.EndObject();
     write_key(w, "instructions");
     w.String(instructions);

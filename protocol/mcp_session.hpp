@@ -4,10 +4,12 @@
 #pragma once
 
 #include "protocol/model.hpp"
+#include "protocol/server_options.hpp"
 
 #include <rapidjson/fwd.h>
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -16,10 +18,7 @@
 
 namespace jobd::protocol {
 
-struct server_info {
-  std::string name = "jobd";
-  std::string version = "0.1.0";
-};
+class tool_catalog;
 
 struct output_call {
   std::string job_id;
@@ -123,7 +122,21 @@ std::string render_rpc_error(std::string_view id, int code,
 
 class mcp_session {
 public:
-  explicit mcp_session(server_info info = {});
+  /// A session with the tools of the built-in server_options (shared, built
+  /// once): for tests and tools.
+  mcp_session();
+
+  /// A session for the running server's configuration: builds its own
+  /// catalog (compiles every schema; throws std::invalid_argument if a
+  /// kind's schema is unusable, see tool_catalog).
+  explicit mcp_session(server_options options);
+
+  /// A session sharing a catalog built once (many sessions, one server).
+  explicit mcp_session(std::shared_ptr<const tool_catalog> tools);
+
+  const tool_catalog& tools() const {
+    return *tools_;
+  }
 
   /// Handles one line from the client. Replies the session can give itself
   /// (errors, initialize, ping, tools/list, ...) are appended to `replies`,
@@ -172,7 +185,7 @@ private:
                       const rapidjson::Value* params,
                       std::vector<std::string>& replies, action& result);
 
-  server_info info_;
+  std::shared_ptr<const tool_catalog> tools_;
   bool initialized_ = false;
   bool client_ready_ = false;
   std::string version_;

@@ -147,7 +147,8 @@ struct wait_query {
   /// How long to wait at most; use_default = the server's cap.
   int64_t timeout_ms = use_default;
   wait_until until = wait_until::exit;
-  /// With until == output: only output matching this ECMAScript regex.
+  /// With until == output: only output matching this RE2 pattern (see
+  /// protocol/pattern.hpp).
   std::string pattern;
   /// Output after this sequence number counts as new.
   uint64_t since = 0;

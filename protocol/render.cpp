@@ -87,6 +87,12 @@ void write_exit_code(json_writer& w, int32_t code) {
     w.Int(code);
 }
 
+// How the job's processes are tracked; absent for kinds without any.
+void write_tracking(json_writer& w, const job_info& job) {
+  if (!job.tracking.empty())
+    write_str(w, "tracking", job.tracking);
+}
+
 void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
   w.StartObject();
   write_str(w, "id", job.id);
@@ -104,7 +110,11 @@ void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
   if (job.started_at == 0)
     w.Null();
   else if (job.finished_at != 0)
-    w.Int64(std::max<int64_t>(0, job.finished_at - job.started_at));
+    // The steady-clock run time when the runtime measured one (immune to
+    // wall-clock jumps), else the wall-clock difference.
+    w.Int64(job.run_ms > 0
+              ? job.run_ms
+              : std::max<int64_t>(0, job.finished_at - job.started_at));
   else
     w.Int64(std::max<int64_t>(0, now - job.started_at));
   write_key(w, "priority");
@@ -130,6 +140,7 @@ void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
     w.Null();
   else
     w.Uint64(job.queue_position);
+  write_tracking(w, job);
   write_key(w, "output");
   w.StartObject();
   auto& o = job.output;
@@ -159,6 +170,7 @@ void write_list_item(json_writer& w, const job_info& job) {
   w.Int(job.priority);
   write_tags(w, job.tags);
   write_nstr(w, "workingDirectory", job.working_directory);
+  write_tracking(w, job);
   w.EndObject();
 }
 

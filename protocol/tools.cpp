@@ -1,489 +1,293 @@
-// Tool definitions: names, descriptions, input and output schemas. The input
-// schemas stay within the draft-04 subset that RapidJSON validates and that
-// means the same under 2020-12 (no $schema, no exclusiveMinimum).
+// The tool catalog: the schema texts of tool_schemas.cpp filled in from one
+// server configuration, parsed, compiled and rendered as the tools/list
+// result, once.
 #include "protocol/tools.hpp"
 
 #include "protocol/json.hpp"
+#include "protocol/tool_schemas.hpp"
 
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
+#include <map>
 #include <stdexcept>
 
 namespace jobd::protocol {
 
 namespace {
 
-// Shared pieces of the schema texts, substituted for @NAME@ when the table
-// is built.
-struct fragment {
-  const char* name;
-  const char* text;
-};
+constexpr size_t max_kind_name = 64;
 
-constexpr fragment fragments[] = {
-  {"@JOB_SCHEMA@", R"({"type": "object", "properties": {
-    "id": {"type": "string"}, "kind": {"type": "string"},
-    "command": {"type": "string"},
-    "args": {"type": "array", "items": {"type": "string"}},
-    "shell": {"type": "boolean"},
-    "status": {"type": "string", "enum": @STATUS_ENUM@},
-    "sessionId": {"type": "string"},
-    "workingDirectory": @NSTRING@,
-    "createdAt": @NSTRING@, "startedAt": @NSTRING@,
-    "finishedAt": @NSTRING@, "durationMs": @NINT@,
-    "priority": {"type": "integer"}, "timeout": {"type": "integer"},
-    "tags": {"type": "object"},
-    "exitCode": @NINT@, "signal": @NSTRING@,
-    "error": @NSTRING@, "errorCode": @NSTRING@,
-    "pid": @NINT@, "queuePosition": @NINT@,
-    "output": {"type": "object", "properties": {
-      "stdoutBytes": {"type": "integer"}, "stderrBytes": {"type": "integer"},
-      "chunks": {"type": "integer"}, "droppedChunks": {"type": "integer"},
-      "droppedBytes": {"type": "integer"},
-      "bufferedBytes": {"type": "integer"},
-      "lastSequence": {"type": "integer"}}}},
-  "required": ["id", "status"]})"},
-  {"@PAGE_PROPS@", R"("output": {"type": "array", "items": {
-      "type": "object", "properties": {
-      "content": {"type": "string"}, "timestamp": @NSTRING@,
-      "sequenceNumber": {"type": "integer"},
-      "type": {"type": "string", "enum": ["stdout", "stderr"]}}}},
-    "nextSince": {"type": "integer"}, "truncated": {"type": "boolean"},
-    "droppedChunks": {"type": "integer"}, "finished": {"type": "boolean"},
-    "complete": {"type": "boolean"}, "tail": {"type": "string"})"},
-  {"@JOB_ID_PROP@", R"("jobId": {"type": "string", "minLength": 1,
-     "maxLength": 256, "description": "The job's id, as returned by console_execute_async."})"},
-  // anyOf rather than a union type: Ajv's strict mode rejects the latter.
-  {"@TAG_VALUE@", R"({"anyOf": [{"type": "string", "maxLength": 1024},
-     {"type": "number"}, {"type": "boolean"}]})"},
-  {"@SUCCESS@", R"("success": {"type": "boolean", "enum": [true]})"},
-  {"@STATUS_ENUM@",
-   R"(["pending", "running", "completed", "failed", "cancelled"])"},
-  {"@NSTRING@", R"({"type": ["string", "null"]})"},
-  {"@NINT@", R"({"type": ["integer", "null"]})"},
-  // 2^53 - 1: the largest integer every JSON client reads exactly.
-  {"@MAX_INT@", "9007199254740991"},
-};
-
-constexpr const char* execute_input = R"({
-  "type": "object",
-  "properties": {
-    "command": {"type": "string", "minLength": 1, "maxLength": 131072,
-      "description": "Program to run: a name looked up in PATH or a path. With options.shell true, a /bin/sh command line instead."},
-    "args": {"type": "array", "maxItems": 4096, "default": [],
-      "items": {"type": "string", "maxLength": 131072},
-      "description": "Arguments for the program, passed as given (no shell quoting or expansion needed). At most 4096."},
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "Optional settings for the job.",
-      "properties": {
-        "sessionId": {"type": "string", "minLength": 1, "maxLength": 256,
-          "default": "default",
-          "description": "Session to group the job under: console_list_jobs and console_cleanup_jobs filter by it, and per-session concurrency limits apply."},
-        "workingDirectory": {"type": "string", "minLength": 1,
-          "maxLength": 4096,
-          "description": "Existing directory to run in. Default: the server's working directory."},
-        "environment": {"type": "object", "maxProperties": 1024,
-          "additionalProperties": {"type": "string", "maxLength": 131072},
-          "description": "Environment variables added to (and overriding) the server's. Names must be non-empty and must not contain '='."},
-        "timeout": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": 300000,
-          "description": "Milliseconds from start after which the job is killed and fails with errorCode TIMEOUT. 0 = no timeout."},
-        "priority": {"type": "integer", "minimum": 1, "maximum": 10,
-          "default": 5,
-          "description": "Queue priority 1-10 while the concurrency limit is reached; 10 starts first."},
-        "tags": {"type": "object", "maxProperties": 64,
-          "additionalProperties": @TAG_VALUE@,
-          "description": "Labels with string, number or boolean values, to find the job again with console_list_jobs."},
-        "shell": {"type": "boolean", "default": false,
-          "description": "Run command through /bin/sh -c (pipes, redirections, globbing). Default false: command and args go to execve as given."},
-        "killGraceMs": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": 5000,
-          "description": "Milliseconds between SIGTERM and SIGKILL when the job is cancelled or times out."},
-        "outputByteLimit": {"type": "integer", "minimum": 1024,
-          "maximum": @MAX_INT@,
-          "description": "Cap in bytes on this job's buffered output; beyond it the oldest chunks are dropped. Default: the server's."}
-      }}
-  },
-  "required": ["command"],
-  "additionalProperties": false
-})";
-
-constexpr const char* status_input = R"({
-  "type": "object",
-  "properties": {@JOB_ID_PROP@},
-  "required": ["jobId"],
-  "additionalProperties": false
-})";
-
-constexpr const char* output_input = R"({
-  "type": "object",
-  "properties": {@JOB_ID_PROP@,
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "Which output to return.",
-      "properties": {
-        "since": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": 0,
-          "description": "Only chunks with a greater sequence number: pass the nextSince of the previous reply."},
-        "latest": {"type": "boolean", "default": false,
-          "description": "Return the newest chunks instead of the oldest."},
-        "limit": {"type": "integer", "minimum": 1,
-          "maximum": @MAX_INT@,
-          "description": "At most this many chunks. Default: no count limit."},
-        "maxBytes": {"type": "integer", "minimum": 1,
-          "maximum": @MAX_INT@, "default": 65536,
-          "description": "At most this many content bytes in the reply; the first chunk is always returned whole."},
-        "stream": {"type": "string", "enum": ["stdout", "stderr", "both"],
-          "default": "both", "description": "Which stream to return."},
-        "tail": {"type": "integer", "minimum": 1,
-          "maximum": @MAX_INT@,
-          "description": "Also return the last N lines of the selected output as one text in tail (a carriage-return-updated line counts once)."}
-      }}
-  },
-  "required": ["jobId"],
-  "additionalProperties": false
-})";
-
-constexpr const char* cancel_input = R"({
-  "type": "object",
-  "properties": {@JOB_ID_PROP@,
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "How to cancel.",
-      "properties": {
-        "graceMs": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@,
-          "description": "Milliseconds between SIGTERM and SIGKILL for this call. Default: the job's killGraceMs."}
-      }}
-  },
-  "required": ["jobId"],
-  "additionalProperties": false
-})";
-
-constexpr const char* list_input = R"({
-  "type": "object",
-  "properties": {
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "Filters and paging.",
-      "properties": {
-        "status": {"anyOf": [
-            {"type": "string", "enum": @STATUS_ENUM@},
-            {"type": "array", "maxItems": 5,
-             "items": {"type": "string", "enum": @STATUS_ENUM@}}],
-          "description": "Only jobs with this status, or with any of these statuses."},
-        "sessionId": {"type": "string", "minLength": 1, "maxLength": 256,
-          "description": "Only jobs of this session."},
-        "tags": {"type": "object", "maxProperties": 64,
-          "additionalProperties": @TAG_VALUE@,
-          "description": "Only jobs that have every one of these tags with the same value."},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 1000,
-          "default": 100, "description": "At most this many jobs per page."},
-        "cursor": {"type": "string", "maxLength": 256,
-          "description": "nextCursor of the previous page, to get the next one."}
-      }}
-  },
-  "additionalProperties": false
-})";
-
-constexpr const char* metrics_input = R"({
-  "type": "object",
-  "properties": {},
-  "additionalProperties": false
-})";
-
-constexpr const char* cleanup_input = R"({
-  "type": "object",
-  "properties": {
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "Which finished jobs to remove.",
-      "properties": {
-        "maxAge": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": 0,
-          "description": "Only jobs that finished at least this many milliseconds ago. 0 = any age."},
-        "keepCount": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": 0,
-          "description": "Keep the newest N of the matching jobs."},
-        "statuses": {"type": "array", "maxItems": 3,
-          "items": {"type": "string",
-            "enum": ["completed", "failed", "cancelled"]},
-          "default": ["completed", "failed", "cancelled"],
-          "description": "Only jobs with these statuses."},
-        "sessionId": {"type": "string", "minLength": 1, "maxLength": 256,
-          "description": "Only jobs of this session."}
-      }}
-  },
-  "additionalProperties": false
-})";
-
-constexpr const char* wait_input = R"({
-  "type": "object",
-  "properties": {@JOB_ID_PROP@,
-    "timeoutMs": {"type": "integer", "minimum": 0,
-      "maximum": @MAX_INT@, "default": 60000,
-      "description": "Wait at most this many milliseconds; longer waits are cut to the server's cap (60000 by default)."},
-    "until": {"type": "string", "enum": ["exit", "output"], "default": "exit",
-      "description": "exit: wait until the job has finished. output: wait until it produces new output (or finishes)."},
-    "pattern": {"type": "string", "maxLength": 1024,
-      "description": "ECMAScript regular expression: with until output, only output matching it ends the wait."},
-    "since": {"type": "integer", "minimum": 0,
-      "maximum": @MAX_INT@, "default": 0,
-      "description": "Output after this sequence number counts as new: pass the nextSince of the previous reply."}
-  },
-  "required": ["jobId"],
-  "additionalProperties": false
-})";
-
-// -- output schemas (2020-12 compatible; additionalProperties left open) -----
-
-constexpr const char* execute_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "jobId": {"type": "string"},
-  "status": {"type": "string", "enum": @STATUS_ENUM@},
-  "queuePosition": {"type": "integer"}},
-  "required": ["success", "jobId", "status"]})";
-
-constexpr const char* status_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "job": @JOB_SCHEMA@},
-  "required": ["success", "job"]})";
-
-constexpr const char* output_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "jobId": {"type": "string"},
-  "status": {"type": "string", "enum": @STATUS_ENUM@},
-  @PAGE_PROPS@},
-  "required": ["success", "output", "nextSince"]})";
-
-constexpr const char* cancel_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "cancelled": {"type": "boolean"},
-  "jobId": {"type": "string"},
-  "status": {"type": "string", "enum": @STATUS_ENUM@},
-  "message": {"type": "string"}},
-  "required": ["success"]})";
-
-constexpr const char* list_output = R"({"type": "object", "properties": {
-  @SUCCESS@,
-  "jobs": {"type": "array", "items": {"type": "object", "properties": {
-    "id": {"type": "string"}, "command": {"type": "string"},
-    "args": {"type": "array", "items": {"type": "string"}},
-    "status": {"type": "string", "enum": @STATUS_ENUM@},
-    "sessionId": {"type": "string"},
-    "createdAt": @NSTRING@, "startedAt": @NSTRING@,
-    "finishedAt": @NSTRING@, "exitCode": @NINT@,
-    "priority": {"type": "integer"}, "tags": {"type": "object"},
-    "workingDirectory": @NSTRING@}}},
-  "total": {"type": "integer"}, "nextCursor": {"type": "string"}},
-  "required": ["success", "jobs", "total"]})";
-
-constexpr const char* metrics_output = R"({"type": "object", "properties": {
-  @SUCCESS@,
-  "metrics": {"type": "object", "properties": {
-    "totalJobs": {"type": "integer"}, "runningJobs": {"type": "integer"},
-    "completedJobs": {"type": "integer"}, "failedJobs": {"type": "integer"},
-    "cancelledJobs": {"type": "integer"}, "queueSize": {"type": "integer"},
-    "concurrency": {"type": "object", "properties": {
-      "current": {"type": "integer"}, "maximum": {"type": "integer"}}},
-    "averageExecutionTime": {"type": ["number", "null"]},
-    "systemLoad": {"type": ["number", "null"]},
-    "uptimeMs": {"type": "integer"}, "retainedJobs": {"type": "integer"},
-    "sessions": {"type": "array", "items": {"type": "object", "properties": {
-      "sessionId": {"type": "string"}, "totalJobs": {"type": "integer"},
-      "pendingJobs": {"type": "integer"}, "runningJobs": {"type": "integer"},
-      "completedJobs": {"type": "integer"},
-      "failedJobs": {"type": "integer"},
-      "cancelledJobs": {"type": "integer"}, "limit": {"type": "integer"}}}}}}},
-  "required": ["success", "metrics"]})";
-
-constexpr const char* cleanup_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "cleaned": {"type": "integer"},
-  "remaining": {"type": "integer"}},
-  "required": ["success", "cleaned", "remaining"]})";
-
-constexpr const char* wait_output = R"({"type": "object", "properties": {
-  @SUCCESS@,
-  "reason": {"type": "string", "enum": ["exit", "output", "timeout"]},
-  "job": @JOB_SCHEMA@, @PAGE_PROPS@},
-  "required": ["success", "reason", "job"]})";
-
-// A tool failure's structuredContent (the seed's error shape). Every output
-// schema accepts it besides the tool's own result: clients such as the
-// TypeScript SDK validate structuredContent of isError results too.
-constexpr const char* error_output = R"({"type": "object", "properties": {
-  "success": {"type": "boolean", "enum": [false]},
-  "error": {"type": "string"}, "code": {"type": "string"},
-  "details": {"type": "object"}},
-  "required": ["success", "error", "code"]})";
-
-std::string with_error_shape(const char* result_schema) {
-  return std::string{R"({"type": "object", "anyOf": [)"} + result_schema + ", "
-         + error_output + "]}";
+bool valid_kind_name(std::string_view name) {
+  if (name.empty() || name.size() > max_kind_name)
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  });
 }
 
-struct tool_def {
-  const char* name;
-  const char* title;
-  const char* description;
-  const char* input;
-  const char* output;
-  bool read_only;
-  bool destructive;
-  bool idempotent;
-  bool open_world;
-};
+// Keeps every number the schemas show inside what the schemas allow.
+int64_t clamp_int(int64_t x, int64_t lo) {
+  return std::clamp<int64_t>(x, lo, max_json_int);
+}
 
-// Same order as tool_id.
-constexpr tool_def defs[tool_count] = {
-  {"console_execute_async", "Run a command in the background",
-   "Start a command in the background and return at once with its jobId "
-   "(status running, or pending with a queuePosition while the concurrency "
-   "limit is reached). The command is executed directly (execve, no shell) "
-   "unless options.shell is true. Default timeout 300000 ms (options.timeout "
-   "0 = none). Then use console_wait_job to wait for it to finish or print "
-   "something, console_get_job_output to read its output, and "
-   "console_cancel_job to stop it.",
-   execute_input, execute_output, false, false, false, true},
-  {"console_get_job_status", "Get job status",
-   "Get a job's status (pending, running, completed, failed, cancelled) and "
-   "metadata: command, times, duration, exit code or signal, error, pid and "
-   "output counters. To wait for a job to change state, use console_wait_job "
-   "instead of polling this.",
-   status_input, status_output, true, false, true, false},
-  {"console_get_job_output", "Get job output",
-   "Read a job's captured stdout and stderr as sequence-numbered chunks, "
-   "oldest first, at most 64 KiB by default. Pass the returned nextSince as "
-   "options.since next time to get only new output. options.latest returns "
-   "the newest chunks instead, options.tail the last N lines as one text. "
-   "complete is true once the job has finished and everything was read.",
-   output_input, output_output, true, false, true, false},
-  {"console_cancel_job", "Cancel job",
-   "Stop a job: a pending job never starts; a running job's process group "
-   "gets SIGTERM, then SIGKILL after the grace period (default 5000 ms). "
-   "Returns once its processes are gone. Fails with JOB_ALREADY_FINISHED if "
-   "the job had already ended.",
-   cancel_input, cancel_output, false, true, true, false},
-  {"console_list_jobs", "List jobs",
-   "List jobs, newest first, optionally filtered by status, session and "
-   "tags. Returns at most options.limit jobs (default 100), the total number "
-   "of matches, and a nextCursor to pass as options.cursor when more remain.",
-   list_input, list_output, true, false, true, false},
-  {"console_get_job_metrics", "Get job metrics",
-   "Get server-wide counters: jobs started, running, completed, failed and "
-   "cancelled since the server started, queue size, concurrency in use and "
-   "its limit, average execution time, system load, uptime and per-session "
-   "counts. Takes no arguments.",
-   metrics_input, metrics_output, true, false, true, false},
-  {"console_cleanup_jobs", "Clean up finished jobs",
-   "Remove finished jobs (completed, failed, cancelled) and their buffered "
-   "output from the server's memory; pending and running jobs are never "
-   "removed. Filter by age, status and session; keepCount keeps the newest N "
-   "matching jobs. Returns how many were removed and how many remain.",
-   cleanup_input, cleanup_output, false, true, true, false},
-  {"console_wait_job", "Wait for job",
-   "Wait until a job exits (until exit, the default) or produces new output "
-   "(until output, optionally only output matching pattern), for at most "
-   "timeoutMs (default and cap 60000 ms). Returns the job as in "
-   "console_get_job_status plus the output that arrived after since, so one "
-   "call replaces polling. reason says why the wait ended: exit, output or "
-   "timeout. Call again with since = nextSince to keep waiting.",
-   wait_input, wait_output, true, false, true, false},
-};
+int64_t clamp_uint(uint64_t x, int64_t lo) {
+  return x > static_cast<uint64_t>(max_json_int)
+           ? max_json_int
+           : std::max<int64_t>(static_cast<int64_t>(x), lo);
+}
 
-struct tool_table {
-  rapidjson::Document inputs[tool_count];
-  rapidjson::Document outputs[tool_count];
-  std::string list_result;
-};
+// `text` as the inside of a JSON string literal.
+std::string json_escaped(std::string_view text) {
+  rapidjson::StringBuffer sb;
+  json_writer w(sb);
+  write_string(w, text);
+  auto quoted = view(sb);
+  return std::string(quoted.substr(1, quoted.size() - 2));
+}
 
-// Expands @NAME@ fragments until none is left (fragments nest).
-std::string expand(std::string text) {
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (auto& f : fragments) {
-      std::string_view name = f.name;
-      for (auto pos = text.find(name); pos != std::string::npos;
-           pos = text.find(name, pos)) {
-        text.replace(pos, name.size(), f.text);
-        changed = true;
-      }
+void parse_schema(const std::string& text, rapidjson::Document& doc,
+                  const std::string& what) {
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  if (doc.HasParseError())
+    throw std::invalid_argument(
+      what + " is not valid JSON: "
+      + rapidjson::GetParseError_En(doc.GetParseError()) + " at offset "
+      + std::to_string(doc.GetErrorOffset()));
+  if (!doc.IsObject())
+    throw std::invalid_argument(what + " is not a JSON object");
+}
+
+// "process: none; scripted: steps, delayMs" from the kinds' schemas.
+std::string kind_options_text(
+  const std::map<std::string, std::unique_ptr<rapidjson::Document>>& kinds) {
+  std::string text = "Options by kind: ";
+  bool first_kind = true;
+  for (auto& [name, doc] : kinds) {
+    if (!first_kind)
+      text += "; ";
+    first_kind = false;
+    text += name + ": ";
+    auto props = member(*doc, "properties");
+    if (props == nullptr || !props->IsObject() || props->ObjectEmpty()) {
+      text += "none";
+      continue;
+    }
+    bool first = true;
+    for (auto& m : props->GetObject()) {
+      if (!first)
+        text += ", ";
+      first = false;
+      text += shorten(str(m.name), 64);
     }
   }
-  return text;
+  return text + ".";
 }
 
-void parse_schema(const char* text, rapidjson::Document& doc) {
-  doc.Parse(expand(text));
-  if (doc.HasParseError() || !doc.IsObject())
-    throw std::logic_error(std::string("bad built-in schema: ")
-                           + rapidjson::GetParseError_En(doc.GetParseError()));
-}
-
-const tool_table& table() {
-  static const tool_table instance = [] {
-    tool_table t;
-    rapidjson::StringBuffer sb;
-    json_writer w(sb);
-    w.StartObject();
-    write_key(w, "tools");
-    w.StartArray();
-    for (size_t i = 0; i < tool_count; ++i) {
-      auto& def = defs[i];
-      parse_schema(def.input, t.inputs[i]);
-      parse_schema(with_error_shape(def.output).c_str(), t.outputs[i]);
-      w.StartObject();
-      write_key(w, "name");
-      w.String(def.name);
-      write_key(w, "title");
-      w.String(def.title);
-      write_key(w, "description");
-      w.String(def.description);
-      write_key(w, "inputSchema");
-      t.inputs[i].Accept(w);
-      write_key(w, "outputSchema");
-      t.outputs[i].Accept(w);
-      write_key(w, "annotations");
-      w.StartObject();
-      write_key(w, "title");
-      w.String(def.title);
-      write_key(w, "readOnlyHint");
-      w.Bool(def.read_only);
-      write_key(w, "destructiveHint");
-      w.Bool(def.destructive);
-      write_key(w, "idempotentHint");
-      w.Bool(def.idempotent);
-      write_key(w, "openWorldHint");
-      w.Bool(def.open_world);
-      w.EndObject();
-      w.EndObject();
+// Fills in the values of one configuration in a single left-to-right scan,
+// so nothing a value contains is ever taken for a placeholder.
+std::string fill(const std::string& text, const placeholder_values& values) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    auto at = text.find('@', pos);
+    if (at == std::string::npos)
+      break;
+    out.append(text, pos, at - pos);
+    auto hit
+      = std::find_if(values.begin(), values.end(), [&](const auto& value) {
+          return text.compare(at, value.first.size(), value.first) == 0;
+        });
+    if (hit == values.end()) {
+      out += '@';
+      pos = at + 1;
+    } else {
+      out += hit->second;
+      pos = at + hit->first.size();
     }
-    w.EndArray();
-    w.EndObject();
-    t.list_result.assign(sb.GetString(), sb.GetSize());
-    return t;
-  }();
-  return instance;
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
 }
 
 } // namespace
 
+struct tool_catalog::impl {
+  server_options options;
+  placeholder_values values;
+  rapidjson::Document inputs[tool_count];
+  rapidjson::Document outputs[tool_count];
+  std::unique_ptr<rapidjson::SchemaDocument> compiled[tool_count];
+  std::map<std::string, std::unique_ptr<rapidjson::Document>> kind_docs;
+  std::map<std::string, std::unique_ptr<rapidjson::SchemaDocument>, std::less<>>
+    kind_compiled;
+  std::string list_result;
+
+  void build_kinds();
+  void build_values();
+  void build_tools();
+
+  std::string expand(const char* text) const {
+    return fill(expand_schema_text(text), values);
+  }
+};
+
+void tool_catalog::impl::build_kinds() {
+  if (options.kinds.empty())
+    throw std::invalid_argument("the server has no job kinds");
+  for (auto& [name, schema] : options.kinds) {
+    if (!valid_kind_name(name))
+      throw std::invalid_argument("job kind name '" + shorten(name, 80)
+                                  + "' is not 1-64 of [A-Za-z0-9_.-]");
+    auto doc = std::make_unique<rapidjson::Document>();
+    parse_schema(schema, *doc, "the kindOptions schema of kind " + name);
+    kind_compiled.emplace(name,
+                          std::make_unique<rapidjson::SchemaDocument>(*doc));
+    kind_docs.emplace(name, std::move(doc));
+  }
+  if (options.kinds.count(options.default_kind) == 0)
+    throw std::invalid_argument("the default job kind '"
+                                + shorten(options.default_kind, 80)
+                                + "' is not one of the server's kinds");
+}
+
+void tool_catalog::impl::build_values() {
+  auto& o = options;
+  auto cap = clamp_uint(o.output_byte_cap, 1);
+  std::string kind_enum = "[";
+  std::string kind_names;
+  for (auto& [name, schema] : o.kinds) {
+    if (kind_enum.size() > 1) {
+      kind_enum += ", ";
+      kind_names += ", ";
+    }
+    kind_enum += '"' + name + '"';
+    kind_names += name;
+  }
+  kind_enum += ']';
+  values = {
+    {"@DEFAULT_TIMEOUT@", std::to_string(clamp_int(o.default_timeout_ms, 0))},
+    {"@KILL_GRACE@", std::to_string(clamp_int(o.default_kill_grace_ms, 0))},
+    {"@OUTPUT_CAP@", std::to_string(cap)},
+    {"@OUTPUT_MIN@", std::to_string(std::min<int64_t>(1024, cap))},
+    {"@MAX_WAIT@", std::to_string(clamp_int(o.max_wait_ms, 0))},
+    {"@READ_BYTES@", std::to_string(clamp_uint(o.default_read_bytes, 1))},
+    // Kind names are checked to need no escaping.
+    {"@KIND_ENUM@", kind_enum},
+    {"@DEFAULT_KIND@", '"' + o.default_kind + '"'},
+    {"@DEFAULT_KIND_TEXT@", o.default_kind},
+    {"@KIND_NAMES@", kind_names},
+    {"@KIND_OPTIONS_TEXT@", json_escaped(kind_options_text(kind_docs))},
+  };
+}
+
+void tool_catalog::impl::build_tools() {
+  rapidjson::StringBuffer sb;
+  json_writer w(sb);
+  w.StartObject();
+  write_key(w, "tools");
+  w.StartArray();
+  for (size_t i = 0; i < tool_count; ++i) {
+    auto& def = tool_definition(static_cast<tool_id>(i));
+    std::string name = def.name;
+    parse_schema(expand(def.input), inputs[i], "input schema of " + name);
+    parse_schema(expand(with_error_shape(def.output).c_str()), outputs[i],
+                 "output schema of " + name);
+    compiled[i] = std::make_unique<rapidjson::SchemaDocument>(inputs[i]);
+    w.StartObject();
+    write_key(w, "name");
+    w.String(def.name);
+    write_key(w, "title");
+    w.String(def.title);
+    write_key(w, "description");
+    write_string(w, expand(def.description));
+    write_key(w, "inputSchema");
+    inputs[i].Accept(w);
+    write_key(w, "outputSchema");
+    outputs[i].Accept(w);
+    write_key(w, "annotations");
+    w.StartObject();
+    write_key(w, "title");
+    w.String(def.title);
+    write_key(w, "readOnlyHint");
+    w.Bool(def.read_only);
+    write_key(w, "destructiveHint");
+    w.Bool(def.destructive);
+    write_key(w, "idempotentHint");
+    w.Bool(def.idempotent);
+    write_key(w, "openWorldHint");
+    w.Bool(def.open_world);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  list_result.assign(sb.GetString(), sb.GetSize());
+}
+
+tool_catalog::tool_catalog(server_options options)
+  : impl_(std::make_unique<impl>()) {
+  impl_->options = std::move(options);
+  impl_->build_kinds();
+  impl_->build_values();
+  impl_->build_tools();
+}
+
+tool_catalog::~tool_catalog() = default;
+
+const server_options& tool_catalog::options() const {
+  return impl_->options;
+}
+
+const std::string& tool_catalog::list_result() const {
+  return impl_->list_result;
+}
+
+const rapidjson::Document& tool_catalog::input_schema(tool_id id) const {
+  return impl_->inputs[static_cast<size_t>(id)];
+}
+
+const rapidjson::Document& tool_catalog::output_schema(tool_id id) const {
+  return impl_->outputs[static_cast<size_t>(id)];
+}
+
+const rapidjson::SchemaDocument&
+tool_catalog::compiled_input(tool_id id) const {
+  return *impl_->compiled[static_cast<size_t>(id)];
+}
+
+const rapidjson::Document*
+tool_catalog::kind_schema(std::string_view kind) const {
+  auto i = impl_->kind_docs.find(std::string{kind});
+  return i == impl_->kind_docs.end() ? nullptr : i->second.get();
+}
+
+const rapidjson::SchemaDocument*
+tool_catalog::compiled_kind(std::string_view kind) const {
+  auto i = impl_->kind_compiled.find(kind);
+  return i == impl_->kind_compiled.end() ? nullptr : i->second.get();
+}
+
+const std::shared_ptr<const tool_catalog>& default_catalog() {
+  static const std::shared_ptr<const tool_catalog> instance
+    = std::make_shared<const tool_catalog>(server_options{});
+  return instance;
+}
+
 const char* tool_name(tool_id id) {
-  return defs[static_cast<size_t>(id)].name;
+  return tool_definition(id).name;
 }
 
 bool find_tool(std::string_view name, tool_id& out) {
   for (size_t i = 0; i < tool_count; ++i) {
-    if (name == defs[i].name) {
+    if (name == tool_definition(static_cast<tool_id>(i)).name) {
       out = static_cast<tool_id>(i);
       return true;
     }
   }
   return false;
-}
-
-const std::string& tools_list_result() {
-  return table().list_result;
-}
-
-const rapidjson::Document& input_schema(tool_id id) {
-  return table().inputs[static_cast<size_t>(id)];
-}
-
-const rapidjson::Document& output_schema(tool_id id) {
-  return table().outputs[static_cast<size_t>(id)];
 }
 
 } // namespace jobd::protocol

@@ -1,14 +1,18 @@
-// The eight tools: their definitions for tools/list and the checking and
-// parsing of their arguments into the typed requests of model.hpp.
+// The eight tools: their definitions for tools/list (filled in from the
+// server's configuration) and the checking and parsing of their arguments
+// into the typed requests of model.hpp.
 #pragma once
 
 #include "protocol/mcp_session.hpp"
 #include "protocol/model.hpp"
+#include "protocol/server_options.hpp"
 
 #include <rapidjson/document.h>
+#include <rapidjson/schema.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -40,9 +44,6 @@ inline constexpr size_t max_tags = 64;
 inline constexpr size_t max_tag_name = 256;
 inline constexpr size_t max_tag_value = 1024;
 inline constexpr size_t max_pattern = 1024;
-/// Product of the bounds of counted repetitions (`{n}`) in a pattern:
-/// std::regex copies the repeated part that many times.
-inline constexpr uint64_t max_pattern_repeat = 100000;
 /// Arguments are never nested deeper than this.
 inline constexpr int max_depth = 8;
 } // namespace limits
@@ -52,19 +53,53 @@ const char* tool_name(tool_id id);
 /// Finds a tool by name.
 bool find_tool(std::string_view name, tool_id& out);
 
-/// `{"tools":[...]}`: the result of tools/list, built once.
-const std::string& tools_list_result();
+/// The tools as one server configuration shows and checks them: the
+/// tools/list result, the schemas (defaults and caps from server_options,
+/// the kinds as an enum), their compiled forms and the argument parser.
+/// Built once per configuration (compiling schemas is the expensive part)
+/// and immutable after, so sessions share one.
+class tool_catalog {
+public:
+  /// Throws std::invalid_argument, naming the kind, if a kind's name or
+  /// kindOptions schema is unusable, or if the default kind is not one of
+  /// them.
+  explicit tool_catalog(server_options options);
+  ~tool_catalog();
 
-/// The input schema of a tool as a document (for tests).
-const rapidjson::Document& input_schema(tool_id id);
+  tool_catalog(const tool_catalog&) = delete;
+  tool_catalog& operator=(const tool_catalog&) = delete;
 
-/// The output schema of a tool as a document (for tests).
-const rapidjson::Document& output_schema(tool_id id);
+  const server_options& options() const;
 
-/// Checks `args` (an object) against the tool's input schema and the extra
-/// rules, then parses it. On failure fills `err` with INVALID_ARGUMENTS, a
-/// message naming the field, and `details.field`.
-bool parse_arguments(tool_id id, const rapidjson::Value& args,
-                     tool_request& out, tool_error& err);
+  /// `{"tools":[...]}`: the result of tools/list.
+  const std::string& list_result() const;
+
+  /// The input schema of a tool as a document.
+  const rapidjson::Document& input_schema(tool_id id) const;
+
+  /// The output schema of a tool as a document.
+  const rapidjson::Document& output_schema(tool_id id) const;
+
+  /// The compiled input schema of a tool.
+  const rapidjson::SchemaDocument& compiled_input(tool_id id) const;
+
+  /// The kindOptions schema of `kind` (document and compiled form), or
+  /// nulls for a kind the server does not have.
+  const rapidjson::Document* kind_schema(std::string_view kind) const;
+  const rapidjson::SchemaDocument* compiled_kind(std::string_view kind) const;
+
+  /// Checks `args` (an object) against the tool's input schema and the extra
+  /// rules, then parses it. On failure fills `err` with INVALID_ARGUMENTS, a
+  /// message naming the field, and `details.field`.
+  bool parse_arguments(tool_id id, const rapidjson::Value& args,
+                       tool_request& out, tool_error& err) const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// The catalog of the built-in server_options, built on first use.
+const std::shared_ptr<const tool_catalog>& default_catalog();
 
 } // namespace jobd::protocol

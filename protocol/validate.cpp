@@ -2,15 +2,13 @@
 // cannot say. Messages name the field the way a model wrote it.
 #include "protocol/validate.hpp"
 
-#include "protocol/pattern.hpp"
-
 #include "protocol/json.hpp"
+#include "protocol/pattern.hpp"
 
 #include <rapidjson/pointer.h>
 #include <rapidjson/schema.h>
 
 #include <algorithm>
-#include <memory>
 
 namespace jobd::protocol {
 
@@ -20,21 +18,6 @@ using rapidjson::Value;
 
 // -- schema validation -------------------------------------------------------
 
-struct compiled_schemas {
-  std::unique_ptr<rapidjson::SchemaDocument> docs[tool_count];
-};
-
-const compiled_schemas& schemas() {
-  static const compiled_schemas instance = [] {
-    compiled_schemas s;
-    for (size_t i = 0; i < tool_count; ++i)
-      s.docs[i] = std::make_unique<rapidjson::SchemaDocument>(
-        input_schema(static_cast<tool_id>(i)));
-    return s;
-  }();
-  return instance;
-}
-
 // Field names in messages are user input: keep them short.
 void append_field(std::string& path, std::string_view name) {
   if (!path.empty())
@@ -42,9 +25,11 @@ void append_field(std::string& path, std::string_view name) {
   path += shorten(name, 64);
 }
 
-// `options.args[3]` style path of a validator's document pointer.
-std::string field_path(const rapidjson::Pointer& ptr, const Value& root) {
-  std::string path;
+// `options.args[3]` style path of a validator's document pointer, after
+// `prefix` (the path of `root` itself; empty for the arguments).
+std::string field_path(const rapidjson::Pointer& ptr, const Value& root,
+                       std::string_view prefix) {
+  std::string path(prefix);
   const Value* cur = &root;
   auto tokens = ptr.GetTokens();
   for (size_t i = 0; i < ptr.GetTokenCount(); ++i) {
@@ -136,12 +121,13 @@ void invalid(tool_error& err, std::string field, std::string message) {
   err.details.emplace("field", std::string(view(sb)));
 }
 
-// Turns the validator's first failure into "options.priority must be ...".
+// Turns the validator's first failure into "options.priority must be ...";
+// `prefix` is the path of `args` (empty for the whole arguments).
 void describe(const rapidjson::SchemaValidator& v, const Value& schema_root,
-              const Value& args, tool_error& err) {
+              const Value& args, std::string_view prefix, tool_error& err) {
   std::string_view keyword = v.GetInvalidSchemaKeyword();
   auto doc_ptr = v.GetInvalidDocumentPointer();
-  auto path = field_path(doc_ptr, args);
+  auto path = field_path(doc_ptr, args, prefix);
   const Value* schema = v.GetInvalidSchemaPointer().Get(schema_root);
   const Value* value = doc_ptr.Get(args);
   auto field = [&] { return path.empty() ? std::string("arguments") : path; };
@@ -242,16 +228,39 @@ bool nesting_ok(const Value& v, int depth) {
   return true;
 }
 
-bool check_schema(tool_id id, const Value& args, tool_error& err) {
+bool check_schema(const tool_catalog& tools, tool_id id, const Value& args,
+                  tool_error& err) {
   if (!nesting_ok(args, 0)) {
     invalid(err, "arguments", "arguments are nested too deeply");
     return false;
   }
-  auto idx = static_cast<size_t>(id);
-  rapidjson::SchemaValidator validator(*schemas().docs[idx]);
+  rapidjson::SchemaValidator validator(tools.compiled_input(id));
   if (args.Accept(validator))
     return true;
-  describe(validator, input_schema(id), args, err);
+  describe(validator, tools.input_schema(id), args, {}, err);
+  return false;
+}
+
+// After the main schema: kindOptions (absent = {}) against the chosen kind's
+// own schema.
+bool check_kind_options(const tool_catalog& tools, const Value& args,
+                        tool_error& err) {
+  auto kind = member(args, "kind");
+  std::string_view name
+    = kind != nullptr ? str(*kind) : tools.options().default_kind;
+  auto compiled = tools.compiled_kind(name);
+  auto schema = tools.kind_schema(name);
+  if (compiled == nullptr || schema == nullptr) {
+    invalid(err, "kind", "kind " + shorten(name, 64) + " is not known");
+    return false;
+  }
+  static const Value empty_object(rapidjson::kObjectType);
+  auto options = member(args, "kindOptions");
+  const Value& value = options != nullptr ? *options : empty_object;
+  rapidjson::SchemaValidator validator(*compiled);
+  if (value.Accept(validator))
+    return true;
+  describe(validator, *schema, value, "kindOptions", err);
   return false;
 }
 
@@ -312,7 +321,10 @@ bool check_tag_names(const Value* tags, const char* field, tool_error& err) {
   return true;
 }
 
-bool check_execute(const Value& args, tool_error& err) {
+bool check_execute(const tool_catalog& tools, const Value& args,
+                   tool_error& err) {
+  if (!check_kind_options(tools, args, err))
+    return false;
   auto options = member(args, "options");
   size_t total = str(args["command"]).size();
   if (auto a = member(args, "args"))
@@ -347,8 +359,8 @@ bool check_pattern(const Value& args, tool_error& err) {
   pattern compiled;
   std::string why;
   if (!pattern::compile(str(*text), compiled, why)) {
-    invalid(err, "pattern", "pattern is not a valid RE2 regular expression: "
-                              + why);
+    invalid(err, "pattern",
+            "pattern is not a valid RE2 regular expression: " + why);
     return false;
   }
   return true;
@@ -360,19 +372,20 @@ void invalid_argument(tool_error& err, std::string field, std::string message) {
   invalid(err, std::move(field), std::move(message));
 }
 
-bool validate_arguments(tool_id id, const Value& args, tool_error& err) {
+bool validate_arguments(const tool_catalog& tools, tool_id id,
+                        const Value& args, tool_error& err) {
   if (!args.IsObject()) {
     invalid(err, "arguments", "arguments must be an object");
     return false;
   }
-  if (!check_schema(id, args, err))
+  if (!check_schema(tools, id, args, err))
     return false;
   std::string path;
   if (!check_nul(args, path, err))
     return false;
   switch (id) {
     case tool_id::execute:
-      return check_execute(args, err);
+      return check_execute(tools, args, err);
     case tool_id::list:
       return check_tag_names(member(member(args, "options"), "tags"),
                              "options.tags", err);

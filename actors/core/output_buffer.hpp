@@ -3,6 +3,7 @@
 #pragma once
 
 #include "protocol/model.hpp"
+#include "protocol/utf8.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -92,13 +93,10 @@ private:
   output_stats stats_;
 };
 
-/// Replaces invalid UTF-8 in `bytes` by U+FFFD (one per maximal invalid
-/// subpart, as Unicode recommends).
-std::string sanitize_utf8(std::string_view bytes);
-
-/// Length of the longest prefix of `bytes` that does not end inside a
-/// (possibly valid) multi-byte sequence.
-size_t complete_utf8_prefix(std::string_view bytes);
+// The sanitiser lives in protocol/utf8.hpp (one for output and JSON alike);
+// these names stay part of the buffer's API.
+using protocol::complete_utf8_prefix;
+using protocol::sanitize_utf8;
 
 /// The last `n` lines of `text` as a terminal shows them: within a line, a
 /// carriage return starts the line over, so a progress bar is one line.

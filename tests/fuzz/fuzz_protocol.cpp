@@ -1,6 +1,10 @@
-// libFuzzer target: one input is one line for an mcp_session. Replies and
-// the rendering of dummy results must always be single-line valid JSON.
+// libFuzzer target: one input is one line for an mcp_session (the built-in
+// configuration, and one with a second job kind and its kindOptions schema).
+// Replies and the rendering of dummy results must always be single-line
+// valid JSON; a dispatched call's pattern must compile.
 #include "protocol/mcp_session.hpp"
+#include "protocol/pattern.hpp"
+#include "protocol/tools.hpp"
 
 #include <rapidjson/document.h>
 
@@ -66,6 +70,15 @@ tool_result dummy_result(const tool_request& req) {
       j.tags = spec.tags;
       j.session_id = spec.session_id;
       j.working_directory = spec.working_directory;
+      j.kind = spec.kind;
+      j.tracking = spec.kind == "process" ? "pgroup" : "";
+      // kindOptions arrive as JSON text: an object, or nothing.
+      if (!spec.kind_options.empty()) {
+        rapidjson::Document d;
+        d.Parse(spec.kind_options.data(), spec.kind_options.size());
+        if (d.HasParseError() || !d.IsObject())
+          std::abort();
+      }
       return j;
     }
     case 1:
@@ -89,6 +102,12 @@ tool_result dummy_result(const tool_request& req) {
       return cleanup_result{1, 2};
     default: {
       auto& q = std::get<wait_query>(req);
+      // Validation compiled it: so must the job core.
+      pattern p;
+      std::string why;
+      if (!pattern::compile(q.pattern, p, why))
+        std::abort();
+      p.search(q.job_id);
       wait_result w;
       w.job = job_from(q.job_id);
       w.output = page_from(q.pattern);
@@ -118,13 +137,30 @@ void drive(mcp_session& session, std::string_view line) {
   }
 }
 
+// A second kind whose options have every kind of constraint.
+std::shared_ptr<const tool_catalog> two_kinds() {
+  server_options o;
+  o.kinds["scripted"] = R"({"type": "object", "additionalProperties": false,
+    "required": ["steps"], "properties": {
+      "steps": {"type": "array", "maxItems": 8, "items": {"type": "string",
+        "maxLength": 64}},
+      "exitCode": {"type": "integer", "minimum": 0, "maximum": 255},
+      "mode": {"type": "string", "enum": ["fast", "slow"]}}})";
+  o.output_byte_cap = 4096;
+  o.max_wait_ms = 10;
+  return std::make_shared<const tool_catalog>(std::move(o));
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static mcp_session persistent;
+  static const auto catalog = two_kinds();
+  static mcp_session configured{catalog};
   std::string_view line(reinterpret_cast<const char*>(data), size);
   mcp_session fresh;
   drive(fresh, line);
   drive(persistent, line);
+  drive(configured, line);
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include "protocol/json.hpp"
 #include "protocol/render.hpp"
+#include "protocol/resources.hpp"
 #include "protocol/tools.hpp"
 
 #include <rapidjson/schema.h>
@@ -56,7 +57,7 @@ rapidjson::Document render(const tool_result& r, tool_id tool,
   auto sc_text = to_json(res["structuredContent"]);
   EXPECT_EQ(res["content"][0]["text"].GetString(), sc_text);
   EXPECT_EQ(line.find('\n'), std::string::npos);
-  rapidjson::SchemaDocument sd(output_schema(tool));
+  rapidjson::SchemaDocument sd(default_catalog()->output_schema(tool));
   rapidjson::SchemaValidator v(sd);
   EXPECT_TRUE(res["structuredContent"].Accept(v)) << sc_text;
   return parse(sc_text);
@@ -81,11 +82,19 @@ TEST(json, utf8) {
   EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));     // surrogate
   EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80")); // > U+10FFFF
   EXPECT_FALSE(valid_utf8("\xE2\x82"));         // truncated
-  std::string out;
+  // One U+FFFD per maximal invalid subpart: a truncated sequence is one.
+  std::string out = "x";
   append_sanitized_utf8(out, "a\xFF"
                              "b\xE2\x82");
-  EXPECT_EQ(out, "a\xEF\xBF\xBD"
-                 "b\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(out, "xa\xEF\xBF\xBD"
+                 "b\xEF\xBF\xBD");
+  EXPECT_EQ(sanitize_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(valid_utf8_prefix("ab\xE2\x82"), 2u);
+  EXPECT_EQ(complete_utf8_prefix("ab\xE2\x82"), 2u);
+  EXPECT_EQ(complete_utf8_prefix("ab\xFF"), 3u);
+  EXPECT_EQ(utf8_floor("a\xE2\x82\xAC", 2), 1u);
+  EXPECT_EQ(utf8_ceil("a\xE2\x82\xAC", 2), 4u);
+  EXPECT_EQ(shorten("\xE2\x82\xAC\xE2\x82\xAC", 4), "\xE2\x82\xAC...");
 }
 
 TEST(json, signal_names) {
@@ -323,9 +332,88 @@ TEST(render, error_conforms_to_every_output_schema) {
   for (auto tool :
        {tool_id::execute, tool_id::status, tool_id::output, tool_id::cancel,
         tool_id::list, tool_id::metrics, tool_id::cleanup, tool_id::wait}) {
-    rapidjson::SchemaDocument sd(output_schema(tool));
+    rapidjson::SchemaDocument sd(default_catalog()->output_schema(tool));
     rapidjson::SchemaValidator v(sd);
     EXPECT_TRUE(doc["result"]["structuredContent"].Accept(v))
       << tool_name(tool);
   }
+}
+
+TEST(render, tracking_is_shown_when_known) {
+  auto job = sample_job();
+  auto sc = render(job, tool_id::status);
+  EXPECT_FALSE(sc["job"].HasMember("tracking")) << "kinds without processes";
+  for (auto how : {"cgroup", "pgroup"}) {
+    job.tracking = how;
+    sc = render(job, tool_id::status);
+    EXPECT_STREQ(sc["job"]["tracking"].GetString(), how);
+    list_page page;
+    page.jobs = {job};
+    page.total = 1;
+    sc = render(page, tool_id::list);
+    EXPECT_STREQ(sc["jobs"][0]["tracking"].GetString(), how);
+    wait_result w;
+    w.job = job;
+    w.reason = "timeout";
+    sc = render(w, tool_id::wait);
+    EXPECT_STREQ(sc["job"]["tracking"].GetString(), how);
+    auto doc = parse(render_resource_status("4", "job://job-1-k3j9a", job));
+    auto status = parse(doc["result"]["contents"][0]["text"].GetString());
+    EXPECT_STREQ(status["job"]["tracking"].GetString(), how);
+  }
+}
+
+TEST(render, output_schemas_describe_tracking) {
+  for (auto tool : {tool_id::status, tool_id::wait}) {
+    auto& job
+      = default_catalog()->output_schema(tool)["anyOf"][0]["properties"]["job"];
+    EXPECT_EQ(to_json(job["properties"]["tracking"]["enum"]),
+              R"(["cgroup","pgroup"])");
+  }
+  auto& item = default_catalog()->output_schema(
+    tool_id::list)["anyOf"][0]["properties"]["jobs"]["items"];
+  EXPECT_EQ(to_json(item["properties"]["tracking"]["enum"]),
+            R"(["cgroup","pgroup"])");
+  // Something else than the two is not what the schema promises.
+  auto job = sample_job();
+  job.tracking = "container";
+  mcp_session s;
+  auto doc = parse(s.render_result("1", tool_result{job}));
+  rapidjson::SchemaDocument sd(
+    default_catalog()->output_schema(tool_id::status));
+  rapidjson::SchemaValidator v(sd);
+  EXPECT_FALSE(doc["result"]["structuredContent"].Accept(v));
+}
+
+TEST(render, new_error_codes_conform_to_every_output_schema) {
+  mcp_session s;
+  for (auto code : {codes::queue_full, codes::internal}) {
+    tool_error err{code, "refused", {{"limit", "10000"}}};
+    auto doc = parse(s.render_error("1", err));
+    auto& sc = doc["result"]["structuredContent"];
+    EXPECT_STREQ(sc["code"].GetString(), code);
+    for (size_t i = 0; i < tool_count; ++i) {
+      rapidjson::SchemaDocument sd(
+        default_catalog()->output_schema(static_cast<tool_id>(i)));
+      rapidjson::SchemaValidator v(sd);
+      EXPECT_TRUE(sc.Accept(v)) << code << " " << i;
+    }
+  }
+  // A job that died ends failed with errorCode INTERNAL.
+  auto job = sample_job();
+  job.error_code = codes::internal;
+  job.error = "The job's actor stopped unexpectedly";
+  auto sc = render(job, tool_id::status);
+  EXPECT_STREQ(sc["job"]["errorCode"].GetString(), "INTERNAL");
+}
+
+TEST(render, duration_prefers_the_steady_run_time) {
+  auto job = sample_job(); // wall clock: 1520 ms from start to finish
+  EXPECT_EQ(render(job, tool_id::status)["job"]["durationMs"].GetInt64(), 1520);
+  job.run_ms = 1500; // the wall clock jumped meanwhile
+  EXPECT_EQ(render(job, tool_id::status)["job"]["durationMs"].GetInt64(), 1500);
+  job.finished_at = job.started_at - 60000; // jumped back a minute
+  EXPECT_EQ(render(job, tool_id::status)["job"]["durationMs"].GetInt64(), 1500);
+  job.run_ms = 0;
+  EXPECT_EQ(render(job, tool_id::status)["job"]["durationMs"].GetInt64(), 0);
 }

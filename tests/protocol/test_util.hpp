@@ -63,9 +63,8 @@ inline std::string tools_call(const std::string& name, const std::string& args,
 }
 
 /// Runs a tools/call expected to be dispatched; returns its request.
-inline tool_request dispatched(const std::string& name,
+inline tool_request dispatched(mcp_session& s, const std::string& name,
                                const std::string& args) {
-  mcp_session s;
   auto out = feed(s, tools_call(name, args));
   EXPECT_TRUE(out.replies.empty())
     << args << " -> " << (out.replies.empty() ? "" : out.replies[0]);
@@ -74,10 +73,16 @@ inline tool_request dispatched(const std::string& name,
   return call ? call->request : tool_request{};
 }
 
-/// Runs a tools/call expected to fail validation; returns the error message.
-inline std::string rejected(const std::string& name, const std::string& args,
-                            std::string* field = nullptr) {
+inline tool_request dispatched(const std::string& name,
+                               const std::string& args) {
   mcp_session s;
+  return dispatched(s, name, args);
+}
+
+/// Runs a tools/call expected to fail validation; returns the error message.
+inline std::string rejected(mcp_session& s, const std::string& name,
+                            const std::string& args,
+                            std::string* field = nullptr) {
   auto out = feed(s, tools_call(name, args));
   EXPECT_TRUE(std::holds_alternative<std::monostate>(out.act)) << args;
   EXPECT_EQ(out.replies.size(), 1u) << args;
@@ -96,6 +101,12 @@ inline std::string rejected(const std::string& name, const std::string& args,
                ? sc["details"]["field"].GetString()
                : "";
   return sc["error"].GetString();
+}
+
+inline std::string rejected(const std::string& name, const std::string& args,
+                            std::string* field = nullptr) {
+  mcp_session s;
+  return rejected(s, name, args, field);
 }
 
 } // namespace jobd::protocol::testing

@@ -134,7 +134,8 @@ TEST(tools_list, cursor) {
 
 TEST(tools_list, output_schemas_accept_rendered_results) {
   // Spot check: the example shapes of docs/tools.md validate.
-  rapidjson::SchemaDocument sd(output_schema(tool_id::execute));
+  rapidjson::SchemaDocument sd(
+    default_catalog()->output_schema(tool_id::execute));
   auto doc = parse(R"({"success":true,"jobId":"j","status":"pending",)"
                    R"("queuePosition":1})");
   rapidjson::SchemaValidator v(sd);
@@ -257,19 +258,11 @@ TEST(validation, sizes) {
 TEST(validation, pattern) {
   std::string field;
   auto msg = rejected(t_wait, R"({"jobId":"j","pattern":"(unclosed"})", &field);
-  EXPECT_EQ(
-    msg.rfind("pattern is not a valid ECMAScript regular expression", 0), 0u)
+  EXPECT_EQ(msg.rfind("pattern is not a valid RE2 regular expression: ", 0), 0u)
     << msg;
   EXPECT_EQ(field, "pattern");
-  EXPECT_EQ(rejected(t_wait, R"({"jobId":"j","pattern":"a{1000}{1000}"})"),
-            "pattern has too many counted repetitions ({n}) for the regex "
-            "engine");
-  EXPECT_EQ(rejected(t_wait, R"({"jobId":"j","pattern":"(a)\\22222222222"})"),
-            "pattern has a back-reference number that is too large");
-  EXPECT_EQ(rejected(t_wait, R"({"jobId":"j","pattern":"a{1,99999999999}"})"),
-            "pattern has a repetition count that is too large");
   EXPECT_TRUE(std::holds_alternative<wait_query>(
-    dispatched(t_wait, R"({"jobId":"j","pattern":"(a)\\1 x{2,3} \\{9999"})")));
+    dispatched(t_wait, R"({"jobId":"j","pattern":"x{2,3} \\{9999 (?i)ok"})")));
   EXPECT_EQ(rejected(t_wait, R"({"jobId":"j","until":"forever"})"),
             "until must be one of exit, output");
 }

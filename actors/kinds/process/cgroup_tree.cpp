@@ -1,0 +1,367 @@
+#include "actors/kinds/process/cgroup_tree.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace jobd {
+
+namespace {
+
+/// Deeper cgroups than this below a job's are not searched (a job that
+/// nests that deep is killed by cgroup.kill all the same).
+constexpr int max_depth = 16;
+
+std::string describe(int err) {
+  return std::system_category().message(err);
+}
+
+/// Reads a small file whole with read(2) (cgroup and proc files report no
+/// size); false if it cannot be opened or read.
+bool read_file(int dir_fd, const char* name, std::string& out) {
+  out.clear();
+  const int fd = dir_fd >= 0 ? ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC)
+                             : ::open(name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      ::close(fd);
+      return n == 0;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool write_file(int dir_fd, const char* name, const char* text) {
+  const int fd = ::openat(dir_fd, name, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  const size_t len = std::strlen(text);
+  ssize_t n;
+  do
+    n = ::write(fd, text, len);
+  while (n < 0 && errno == EINTR);
+  ::close(fd);
+  return n == static_cast<ssize_t>(len);
+}
+
+/// Undoes the octal escapes (\040 for a space) of /proc/self/mounts.
+std::string unescape_mount_path(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 3 < text.size()) {
+      const std::string digits = text.substr(i + 1, 3);
+      char* end = nullptr;
+      const long value = std::strtol(digits.c_str(), &end, 8);
+      if (end == digits.c_str() + 3) {
+        out.push_back(static_cast<char>(value));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+/// The first cgroup2 mount point, or "".
+std::string find_cgroup2_mount() {
+  std::string mounts;
+  if (!read_file(-1, "/proc/self/mounts", mounts))
+    return {};
+  size_t pos = 0;
+  while (pos < mounts.size()) {
+    auto end = mounts.find('\n', pos);
+    if (end == std::string::npos)
+      end = mounts.size();
+    const std::string line = mounts.substr(pos, end - pos);
+    pos = end + 1;
+    // device mount-point type options dump pass
+    const auto a = line.find(' ');
+    const auto b = a == std::string::npos ? a : line.find(' ', a + 1);
+    const auto c = b == std::string::npos ? b : line.find(' ', b + 1);
+    if (c == std::string::npos)
+      continue;
+    if (line.compare(b + 1, c - b - 1, "cgroup2") == 0)
+      return unescape_mount_path(line.substr(a + 1, b - a - 1));
+  }
+  return {};
+}
+
+/// The unified-hierarchy path in a /proc/<pid>/cgroup text (its `0::`
+/// line), or "".
+std::string unified_path(const std::string& text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string::npos)
+      end = text.size();
+    if (text.compare(pos, 3, "0::") == 0)
+      return text.substr(pos + 3, end - pos - 3);
+    pos = end + 1;
+  }
+  return {};
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 100)
+    return false;
+  for (char ch : name)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+          || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+      return false;
+  return true;
+}
+
+/// Calls `f(dir_fd)` for the cgroup `dir_fd` and every cgroup below it.
+template <class F> void for_each_cgroup(int dir_fd, int depth, F& f) {
+  f(dir_fd);
+  if (depth >= max_depth)
+    return;
+  const int list_fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (list_fd < 0)
+    return;
+  DIR* dir = ::fdopendir(list_fd); // owns list_fd from here
+  if (dir == nullptr) {
+    ::close(list_fd);
+    return;
+  }
+  while (auto* entry = ::readdir(dir)) {
+    if (entry->d_type != DT_DIR || std::strcmp(entry->d_name, ".") == 0
+        || std::strcmp(entry->d_name, "..") == 0)
+      continue;
+    const int sub
+      = ::openat(dir_fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sub >= 0) {
+      for_each_cgroup(sub, depth + 1, f);
+      ::close(sub);
+    }
+  }
+  ::closedir(dir);
+}
+
+/// Removes every cgroup below `dir_fd`, deepest first.
+void remove_below(int dir_fd, int depth) {
+  if (depth >= max_depth)
+    return;
+  const int list_fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (list_fd < 0)
+    return;
+  DIR* dir = ::fdopendir(list_fd);
+  if (dir == nullptr) {
+    ::close(list_fd);
+    return;
+  }
+  while (auto* entry = ::readdir(dir)) {
+    if (entry->d_type != DT_DIR || std::strcmp(entry->d_name, ".") == 0
+        || std::strcmp(entry->d_name, "..") == 0)
+      continue;
+    const int sub
+      = ::openat(dir_fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sub >= 0) {
+      remove_below(sub, depth + 1);
+      ::close(sub);
+    }
+    ::unlinkat(dir_fd, entry->d_name, AT_REMOVEDIR);
+  }
+  ::closedir(dir);
+}
+
+/// Is the process of `pid` in the cgroup `relative` or below it?
+bool is_member(pid_t pid, const std::string& relative) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/cgroup", static_cast<int>(pid));
+  std::string text;
+  if (!read_file(-1, path, text))
+    return false;
+  const auto where = unified_path(text);
+  return where == relative
+         || (where.size() > relative.size()
+             && where.compare(0, relative.size(), relative) == 0
+             && where[relative.size()] == '/');
+}
+
+} // namespace
+
+// -- cgroup_parent ------------------------------------------------------------
+
+cgroup_parent::cgroup_parent(std::string path, std::string relative)
+  : path_(std::move(path)), relative_(std::move(relative)) {}
+
+cgroup_parent::~cgroup_parent() {
+  ::rmdir(path_.c_str());
+}
+
+std::unique_ptr<cgroup_parent> cgroup_parent::create(std::string& why) {
+  const auto mount = find_cgroup2_mount();
+  if (mount.empty()) {
+    why = "no cgroup2 file system is mounted";
+    return nullptr;
+  }
+  std::string self;
+  auto own = read_file(-1, "/proc/self/cgroup", self) ? unified_path(self)
+                                                      : std::string{};
+  if (own.empty() || own.front() != '/') {
+    why = "/proc/self/cgroup names no cgroup v2 path";
+    return nullptr;
+  }
+  if (own.back() == '/')
+    own.pop_back(); // the root, "/"
+  const auto base = mount + own;
+  const auto stem = "jobd-" + std::to_string(::getpid());
+  for (int attempt = 1; attempt <= 100; ++attempt) {
+    // A second reactor in the same process (tests), or a directory left by
+    // an earlier process with our pid: take the next name.
+    const auto name
+      = attempt == 1 ? stem : stem + "-" + std::to_string(attempt);
+    const auto path = base + "/" + name;
+    if (::mkdir(path.c_str(), 0755) != 0) {
+      if (errno == EEXIST)
+        continue;
+      why = "cannot create " + path + ": " + describe(errno);
+      return nullptr;
+    }
+    // cgroup.kill came with Linux 5.14; without it a tree cannot be ended
+    // reliably, so the process group is the better choice.
+    if (::access((path + "/cgroup.kill").c_str(), W_OK) != 0
+        || ::access((path + "/cgroup.procs").c_str(), W_OK) != 0) {
+      why = path + " has no writable cgroup.kill";
+      ::rmdir(path.c_str());
+      return nullptr;
+    }
+    return std::unique_ptr<cgroup_parent>{
+      new cgroup_parent{path, own + "/" + name}};
+  }
+  why = "no free name for jobd's cgroup below " + base;
+  return nullptr;
+}
+
+std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& name,
+                                                       std::string& why) {
+  const auto stem = valid_name(name) ? name : std::string{"job"};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const auto leaf = attempt == 0 && stem != "job"
+                        ? stem
+                        : stem + "-" + std::to_string(++serial_);
+    const auto path = path_ + "/" + leaf;
+    if (::mkdir(path.c_str(), 0755) != 0) {
+      if (errno == EEXIST)
+        continue;
+      why = "cannot create " + path + ": " + describe(errno);
+      return nullptr;
+    }
+    const int dir_fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int procs_fd
+      = dir_fd < 0 ? -1
+                   : ::openat(dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (procs_fd < 0) {
+      why = "cannot open " + path + "/cgroup.procs: " + describe(errno);
+      if (dir_fd >= 0)
+        ::close(dir_fd);
+      ::rmdir(path.c_str());
+      return nullptr;
+    }
+    return std::unique_ptr<cgroup_tree>{
+      new cgroup_tree{path, relative_ + "/" + leaf, dir_fd, procs_fd}};
+  }
+  why = "no free name for a job cgroup below " + path_;
+  return nullptr;
+}
+
+// -- cgroup_tree --------------------------------------------------------------
+
+cgroup_tree::cgroup_tree(std::string path, std::string relative, int dir_fd,
+                         int procs_fd)
+  : path_(std::move(path)), relative_(std::move(relative)), dir_fd_(dir_fd),
+    procs_fd_(procs_fd) {}
+
+cgroup_tree::~cgroup_tree() {
+  close_procs();
+  if (dir_fd_ >= 0)
+    ::close(dir_fd_);
+}
+
+void cgroup_tree::close_procs() {
+  if (procs_fd_ >= 0)
+    ::close(procs_fd_);
+  procs_fd_ = -1;
+}
+
+std::string cgroup_tree::events_path() const {
+  return path_ + "/cgroup.events";
+}
+
+bool cgroup_tree::populated() const {
+  std::string text;
+  if (removed_ || !read_file(dir_fd_, "cgroup.events", text))
+    return false;
+  return text.find("populated 1") != std::string::npos;
+}
+
+bool cgroup_tree::kill() const {
+  return !removed_ && write_file(dir_fd_, "cgroup.kill", "1");
+}
+
+std::vector<pid_t> cgroup_tree::members() const {
+  std::vector<pid_t> pids;
+  if (removed_)
+    return pids;
+  auto collect = [&pids](int dir_fd) {
+    std::string text;
+    if (!read_file(dir_fd, "cgroup.procs", text))
+      return;
+    const char* p = text.c_str();
+    char* end = nullptr;
+    for (long pid = std::strtol(p, &end, 10); end != p;
+         pid = std::strtol(p, &end, 10)) {
+      if (pid > 0)
+        pids.push_back(static_cast<pid_t>(pid));
+      p = end;
+    }
+  };
+  for_each_cgroup(dir_fd_, 0, collect);
+  return pids;
+}
+
+size_t cgroup_tree::signal_members(int sig, pid_t skip) const {
+  size_t signalled = 0;
+  for (pid_t pid : members()) {
+    if (pid == skip || pid <= 1)
+      continue;
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0)
+      continue; // gone already
+    // While the pidfd's process lives, /proc/<pid> is that process; if it
+    // ended, the send below fails whatever /proc showed.
+    if (is_member(pid, relative_)
+        && ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0)
+      ++signalled;
+    ::close(pidfd);
+  }
+  return signalled;
+}
+
+bool cgroup_tree::remove() {
+  if (removed_)
+    return true;
+  if (dir_fd_ >= 0)
+    remove_below(dir_fd_, 0);
+  if (::rmdir(path_.c_str()) != 0 && errno != ENOENT)
+    return false;
+  removed_ = true;
+  return true;
+}
+
+} // namespace jobd

@@ -1,0 +1,112 @@
+// Process trees as cgroup v2 directories: one per job, below a directory
+// `jobd-<pid>` that the reactor makes in its own cgroup. A cgroup is the one
+// tree that setsid, setpgid and double forks cannot leave: cgroup.kill ends
+// all of it, cgroup.events says when nothing of it is alive any more.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace jobd {
+
+class cgroup_tree;
+
+/// The directory below which the reactor makes one cgroup per job.
+class cgroup_parent {
+public:
+  /// Finds the cgroup2 mount (/proc/self/mounts) and this process's own
+  /// cgroup (the `0::` line of /proc/self/cgroup), and makes `jobd-<pid>`
+  /// there (`jobd-<pid>-N` if that exists). nullptr, with the reason in
+  /// `why`, where no writable cgroup v2 with cgroup.kill is found.
+  static std::unique_ptr<cgroup_parent> create(std::string& why);
+
+  /// Removes the directory; fails quietly while job cgroups are left.
+  ~cgroup_parent();
+
+  cgroup_parent(const cgroup_parent&) = delete;
+  cgroup_parent& operator=(const cgroup_parent&) = delete;
+
+  /// Absolute path of the directory.
+  const std::string& path() const {
+    return path_;
+  }
+
+  /// Makes the cgroup of one job, named `name` (letters, digits, '-', '_';
+  /// anything else becomes "job"), with `-N` appended if the name is taken.
+  /// nullptr, with the reason in `why`, on failure.
+  std::unique_ptr<cgroup_tree> make_child(const std::string& name,
+                                          std::string& why);
+
+private:
+  cgroup_parent(std::string path, std::string relative);
+
+  std::string path_;
+  /// The same directory as /proc/<pid>/cgroup names it.
+  std::string relative_;
+  /// Numbers the names that were taken.
+  unsigned long serial_ = 0;
+};
+
+/// One job's cgroup. Not thread-safe: the reactor serializes its calls.
+class cgroup_tree {
+public:
+  /// Closes its descriptors; the directory stays until `remove()`.
+  ~cgroup_tree();
+
+  cgroup_tree(const cgroup_tree&) = delete;
+  cgroup_tree& operator=(const cgroup_tree&) = delete;
+
+  const std::string& path() const {
+    return path_;
+  }
+
+  /// cgroup.procs opened for writing (O_CLOEXEC): the vforked child writes
+  /// "0" to it to enter the cgroup before it execs. -1 once closed.
+  int procs_fd() const {
+    return procs_fd_;
+  }
+
+  /// Closes `procs_fd()`, once the child started.
+  void close_procs();
+
+  /// The path of cgroup.events, whose modification (inotify IN_MODIFY)
+  /// tells that `populated` may have changed.
+  std::string events_path() const;
+
+  /// True while any process of the cgroup or of a cgroup below it runs
+  /// (`populated 1`; zombies do not count). False if it cannot be read.
+  bool populated() const;
+
+  /// SIGKILLs every process of the cgroup and below (cgroup.kill): nothing
+  /// can escape it. False if the write failed.
+  bool kill() const;
+
+  /// Sends `sig` to every process of the cgroup and below except `skip`.
+  /// Each pid read from cgroup.procs is pinned by a pidfd and checked to be
+  /// a member still before it is signalled, so a pid that ended and was
+  /// reused meanwhile is never hit. Returns how many took the signal.
+  size_t signal_members(int sig, pid_t skip) const;
+
+  /// The members' pids (of the cgroup and below), as listed right now.
+  std::vector<pid_t> members() const;
+
+  /// Removes the directory (and any cgroup a job made below it); false
+  /// while any process is left in it. Idempotent.
+  bool remove();
+
+private:
+  friend class cgroup_parent;
+  cgroup_tree(std::string path, std::string relative, int dir_fd, int procs_fd);
+
+  std::string path_;
+  std::string relative_;
+  int dir_fd_;
+  int procs_fd_;
+  bool removed_ = false;
+};
+
+} // namespace jobd

@@ -1,0 +1,66 @@
+#include "actors/kinds/process/child_setup.hpp"
+
+#include <algorithm>
+
+#include <cerrno>
+#include <csignal>
+#include <sys/resource.h>
+
+namespace jobd {
+
+namespace {
+
+void close_fds(unsigned int first, unsigned int last) {
+  if (::close_range(first, last, 0) == 0)
+    return;
+  // Kernel without close_range (< 5.9): close one by one.
+  struct rlimit lim {};
+  unsigned int end = 65536;
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+      && lim.rlim_cur < end)
+    end = static_cast<unsigned int>(lim.rlim_cur);
+  for (unsigned int fd = first; fd <= last && fd < end; ++fd)
+    ::close(static_cast<int>(fd));
+}
+
+} // namespace
+
+void reset_signals_in_child() {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+int enter_cgroup_in_child(int procs_fd) {
+  for (;;) {
+    if (::write(procs_fd, "0", 1) == 1)
+      return 0;
+    if (errno != EINTR)
+      return errno != 0 ? errno : EIO;
+  }
+}
+
+// Boost 1.81 close_all (close_range variant) compares each whitelist entry
+// with itself, so every descriptor between 2 and the launcher's error pipe
+// stays open in the child: close them here. Runs after process_stdio set up
+// 0-2; keeps the launcher's error pipe.
+void close_unlisted_in_child(std::vector<int>& keep) {
+  std::sort(keep.begin(), keep.end()); // in place: no allocation
+  unsigned int low = 0;
+  for (int fd : keep) {
+    if (fd < 0 || static_cast<unsigned int>(fd) < low)
+      continue;
+    if (static_cast<unsigned int>(fd) > low)
+      close_fds(low, static_cast<unsigned int>(fd) - 1);
+    low = static_cast<unsigned int>(fd) + 1;
+  }
+  close_fds(low, ~0U);
+}
+
+} // namespace jobd

@@ -1,0 +1,59 @@
+// What a job's child does between vfork and execve. The child shares the
+// reactor's memory until it execs, so everything here is a plain system call
+// on data prepared by the parent: no allocation, no locks, no exceptions.
+#pragma once
+
+#include <boost/process/v2/detail/config.hpp>
+
+#include <vector>
+
+#include <unistd.h>
+
+namespace jobd {
+
+/// Resets every signal disposition to its default and empties the signal
+/// mask: ignored signals and the mask survive execve.
+void reset_signals_in_child();
+
+/// Writes "0" to `procs_fd` (a cgroup's cgroup.procs), which moves the
+/// calling process into that cgroup; 0 or the errno of the failure.
+int enter_cgroup_in_child(int procs_fd);
+
+/// Closes every descriptor not in `keep` (sorted in place).
+void close_unlisted_in_child(std::vector<int>& keep);
+
+/// The hooks Boost.Process runs in the vforked child.
+struct child_setup {
+  /// cgroup.procs of the job's cgroup, or -1 for process-group tracking.
+  int cgroup_procs_fd = -1;
+  /// Where the child stores why it could not enter the cgroup (0: it did).
+  /// Points into the parent's stack: under vfork the child writes the
+  /// parent's memory, which is how the parent learns the outcome.
+  int* cgroup_error = nullptr;
+
+  template <class Launcher>
+  boost::process::v2::error_code
+  on_exec_setup(Launcher& launcher, const boost::process::v2::filesystem::path&,
+                const char* const*) {
+    // First, so that nothing of the job ever runs outside its cgroup. A
+    // failure is not fatal: the parent then tracks this job by its group.
+    if (cgroup_procs_fd >= 0 && cgroup_error != nullptr)
+      *cgroup_error = enter_cgroup_in_child(cgroup_procs_fd);
+    reset_signals_in_child();
+    // Own process group, so the job can signal the whole tree (and the
+    // pgroup fallback can track it).
+    if (::setpgid(0, 0) != 0)
+      return boost::process::v2::error_code{
+        errno, boost::process::v2::system_category()};
+    close_unlisted_in_child(launcher.fd_whitelist);
+    return {};
+  }
+
+  // Boost 1.81 bug 2: a non-variadic error hook is never called. Bug 3: the
+  // child would call exit() and flush the parent's copied stdio buffers.
+  template <class... Args> void on_exec_error(Args&&...) {
+    ::_exit(127);
+  }
+};
+
+} // namespace jobd

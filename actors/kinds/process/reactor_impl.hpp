@@ -1,0 +1,188 @@
+// The process reactor's state, shared by its source files:
+// process_reactor.cpp (the public calls, launching, orphans, stop),
+// reactor_streams.cpp (reading the pipes, the drain) and reactor_trees.cpp
+// (a tree's end: the leader's exit, the settle, forgetting the tree).
+// Private to actors/kinds/process.
+#pragma once
+
+#include "actors/kinds/process/cgroup_tree.hpp"
+#include "actors/kinds/process/process_reactor.hpp"
+#include "actors/kinds/process/reaping.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/readable_pipe.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace jobd {
+
+inline constexpr size_t read_buffer_size = 128 * 1024;
+
+/// One of a tree's output pipes and its read loop's state.
+struct pipe_reader {
+  pipe_reader(boost::asio::io_context& io, stream_kind kind)
+    : pipe(io), pause(io), kind(kind), buf(new char[read_buffer_size]) {}
+
+  boost::asio::readable_pipe pipe;
+  /// Flow control: the next read waits on this while the sink is behind.
+  boost::asio::steady_timer pause;
+  stream_kind kind;
+  std::unique_ptr<char[]> buf;
+  /// The stream ended (its eof was sent): nothing more is read or sent.
+  bool ended = false;
+};
+
+/// One job's process tree: its leader, its cgroup or process group, its
+/// pipes. Lives on the reactor thread, owned by its handlers; other threads
+/// reach it only through impl::leaders and impl::ending, under impl::mtx.
+struct job_tree {
+  job_tree(boost::asio::io_context& io, backend_events sink,
+           const launch_spec& spec)
+    : sink(std::move(sink)), in_flight(spec.in_flight),
+      max_in_flight(spec.max_in_flight), out(io, stream_kind::out),
+      err(io, stream_kind::err), exit_poll(io), settle_timer(io),
+      drain_timer(io) {}
+
+  pipe_reader& reader(stream_kind kind) {
+    return kind == stream_kind::out ? out : err;
+  }
+
+  backend_events sink;
+  std::shared_ptr<std::atomic<int64_t>> in_flight;
+  int64_t max_in_flight;
+  /// The leader's pid, which is also its process group's id.
+  pid_t pid = 0;
+  /// Null if the tree is tracked as the process group `pid`. Used under
+  /// impl::mtx while the tree is in impl::leaders or impl::ending.
+  std::unique_ptr<cgroup_tree> cgroup;
+
+  pipe_reader out;
+  pipe_reader err;
+  /// The leader's pidfd, readable once it exited.
+  std::optional<boost::asio::posix::stream_descriptor> exit_fd;
+  /// The waitpid fallback when no pidfd could be opened.
+  boost::asio::steady_timer exit_poll;
+  /// Rechecks emptiness after the leader ended, and ends the settle.
+  boost::asio::steady_timer settle_timer;
+  /// Bounds the streams once the tree is empty.
+  boost::asio::steady_timer drain_timer;
+  std::chrono::steady_clock::time_point settle_deadline;
+  /// The leader's raw wait status, once reaped.
+  int32_t status = lost_status;
+  /// The inotify watch on cgroup.events; -1 if none.
+  int watch = -1;
+  /// The leader was reaped (or found reaped behind our back).
+  bool leader_done = false;
+  /// The tree is empty, or settle_bound passed.
+  bool settled = false;
+  /// `exited` was sent, or the reactor stopped: the tree is forgotten.
+  bool finished = false;
+  /// The sink terminated: nothing is sent, output is discarded.
+  bool orphaned = false;
+};
+
+using tree_ptr = std::shared_ptr<job_tree>;
+
+struct process_reactor::impl : std::enable_shared_from_this<impl> {
+  explicit impl(reactor_options opts);
+
+  const reactor_options options;
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{
+    io.get_executor()};
+  /// Only this process runs the reactor; a forked child must never.
+  const pid_t owner = ::getpid();
+  std::thread thread;
+  /// Where job cgroups are made; null with process-group tracking.
+  std::unique_ptr<cgroup_parent> cgroups;
+  /// False once a child could not enter its cgroup: later jobs then get
+  /// no cgroup either.
+  std::atomic<bool> use_cgroups{false};
+
+  // -- shared with other threads, guarded by mtx -----------------------------
+  mutable std::mutex mtx;
+  /// Held from fork until the new leader is in `leaders`, and by every reap
+  /// of adopted zombies, so that none takes a fresh leader's status. Taken
+  /// before `mtx`.
+  std::mutex spawn_mtx;
+  /// Notified when a leader was reaped or a tree ended.
+  std::condition_variable changed;
+  /// Trees whose leader is not reaped yet, by leader pid. An unreaped
+  /// child's pid cannot be reused, and neither can the id of a group it is
+  /// in: these are the only pids and groups any signal is sent to.
+  std::unordered_map<pid_t, tree_ptr> leaders;
+  /// Trees whose leader was reaped, until `exited` was sent: only their
+  /// cgroups may still be killed.
+  std::unordered_set<tree_ptr> ending;
+  /// Cgroups of ended trees that a process stayed in (settle_bound
+  /// passed): still ours, killed and removed at stop().
+  std::vector<std::unique_ptr<cgroup_tree>> lingering;
+  bool stopping = false;
+
+  /// Serializes stop().
+  std::mutex stop_mtx;
+  bool stopped = false;
+
+  // -- reactor thread only ---------------------------------------------------
+  /// One inotify instance for every cgroup.events watched.
+  std::optional<boost::asio::posix::stream_descriptor> inotify;
+  std::unordered_map<int, std::weak_ptr<job_tree>> watches;
+  /// Reaps zombies that appear just after their tree was found empty.
+  boost::asio::steady_timer late_reap{io};
+  bool late_reap_armed = false;
+
+  void run();
+
+  // -- process_reactor.cpp ---------------------------------------------------
+  void do_launch(launch_spec& spec, backend_events& sink);
+  void watch_sink(const tree_ptr& t);
+  void orphan(const std::weak_ptr<job_tree>& weak);
+  /// With mtx held and `t` in `leaders`.
+  bool signal_locked(job_tree& t, int sig, bool whole_tree);
+  /// SIGKILLs `t`'s whole tree; with mtx held and `t` in `leaders`.
+  void kill_locked(job_tree& t);
+  void kill_all_locked(int sig);
+  /// Reaps adopted zombies; with spawn_mtx and mtx held.
+  size_t reap_locked();
+  /// At stop, on the reactor thread: ends every tree left at once.
+  void end_all();
+
+  // -- reactor_streams.cpp ---------------------------------------------------
+  void read_next(const tree_ptr& t, stream_kind kind);
+  /// Closes the stream and sends its eof (once).
+  void end_stream(const tree_ptr& t, stream_kind kind);
+  void on_drain_timeout(const tree_ptr& t);
+
+  // -- reactor_trees.cpp -----------------------------------------------------
+  void wait_exit(const tree_ptr& t);
+  void poll_exit(const tree_ptr& t);
+  /// `ours`: the leader is our unreaped zombie (else reaped behind our back).
+  void leader_ended(const tree_ptr& t, bool ours);
+  void check_tree(const tree_ptr& t);
+  void settle(const tree_ptr& t);
+  void maybe_finish(const tree_ptr& t);
+  void finish(const tree_ptr& t);
+  void start_inotify();
+  void wait_inotify();
+  void watch_events(const tree_ptr& t);
+  void unwatch(const tree_ptr& t);
+  void arm_late_reap();
+};
+
+} // namespace jobd

@@ -1,0 +1,75 @@
+#include "actors/kinds/process/reaping.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <sys/wait.h>
+
+namespace jobd {
+
+exit_state peek_exit(pid_t pid) {
+  siginfo_t info{};
+  int res;
+  do
+    res = ::waitid(P_PID, static_cast<id_t>(pid), &info,
+                   WEXITED | WNOHANG | WNOWAIT);
+  while (res != 0 && errno == EINTR);
+  if (res != 0)
+    return exit_state::gone; // ECHILD
+  return info.si_pid == pid ? exit_state::exited : exit_state::running;
+}
+
+int32_t reap_exited(pid_t pid) {
+  int status = 0;
+  pid_t res;
+  do
+    res = ::waitpid(pid, &status, WNOHANG);
+  while (res < 0 && errno == EINTR);
+  return res == pid ? status : lost_status;
+}
+
+size_t reap_group(pid_t pgid) {
+  if (pgid <= 1)
+    return 0; // P_PGID 0 would mean our own group
+  size_t reaped = 0;
+  for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_PGID, static_cast<id_t>(pgid), &info,
+                 WEXITED | WNOHANG | __WALL)
+        != 0) {
+      if (errno == EINTR)
+        continue;
+      return reaped; // ECHILD: none left
+    }
+    if (info.si_pid == 0)
+      return reaped; // members left, none exited
+    ++reaped;
+  }
+}
+
+size_t reap_zombies(const std::function<bool(pid_t)>& is_leader) {
+  size_t reaped = 0;
+  for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) {
+      if (errno == EINTR)
+        continue;
+      return reaped;
+    }
+    const pid_t pid = info.si_pid;
+    if (pid <= 0 || is_leader(pid))
+      return reaped;
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info,
+                 WEXITED | WNOHANG | __WALL)
+        != 0)
+      return reaped;
+    ++reaped;
+  }
+}
+
+bool group_gone(pid_t pgid) {
+  if (pgid <= 1)
+    return true;
+  return ::kill(-pgid, 0) != 0 && errno == ESRCH;
+}
+
+} // namespace jobd

@@ -1,0 +1,175 @@
+#include "actors/kinds/process/spawn.hpp"
+
+#include "actors/kinds/process/child_setup.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/process/v2/posix/vfork_launcher.hpp>
+#include <boost/process/v2/process.hpp>
+#include <boost/process/v2/start_dir.hpp>
+#include <boost/process/v2/stdio.hpp>
+
+#include <exception>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <cerrno>
+#include <csignal>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern "C" {
+extern char** environ;
+}
+
+namespace asio = boost::asio;
+namespace bp = boost::process::v2;
+
+namespace jobd {
+
+namespace {
+
+std::string describe(int err) {
+  // std::system_category().message is thread-safe, unlike strerror.
+  return std::system_category().message(err);
+}
+
+/// The server's environment with `overrides` replacing or adding entries.
+std::vector<std::string>
+make_environment(const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view text{*entry};
+    auto key = text.substr(0, text.find('='));
+    if (overrides.count(std::string{key}) == 0)
+      env.emplace_back(text);
+  }
+  for (const auto& [key, value] : overrides)
+    env.push_back(key + "=" + value);
+  return env;
+}
+
+const char* classify(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return codes::command_not_found;
+    case EACCES:
+    case EPERM:
+      return codes::permission_denied;
+    default:
+      return codes::spawn_failed;
+  }
+}
+
+/// Reaps a child whose exec failed (it is exiting with status 127).
+void reap_failed(int pid) {
+  if (pid <= 0)
+    return;
+  // Should exec have succeeded after all, do not wait for a live program.
+  ::kill(pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) == -1 && errno == EINTR) {
+  }
+}
+
+spawn_outcome failure(const char* code, std::string message) {
+  spawn_outcome result;
+  result.code = code;
+  result.message = std::move(message);
+  return result;
+}
+
+} // namespace
+
+std::optional<std::string> directory_problem(const std::string& dir) {
+  if (dir.empty())
+    return std::nullopt;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0)
+    return "working directory '" + dir + "': " + describe(errno);
+  if (!S_ISDIR(st.st_mode))
+    return "working directory '" + dir + "': " + describe(ENOTDIR);
+  if (::access(dir.c_str(), X_OK) != 0)
+    return "working directory '" + dir + "': " + describe(errno);
+  return std::nullopt;
+}
+
+spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
+                          asio::readable_pipe& err, int procs_fd, pid_t owner) {
+  // Boost.Process launches on this fresh context, never run: the fork
+  // notification in the child then finds nothing to re-register (on the
+  // reactor's context, every running job's descriptors were re-added in
+  // each child, which cost time per job, could throw, and would corrupt it
+  // under vfork).
+  asio::io_context spawn_ctx;
+  // A ready `const char**` is passed through as argv, argv[0] included.
+  std::vector<const char*> argv;
+  argv.reserve(spec.argv.size() + 2);
+  if (spec.argv.empty())
+    argv.push_back(spec.executable.c_str());
+  for (const auto& arg : spec.argv)
+    argv.push_back(arg.c_str());
+  argv.push_back(nullptr);
+  const char** argv_data = argv.data();
+  auto env = make_environment(spec.environment);
+  std::vector<const char*> envp;
+  envp.reserve(env.size() + 1);
+  for (const auto& entry : env)
+    envp.push_back(entry.c_str());
+  envp.push_back(nullptr);
+  // A fresh launcher per child: it keeps state (pid, fd whitelist). vfork
+  // does not copy our page tables (fork did, and then every write of ours
+  // took a copy-on-write fault); the child only makes syscalls (see
+  // child_setup) before execve.
+  bp::posix::vfork_launcher launcher;
+  // In 1.81 header-only mode bp::process_environment::on_setup is never
+  // defined (only src.hpp has it: link error); set what it would set.
+  launcher.env = envp.data();
+  spawn_outcome result;
+  child_setup setup;
+  setup.cgroup_procs_fd = procs_fd;
+  setup.cgroup_error = &result.cgroup_error;
+  bp::error_code ec;
+  pid_t pid = -1;
+  try {
+    const bp::filesystem::path exe{spec.executable};
+    auto start = [&](auto&&... extra) {
+      // Bug 1: only the executor overload reports through `ec`. The
+      // process_stdio temporary closes the pipes' write ends right after.
+      auto proc
+        = launcher(spawn_ctx.get_executor(), ec, exe, argv_data,
+                   bp::process_stdio{nullptr, out, err}, setup, extra...);
+      pid = proc.id();
+      // Bug 4: ~basic_process would SIGKILL and waitpid; the reactor waits
+      // on its own pidfd instead.
+      proc.detach();
+    };
+    if (spec.working_directory.empty()) {
+      start();
+    } else {
+      bp::process_start_dir dir{spec.working_directory};
+      start(dir);
+    }
+  } catch (const std::exception& e) {
+    if (::getpid() != owner)
+      ::_exit(127); // thrown in the child before exec
+    reap_failed(launcher.pid);
+    return failure(codes::spawn_failed,
+                   "cannot execute '" + spec.executable + "': " + e.what());
+  }
+  if (ec || pid <= 0) {
+    // An exec failure comes back through `ec` (the vforked child set it in
+    // our memory), leaving the child unreaped: reap it.
+    reap_failed(launcher.pid);
+    const int error = ec ? ec.value() : EINVAL;
+    if (auto problem = directory_problem(spec.working_directory))
+      return failure(codes::invalid_working_directory, std::move(*problem));
+    return failure(classify(error), "cannot execute '" + spec.executable
+                                      + "': " + describe(error));
+  }
+  result.pid = pid;
+  return result;
+}
+
+} // namespace jobd

@@ -1,0 +1,39 @@
+// The texts of the eight tools: names, descriptions and schemas with @NAME@
+// placeholders. Internal to protocol/: tools.cpp fills the placeholders from
+// the server_options and builds the catalog.
+#pragma once
+
+#include "protocol/tools.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace jobd::protocol {
+
+struct tool_def {
+  const char* name;
+  const char* title;
+  const char* description;
+  const char* input;
+  const char* output;
+  bool read_only;
+  bool destructive;
+  bool idempotent;
+  bool open_world;
+};
+
+/// The definition of a tool (same order as tool_id).
+const tool_def& tool_definition(tool_id id);
+
+/// Placeholder name (`@NAME@`) -> its text for one catalog.
+using placeholder_values = std::vector<std::pair<std::string, std::string>>;
+
+/// Replaces the shared schema fragments (`@JOB_SCHEMA@`, `@MAX_INT@`, ...)
+/// until none is left (they nest); the configuration's placeholders stay.
+std::string expand_schema_text(std::string text);
+
+/// A tool's output schema: its result or the seed's error shape.
+std::string with_error_shape(const char* result_schema);
+
+} // namespace jobd::protocol
