@@ -315,6 +315,8 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
     // One line from the client.
     [self](atom::line, const std::string& line) {
       auto& st = self->state;
+      if (st.config.input)
+        st.config.input->line_handled(line.size());
       if (st.stopping)
         return;
       std::vector<std::string> replies;
@@ -338,6 +340,8 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
     },
     // A line over the size limit was skipped.
     [self](atom::line, uint64_t length) {
+      if (self->state.config.input)
+        self->state.config.input->line_handled(0);
       reply(self,
             protocol::rpc_error(
               "", protocol::rpc_code::invalid_request,

@@ -6,6 +6,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/transport/line_sink.hpp"
+#include "actors/transport/read_gate.hpp"
 #include "protocol/mcp_session.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
@@ -27,6 +28,9 @@ struct endpoint_config {
   /// handlers while it lives: a sink that can no longer write makes it
   /// stop, as stdin EOF does.
   std::shared_ptr<line_sink> out;
+  /// The gate of the reader that sends us lines (optional): told of every
+  /// line handled, so that the reader never runs far ahead of us.
+  std::shared_ptr<read_gate> input;
   /// Reported in the error for a line over the limit.
   uint64_t max_line_bytes = 16 * 1024 * 1024;
   /// Called once every job was stopped after a shutdown request.

@@ -120,6 +120,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     ec.max_line_bytes = cfg.max_line_bytes;
     ec.out = out;
     ec.tools = tools;
+    ec.input = gate;
     // Wakes the main thread at once (SIGUSR1 is blocked and waited for).
     ec.on_stopped = [&stopped] {
       stopped = true;
@@ -127,7 +128,8 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     };
     auto ep = sys.spawn(endpoint, sched, stats, ec);
     caf::anon_send(sched, atom::subscribe_v, event_listener{ep});
-    log::info("jobd " JOBD_VERSION " serving MCP on stdio (max "
+    log::info("jobd " JOBD_VERSION " serving MCP on stdio (process trees as "
+              + reactor->tracking_mode() + "; max "
               + std::to_string(cfg.max_concurrent_jobs) + " jobs, "
               + std::to_string(cfg.max_concurrent_jobs_per_session)
               + " per session)");

@@ -32,11 +32,26 @@ void stdin_reader::stop() {
   thread_.join();
 }
 
+void stdin_reader::hand_over(std::string line) {
+  if (gate_)
+    gate_->line_read(line.size());
+  caf::anon_send(sink_, atom::line_v, std::move(line));
+}
+
+void stdin_reader::hand_over(uint64_t skipped_length) {
+  if (gate_)
+    gate_->line_read(0);
+  caf::anon_send(sink_, atom::line_v, skipped_length);
+}
+
 void stdin_reader::run() {
   std::string line;
   // While skipping an oversized line: its length so far; 0 otherwise.
   uint64_t skipped = 0;
   char block[64 * 1024];
+  // What was read and not yet split into lines.
+  const char* pos = block;
+  const char* end = block;
   for (;;) {
     if (gate_ && gate_->paused()) {
       // Wait for the gate without reading: what the client sends meanwhile
@@ -47,6 +62,33 @@ void stdin_reader::run() {
       if (fds[1].revents != 0)
         return;
       gate_->drain();
+      continue;
+    }
+    if (pos < end) {
+      // One line per turn, so that the gate is checked between lines.
+      auto nl = static_cast<const char*>(std::memchr(pos, '\n', end - pos));
+      auto line_end = nl ? nl : end;
+      auto len = static_cast<uint64_t>(line_end - pos);
+      if (skipped > 0 || line.size() + len > max_line_bytes_) {
+        // Too long: drop it without holding it in memory, report at its end.
+        skipped += line.size() + len;
+        line.clear();
+      } else {
+        line.append(pos, len);
+      }
+      pos = nl ? nl + 1 : end;
+      if (nl == nullptr)
+        continue;
+      if (skipped > 0) {
+        hand_over(skipped);
+        skipped = 0;
+      } else {
+        if (!line.empty() && line.back() == '\r')
+          line.pop_back(); // tolerate CRLF framing
+        if (!line.empty())
+          hand_over(std::move(line));
+        line = std::string{};
+      }
       continue;
     }
     pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
@@ -64,38 +106,13 @@ void stdin_reader::run() {
       continue;
     if (n <= 0)
       break; // EOF or error: the client is gone
-    const char* pos = block;
-    const char* end = block + n;
-    while (pos < end) {
-      auto nl = static_cast<const char*>(std::memchr(pos, '\n', end - pos));
-      auto stop = nl ? nl : end;
-      auto len = static_cast<uint64_t>(stop - pos);
-      if (skipped > 0 || line.size() + len > max_line_bytes_) {
-        // Too long: drop it without holding it in memory, report at its end.
-        skipped += line.size() + len;
-        line.clear();
-      } else {
-        line.append(pos, len);
-      }
-      if (nl == nullptr)
-        break;
-      if (skipped > 0) {
-        caf::anon_send(sink_, atom::line_v, skipped);
-        skipped = 0;
-      } else {
-        if (!line.empty() && line.back() == '\r')
-          line.pop_back(); // tolerate CRLF framing
-        if (!line.empty())
-          caf::anon_send(sink_, atom::line_v, std::move(line));
-        line = std::string{};
-      }
-      pos = nl + 1;
-    }
+    pos = block;
+    end = block + n;
   }
   if (skipped > 0)
-    caf::anon_send(sink_, atom::line_v, skipped);
+    hand_over(skipped);
   else if (!line.empty())
-    caf::anon_send(sink_, atom::line_v, std::move(line));
+    hand_over(std::move(line));
   caf::anon_send(sink_, atom::shutdown_v);
 }
 

@@ -1,7 +1,8 @@
 // The thread that reads the client's lines from stdin and hands each to the
 // ENDPOINT. It polls stdin together with an eventfd, so stopping it never
 // waits for the client to close stdin. While the read gate is closed (the
-// client does not read its replies) it reads nothing.
+// client does not read its replies, or ENDPOINT has not handled enough of
+// the lines already read) it reads nothing.
 #pragma once
 
 #include "actors/actors.hpp"
@@ -9,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 
 namespace jobd {
@@ -17,7 +19,7 @@ class stdin_reader {
 public:
   /// Starts reading `fd` at once; lines longer than `max_line_bytes` are
   /// skipped and reported by their length. Reading pauses while `gate` (if
-  /// any) is paused.
+  /// any) is paused; every line handed over is counted there.
   stdin_reader(int fd, endpoint_actor sink, uint64_t max_line_bytes,
                std::shared_ptr<read_gate> gate = nullptr);
 
@@ -31,6 +33,10 @@ public:
 
 private:
   void run();
+  // Sends a line (or the length of a skipped one), counted by the gate
+  // until ENDPOINT reports it handled.
+  void hand_over(std::string line);
+  void hand_over(uint64_t skipped_length);
 
   int fd_;
   int wake_fd_;

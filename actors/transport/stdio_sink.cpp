@@ -298,6 +298,7 @@ void stdio_sink::run() {
       auto left = reply_lines_ + notification_lines_;
       closed_ = true;
       discard_queue();
+      update_gate();
       lock.unlock();
       log::warning("the client did not read: " + std::to_string(left)
                    + " messages not sent at exit");

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <fcntl.h>
 #include <memory>
+#include <poll.h>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -109,6 +110,80 @@ TEST_F(reader_fixture, ReadsNothingWhileTheGateIsClosed) {
   EXPECT_EQ(seen->lines, 2);
   gate->resume();
   EXPECT_TRUE(eventually([&] { return seen->lines == 3; }));
+}
+
+TEST_F(reader_fixture, NeverRunsFarAheadOfTheEndpoint) {
+  // Four lines in flight at most: the fake endpoint never reports one
+  // handled, the test does.
+  auto gate = std::make_shared<jobd::read_gate>(4, 1024 * 1024);
+  jobd::stdin_reader reader{in_read, ep, 1024, gate};
+  write("1\n2\n3\n4\n5\n6\n7\n8\n");
+  EXPECT_TRUE(eventually([&] { return seen->lines == 4; }));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(seen->lines, 4) << "read past the limit within one block";
+  // Reading resumes once half the limit is free, not at every line.
+  gate->line_handled(1);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(seen->lines, 4);
+  gate->line_handled(1);
+  EXPECT_TRUE(eventually([&] { return seen->lines == 6; }));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(seen->lines, 6);
+  for (int i = 0; i < 4; ++i)
+    gate->line_handled(1);
+  EXPECT_TRUE(eventually([&] { return seen->lines == 8; }));
+}
+
+TEST_F(reader_fixture, InputBytesCountToo) {
+  auto gate = std::make_shared<jobd::read_gate>(1000, 10);
+  jobd::stdin_reader reader{in_read, ep, 1024, gate};
+  write("0123456789abc\nx\n");
+  EXPECT_TRUE(eventually([&] { return seen->lines == 1; }));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(seen->lines, 1);
+  gate->line_handled(13);
+  EXPECT_TRUE(eventually([&] { return seen->lines == 2; }));
+}
+
+TEST(ReadGate, OpensForRepliesAndInputAlike) {
+  jobd::read_gate gate{2, 1000};
+  auto readable = [&] {
+    pollfd pfd{gate.fd(), POLLIN, 0};
+    return ::poll(&pfd, 1, 0) == 1;
+  };
+  EXPECT_FALSE(gate.paused());
+  gate.pause();
+  EXPECT_TRUE(gate.paused());
+  EXPECT_FALSE(readable());
+  gate.resume();
+  EXPECT_FALSE(gate.paused());
+  EXPECT_TRUE(readable());
+  gate.drain();
+  EXPECT_FALSE(readable());
+  gate.line_read(1);
+  gate.line_read(1);
+  EXPECT_TRUE(gate.paused());
+  gate.line_handled(1);
+  EXPECT_FALSE(gate.paused());
+  EXPECT_TRUE(readable());
+  gate.drain();
+  gate.line_handled(1);
+  EXPECT_FALSE(readable()) << "woken although it was not closed";
+  // Replies and input close it independently.
+  gate.pause();
+  gate.line_read(1);
+  gate.line_read(1);
+  gate.resume();
+  EXPECT_TRUE(gate.paused());
+  gate.line_handled(1);
+  EXPECT_FALSE(gate.paused());
+  EXPECT_EQ(gate.pauses(), 2u);
+  // Bytes count as well as lines.
+  gate.line_handled(1);
+  gate.line_read(1000);
+  EXPECT_TRUE(gate.paused());
+  gate.line_handled(1000);
+  EXPECT_FALSE(gate.paused());
 }
 
 TEST_F(reader_fixture, StopsWhilePaused) {

@@ -37,7 +37,7 @@ struct launch_spec {
 /// leader's pid (the `started` value) and is tracked as a cgroup where one
 /// can be made, else as the leader's process group.
 ///
-/// Events, to the sink given to `launch`, in this order: `started(pid,
+/// Events, to the sink given to `launch`, in this order: `spawned(pid,
 /// tracking)` or `spawn_failed(code, message)`; `data`* and one `eof` per
 /// stream; last `exited(raw wait status of the leader)`, sent only once the
 /// leader was reaped, the rest of its tree killed and gone, and both streams
