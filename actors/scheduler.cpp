@@ -91,7 +91,7 @@ void admit(self_ptr self, job_actor handle, job_info info,
            caf::typed_response_promise<submit_result> rp) {
   auto& st = self->state;
   auto id = info.id;
-  st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false});
+  st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false, false});
   st.by_serial.emplace(info.serial, id);
   st.pending.insert(key_of(info));
   auto session = session_for(self, info.session_id);
@@ -196,6 +196,9 @@ void on_finished(self_ptr self, entry& e, job_status previous,
   if (previous == job_status::pending) {
     st.pending.erase(key_of(info));
     st.ready.erase(candidate_of(info));
+    // Its session may still hold it as waiting or offered.
+    if (auto i = st.sessions.find(info.session_id); i != st.sessions.end())
+      self->send(i->second.handle, atom::forget_v, info.id);
   }
   if (previous == job_status::running) {
     --st.running;
@@ -205,7 +208,11 @@ void on_finished(self_ptr self, entry& e, job_status previous,
   release_session(self, info.session_id);
   keep_record(self, e, std::move(output));
   log_finished(info);
-  publish(self, {transition::finished, previous, info, nullptr});
+  // Listeners count a job as running only once it said it started.
+  auto told = previous == job_status::running && !e.announced
+                ? job_status::pending
+                : previous;
+  publish(self, {transition::finished, told, info, nullptr});
   dispatch(self);
 }
 
@@ -228,6 +235,7 @@ void on_event(self_ptr self, job_event& ev) {
     return;
   }
   if (ev.what == transition::started) {
+    e->announced = true;
     log::info("job " + e->info.id + " started session=" + e->info.session_id
               + " pid=" + std::to_string(e->info.pid));
     if (e->info.status != job_status::pending)
@@ -298,6 +306,8 @@ caf::result<bool> shutdown(self_ptr self) {
     for (auto& [id, e] : self->state.jobs)
       if (e.handle)
         self->send_exit(e.handle, caf::exit_reason::user_shutdown);
+    // Sessions go for good: their down messages must not replace them.
+    self->state.session_addresses.clear();
     for (auto& [id, s] : self->state.sessions)
       self->send_exit(s.handle, caf::exit_reason::user_shutdown);
     rp.deliver(true);

@@ -70,6 +70,8 @@ struct scheduler_state {
     uint64_t finish_serial = 0;
     /// Its actor is gone: nothing else reads the record's output.
     bool actor_gone = false;
+    /// It reported `started` (listeners count it as running).
+    bool announced = false;
   };
 
   struct session_entry {
@@ -86,7 +88,8 @@ struct scheduler_state {
   /// Finished jobs by finish order: the output budget drops oldest first.
   std::map<uint64_t, std::string> finished_order;
   uint64_t next_finish = 1;
-  /// Output bytes held by records, and by running jobs as last reported.
+  /// Output bytes held by records (running jobs are bounded by their own
+  /// caps, not by the budget).
   uint64_t record_bytes = 0;
   pending_queue pending;
   /// Offered candidates, best first.

@@ -54,24 +54,40 @@ void release_session(scheduler_ptr self, const std::string& id) {
 void replace_session(scheduler_ptr self, const std::string& id) {
   auto& st = self->state;
   st.sessions.erase(id);
-  std::vector<const job_info*> jobs;
+  if (st.shutting_down)
+    return;
+  // Every job of the session without a record counts (a job cancelled
+  // while pending releases its session only when its record arrives).
+  size_t active = 0;
+  std::vector<const job_info*> running;
+  std::vector<const job_info*> pending;
   for (auto& [serial, job_id] : st.by_serial) {
     (void) serial;
-    auto& info = st.jobs.at(job_id).info;
-    if (info.session_id == id && !is_terminal(info.status))
-      jobs.push_back(&info);
+    auto& e = st.jobs.at(job_id);
+    if (e.info.session_id != id || e.output)
+      continue;
+    ++active;
+    if (e.info.status == job_status::running)
+      running.push_back(&e.info);
+    else if (e.info.status == job_status::pending)
+      pending.push_back(&e.info);
   }
-  if (jobs.empty())
+  if (active == 0)
     return;
   log::warning("session " + id + " stopped unexpectedly; replaced");
   auto handle = spawn_session(self, id);
-  st.sessions[id].active = jobs.size();
-  for (auto info : jobs) {
+  st.sessions[id].active = active;
+  // Running jobs first, so the new session counts them before it offers
+  // any pending one.
+  for (auto info : running) {
+    self->request(handle, caf::infinite, atom::enqueue_v, candidate_of(*info))
+      .then([](bool) {}, [](caf::error&) {});
+    self->send(handle, atom::started_v, info->id);
+  }
+  for (auto info : pending) {
     st.ready.erase(candidate_of(*info));
     self->request(handle, caf::infinite, atom::enqueue_v, candidate_of(*info))
       .then([](bool) {}, [](caf::error&) {});
-    if (info->status == job_status::running)
-      self->send(handle, atom::started_v, info->id);
   }
 }
 

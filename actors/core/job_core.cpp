@@ -192,9 +192,12 @@ void finish_unstarted(self_ptr self, std::string message) {
 // SIGTERM to the tree, SIGKILL after the grace (at once for grace 0).
 void terminate(self_ptr self, stop_reason why, int64_t grace_ms) {
   auto& st = self->state;
+  // A second stop never lengthens the grace of the first.
+  st.grace_ms = st.stopping == stop_reason::none
+                  ? grace_ms
+                  : std::min(st.grace_ms, grace_ms);
   if (st.stopping == stop_reason::none)
     st.stopping = why;
-  st.grace_ms = grace_ms;
   if (!st.spawned)
     return; // not spawned yet: `spawned` applies the stop
   if (grace_ms <= 0) {

@@ -375,3 +375,24 @@ TEST_F(core_test, listeners_that_go_or_unsubscribe_hear_nothing_more) {
   drain();
   EXPECT_TRUE(sched_state().listeners.empty());
 }
+
+TEST_F(core_test, a_pending_job_whose_actor_dies_frees_its_place_in_the_session) {
+  start(1, 1);
+  auto first = submit_scripted("s", 5, 1000, 0);
+  auto doomed = submit_scripted("s", 9, 1000, 0); // would be offered next
+  auto next = submit_scripted("s", 5, 1000, 0);
+  self->send_exit(sched_state().jobs.at(doomed).handle,
+                  caf::exit_reason::kill);
+  drain();
+  EXPECT_EQ(status(doomed).error_code, codes::internal);
+  advance_time(1000ms);
+  drain();
+  EXPECT_EQ(status(first).status, job_status::completed);
+  EXPECT_EQ(status(next).status, job_status::running);
+  // Listeners never saw the dead job start: it leaves the queue count.
+  size_t started_doomed = 0;
+  for (auto& ev : recorded())
+    if (ev.job.id == doomed && ev.what == transition::started)
+      ++started_doomed;
+  EXPECT_EQ(started_doomed, 0u);
+}
