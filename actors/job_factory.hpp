@@ -88,8 +88,7 @@ public:
 
   /// The backend that runs one job of this kind.
   virtual std::unique_ptr<job_backend>
-  make_backend(const job_context& ctx) const
-    = 0;
+  make_backend(const job_context& ctx) const = 0;
 };
 
 /// The registry of job kinds, by the name in `job_spec::kind`.

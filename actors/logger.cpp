@@ -51,8 +51,8 @@ void write(level x, std::string_view message) {
   char stamp[protocol::iso8601_buffer_size];
   auto len = protocol::format_iso8601(now_ms(), stamp);
   char prefix[protocol::iso8601_buffer_size + 32];
-  auto n = std::snprintf(prefix, sizeof prefix, "%.*s %-5s jobd: ",
-                         static_cast<int>(len), stamp,
+  auto n = std::snprintf(prefix, sizeof prefix,
+                         "%.*s %-5s jobd: ", static_cast<int>(len), stamp,
                          names[static_cast<int>(x)]);
   std::string line(prefix, static_cast<size_t>(n));
   line.append(message);

@@ -56,7 +56,8 @@ candidate candidate_of(const job_info& job) {
   return {job.id, job.session_id, job.priority, job.serial};
 }
 
-// -- admission ------------------------------------------------------------------
+// -- admission
+// ------------------------------------------------------------------
 
 // Starts the best offered jobs while global slots are free.
 void dispatch(self_ptr self) {
@@ -120,11 +121,11 @@ caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
   if (st.shutting_down)
     return make_tool_error(codes::internal_error, "jobd is shutting down");
   if (st.pending.size() + st.submitting >= st.config.max_pending)
-    return make_tool_error(
-      codes::queue_full,
-      "Too many pending jobs (limit " + std::to_string(st.config.max_pending)
-        + "); wait for some to start or cancel some",
-      {{"limit", std::to_string(st.config.max_pending)}});
+    return make_tool_error(codes::queue_full,
+                           "Too many pending jobs (limit "
+                             + std::to_string(st.config.max_pending)
+                             + "); wait for some to start or cancel some",
+                           {{"limit", std::to_string(st.config.max_pending)}});
   auto kind = st.factory->find(spec.kind);
   if (kind == nullptr)
     return make_tool_error(codes::unknown_job_kind,
@@ -160,8 +161,8 @@ caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
         --st.submitting;
         if (st.shutting_down) {
           self->send_exit(handle, caf::exit_reason::user_shutdown);
-          rp.deliver(make_tool_error(codes::internal_error,
-                                     "jobd is shutting down"));
+          rp.deliver(
+            make_tool_error(codes::internal_error, "jobd is shutting down"));
           return;
         }
         st.job_addresses[handle.address()] = info.id;
@@ -176,7 +177,8 @@ caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
   return rp;
 }
 
-// -- lifecycle ------------------------------------------------------------------
+// -- lifecycle
+// ------------------------------------------------------------------
 
 void log_finished(const job_info& j) {
   log::info("job " + j.id + " finished status=" + to_string(j.status)
@@ -229,8 +231,8 @@ void on_event(self_ptr self, job_event& ev) {
     self->send(e->handle, atom::retire_v);
     e->handle = nullptr;
     // A pending job cancelled here is already "cancelled" in the index.
-    on_finished(self, *e, previous == job_status::cancelled ? ev.previous
-                                                             : previous,
+    on_finished(self, *e,
+                previous == job_status::cancelled ? ev.previous : previous,
                 std::move(ev.output));
     return;
   }
@@ -266,8 +268,8 @@ void on_down(self_ptr self, caf::down_msg& msg) {
     auto& info = e->info;
     info.status = job_status::failed;
     info.error_code = codes::internal;
-    info.error = "The job's actor stopped unexpectedly ("
-                 + to_string(msg.reason) + ")";
+    info.error
+      = "The job's actor stopped unexpectedly (" + to_string(msg.reason) + ")";
     info.finished_at = now_ms();
     log::error("job " + id + ": " + info.error);
     if (previous == job_status::cancelled)

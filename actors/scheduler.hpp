@@ -130,7 +130,8 @@ void keep_record(scheduler_ptr self, scheduler_state::entry& e,
 /// Drops the oldest output of finished jobs while over the budget.
 void enforce_output_budget(scheduler_ptr self);
 
-// -- sessions (scheduler_sessions.cpp) -----------------------------------------
+// -- sessions (scheduler_sessions.cpp)
+// -----------------------------------------
 
 /// The session actor of `id`, spawned (and monitored) on first use.
 session_actor session_for(scheduler_ptr self, const std::string& id);

@@ -58,7 +58,8 @@ void remove_job(scheduler_ptr self, const std::string& id) {
   if (e.handle)
     self->send_exit(e.handle, caf::exit_reason::user_shutdown);
   if (e.output)
-    st.record_bytes -= std::min(st.record_bytes, e.output->stats().buffered_bytes);
+    st.record_bytes
+      -= std::min(st.record_bytes, e.output->stats().buffered_bytes);
   st.finished_order.erase(e.finish_serial);
   st.by_serial.erase(e.info.serial);
   st.jobs.erase(i);

@@ -3,14 +3,14 @@
 #include "actors/actors.hpp"
 #include "actors/endpoint.hpp"
 #include "actors/job_factory.hpp"
-#include "actors/logger.hpp"
-#include "actors/metrics.hpp"
 #include "actors/kinds/process/process_job.hpp"
 #include "actors/kinds/process/process_reactor.hpp"
+#include "actors/logger.hpp"
+#include "actors/metrics.hpp"
 #include "actors/scheduler.hpp"
+#include "actors/sweeper.hpp"
 #include "actors/transport/stdin_reader.hpp"
 #include "actors/transport/stdio_sink.hpp"
-#include "actors/sweeper.hpp"
 #include "app/config.hpp"
 #include "protocol/tools.hpp"
 
@@ -26,8 +26,8 @@
 #include <ctime>
 #include <iostream>
 #include <pthread.h>
-#include <sys/resource.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace {
@@ -62,7 +62,8 @@ bool raise_fd_limit(const jobd::config& cfg, std::string& message) {
   // file, with room to spare; plus the server's own.
   constexpr rlim_t per_job = 8;
   constexpr rlim_t reserve = 64;
-  auto needed = static_cast<rlim_t>(cfg.max_concurrent_jobs) * per_job + reserve;
+  auto needed
+    = static_cast<rlim_t>(cfg.max_concurrent_jobs) * per_job + reserve;
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
     message = "--max-concurrent-jobs " + std::to_string(cfg.max_concurrent_jobs)
               + " needs about " + std::to_string(needed)

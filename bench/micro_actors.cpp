@@ -8,9 +8,9 @@
 #include "instant_job.hpp"
 
 #include "actors/actors.hpp"
+#include "actors/kinds/process/process_job.hpp"
 #include "actors/logger.hpp"
 #include "actors/metrics.hpp"
-#include "actors/kinds/process/process_job.hpp"
 #include "actors/scheduler.hpp"
 
 #include <benchmark/benchmark.h>

@@ -38,7 +38,8 @@ bool finished(self_ptr self) {
   return is_terminal(self->state.info.status);
 }
 
-// -- deadlines ------------------------------------------------------------------
+// -- deadlines
+// ------------------------------------------------------------------
 
 // Arms one tick for the earliest deadline (at most max_tick ahead), unless
 // an armed tick comes first anyway.
@@ -62,7 +63,8 @@ void arm(self_ptr self) {
   self->delayed_send(self, delay, atom::tick_v, ++st.tick_generation);
 }
 
-// -- waiters ----------------------------------------------------------------------
+// -- waiters
+// ----------------------------------------------------------------------
 
 // Answers the waiters whose condition holds: the job ended, or (for
 // until=output) new output after their cursor matches.
@@ -71,7 +73,8 @@ void notify_waiters(self_ptr self) {
   bool ended = finished(self);
   for (auto i = st.waiters.begin(); i != st.waiters.end();) {
     auto& w = i->second;
-    auto reason = wait_reason(*st.buffer, w.query, w.scanned, w.compiled, ended);
+    auto reason
+      = wait_reason(*st.buffer, w.query, w.scanned, w.compiled, ended);
     w.scanned = st.buffer->last_sequence();
     if (reason != nullptr) {
       w.promise.deliver(wait_answer(st.info, *st.buffer, w.query, reason));
@@ -82,7 +85,8 @@ void notify_waiters(self_ptr self) {
   }
 }
 
-// -- lifecycle ----------------------------------------------------------------------
+// -- lifecycle
+// ----------------------------------------------------------------------
 
 void emit(self_ptr self, transition what, job_status previous) {
   auto& st = self->state;
@@ -243,8 +247,8 @@ void on_tick(self_ptr self) {
   for (auto i = st.waiters.begin(); i != st.waiters.end();) {
     if (i->second.expires <= now) {
       auto& w = i->second;
-      w.promise.deliver(wait_answer(current_info(self), *st.buffer, w.query,
-                                    "timeout"));
+      w.promise.deliver(
+        wait_answer(current_info(self), *st.buffer, w.query, "timeout"));
       i = st.waiters.erase(i);
     } else {
       ++i;
@@ -264,8 +268,7 @@ caf::result<wait_result> add_waiter(self_ptr self, wait_query& q) {
                            {{"field", json_quote("pattern")}});
   auto cap = st.ctx.defaults.max_wait_ms;
   auto timeout = q.timeout_ms < 0 ? cap : std::min(q.timeout_ms, cap);
-  if (auto reason
-      = wait_reason(*st.buffer, q, 0, w.compiled, finished(self)))
+  if (auto reason = wait_reason(*st.buffer, q, 0, w.compiled, finished(self)))
     return wait_answer(current_info(self), *st.buffer, q, reason);
   w.scanned = st.buffer->last_sequence();
   w.expires = deadline_after(self->clock().now(), timeout);
@@ -289,9 +292,9 @@ caf::error on_exception(self_ptr self, std::exception_ptr& eptr) {
     what = e.what();
   } catch (...) {
   }
-  auto err = make_tool_error(codes::internal,
-                             "Job " + st.info.id + " failed internally: " + what,
-                             {{"jobId", json_quote(st.info.id)}});
+  auto err = make_tool_error(
+    codes::internal, "Job " + st.info.id + " failed internally: " + what,
+    {{"jobId", json_quote(st.info.id)}});
   if (st.backend && st.spawned && !st.exited) {
     try {
       st.backend->kill();
@@ -336,8 +339,7 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     [self](atom::submit) -> caf::result<job_info> {
       auto& st = self->state;
       if (auto err = st.ctx.kind->validate(st.ctx.spec))
-        return make_tool_error(err->code.c_str(), err->message,
-                               err->details);
+        return make_tool_error(err->code.c_str(), err->message, err->details);
       st.info = initial_info(st.ctx);
       st.backend = st.ctx.kind->make_backend(st.ctx);
       return st.info;
@@ -494,9 +496,9 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       auto last = st.buffer->last_sequence();
       if (last > st.announced_sequence && !finished(self)) {
         st.announced_sequence = last;
-        self->send(st.ctx.scheduler, atom::output_v,
-                   output_news{st.info.id, st.info.session_id,
-                               st.buffer->stats()});
+        self->send(
+          st.ctx.scheduler, atom::output_v,
+          output_news{st.info.id, st.info.session_id, st.buffer->stats()});
       }
     },
     // The launch takes long: answer waiting status requests without a pid.

@@ -8,9 +8,8 @@ record_reader_actor::behavior_type
 record_reader(record_reader_actor::pointer self, job_info info,
               std::shared_ptr<const output_buffer> output) {
   return {
-    [self, info = std::move(info),
-     output = std::move(output)](atom::wait,
-                                 const wait_query& q) -> caf::result<wait_result> {
+    [self, info = std::move(info), output = std::move(output)](
+      atom::wait, const wait_query& q) -> caf::result<wait_result> {
       self->quit();
       pattern compiled;
       std::string why;

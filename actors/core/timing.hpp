@@ -22,8 +22,9 @@ inline std::chrono::milliseconds delay_ms(int64_t ms) {
 /// `from + ms`, saturating like delay_ms.
 template <class TimePoint>
 TimePoint deadline_after(TimePoint from, int64_t ms) {
-  return from + std::chrono::duration_cast<typename TimePoint::duration>(
-                  delay_ms(ms));
+  return from
+         + std::chrono::duration_cast<typename TimePoint::duration>(
+           delay_ms(ms));
 }
 
 /// Milliseconds on the steady clock since an arbitrary start: ages and

@@ -72,7 +72,8 @@ protected:
 
 // -- supervision --------------------------------------------------------------
 
-TEST_F(core_test, a_job_whose_actor_dies_ends_failed_internal_and_frees_its_slot) {
+TEST_F(core_test,
+       a_job_whose_actor_dies_ends_failed_internal_and_frees_its_slot) {
   start(1, 1);
   auto crash = submit_command("crash-on-start");
   auto next = submit_command("scripted");
@@ -114,7 +115,8 @@ TEST_F(core_test, waiters_and_cancels_of_a_dying_job_are_answered) {
   EXPECT_EQ(sched_state().running, 0u);
 }
 
-// -- records --------------------------------------------------------------------
+// -- records
+// --------------------------------------------------------------------
 
 TEST_F(core_test, a_finished_job_leaves_a_record_and_its_actor_quits) {
   start(10, 5);
@@ -150,7 +152,8 @@ TEST_F(core_test, a_finished_job_leaves_a_record_and_its_actor_quits) {
   EXPECT_EQ(to_tool_error(sys, c.error()).code, codes::job_already_finished);
 }
 
-// -- bounds -----------------------------------------------------------------------
+// -- bounds
+// -----------------------------------------------------------------------
 
 TEST_F(core_test, sessions_without_jobs_go_away) {
   start(1000, 1);
@@ -258,7 +261,8 @@ TEST_F(core_test, the_output_budget_drops_the_oldest_finished_output_first) {
   EXPECT_EQ(status(ids[2]).output.buffered_bytes, 2000u);
 }
 
-// -- numbers at their extremes ------------------------------------------------------
+// -- numbers at their extremes
+// ------------------------------------------------------
 
 TEST_F(core_test, a_huge_timeout_never_fires_and_leaves_no_timer) {
   start(10, 5);
@@ -326,7 +330,8 @@ TEST(timing, delays_saturate_instead_of_wrapping) {
   EXPECT_GT(deadline_after(now, std::numeric_limits<int64_t>::max()), now);
 }
 
-// -- hostile patterns -----------------------------------------------------------
+// -- hostile patterns
+// -----------------------------------------------------------
 
 TEST_F(core_test, a_backtracking_bomb_pattern_on_a_long_line_is_answered) {
   start(10, 5);
@@ -359,7 +364,8 @@ TEST_F(core_test, a_pattern_the_engine_rejects_is_invalid_arguments) {
   EXPECT_EQ(to_tool_error(sys, r.error()).code, codes::invalid_arguments);
 }
 
-// -- listeners --------------------------------------------------------------------
+// -- listeners
+// --------------------------------------------------------------------
 
 TEST_F(core_test, listeners_that_go_or_unsubscribe_hear_nothing_more) {
   start(10, 5);
@@ -376,13 +382,13 @@ TEST_F(core_test, listeners_that_go_or_unsubscribe_hear_nothing_more) {
   EXPECT_TRUE(sched_state().listeners.empty());
 }
 
-TEST_F(core_test, a_pending_job_whose_actor_dies_frees_its_place_in_the_session) {
+TEST_F(core_test,
+       a_pending_job_whose_actor_dies_frees_its_place_in_the_session) {
   start(1, 1);
   auto first = submit_scripted("s", 5, 1000, 0);
   auto doomed = submit_scripted("s", 9, 1000, 0); // would be offered next
   auto next = submit_scripted("s", 5, 1000, 0);
-  self->send_exit(sched_state().jobs.at(doomed).handle,
-                  caf::exit_reason::kill);
+  self->send_exit(sched_state().jobs.at(doomed).handle, caf::exit_reason::kill);
   drain();
   EXPECT_EQ(status(doomed).error_code, codes::internal);
   advance_time(1000ms);

@@ -5,8 +5,8 @@
 #include "dsl.hpp"
 
 #include "actors/actors.hpp"
-#include "actors/logger.hpp"
 #include "actors/kinds/process/process_job.hpp"
+#include "actors/logger.hpp"
 #include "actors/scheduler.hpp"
 #include "fake_launcher.hpp"
 #include "scripted_job.hpp"

@@ -1,10 +1,11 @@
 #include "actor_harness.hpp"
+#include "check_line.hpp"
 
-#include "tests/actors/scripted_job.hpp"
 #include "actors/actors.hpp"
 #include "actors/logger.hpp"
 #include "actors/scheduler.hpp"
 #include "protocol/mcp_session.hpp"
+#include "tests/actors/scripted_job.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -23,20 +24,6 @@
 namespace jobd::fuzz {
 
 namespace {
-
-void check_line(const std::string& line) {
-  if (std::memchr(line.data(), '\n', line.size()) != nullptr) {
-    std::fprintf(stderr, "newline in reply: %s\n", line.c_str());
-    std::abort();
-  }
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag
-            | rapidjson::kParseIterativeFlag>(line.data(), line.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    std::fprintf(stderr, "invalid reply: %s\n", line.c_str());
-    std::abort();
-  }
-}
 
 // Every job runs on the scripted kind: its command picks how long it runs
 // (up to 5 s of actor time) and its argument count the exit code.

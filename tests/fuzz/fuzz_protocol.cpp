@@ -2,6 +2,7 @@
 // configuration, and one with a second job kind and its kindOptions schema).
 // Replies and the rendering of dummy results must always be single-line
 // valid JSON; a dispatched call's pattern must compile.
+#include "check_line.hpp"
 #include "protocol/mcp_session.hpp"
 #include "protocol/pattern.hpp"
 #include "protocol/tools.hpp"
@@ -18,21 +19,9 @@
 using namespace jobd;
 using namespace jobd::protocol;
 
-namespace {
+using jobd::fuzz::check_line;
 
-void check_line(const std::string& line) {
-  if (std::memchr(line.data(), '\n', line.size()) != nullptr) {
-    std::fprintf(stderr, "newline in reply: %s\n", line.c_str());
-    std::abort();
-  }
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag
-            | rapidjson::kParseIterativeFlag>(line.data(), line.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    std::fprintf(stderr, "invalid reply: %s\n", line.c_str());
-    std::abort();
-  }
-}
+namespace {
 
 job_info job_from(const std::string& id) {
   job_info j;

@@ -16,10 +16,11 @@ TEST(RobustCore, BacktrackingBombPatternOnALongLineDoesNotKillJobd) {
   auto bystander = j.submit_sh("sleep 30");
   auto id = j.submit_sh("sleep 0.2; head -c 16000 /dev/zero | tr '\\0' a; "
                         "echo; sleep 0.2; echo done-x");
-  auto r = j.tool("console_wait_job",
-                  R"({"jobId":")" + id
-                    + R"(","until":"output","pattern":"(.|\n)*x","timeoutMs":10000})",
-                  15000);
+  auto r = j.tool(
+    "console_wait_job",
+    R"({"jobId":")" + id
+      + R"(","until":"output","pattern":"(.|\n)*x","timeoutMs":10000})",
+    15000);
   ASSERT_TRUE(r.ok()) << r.dump();
   EXPECT_EQ(str(*r, "reason"), "output");
   // Every known bad pattern of backtracking engines, on the same output.
@@ -34,21 +35,20 @@ TEST(RobustCore, BacktrackingBombPatternOnALongLineDoesNotKillJobd) {
   auto s = j.status(bystander);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(str(*s, "job.status"), "running");
-  j.tool("console_cancel_job", R"({"jobId":")" + bystander
-                                 + R"(","options":{"graceMs":0}})");
+  j.tool("console_cancel_job",
+         R"({"jobId":")" + bystander + R"(","options":{"graceMs":0}})");
 }
 
 TEST(RobustCore, ManyOneJobSessionsLeaveNothingOnceCleanedUp) {
-  jobd_process j{{"--max-concurrent-jobs", "50",
-                  "--max-concurrent-jobs-per-session", "1"}};
+  jobd_process j{
+    {"--max-concurrent-jobs", "50", "--max-concurrent-jobs-per-session", "1"}};
   constexpr int sessions = 3000;
   std::vector<int64_t> calls;
   calls.reserve(sessions);
   for (int i = 0; i < sessions; ++i)
     calls.push_back(j.send_tool(
-      "console_execute_async",
-      R"({"command":"true","options":{"sessionId":"s-)" + std::to_string(i)
-        + R"("}})"));
+      "console_execute_async", R"({"command":"true","options":{"sessionId":"s-)"
+                                 + std::to_string(i) + R"("}})"));
   for (auto id : calls) {
     auto r = j.tool_result_of(id, 60000);
     ASSERT_TRUE(r.ok()) << r.dump();
@@ -58,7 +58,8 @@ TEST(RobustCore, ManyOneJobSessionsLeaveNothingOnceCleanedUp) {
   for (;;) {
     auto m = j.tool("console_get_job_metrics", "{}");
     ASSERT_TRUE(m.ok());
-    auto done = num(*m, "metrics.completedJobs") + num(*m, "metrics.failedJobs");
+    auto done
+      = num(*m, "metrics.completedJobs") + num(*m, "metrics.failedJobs");
     if (done >= sessions)
       break;
     ASSERT_LT(now_ms(), deadline) << m.dump();
@@ -104,12 +105,11 @@ TEST(RobustCore, AJobCannotRaiseItsOutputCapAboveTheServers) {
 }
 
 TEST(RobustCore, TheOutputBudgetDropsTheOldestFinishedOutputFirst) {
-  jobd_process j{{"--output-buffer-bytes", "1048576", "--output-total-bytes",
-                  "2097152"}};
+  jobd_process j{
+    {"--output-buffer-bytes", "1048576", "--output-total-bytes", "2097152"}};
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    ids.push_back(
-      j.submit_sh("head -c 1000000 /dev/zero | tr '\\0' z; echo"));
+    ids.push_back(j.submit_sh("head -c 1000000 /dev/zero | tr '\\0' z; echo"));
     j.wait_terminal(ids.back());
   }
   auto oldest = j.status(ids[0]);
@@ -129,8 +129,9 @@ TEST(RobustCore, AFinishedJobAnswersFromItsRecord) {
   j.wait_terminal(id);
   sleep_ms(100); // its actor has retired by now
   EXPECT_EQ(j.output_text(id), "first\nsecond\n");
-  auto w = j.tool("console_wait_job", R"({"jobId":")" + id
-                                        + R"(","until":"output","pattern":"sec"})");
+  auto w
+    = j.tool("console_wait_job",
+             R"({"jobId":")" + id + R"(","until":"output","pattern":"sec"})");
   ASSERT_TRUE(w.ok()) << w.dump();
   EXPECT_EQ(str(*w, "reason"), "output");
   auto c = j.tool("console_cancel_job", R"({"jobId":")" + id + R"("})");

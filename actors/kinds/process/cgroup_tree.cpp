@@ -125,11 +125,9 @@ bool valid_name(const std::string& name) {
   return true;
 }
 
-/// Calls `f(dir_fd)` for the cgroup `dir_fd` and every cgroup below it.
-template <class F> void for_each_cgroup(int dir_fd, int depth, F& f) {
-  f(dir_fd);
-  if (depth >= max_depth)
-    return;
+/// Calls `f(name, sub_fd)` for each child cgroup (sub-directory) of
+/// `dir_fd`; `sub_fd` is closed after the call.
+template <class F> void for_each_child(int dir_fd, F&& f) {
   const int list_fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (list_fd < 0)
     return;
@@ -145,38 +143,30 @@ template <class F> void for_each_cgroup(int dir_fd, int depth, F& f) {
     const int sub
       = ::openat(dir_fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sub >= 0) {
-      for_each_cgroup(sub, depth + 1, f);
+      f(entry->d_name, sub);
       ::close(sub);
     }
   }
   ::closedir(dir);
 }
 
+/// Calls `f(dir_fd)` for the cgroup `dir_fd` and every cgroup below it.
+template <class F> void for_each_cgroup(int dir_fd, int depth, F& f) {
+  f(dir_fd);
+  if (depth >= max_depth)
+    return;
+  for_each_child(
+    dir_fd, [&](const char*, int sub) { for_each_cgroup(sub, depth + 1, f); });
+}
+
 /// Removes every cgroup below `dir_fd`, deepest first.
 void remove_below(int dir_fd, int depth) {
   if (depth >= max_depth)
     return;
-  const int list_fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (list_fd < 0)
-    return;
-  DIR* dir = ::fdopendir(list_fd);
-  if (dir == nullptr) {
-    ::close(list_fd);
-    return;
-  }
-  while (auto* entry = ::readdir(dir)) {
-    if (entry->d_type != DT_DIR || std::strcmp(entry->d_name, ".") == 0
-        || std::strcmp(entry->d_name, "..") == 0)
-      continue;
-    const int sub
-      = ::openat(dir_fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (sub >= 0) {
-      remove_below(sub, depth + 1);
-      ::close(sub);
-    }
-    ::unlinkat(dir_fd, entry->d_name, AT_REMOVEDIR);
-  }
-  ::closedir(dir);
+  for_each_child(dir_fd, [&](const char* name, int sub) {
+    remove_below(sub, depth + 1);
+    ::unlinkat(dir_fd, name, AT_REMOVEDIR);
+  });
 }
 
 /// Is the process of `pid` in the cgroup `relative` or below it?

@@ -128,7 +128,8 @@ bool resolve_command(const job_spec& spec, resolved_command& out,
   return refuse(first_reason, first_path);
 }
 
-// -- the backend ----------------------------------------------------------------
+// -- the backend
+// ----------------------------------------------------------------
 
 namespace {
 
