@@ -50,6 +50,35 @@ struct output_news {
   output_stats output;
 };
 
+/// New output of a running job for the STORE: the chunks after the last
+/// ones sent, the oldest sequence number still in the job's window (older
+/// stored chunks go) and its counters.
+struct stored_output {
+  std::string job_id;
+  uint64_t serial = 0;
+  std::vector<output_chunk> chunks;
+  uint64_t first_kept = 1;
+  output_stats stats;
+};
+
+/// A job to queue again because the jobd that owned it died before it
+/// started: its identity (id, serial, creation time) and its spec.
+struct requeued_job {
+  job_info info;
+  job_spec spec;
+};
+
+struct requeue_list {
+  std::vector<requeued_job> jobs;
+};
+
+/// What a cleanup of the store removed.
+struct cleanup_done {
+  cleanup_result result;
+  /// Ids of removed jobs this instance owns (SCHEDULER may hold records).
+  std::vector<std::string> removed_own;
+};
+
 } // namespace jobd
 
 CAF_BEGIN_TYPE_ID_BLOCK(jobd, caf::first_custom_type_id)
@@ -73,6 +102,9 @@ CAF_ADD_TYPE_ID(jobd, (jobd::session_metrics))
 CAF_ADD_TYPE_ID(jobd, (jobd::candidate))
 CAF_ADD_TYPE_ID(jobd, (jobd::job_event))
 CAF_ADD_TYPE_ID(jobd, (jobd::output_news))
+CAF_ADD_TYPE_ID(jobd, (jobd::stored_output))
+CAF_ADD_TYPE_ID(jobd, (jobd::requeue_list))
+CAF_ADD_TYPE_ID(jobd, (jobd::cleanup_done))
 
 CAF_ADD_ATOM(jobd, jobd::atom, submit, "submit")
 CAF_ADD_ATOM(jobd, jobd::atom, status, "status")
@@ -108,6 +140,7 @@ CAF_ADD_ATOM(jobd, jobd::atom, progress, "progress")
 CAF_ADD_ATOM(jobd, jobd::atom, settle, "settle")
 CAF_ADD_ATOM(jobd, jobd::atom, unsubscribe, "unsubscr")
 CAF_ADD_ATOM(jobd, jobd::atom, retire, "retire")
+CAF_ADD_ATOM(jobd, jobd::atom, reserve, "reserve")
 
 CAF_END_TYPE_ID_BLOCK(jobd)
 
@@ -196,6 +229,45 @@ using event_listener = caf::typed_actor<
   // A job's output grew.
   caf::reacts_to<atom::output, output_news>>;
 
+/// The STORE actor interface: the only user of the database (SQLite; see
+/// actors/store/). Writes are batched and committed together at most
+/// every 50 ms; every query first commits what is pending, so a reader
+/// sees every write sent before it.
+using store_actor = caf::typed_actor<
+  // A new job's row with its spec (from SCHEDULER, when it admits it).
+  caf::reacts_to<atom::submit, job_info, job_spec>,
+  // A job's row changed (its core: started, finished; SCHEDULER: a job
+  // whose actor died).
+  caf::reacts_to<atom::event, job_info>,
+  // New output of a running job (its core, with its progress events).
+  caf::reacts_to<atom::output, stored_output>,
+  // The status of a job that SCHEDULER does not hold (an older run's, or
+  // another instance's).
+  caf::replies_to<atom::status, std::string>::with<job_info>,
+  // Its output, read by the same rules as a live job's.
+  caf::replies_to<atom::output, std::string, output_query>::with<output_page>,
+  // Wait on such a job: answered at once when it finished; a job another
+  // live instance runs is polled until it ends or the wait times out.
+  caf::replies_to<atom::wait, wait_query>::with<wait_result>,
+  // Cancel of such a job: refused (finished, or owned by another live
+  // instance, which is named).
+  caf::replies_to<atom::cancel, std::string>::with<cancel_result>,
+  // console_list_jobs over every job in the store.
+  caf::replies_to<atom::list, list_query>::with<list_page>,
+  // Removes finished jobs (console_cleanup_jobs, SWEEPER).
+  caf::replies_to<atom::cleanup, cleanup_query>::with<cleanup_done>,
+  // Counters and per-session figures, with the persistence state.
+  caf::replies_to<atom::metrics>::with<metrics_snapshot>,
+  // Reserve this many job serials; answers the first.
+  caf::replies_to<atom::reserve, uint64_t>::with<uint64_t>,
+  // Look for dead instances: interrupt their running jobs, hand back their
+  // pending ones to queue again.
+  caf::replies_to<atom::recheck>::with<requeue_list>,
+  // Commit what is pending now; answered after the commit.
+  caf::replies_to<atom::flush>::with<bool>,
+  // Its batch timer.
+  caf::reacts_to<atom::tick>>;
+
 /// The SCHEDULER actor interface: admission, the global limit, the ready
 /// queue (priority 10 first, then arrival) and the job index.
 using scheduler_actor = caf::typed_actor<
@@ -225,6 +297,11 @@ using scheduler_actor = caf::typed_actor<
   caf::reacts_to<atom::subscribe, event_listener>,
   // Stop sending events to this listener.
   caf::reacts_to<atom::unsubscribe, event_listener>,
+  // From SWEEPER: let the store look for dead instances; queue again the
+  // pending jobs it hands back.
+  caf::reacts_to<atom::recheck>,
+  // Queue again jobs of a dead instance (at start, and after a recheck).
+  caf::reacts_to<requeue_list>,
   // Server shutdown: stop every job; answered once none runs.
   caf::replies_to<atom::shutdown>::with<bool>>;
 
@@ -273,7 +350,8 @@ typename Inspector::result_type inspect(Inspector& f, job_info& x) {
            x.args, x.shell, x.status, x.session_id, x.working_directory,
            x.created_at, x.started_at, x.finished_at, x.priority, x.timeout_ms,
            x.tags, x.exit_code, x.signal, x.error_code, x.error, x.pid,
-           x.run_ms, x.tracking, x.queue_position, x.serial, x.output);
+           x.run_ms, x.tracking, x.queue_position, x.serial, x.output,
+           x.owner_instance, x.owner_pid, x.owner_live, x.process_start);
 }
 
 template <class Inspector>
@@ -353,7 +431,7 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
            x.running_jobs, x.completed_jobs, x.failed_jobs, x.cancelled_jobs,
            x.queue_size, x.concurrency_current, x.concurrency_maximum,
            x.average_execution_ms, x.system_load, x.uptime_ms, x.retained_jobs,
-           x.sessions);
+           x.sessions, x.persistence, x.persistence_error);
 }
 
 template <class Inspector>
@@ -366,6 +444,27 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_event& x) {
   // `output` is a local hand-over, never serialized.
   return f(caf::meta::type_name("jobd.job_event"), x.what, x.previous, x.job);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_output& x) {
+  return f(caf::meta::type_name("jobd.stored_output"), x.job_id, x.serial,
+           x.chunks, x.first_kept, x.stats);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, requeued_job& x) {
+  return f(caf::meta::type_name("jobd.requeued_job"), x.info, x.spec);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, requeue_list& x) {
+  return f(caf::meta::type_name("jobd.requeue_list"), x.jobs);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cleanup_done& x) {
+  return f(caf::meta::type_name("jobd.cleanup_done"), x.result, x.removed_own);
 }
 
 template <class Inspector>

@@ -37,6 +37,8 @@ struct job_context {
   timestamp_ms created_at = 0;
   /// Where the job reports that it started, output grew, and it finished.
   scheduler_actor scheduler;
+  /// Where its row and output are kept (may be null: nothing is kept).
+  store_actor store;
   job_defaults defaults;
   /// The job's kind (owned by the factory, which outlives every job).
   std::shared_ptr<const job_kind> kind;

@@ -97,8 +97,9 @@ void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
 
 metrics_actor::behavior_type
 metrics(metrics_actor::stateful_pointer<metrics_state> self,
-        uint64_t max_running, uint64_t per_session) {
+        uint64_t max_running, uint64_t per_session, store_actor store) {
   self->state.totals.concurrency_maximum = max_running;
+  self->state.store = std::move(store);
   self->state.started_at = std::chrono::steady_clock::now();
   return {
     // Keeps the counters in step with each job's transitions.
@@ -107,8 +108,9 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
     },
     // Output growth changes no counter.
     [](atom::output, const output_news&) {},
-    // console_get_job_metrics.
-    [self](atom::metrics) {
+    // console_get_job_metrics: what this instance runs and queues now,
+    // with the store's history (every instance's, surviving restarts).
+    [self, per_session](atom::metrics) -> caf::result<metrics_snapshot> {
       auto& st = self->state;
       auto snapshot = st.totals;
       snapshot.concurrency_current = snapshot.running_jobs;
@@ -122,7 +124,32 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
       snapshot.sessions.reserve(st.sessions.size());
       for (auto& [id, s] : st.sessions)
         snapshot.sessions.push_back(s);
-      return snapshot;
+      if (!st.store)
+        return snapshot;
+      auto rp = self->make_response_promise<metrics_snapshot>();
+      self->request(st.store, caf::infinite, atom::metrics_v)
+        .then(
+          [rp, snapshot, per_session](metrics_snapshot& stored) mutable {
+            snapshot.total_jobs = stored.total_jobs;
+            snapshot.completed_jobs = stored.completed_jobs;
+            snapshot.failed_jobs = stored.failed_jobs;
+            snapshot.cancelled_jobs = stored.cancelled_jobs;
+            snapshot.average_execution_ms = stored.average_execution_ms;
+            snapshot.retained_jobs = stored.retained_jobs;
+            snapshot.sessions = std::move(stored.sessions);
+            for (auto& s : snapshot.sessions)
+              s.limit = per_session;
+            snapshot.persistence = std::move(stored.persistence);
+            snapshot.persistence_error = std::move(stored.persistence_error);
+            rp.deliver(std::move(snapshot));
+          },
+          // Without the store's figures, this instance's own.
+          [rp, snapshot](caf::error&) mutable {
+            snapshot.persistence = "degraded";
+            snapshot.persistence_error = "the store did not answer";
+            rp.deliver(std::move(snapshot));
+          });
+      return rp;
     },
   };
 }

@@ -20,6 +20,8 @@ struct metrics_state {
   double run_ms_sum = 0;
   uint64_t run_count = 0;
   std::chrono::steady_clock::time_point started_at;
+  /// Where the history is (totals, sessions, retained jobs); null: none.
+  store_actor store;
   static inline const char* name = "metrics";
 };
 
@@ -27,7 +29,8 @@ struct metrics_state {
 /// @param per_session the per-session limit, reported per session.
 metrics_actor::behavior_type
 metrics(metrics_actor::stateful_pointer<metrics_state> self,
-        uint64_t max_running, uint64_t per_session);
+        uint64_t max_running, uint64_t per_session,
+        store_actor store);
 
 /// One-minute load average divided by the number of CPUs (0 if unknown).
 double system_load();

@@ -3,6 +3,7 @@
 #include "actors/core/job_record.hpp"
 #include "actors/core/record_reader.hpp"
 #include "actors/logger.hpp"
+#include "actors/store/store_actor.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <random>
 
 namespace jobd {
@@ -33,11 +35,6 @@ std::string make_job_id(uint64_t serial) {
 entry* find(self_ptr self, const std::string& id) {
   auto i = self->state.jobs.find(id);
   return i == self->state.jobs.end() ? nullptr : &i->second;
-}
-
-caf::error not_found(const std::string& id) {
-  return make_tool_error(codes::job_not_found, "Job not found: " + id,
-                         {{"jobId", json_quote(id)}});
 }
 
 caf::error already_finished(const job_info& info) {
@@ -87,11 +84,13 @@ void cancel_pending(self_ptr self, entry& e) {
   self->send(session_for(self, info.session_id), atom::forget_v, info.id);
 }
 
-// The job passed its kind's checks: index it and hand it to its session.
-void admit(self_ptr self, job_actor handle, job_info info,
+// The job passed its kind's checks: store and index it, and hand it to its
+// session.
+void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
            caf::typed_response_promise<submit_result> rp) {
   auto& st = self->state;
   auto id = info.id;
+  self->send(st.config.store, atom::submit_v, info, std::move(spec));
   st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false, false});
   st.by_serial.emplace(info.serial, id);
   st.pending.insert(key_of(info));
@@ -116,47 +115,121 @@ void admit(self_ptr self, job_actor handle, job_info info,
           [answer](caf::error&) mutable { answer(); });
 }
 
-caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
+// Hands out the next serial; asks the store for more ahead of need.
+std::optional<uint64_t> take_serial(self_ptr self) {
   auto& st = self->state;
-  if (st.shutting_down)
-    return make_tool_error(codes::internal_error, "jobd is shutting down");
-  if (st.pending.size() + st.submitting >= st.config.max_pending)
-    return make_tool_error(codes::queue_full,
-                           "Too many pending jobs (limit "
-                             + std::to_string(st.config.max_pending)
-                             + "); wait for some to start or cancel some",
-                           {{"limit", std::to_string(st.config.max_pending)}});
+  if (st.next_serial == st.serial_end && st.spare_serial != 0) {
+    st.next_serial = st.spare_serial;
+    st.serial_end = st.spare_serial + st.config.serial_block;
+    st.spare_serial = 0;
+  }
+  if (!st.reserving && st.spare_serial == 0
+      && st.serial_end - st.next_serial <= st.config.serial_block / 2) {
+    st.reserving = true;
+    self->request(st.config.store, caf::infinite, atom::reserve_v,
+                  st.config.serial_block)
+      .then(
+        [self](uint64_t first) {
+          auto& st = self->state;
+          st.reserving = false;
+          st.spare_serial = first;
+          auto waiters = std::move(st.serial_waiters);
+          st.serial_waiters.clear();
+          for (auto& f : waiters)
+            f();
+        },
+        [self](caf::error& err) {
+          auto& st = self->state;
+          st.reserving = false;
+          log::error("cannot reserve job serials: "
+                     + to_string(err));
+          auto waiters = std::move(st.serial_waiters);
+          st.serial_waiters.clear();
+          for (auto& f : waiters)
+            f();
+        });
+  }
+  if (st.next_serial == st.serial_end)
+    return std::nullopt;
+  return st.next_serial++;
+}
+
+// Creates the job (a new one, or `again`: one of a dead instance queued
+// again with its old identity) and asks it to check its spec.
+void create_job(self_ptr self, job_spec spec, const job_info* again,
+                caf::typed_response_promise<submit_result> rp) {
+  auto& st = self->state;
+  if (st.shutting_down) {
+    rp.deliver(make_tool_error(codes::internal_error, "jobd is shutting down"));
+    return;
+  }
+  if (again == nullptr
+      && st.pending.size() + st.submitting >= st.config.max_pending) {
+    rp.deliver(
+      make_tool_error(codes::queue_full,
+                      "Too many pending jobs (limit "
+                        + std::to_string(st.config.max_pending)
+                        + "); wait for some to start or cancel some",
+                      {{"limit", std::to_string(st.config.max_pending)}}));
+    return;
+  }
   auto kind = st.factory->find(spec.kind);
-  if (kind == nullptr)
-    return make_tool_error(codes::unknown_job_kind,
-                           "Unknown job kind: " + spec.kind,
-                           {{"kind", json_quote(spec.kind)}});
-  auto& defaults = st.config.defaults;
-  if (spec.timeout_ms == use_default)
-    spec.timeout_ms = defaults.timeout_ms;
-  if (spec.kill_grace_ms == use_default)
-    spec.kill_grace_ms = defaults.kill_grace_ms;
-  // A job may lower its output cap, never raise it above the server's.
-  auto cap = static_cast<int64_t>(defaults.output.max_bytes);
-  if (spec.output_byte_limit == use_default || spec.output_byte_limit > cap)
-    spec.output_byte_limit = cap;
+  if (kind == nullptr) {
+    rp.deliver(make_tool_error(codes::unknown_job_kind,
+                               "Unknown job kind: " + spec.kind,
+                               {{"kind", json_quote(spec.kind)}}));
+    return;
+  }
   job_context ctx;
-  ctx.serial = st.next_serial++;
-  ctx.id = make_job_id(ctx.serial);
+  if (again != nullptr) {
+    ctx.serial = again->serial;
+    ctx.id = again->id;
+    ctx.created_at = again->created_at;
+  } else {
+    auto serial = take_serial(self);
+    if (!serial) {
+      // The store has not answered yet: try again when it did.
+      if (st.reserving) {
+        st.serial_waiters.emplace_back(
+          [self, spec{std::move(spec)}, rp]() mutable {
+            create_job(self, std::move(spec), nullptr, rp);
+          });
+        return;
+      }
+      rp.deliver(make_tool_error(codes::internal_error,
+                                 "The job store hands out no serials"));
+      return;
+    }
+    auto& defaults = st.config.defaults;
+    if (spec.timeout_ms == use_default)
+      spec.timeout_ms = defaults.timeout_ms;
+    if (spec.kill_grace_ms == use_default)
+      spec.kill_grace_ms = defaults.kill_grace_ms;
+    // A job may lower its output cap, never raise it above the server's.
+    auto cap = static_cast<int64_t>(defaults.output.max_bytes);
+    if (spec.output_byte_limit == use_default || spec.output_byte_limit > cap)
+      spec.output_byte_limit = cap;
+    ctx.serial = *serial;
+    ctx.id = make_job_id(ctx.serial);
+    ctx.created_at = now_ms();
+  }
+  auto stored_spec = spec;
+  std::optional<job_info> revived;
+  if (again != nullptr)
+    revived = *again;
   ctx.spec = std::move(spec);
-  ctx.created_at = now_ms();
   ctx.scheduler = scheduler_actor{self};
-  ctx.defaults = defaults;
+  ctx.store = st.config.store;
+  ctx.defaults = st.config.defaults;
   ctx.kind = std::move(kind);
   auto handle = st.factory->spawn(self->system(), std::move(ctx));
   self->monitor(handle);
   st.job_addresses.emplace(handle.address(), "");
   ++st.submitting;
-  auto rp = self->make_response_promise<submit_result>();
   // The job checks its spec on its own actor (file system work).
   self->request(handle, caf::infinite, atom::submit_v)
     .then(
-      [self, handle, rp](job_info& info) mutable {
+      [self, handle, rp, stored_spec](job_info& info) mutable {
         auto& st = self->state;
         --st.submitting;
         if (st.shutting_down) {
@@ -166,15 +239,45 @@ caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
           return;
         }
         st.job_addresses[handle.address()] = info.id;
-        admit(self, handle, std::move(info), rp);
+        admit(self, handle, std::move(info), std::move(stored_spec), rp);
       },
-      [self, handle, rp](caf::error& err) mutable {
-        --self->state.submitting;
-        self->state.job_addresses.erase(handle.address());
+      [self, handle, rp, revived](caf::error& err) mutable {
+        auto& st = self->state;
+        --st.submitting;
+        st.job_addresses.erase(handle.address());
         self->send_exit(handle, caf::exit_reason::user_shutdown);
+        if (revived) {
+          // Queued again but no longer startable: it fails, for good.
+          auto why = to_tool_error(self->system(), err);
+          revived->status = job_status::failed;
+          revived->error_code = why.code;
+          revived->error = why.message;
+          revived->finished_at = now_ms();
+          self->send(st.config.store, atom::event_v, std::move(*revived));
+        }
         rp.deliver(std::move(err));
       });
+}
+
+caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
+  auto rp = self->make_response_promise<submit_result>();
+  create_job(self, std::move(spec), nullptr, rp);
   return rp;
+}
+
+// Jobs of a dead instance that had not started: queued again in their old
+// order (their serials) and priority, under their old ids.
+void requeue(self_ptr self, requeue_list& list) {
+  for (auto& r : list.jobs) {
+    auto id = r.info.id;
+    if (self->state.jobs.count(id) > 0)
+      continue;
+    log::info("job " + id + " queued again (its jobd instance stopped)");
+    // Nobody waits for the answer; a job that no longer passes its checks
+    // (its directory went) fails now, in the store as well.
+    auto rp = self->make_response_promise<submit_result>();
+    create_job(self, std::move(r.spec), &r.info, rp);
+  }
 }
 
 // -- lifecycle
@@ -272,6 +375,7 @@ void on_down(self_ptr self, caf::down_msg& msg) {
       = "The job's actor stopped unexpectedly (" + to_string(msg.reason) + ")";
     info.finished_at = now_ms();
     log::error("job " + id + ": " + info.error);
+    self->send(st.config.store, atom::event_v, info);
     if (previous == job_status::cancelled)
       previous = job_status::pending; // cancelled here, never recorded
     on_finished(self, *e, previous, nullptr);
@@ -327,8 +431,22 @@ caf::result<bool> shutdown(self_ptr self) {
 scheduler_actor::behavior_type
 scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
           scheduler_config config, factory_ptr factory) {
-  self->state.config = std::move(config);
-  self->state.factory = std::move(factory);
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.factory = std::move(factory);
+  if (!st.config.store) {
+    // No store given: an in-memory one of our own (tests, benchmarks).
+    store_options opts;
+    opts.ephemeral = true;
+    auto db = std::make_shared<job_store>(opts);
+    st.config.first_serial = db->reserve_serials(uint64_t{1} << 62);
+    st.config.serial_end = st.config.first_serial + (uint64_t{1} << 62);
+    st.config.store = self->spawn<caf::linked>(
+      store, std::move(db), st.config.defaults.max_wait_ms,
+      st.config.retention_ms, std::string{});
+  }
+  st.next_serial = st.config.first_serial;
+  st.serial_end = st.config.serial_end;
   // Jobs and sessions hold our handle and we hold theirs: take them along
   // when we go, or the cycle would keep them all alive.
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -352,7 +470,7 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
     [self](atom::status, const std::string& id) -> caf::result<job_info> {
       auto e = find(self, id);
       if (e == nullptr)
-        return not_found(id);
+        return self->delegate(self->state.config.store, atom::status_v, id);
       if (e->output) {
         auto info = e->info;
         info.output = e->output->stats();
@@ -376,7 +494,8 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
            output_query& q) -> caf::result<output_page> {
       auto e = find(self, id);
       if (e == nullptr)
-        return not_found(id);
+        return self->delegate(self->state.config.store, atom::output_v, id,
+                              std::move(q));
       if (e->output)
         return read_output(e->info, *e->output, q);
       return self->delegate(e->handle, atom::output_v, std::move(q));
@@ -387,7 +506,7 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
            int64_t grace_ms) -> caf::result<cancel_result> {
       auto e = find(self, id);
       if (e == nullptr)
-        return not_found(id);
+        return self->delegate(self->state.config.store, atom::cancel_v, id);
       if (e->output)
         return already_finished(e->info);
       if (e->info.status == job_status::pending)
@@ -399,7 +518,8 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
     [self](atom::wait, wait_query& q) -> caf::result<wait_result> {
       auto e = find(self, q.job_id);
       if (e == nullptr)
-        return not_found(q.job_id);
+        return self->delegate(self->state.config.store, atom::wait_v,
+                              std::move(q));
       if (!e->output)
         return self->delegate(e->handle, atom::wait_v, std::move(q));
       if (q.until == wait_until::output && !q.pattern.empty()) {
@@ -414,12 +534,21 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       return wait_answer(e->info, *e->output, q,
                          wait_reason(*e->output, q, 0, pattern{}, true));
     },
-    // Lists from the index, newest first.
-    [self](atom::list, const list_query& q) { return list_jobs(self, q); },
+    // Lists from the store, newest first.
+    [self](atom::list, list_query& q) { return list_jobs(self, std::move(q)); },
     // Removes finished jobs (console_cleanup_jobs and SWEEPER).
-    [self](atom::cleanup, const cleanup_query& q) {
-      return cleanup_jobs(self, q);
+    [self](atom::cleanup, cleanup_query& q) {
+      return cleanup_jobs(self, std::move(q));
     },
+    // SWEEPER: dead instances may have left jobs to take over.
+    [self](atom::recheck) {
+      self->request(self->state.config.store, caf::infinite, atom::recheck_v)
+        .then([self](requeue_list& list) { requeue(self, list); },
+              [](caf::error& err) {
+                log::warning("store recheck failed: " + to_string(err));
+              });
+    },
+    [self](requeue_list& list) { requeue(self, list); },
     // A session offers a job it may start.
     [self](atom::offer, const candidate& c) {
       auto e = find(self, c.job_id);

@@ -16,6 +16,7 @@
 #include <boost/multi_index/ranked_index.hpp>
 #include <boost/multi_index_container.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -36,6 +37,18 @@ struct scheduler_config {
   /// finished jobs is dropped first (and counted as dropped).
   uint64_t output_total_bytes = uint64_t{1} << 30;
   job_defaults defaults;
+  /// The STORE (null: SCHEDULER makes an in-memory one of its own, as
+  /// --ephemeral does). Every job's row and every list and cleanup go
+  /// through it.
+  store_actor store;
+  /// Serials this instance may use from the start: [first, end). Empty:
+  /// reserved from the store.
+  uint64_t first_serial = 0;
+  uint64_t serial_end = 0;
+  /// Serials reserved from the store at a time.
+  uint64_t serial_block = 64;
+  /// The default age of cleanup (the server's retention).
+  int64_t retention_ms = 86400000;
 };
 
 /// Where a pending job stands in the queue: priority, then arrival.
@@ -102,7 +115,14 @@ struct scheduler_state {
   size_t running = 0;
   /// Submissions whose job is still checking its spec.
   size_t submitting = 0;
-  uint64_t next_serial = 1;
+  /// Serials reserved from the store: [next_serial, serial_end), then the
+  /// spare block once it arrived.
+  uint64_t next_serial = 0;
+  uint64_t serial_end = 0;
+  uint64_t spare_serial = 0;
+  bool reserving = false;
+  /// Submissions waiting for serials (the store had not answered yet).
+  std::vector<std::function<void()>> serial_waiters;
   bool shutting_down = false;
   static inline const char* name = "scheduler";
 };
@@ -117,11 +137,13 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
 
 using scheduler_ptr = scheduler_actor::stateful_pointer<scheduler_state>;
 
-/// console_list_jobs: newest first, from the index.
-caf::result<list_page> list_jobs(scheduler_ptr self, const list_query& q);
+/// console_list_jobs: newest first, from the store, with what this
+/// instance knows fresher (output counters, queue positions).
+caf::result<list_page> list_jobs(scheduler_ptr self, list_query q);
 
-/// console_cleanup_jobs and SWEEPER: removes finished jobs.
-cleanup_result cleanup_jobs(scheduler_ptr self, const cleanup_query& q);
+/// console_cleanup_jobs and SWEEPER: removes finished jobs from the store
+/// and the records this instance held of them.
+caf::result<cleanup_result> cleanup_jobs(scheduler_ptr self, cleanup_query q);
 
 /// Keeps a finished job's record, and the output budget.
 void keep_record(scheduler_ptr self, scheduler_state::entry& e,

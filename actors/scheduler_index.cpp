@@ -9,44 +9,10 @@
 #include <caf/exit_reason.hpp>
 
 #include <algorithm>
-#include <limits>
 
 namespace jobd {
 
 namespace {
-
-bool matches(const list_query& q, const job_info& job) {
-  if (!q.statuses.empty()
-      && std::find(q.statuses.begin(), q.statuses.end(), job.status)
-           == q.statuses.end())
-    return false;
-  if (!q.session_id.empty() && q.session_id != job.session_id)
-    return false;
-  for (auto& [key, value] : q.tags) {
-    auto i = job.tags.find(key);
-    if (i == job.tags.end() || i->second != value)
-      return false;
-  }
-  return true;
-}
-
-// Parses "c<serial>" (the serial of the last job of the previous page).
-bool parse_cursor(const std::string& cursor, uint64_t& after) {
-  if (cursor.size() < 2 || cursor.size() > 21 || cursor[0] != 'c')
-    return false;
-  uint64_t x = 0;
-  for (size_t i = 1; i < cursor.size(); ++i) {
-    auto c = cursor[i];
-    if (c < '0' || c > '9')
-      return false;
-    auto digit = static_cast<uint64_t>(c - '0');
-    if (x > (std::numeric_limits<uint64_t>::max() - digit) / 10)
-      return false;
-    x = x * 10 + digit;
-  }
-  after = x;
-  return true;
-}
 
 void remove_job(scheduler_ptr self, const std::string& id) {
   auto& st = self->state;
@@ -78,74 +44,51 @@ uint64_t queue_position(scheduler_ptr self, const job_info& job) {
   return idx.rank(idx.lower_bound(queue_key{job.priority, job.serial})) + 1;
 }
 
-caf::result<list_page> list_jobs(scheduler_ptr self, const list_query& q) {
-  auto& st = self->state;
-  auto start = st.by_serial.rbegin();
-  if (!q.cursor.empty()) {
-    uint64_t after = 0;
-    if (!parse_cursor(q.cursor, after))
-      return make_tool_error(codes::invalid_arguments,
-                             "options.cursor is not a cursor from this server",
-                             {{"field", json_quote("options.cursor")}});
-    start = std::make_reverse_iterator(st.by_serial.lower_bound(after));
-  }
-  list_page page;
-  auto limit = q.limit == 0 ? std::numeric_limits<uint64_t>::max() : q.limit;
-  for (auto& [serial, id] : st.by_serial) {
-    (void) serial;
-    if (matches(q, st.jobs.at(id).info))
-      ++page.total;
-  }
-  for (auto i = start; i != st.by_serial.rend(); ++i) {
-    auto& e = st.jobs.at(i->second);
-    if (!matches(q, e.info))
-      continue;
-    if (page.jobs.size() == limit) {
-      page.next_cursor = "c" + std::to_string(page.jobs.back().serial);
-      break;
-    }
-    page.jobs.push_back(e.info);
-    if (e.output)
-      page.jobs.back().output = e.output->stats();
-    if (e.info.status == job_status::pending)
-      page.jobs.back().queue_position = queue_position(self, e.info);
-  }
-  return page;
+caf::result<list_page> list_jobs(scheduler_ptr self, list_query q) {
+  auto rp = self->make_response_promise<list_page>();
+  self->request(self->state.config.store, caf::infinite, atom::list_v, q)
+    .then(
+      [self, rp](list_page& page) mutable {
+        // The store has every job's row; this instance knows its own
+        // live jobs better (output counters, queue positions).
+        for (auto& job : page.jobs) {
+          auto i = self->state.jobs.find(job.id);
+          if (i == self->state.jobs.end())
+            continue;
+          auto& e = i->second;
+          auto owner = std::move(job.owner_instance);
+          auto pid = job.owner_pid;
+          job = e.info;
+          job.owner_instance = std::move(owner);
+          job.owner_pid = pid;
+          job.owner_live = true;
+          if (e.output)
+            job.output = e.output->stats();
+          if (job.status == job_status::pending)
+            job.queue_position = queue_position(self, job);
+        }
+        rp.deliver(std::move(page));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
 }
 
-cleanup_result cleanup_jobs(scheduler_ptr self, const cleanup_query& q) {
-  auto& st = self->state;
-  auto now = steady_ms();
-  std::vector<std::string> matching; // newest first
-  for (auto i = st.by_serial.rbegin(); i != st.by_serial.rend(); ++i) {
-    auto& e = st.jobs.at(i->second);
-    auto& info = e.info;
-    // Only jobs whose record is kept: a job cancelled while pending is
-    // terminal here before its actor handed over its record.
-    if (!is_terminal(info.status) || !e.output)
-      continue;
-    if (!q.statuses.empty()
-        && std::find(q.statuses.begin(), q.statuses.end(), info.status)
-             == q.statuses.end())
-      continue;
-    if (!q.session_id.empty() && q.session_id != info.session_id)
-      continue;
-    // "At least max_age old", by the steady clock: a huge max_age keeps
-    // every job instead of wrapping around.
-    if (q.max_age_ms > 0 && now - e.finished_steady_ms < q.max_age_ms)
-      continue;
-    matching.push_back(info.id);
-  }
-  cleanup_result result;
-  for (size_t i = q.keep_count; i < matching.size(); ++i) {
-    remove_job(self, matching[i]);
-    ++result.cleaned;
-  }
-  result.remaining = st.jobs.size();
-  if (result.cleaned > 0)
-    log::info("cleanup removed " + std::to_string(result.cleaned) + " jobs, "
-              + std::to_string(result.remaining) + " remain");
-  return result;
+caf::result<cleanup_result> cleanup_jobs(scheduler_ptr self,
+                                         cleanup_query q) {
+  auto rp = self->make_response_promise<cleanup_result>();
+  self->request(self->state.config.store, caf::infinite, atom::cleanup_v, q)
+    .then(
+      [self, rp](cleanup_done& done) mutable {
+        for (auto& id : done.removed_own)
+          remove_job(self, id);
+        if (done.result.cleaned > 0)
+          log::info("cleanup removed " + std::to_string(done.result.cleaned)
+                    + " jobs, " + std::to_string(done.result.remaining)
+                    + " remain");
+        rp.deliver(done.result);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
 }
 
 void keep_record(scheduler_ptr self, scheduler_state::entry& e,

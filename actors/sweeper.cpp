@@ -25,6 +25,8 @@ sweeper(sweeper_actor::stateful_pointer<sweeper_state> self,
       q.max_age_ms = std::max<int64_t>(st.retention_ms, 1);
       self->request(st.scheduler, caf::infinite, atom::cleanup_v, q)
         .then([](const cleanup_result&) {});
+      // Other instances on the state directory may have died meanwhile.
+      self->send(st.scheduler, atom::recheck_v);
       self->delayed_send(self, delay_ms(st.interval.count()), atom::tick_v);
     },
   };

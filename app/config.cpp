@@ -20,6 +20,8 @@ struct setting {
   std::function<bool(config&, const std::string&)> set;
   std::function<std::string(const config&)> show;
   std::string range;
+  /// A switch: takes no value (its variable: any non-empty value but "0").
+  bool boolean = false;
 };
 
 bool parse_int(const std::string& text, int64_t min, int64_t max,
@@ -95,6 +97,40 @@ const std::vector<setting>& settings() {
     number("--max-line-bytes", "MAX_LINE_BYTES",
            "longest accepted JSON-RPC message (bytes)", &config::max_line_bytes,
            1024, max_line_limit),
+    {"--state-dir", "JOBD_STATE_DIR",
+     "where jobs are kept (created 0700; the database jobd.db is 0600)",
+     [](config& c, const std::string& text) {
+       if (text.empty() || text.find('\0') != std::string::npos)
+         return false;
+       c.state_dir = text;
+       return true;
+     },
+     [](const config& c) {
+       return c.state_dir.empty() ? std::string{"$XDG_STATE_HOME/jobd"}
+                                  : c.state_dir;
+     },
+     "a directory path"},
+    {"--ephemeral", "JOBD_EPHEMERAL",
+     "keep nothing on disk: jobs live as long as this process",
+     [](config& c, const std::string& text) {
+       c.ephemeral = text != "0";
+       return true;
+     },
+     [](const config& c) { return c.ephemeral ? "on" : "off"; }, "a switch",
+     true},
+    {"--no-requeue", "JOBD_NO_REQUEUE",
+     "jobs left pending by a jobd that died are cancelled (INTERRUPTED) "
+     "instead of queued again",
+     [](config& c, const std::string& text) {
+       c.requeue = text == "0";
+       return true;
+     },
+     [](const config& c) { return c.requeue ? "off" : "on"; }, "a switch",
+     true},
+    number("--store-max-bytes", "JOBD_STORE_MAX_BYTES",
+           "output bytes kept in the store over all jobs; the oldest "
+           "finished jobs' output is pruned first",
+           &config::store_max_bytes, int64_t{1} << 20),
     {"--log-level", "LOG_LEVEL", "stderr logging",
      [](config& c, const std::string& text) {
        log::level lvl;
@@ -158,7 +194,13 @@ parse_outcome parse_config(const std::vector<std::string>& args, config& out,
       return parse_outcome::error;
     }
     std::string value;
-    if (eq != std::string::npos) {
+    if (match->boolean) {
+      if (eq != std::string::npos) {
+        message = name + " takes no value";
+        return parse_outcome::error;
+      }
+      value = "1";
+    } else if (eq != std::string::npos) {
       value = arg.substr(eq + 1);
     } else if (i + 1 < args.size()) {
       value = args[++i];
@@ -168,6 +210,19 @@ parse_outcome parse_config(const std::vector<std::string>& args, config& out,
     }
     if (!match->set(out, value)) {
       message = invalid(*match, match->flag, value);
+      return parse_outcome::error;
+    }
+  }
+  if (out.state_dir.empty() && !out.ephemeral) {
+    auto xdg = std::getenv("XDG_STATE_HOME");
+    auto home = std::getenv("HOME");
+    if (xdg != nullptr && *xdg == '/')
+      out.state_dir = std::string{xdg} + "/jobd";
+    else if (home != nullptr && *home == '/')
+      out.state_dir = std::string{home} + "/.local/state/jobd";
+    else {
+      message = "no state directory: set --state-dir (JOBD_STATE_DIR), "
+                "XDG_STATE_HOME or HOME, or run with --ephemeral";
       return parse_outcome::error;
     }
   }
@@ -182,7 +237,10 @@ std::string usage() {
          "logs go to stderr. Every option is also an environment variable;\n"
          "options win.\n\n";
   for (auto& s : settings()) {
-    auto value = std::string{s.flag} == "--log-level" ? " LEVEL" : " N";
+    auto value = s.boolean ? ""
+                 : std::string{s.flag} == "--log-level" ? " LEVEL"
+                 : std::string{s.flag} == "--state-dir" ? " DIR"
+                                                        : " N";
     out << "  " << s.flag << value << "\n      " << s.help << " [env " << s.env
         << ", default " << s.show(config{}) << ", " << s.range << "]\n";
   }

@@ -33,6 +33,12 @@ struct config {
   int64_t max_wait_ms = 60000;
   uint64_t max_line_bytes = 16 * 1024 * 1024;
   std::string log_level = "info";
+  /// Where the store lives; filled from XDG_STATE_HOME or HOME when empty.
+  std::string state_dir;
+  bool ephemeral = false;
+  /// Pending jobs of a dead instance are queued again.
+  bool requeue = true;
+  uint64_t store_max_bytes = uint64_t{4} << 30;
 };
 
 enum class parse_outcome { run, help, version, error };

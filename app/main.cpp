@@ -8,6 +8,7 @@
 #include "actors/logger.hpp"
 #include "actors/metrics.hpp"
 #include "actors/scheduler.hpp"
+#include "actors/store/store_actor.hpp"
 #include "actors/sweeper.hpp"
 #include "actors/transport/stdin_reader.hpp"
 #include "actors/transport/stdio_sink.hpp"
@@ -16,6 +17,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include <atomic>
@@ -43,7 +45,35 @@ jobd::scheduler_config to_scheduler_config(const jobd::config& cfg) {
   sc.defaults.max_wait_ms = cfg.max_wait_ms;
   sc.defaults.output.max_chunks = cfg.output_buffer_size;
   sc.defaults.output.max_bytes = cfg.output_buffer_bytes;
+  sc.retention_ms = cfg.retention_ms;
   return sc;
+}
+
+// Opens the store (exit code 2 for a file jobd must not touch). A state
+// directory the disk refuses (read-only, full) still lets jobd run, with
+// nothing kept: `degraded` says why.
+std::shared_ptr<jobd::job_store> open_store(const jobd::config& cfg,
+                                            const std::string& cgroups,
+                                            std::string& degraded) {
+  using namespace jobd;
+  store_options opts;
+  opts.state_dir = cfg.state_dir;
+  opts.ephemeral = cfg.ephemeral;
+  opts.max_bytes = cfg.store_max_bytes;
+  opts.requeue = cfg.requeue;
+  opts.cgroup_parent = cgroups;
+  try {
+    return std::make_shared<job_store>(opts);
+  } catch (const store_refused& e) {
+    log::error(std::string{"cannot start: "} + e.what());
+    return nullptr;
+  } catch (const std::exception& e) {
+    degraded = std::string{"cannot open the store in "} + cfg.state_dir
+               + ": " + e.what();
+    log::warning(degraded + "; jobs are kept in memory only");
+    opts.ephemeral = true;
+    return std::make_shared<job_store>(opts);
+  }
 }
 
 // Raises the soft descriptor limit to the hard one (each running job holds
@@ -92,6 +122,22 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     log::error(std::string{"cannot build the tool schemas: "} + e.what());
     return 2;
   }
+  std::string degraded;
+  auto db = open_store(cfg, reactor->cgroup_parent_path(), degraded);
+  if (db == nullptr)
+    return 2;
+  // Jobs a dead instance left (ours, before a crash, or another's): the
+  // running ones end INTERRUPTED, the pending ones are queued again.
+  requeue_list requeue;
+  uint64_t first_serial = 0;
+  constexpr uint64_t serial_block = 64;
+  try {
+    requeue.jobs = db->recover();
+    first_serial = db->reserve_serials(serial_block);
+  } catch (const std::exception& e) {
+    log::error(std::string{"cannot start: the store failed: "} + e.what());
+    return 2;
+  }
   caf::actor_system_config sys_cfg;
   sys_cfg.add_message_types<caf::id_block::jobd>();
   // CAF's default work-stealing workers poll and nanosleep while idle, which
@@ -109,10 +155,18 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   auto out = std::make_shared<stdio_sink>(STDOUT_FILENO, out_options);
   {
     caf::actor_system sys{sys_cfg};
+    auto kept = sys.spawn(store, db, cfg.max_wait_ms, cfg.retention_ms,
+                          degraded);
     auto stats = sys.spawn(metrics, cfg.max_concurrent_jobs,
-                           cfg.max_concurrent_jobs_per_session);
-    auto sched
-      = sys.spawn(scheduler, to_scheduler_config(cfg), factory_ptr{factory});
+                           cfg.max_concurrent_jobs_per_session, kept);
+    auto sched_cfg = to_scheduler_config(cfg);
+    sched_cfg.store = kept;
+    sched_cfg.first_serial = first_serial;
+    sched_cfg.serial_end = first_serial + serial_block;
+    sched_cfg.serial_block = serial_block;
+    auto sched = sys.spawn(scheduler, sched_cfg, factory_ptr{factory});
+    if (!requeue.jobs.empty())
+      caf::anon_send(sched, std::move(requeue));
     caf::anon_send(sched, atom::subscribe_v, event_listener{stats});
     auto sweep = sys.spawn(sweeper, sched,
                            std::chrono::milliseconds(cfg.cleanup_interval_ms),
@@ -130,7 +184,10 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     auto ep = sys.spawn(endpoint, sched, stats, ec);
     caf::anon_send(sched, atom::subscribe_v, event_listener{ep});
     log::info("jobd " JOBD_VERSION " serving MCP on stdio (process trees as "
-              + reactor->tracking_mode() + "; max "
+              + reactor->tracking_mode() + "; jobs kept in "
+              + (cfg.ephemeral || !degraded.empty() ? std::string{"memory"}
+                                                    : db->path())
+              + " as instance " + db->instance() + "; max "
               + std::to_string(cfg.max_concurrent_jobs) + " jobs, "
               + std::to_string(cfg.max_concurrent_jobs_per_session)
               + " per session)");
@@ -162,6 +219,18 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
           caf::actor_cast<caf::actor>(sched),
           caf::actor_cast<caf::actor>(stats)})
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    // Every job's last row reached the store before SCHEDULER answered the
+    // shutdown: commit them, then let the store go.
+    {
+      caf::scoped_actor self{sys};
+      self->request(kept, std::chrono::seconds(5), atom::flush_v)
+        .receive([](bool) {},
+                 [](caf::error& err) {
+                   log::warning("store: last commit failed: "
+                                + caf::to_string(err));
+                 });
+    }
+    caf::anon_send_exit(kept, caf::exit_reason::user_shutdown);
   }
   // Every actor is gone: write what the client did not read yet (bounded).
   out->close();

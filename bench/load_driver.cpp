@@ -36,6 +36,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fcntl.h>
 #include <functional>
 #include <memory>
@@ -215,6 +216,18 @@ public:
     std::vector<std::string> args{opt.jobd};
     if (!opt.log_level.empty())
       args.push_back("--log-level=" + opt.log_level);
+    // A store of its own (measured as a user runs jobd), unless the phase
+    // asks for --ephemeral or a directory.
+    bool chosen = false;
+    for (auto& f : flags)
+      chosen = chosen || f == "--ephemeral" || f.rfind("--state-dir", 0) == 0;
+    if (!chosen) {
+      char tmpl[] = "/tmp/jobd-bench-state-XXXXXX";
+      if (::mkdtemp(tmpl) != nullptr) {
+        state_dir_ = tmpl;
+        args.push_back("--state-dir=" + state_dir_);
+      }
+    }
     for (auto& f : flags)
       args.push_back(std::move(f));
     std::vector<char*> argv;
@@ -236,6 +249,10 @@ public:
 
   ~jobd_client() {
     stop();
+    if (!state_dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(state_dir_, ec);
+    }
   }
 
   pid_t pid() const {
@@ -505,6 +522,7 @@ private:
   }
 
   pid_t pid_ = -1;
+  std::string state_dir_;
   int64_t spawned_ns_ = 0;
   int to_jobd_ = -1;
   int from_jobd_ = -1;

@@ -61,6 +61,10 @@ inline constexpr const char* internal_error = "INTERNAL_ERROR";
 inline constexpr const char* internal = "INTERNAL";
 /// More pending jobs than --max-pending-jobs allows.
 inline constexpr const char* queue_full = "QUEUE_FULL";
+/// A job was running (or pending, with --no-requeue) when its jobd died.
+inline constexpr const char* interrupted = "INTERRUPTED";
+/// Cancel of a job that another live jobd instance owns.
+inline constexpr const char* owned_elsewhere = "JOB_OWNED_ELSEWHERE";
 } // namespace codes
 
 /// A failure of a tool's own work, rendered as an `isError` result in the
@@ -205,9 +209,18 @@ struct job_info {
   std::string tracking;
   /// 1-based position in the ready queue while pending; 0 otherwise.
   uint64_t queue_position = 0;
-  /// Creation order, unique per server run.
+  /// Creation order; never reused within a state directory.
   uint64_t serial = 0;
   output_stats output;
+  /// The jobd instance that runs (or ran) the job, its pid, and whether it
+  /// is alive; empty instance without a store.
+  std::string owner_instance;
+  int64_t owner_pid = 0;
+  bool owner_live = false;
+  /// Identifies the main process beyond its pid ("<boot id>:<start time
+  /// in clock ticks>", from /proc), so a leftover process group is never
+  /// confused with a later process that got the same pid. Not rendered.
+  std::string process_start;
 };
 
 struct output_chunk {
@@ -277,6 +290,10 @@ struct metrics_snapshot {
   int64_t uptime_ms = 0;
   uint64_t retained_jobs = 0;
   std::vector<session_metrics> sessions;
+  /// "ok", "degraded" (writes fail: `persistence_error` says why) or
+  /// "ephemeral" (--ephemeral: nothing is kept on disk).
+  std::string persistence = "ephemeral";
+  std::string persistence_error;
 };
 
 struct cleanup_result {

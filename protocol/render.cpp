@@ -93,6 +93,19 @@ void write_tracking(json_writer& w, const job_info& job) {
     write_str(w, "tracking", job.tracking);
 }
 
+// Which jobd instance runs the job (with a store): {instance, pid, live}.
+void write_owner(json_writer& w, const job_info& job) {
+  if (job.owner_instance.empty())
+    return;
+  write_key(w, "owner");
+  w.StartObject();
+  write_str(w, "instance", job.owner_instance);
+  write_key(w, "pid");
+  w.Int64(job.owner_pid);
+  write_bool(w, "live", job.owner_live);
+  w.EndObject();
+}
+
 void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
   w.StartObject();
   write_str(w, "id", job.id);
@@ -141,6 +154,7 @@ void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
   else
     w.Uint64(job.queue_position);
   write_tracking(w, job);
+  write_owner(w, job);
   write_key(w, "output");
   w.StartObject();
   auto& o = job.output;
@@ -171,6 +185,7 @@ void write_list_item(json_writer& w, const job_info& job) {
   write_tags(w, job.tags);
   write_nstr(w, "workingDirectory", job.working_directory);
   write_tracking(w, job);
+  write_owner(w, job);
   w.EndObject();
 }
 
@@ -275,6 +290,9 @@ struct structured_writer {
     write_key(w, "uptimeMs");
     w.Int64(x.uptime_ms);
     write_uint(w, "retainedJobs", x.retained_jobs);
+    write_str(w, "persistence", x.persistence);
+    if (!x.persistence_error.empty())
+      write_str(w, "persistenceError", x.persistence_error);
     write_key(w, "sessions");
     w.StartArray();
     for (auto& s : x.sessions) {

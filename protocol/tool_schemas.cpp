@@ -18,6 +18,9 @@ struct fragment {
 };
 
 constexpr fragment fragments[] = {
+  {"@OWNER@", R"({"type": "object", "properties": {
+    "instance": {"type": "string"}, "pid": {"type": "integer"},
+    "live": {"type": "boolean"}}})"},
   {"@JOB_SCHEMA@", R"({"type": "object", "properties": {
     "id": {"type": "string"}, "kind": {"type": "string"},
     "command": {"type": "string"},
@@ -34,6 +37,7 @@ constexpr fragment fragments[] = {
     "error": @NSTRING@, "errorCode": @NSTRING@,
     "pid": @NINT@, "queuePosition": @NINT@,
     "tracking": {"type": "string", "enum": ["cgroup", "pgroup"]},
+    "owner": @OWNER@,
     "output": {"type": "object", "properties": {
       "stdoutBytes": {"type": "integer"}, "stderrBytes": {"type": "integer"},
       "chunks": {"type": "integer"}, "droppedChunks": {"type": "integer"},
@@ -269,7 +273,8 @@ constexpr const char* list_output = R"({"type": "object", "properties": {
     "finishedAt": @NSTRING@, "exitCode": @NINT@,
     "priority": {"type": "integer"}, "tags": {"type": "object"},
     "workingDirectory": @NSTRING@,
-    "tracking": {"type": "string", "enum": ["cgroup", "pgroup"]}}}},
+    "tracking": {"type": "string", "enum": ["cgroup", "pgroup"]},
+    "owner": @OWNER@}}},
   "total": {"type": "integer"}, "nextCursor": {"type": "string"}},
   "required": ["success", "jobs", "total"]})";
 
@@ -284,6 +289,8 @@ constexpr const char* metrics_output = R"({"type": "object", "properties": {
     "averageExecutionTime": {"type": ["number", "null"]},
     "systemLoad": {"type": ["number", "null"]},
     "uptimeMs": {"type": "integer"}, "retainedJobs": {"type": "integer"},
+    "persistence": {"type": "string", "enum": ["ok", "degraded", "ephemeral"]},
+    "persistenceError": {"type": "string"},
     "sessions": {"type": "array", "items": {"type": "object", "properties": {
       "sessionId": {"type": "string"}, "totalJobs": {"type": "integer"},
       "pendingJobs": {"type": "integer"}, "runningJobs": {"type": "integer"},

@@ -10,6 +10,8 @@ packages=(
   libcaf-dev rapidjson-dev libboost1.81-dev libboost-filesystem1.81-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libre2-dev
+  libsqlite3-dev
+  sqlite3
 )
 if [ "${JOBD_SETUP_CLANG:-0}" = 1 ]; then
   packages+=(clang libclang-rt-dev)

@@ -1,6 +1,7 @@
 #include "actors/core/job_core.hpp"
 
 #include "actors/core/timing.hpp"
+#include "actors/store/instances.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -88,9 +89,30 @@ void notify_waiters(self_ptr self) {
 // -- lifecycle
 // ----------------------------------------------------------------------
 
+// Sends the STORE the output it has not seen yet (chunks already dropped
+// from the window are not sent: the store keeps what memory keeps).
+void persist_output(self_ptr self) {
+  auto& st = self->state;
+  if (!st.ctx.store || st.buffer->last_sequence() <= st.stored_sequence)
+    return;
+  stored_output out{st.info.id, st.info.serial, {}, st.buffer->first_kept(),
+                    st.buffer->stats()};
+  st.buffer->for_each_after(st.stored_sequence, [&](const output_chunk& c) {
+    out.chunks.push_back(c);
+  });
+  st.stored_sequence = st.buffer->last_sequence();
+  self->send(st.ctx.store, atom::output_v, std::move(out));
+}
+
 void emit(self_ptr self, transition what, job_status previous) {
   auto& st = self->state;
   job_event ev{what, previous, current_info(self), nullptr};
+  // The store hears it first (same sender: output before the row), so a
+  // reader that learns of the event from SCHEDULER finds it stored.
+  if (st.ctx.store) {
+    persist_output(self);
+    self->send(st.ctx.store, atom::event_v, ev.job);
+  }
   if (what == transition::finished)
     ev.output = st.buffer;
   self->send(st.ctx.scheduler, atom::event_v, std::move(ev));
@@ -412,6 +434,10 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
         return;
       st.spawned = true;
       st.info.pid = pid;
+      // What a later instance checks before it kills leftovers of this job
+      // (read at once: a leader that exited and was reaped in the moment
+      // before has no entry, and then nothing is ever killed by its pid).
+      st.info.process_start = process_start(pid);
       st.info.tracking = std::move(tracking);
       st.backend->spawned(pid);
       announce_start(self);
@@ -493,6 +519,7 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     [self](atom::progress) {
       auto& st = self->state;
       st.progress_scheduled = false;
+      persist_output(self);
       auto last = st.buffer->last_sequence();
       if (last > st.announced_sequence && !finished(self)) {
         st.announced_sequence = last;

@@ -57,6 +57,8 @@ struct job_core_state {
   bool progress_scheduled = false;
   /// The last sequence number an `output` event told.
   uint64_t announced_sequence = 0;
+  /// The last chunk sent to the STORE.
+  uint64_t stored_sequence = 0;
   stop_reason stopping = stop_reason::none;
   int64_t grace_ms = 0;
   /// When the job started, on the steady clock (for run_ms).

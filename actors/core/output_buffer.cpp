@@ -22,6 +22,29 @@ output_buffer::output_buffer(output_limits limits) : limits_(limits) {
   // Nothing else: empty buffer, sequence numbers start at 1.
 }
 
+output_buffer output_buffer::restore(std::vector<output_chunk> chunks,
+                                     const output_stats& stats) {
+  output_buffer out;
+  out.stats_ = stats;
+  uint64_t bytes = 0;
+  uint64_t last = stats.last_sequence;
+  for (auto& c : chunks) {
+    bytes += c.content.size();
+    last = std::max(last, c.sequence);
+    out.chunks_.push_back(std::move(c));
+  }
+  out.next_sequence_ = last + 1;
+  out.stats_.last_sequence = last;
+  // What the counters say was kept but the store does not have was lost.
+  if (stats.buffered_bytes > bytes)
+    out.stats_.dropped_bytes += stats.buffered_bytes - bytes;
+  out.stats_.buffered_bytes = bytes;
+  out.stats_.chunks = std::max<uint64_t>(stats.chunks, out.chunks_.size());
+  out.stats_.dropped_chunks = std::max<uint64_t>(
+    stats.dropped_chunks, out.stats_.chunks - out.chunks_.size());
+  return out;
+}
+
 void output_buffer::append(stream_kind stream, std::string_view bytes,
                            timestamp_ms now) {
   if (bytes.empty())

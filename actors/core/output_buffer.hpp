@@ -9,6 +9,7 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace jobd {
 
@@ -34,6 +35,17 @@ public:
   static constexpr size_t max_chunk_bytes = 16 * 1024;
 
   explicit output_buffer(output_limits limits = {});
+
+  /// A finished job's buffer rebuilt from stored chunks (oldest first) and
+  /// its counters; chunks the store no longer has count as dropped.
+  static output_buffer restore(std::vector<output_chunk> chunks,
+                               const output_stats& stats);
+
+  /// Sequence number of the oldest chunk kept (last_sequence() + 1 when
+  /// none is).
+  uint64_t first_kept() const {
+    return chunks_.empty() ? next_sequence_ : chunks_.front().sequence;
+  }
 
   /// Takes bytes read from one stream.
   void append(stream_kind stream, std::string_view bytes, timestamp_ms now);

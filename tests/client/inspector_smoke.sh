@@ -21,7 +21,7 @@ cd "$here"
 # The Inspector passes its own environment to the server; keep jobd's stderr
 # log quiet so that only a failure shows.
 timeout -k 5 60 npx --no-install mcp-inspector --cli -e LOG_LEVEL=warning \
-  --method tools/list -- "$jobd" --max-concurrent-jobs 2 >"$out" 2>"$errf"
+  --method tools/list -- "$jobd" --ephemeral --max-concurrent-jobs 2 >"$out" 2>"$errf"
 rc=$?
 if [ $rc -ne 0 ]; then
   echo "FAIL: mcp-inspector --cli --method tools/list exited $rc" >&2

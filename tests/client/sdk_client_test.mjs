@@ -10,7 +10,8 @@
 // outputSchema and throws when it does not conform: that is deliberately left
 // on, it is one of the things tested here.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -90,10 +91,13 @@ const env = getDefaultEnvironment();
 for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) {
   if (process.env[k] !== undefined) env[k] = process.env[k];
 }
+// A state directory of its own, removed at the end.
+const stateDir = mkdtempSync(join(tmpdir(), 'jobd-sdk-state-'));
+process.on('exit', () => rmSync(stateDir, { recursive: true, force: true }));
 const transport = new StdioClientTransport({
   command: jobdPath,
   env,
-  args: ['--max-concurrent-jobs', String(MAX_CONCURRENT), '--kill-grace-ms', '1000',
+  args: ['--state-dir', stateDir, '--max-concurrent-jobs', String(MAX_CONCURRENT), '--kill-grace-ms', '1000',
          '--max-wait-ms', '20000'],
   stderr: 'pipe',
 });

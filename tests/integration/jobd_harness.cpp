@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -281,6 +282,14 @@ const char* const jobd_settings[] = {
   "MAX_WAIT_MS",
   "MAX_LINE_BYTES",
   "LOG_LEVEL",
+  "MAX_PENDING_JOBS",
+  "OUTPUT_TOTAL_BYTES",
+  "JOBD_STATE_DIR",
+  "JOBD_EPHEMERAL",
+  "JOBD_NO_REQUEUE",
+  "JOBD_STORE_MAX_BYTES",
+  "XDG_STATE_HOME",
+  "JOBD_TRACKING",
 };
 
 } // namespace
@@ -403,8 +412,23 @@ jobd_process::jobd_process(jobd_options opts) : opts_(std::move(opts)) {
   start(opts_);
 }
 
-void jobd_process::start(const jobd_options& opts) {
+void jobd_process::start(const jobd_options& given) {
   ensure_reaper();
+  // Every jobd gets a state directory of its own unless the test chose one
+  // (restarts and shared directories), so no test sees another's jobs.
+  auto opts = given;
+  bool chosen = false;
+  for (auto& a : opts.args)
+    chosen = chosen || a.rfind("--state-dir", 0) == 0 || a == "--ephemeral";
+  for (auto& kv : opts.env)
+    chosen = chosen || kv.first == "JOBD_STATE_DIR" || kv.first == "JOBD_EPHEMERAL";
+  if (!chosen) {
+    char tmpl[] = "/tmp/jobd-test-state-XXXXXX";
+    if (::mkdtemp(tmpl) != nullptr) {
+      owned_state_dir_ = tmpl;
+      opts.env.emplace_back("JOBD_STATE_DIR", owned_state_dir_);
+    }
+  }
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0
       || pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -499,6 +523,10 @@ jobd_process::~jobd_process() {
                   << stderr_text().substr(stderr_text().size() > 2000
                                             ? stderr_text().size() - 2000
                                             : 0);
+  if (!owned_state_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(owned_state_dir_, ec);
+  }
   // Let the reader see EOF (or give up), then check what is left.
   if (out_thread_.joinable()) {
     {

@@ -266,6 +266,8 @@ private:
   std::map<int64_t, std::string> tool_names_;
   std::vector<pid_t> job_pids_;
   bool killed_by_us_ = false;
+  /// The temporary state directory made for this jobd (removed with it).
+  std::string owned_state_dir_;
 };
 
 } // namespace jobd_it

@@ -320,6 +320,10 @@ std::string process_reactor::tracking_mode() const {
   return impl_->use_cgroups ? "cgroup" : "pgroup";
 }
 
+std::string process_reactor::cgroup_parent_path() const {
+  return impl_->use_cgroups ? impl_->cgroups->path() : std::string{};
+}
+
 size_t process_reactor::live_children() const {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   return impl_->leaders.size();

@@ -113,6 +113,10 @@ public:
   /// "cgroup" if new jobs get a cgroup, else "pgroup".
   std::string tracking_mode() const;
 
+  /// The directory below which jobs get their cgroups (a job's is
+  /// `<it>/<job id>`); empty in pgroup mode.
+  std::string cgroup_parent_path() const;
+
   /// Leaders launched and not yet reaped.
   size_t live_children() const;
 

@@ -1,0 +1,66 @@
+// The jobd instances that share a state directory. Each holds an exclusive
+// flock on `<state dir>/instances/<id>.lock` for its whole life: the kernel
+// drops it when the process dies (even by SIGKILL), so "the lock is free"
+// is "the instance is dead", with no pid to trust. And what a dead instance
+// leaves behind: its jobs' cgroups and process groups. No CAF.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace jobd {
+
+struct instance_info {
+  std::string id;
+  int64_t pid = 0;
+  int64_t started_at = 0;
+  /// /proc/sys/kernel/random/boot_id: process start times are per boot.
+  std::string boot_id;
+  /// Where its jobs' cgroups are (empty: none).
+  std::string cgroup_parent;
+};
+
+/// Holds an instance's lock file, exclusively, until destroyed.
+class instance_lock {
+public:
+  /// Makes `<dir>/<id>.lock` and locks it; throws std::runtime_error.
+  instance_lock(const std::string& dir, const std::string& id);
+  ~instance_lock();
+  instance_lock(const instance_lock&) = delete;
+  instance_lock& operator=(const instance_lock&) = delete;
+
+private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+/// A fresh instance id ("i" and 12 hex digits, random).
+std::string new_instance_id();
+
+/// This boot's id (empty if unknown).
+std::string boot_id();
+
+/// "<boot id>:<start time in clock ticks>" of a process, from
+/// /proc/<pid>/stat; empty if it is gone.
+std::string process_start(int64_t pid);
+
+/// Whether the instance holding `<dir>/<id>.lock` is alive: true while the
+/// lock is held. When it is free, `take` keeps it held by the caller (the
+/// returned fd, else -1) so two survivors never recover one instance twice.
+bool instance_alive(const std::string& dir, const std::string& id, int& taken);
+
+/// Releases a lock taken by instance_alive and removes the file.
+void release_dead_lock(const std::string& dir, const std::string& id, int fd);
+
+/// SIGKILLs what is left of a job of a dead instance: its cgroup (below the
+/// instance's cgroup parent), else its process group when the group
+/// leader is still the process that was recorded (same boot, same start
+/// time). Returns how it went, for the log.
+std::string kill_leftovers(const instance_info& owner,
+                           const std::string& job_id, int64_t pid,
+                           const std::string& recorded_start);
+
+/// Removes a dead instance's cgroup parent once its job cgroups are gone.
+void remove_cgroup_parent(const std::string& path);
+
+} // namespace jobd

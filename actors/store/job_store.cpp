@@ -1,0 +1,395 @@
+// Opening the store: the state directory, the checks that refuse a file
+// jobd must not touch, the schema and its migrations, serials, and the
+// instances that share the directory (recovery of dead ones).
+#include "actors/store/job_store.hpp"
+
+#include "actors/logger.hpp"
+#include "actors/store/store_detail.hpp"
+
+#include <sqlite3.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace jobd {
+
+namespace {
+
+int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+// Each step takes the schema from version i to i + 1. Never edit a step
+// that shipped: add one.
+constexpr const char* migrations[] = {
+  // 1: jobs, their tags and output, counters, instances.
+  R"(
+  CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO meta VALUES ('next_serial', 1), ('created', 0), ('completed', 0),
+    ('failed', 0), ('cancelled', 0), ('run_ms_sum', 0), ('run_count', 0);
+  CREATE TABLE instances(id TEXT PRIMARY KEY, pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL, boot_id TEXT NOT NULL,
+    cgroup_parent TEXT NOT NULL, ended_at INTEGER NOT NULL DEFAULT 0)
+    WITHOUT ROWID;
+  CREATE TABLE jobs(serial INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL, status INTEGER NOT NULL, session TEXT NOT NULL,
+    kind TEXT NOT NULL, command TEXT NOT NULL, args TEXT NOT NULL,
+    shell INTEGER NOT NULL, working_directory TEXT NOT NULL,
+    priority INTEGER NOT NULL, timeout_ms INTEGER NOT NULL, tags TEXT NOT NULL,
+    created_at INTEGER NOT NULL, started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL, exit_code INTEGER NOT NULL,
+    signal INTEGER NOT NULL, error_code TEXT NOT NULL, error TEXT NOT NULL,
+    pid INTEGER NOT NULL, run_ms INTEGER NOT NULL, tracking TEXT NOT NULL,
+    process_start TEXT NOT NULL, stdout_bytes INTEGER NOT NULL,
+    stderr_bytes INTEGER NOT NULL, chunks INTEGER NOT NULL,
+    dropped_chunks INTEGER NOT NULL, dropped_bytes INTEGER NOT NULL,
+    buffered_bytes INTEGER NOT NULL, last_sequence INTEGER NOT NULL,
+    spec TEXT);
+  CREATE INDEX jobs_active ON jobs(owner, status) WHERE status < 2;
+  CREATE INDEX jobs_status ON jobs(status, serial);
+  CREATE INDEX jobs_session ON jobs(session, serial);
+  CREATE INDEX jobs_finished ON jobs(finished_at) WHERE status >= 2;
+  CREATE TABLE tags(name TEXT NOT NULL, value TEXT NOT NULL,
+    serial INTEGER NOT NULL, PRIMARY KEY(name, value, serial)) WITHOUT ROWID;
+  CREATE TABLE output(serial INTEGER NOT NULL, seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL, stream INTEGER NOT NULL, content TEXT NOT NULL,
+    PRIMARY KEY(serial, seq));
+  CREATE TRIGGER jobs_counted AFTER INSERT ON jobs BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'created';
+  END;
+  CREATE TRIGGER jobs_ended AFTER UPDATE OF status ON jobs
+    WHEN old.status < 2 AND new.status >= 2 BEGIN
+    UPDATE meta SET value = value + 1 WHERE key =
+      CASE new.status WHEN 2 THEN 'completed' WHEN 3 THEN 'failed'
+      ELSE 'cancelled' END;
+    UPDATE meta SET value = value + new.run_ms WHERE key = 'run_ms_sum'
+      AND new.started_at > 0;
+    UPDATE meta SET value = value + 1 WHERE key = 'run_count'
+      AND new.started_at > 0;
+  END;
+  CREATE TRIGGER jobs_ended_at_once AFTER INSERT ON jobs
+    WHEN new.status >= 2 BEGIN
+    UPDATE meta SET value = value + 1 WHERE key =
+      CASE new.status WHEN 2 THEN 'completed' WHEN 3 THEN 'failed'
+      ELSE 'cancelled' END;
+    UPDATE meta SET value = value + new.run_ms WHERE key = 'run_ms_sum'
+      AND new.started_at > 0;
+    UPDATE meta SET value = value + 1 WHERE key = 'run_count'
+      AND new.started_at > 0;
+  END;
+  CREATE TRIGGER jobs_removed AFTER DELETE ON jobs BEGIN
+    DELETE FROM output WHERE serial = old.serial;
+    DELETE FROM tags WHERE serial = old.serial;
+  END;
+  )",
+  // 2: per-session figures and the stored output size kept by triggers, so
+  // metrics and the --store-max-bytes check never scan the jobs.
+  R"(
+  CREATE TABLE session_counts(session TEXT NOT NULL, status INTEGER NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY(session, status)) WITHOUT ROWID;
+  INSERT INTO session_counts SELECT session, status, count(*) FROM jobs
+    GROUP BY session, status;
+  INSERT INTO meta SELECT 'output_bytes', coalesce(sum(length(content)), 0)
+    FROM output;
+  CREATE TRIGGER sessions_in AFTER INSERT ON jobs BEGIN
+    INSERT INTO session_counts VALUES (new.session, new.status, 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER sessions_moved AFTER UPDATE OF status ON jobs
+    WHEN old.status <> new.status BEGIN
+    UPDATE session_counts SET n = n - 1
+      WHERE session = old.session AND status = old.status;
+    DELETE FROM session_counts WHERE session = old.session
+      AND status = old.status AND n <= 0;
+    INSERT INTO session_counts VALUES (new.session, new.status, 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER sessions_out AFTER DELETE ON jobs BEGIN
+    UPDATE session_counts SET n = n - 1
+      WHERE session = old.session AND status = old.status;
+    DELETE FROM session_counts WHERE session = old.session
+      AND status = old.status AND n <= 0;
+  END;
+  CREATE TRIGGER output_in AFTER INSERT ON output BEGIN
+    UPDATE meta SET value = value + length(new.content)
+      WHERE key = 'output_bytes';
+  END;
+  CREATE TRIGGER output_out AFTER DELETE ON output BEGIN
+    UPDATE meta SET value = value - length(old.content)
+      WHERE key = 'output_bytes';
+  END;
+  )",
+};
+
+static_assert(std::size(migrations) == store_schema_version);
+
+// mkdir -p with mode 0700 for what it creates.
+void make_dirs(const std::string& path) {
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/')
+      continue;
+    auto part = path.substr(0, pos);
+    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
+      throw store_refused("cannot create the state directory " + part + ": "
+                          + std::strerror(errno));
+  }
+}
+
+bool is_refusal(const sql::error& e) {
+  auto p = e.primary();
+  return p == SQLITE_CORRUPT || p == SQLITE_NOTADB || p == SQLITE_FORMAT;
+}
+
+} // namespace
+
+void create_schema_at(const std::string& path, int64_t version) {
+  sql::database db{path, true};
+  db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+  for (int64_t v = 0; v < version; ++v)
+    db.exec(migrations[v]);
+  db.exec(("PRAGMA application_id = " + std::to_string(store_application_id))
+            .c_str());
+  db.exec(("PRAGMA user_version = " + std::to_string(version)).c_str());
+}
+
+job_store::job_store(const store_options& opts) : opts_(opts) {
+  me_.id = new_instance_id();
+  me_.pid = ::getpid();
+  me_.started_at = now_ms();
+  me_.boot_id = boot_id();
+  me_.cgroup_parent = opts.cgroup_parent;
+  if (opts_.ephemeral) {
+    path_ = ":memory:";
+    db_ = sql::database{path_, true};
+    db_.exec("PRAGMA auto_vacuum = INCREMENTAL");
+    migrate();
+  } else {
+    make_dirs(opts_.state_dir);
+    ::chmod(opts_.state_dir.c_str(), 0700);
+    make_dirs(opts_.state_dir + "/instances");
+    path_ = opts_.state_dir + "/jobd.db";
+    open_database();
+  }
+  stmts_ = std::make_unique<store_statements>(db_);
+  if (!opts_.ephemeral)
+    register_instance();
+}
+
+job_store::~job_store() {
+  if (opts_.ephemeral || !lock_)
+    return;
+  try {
+    sql::statement end{db_, "UPDATE instances SET ended_at = ? WHERE id = ?"};
+    end.bind(1, now_ms()).bind(2, me_.id).run();
+  } catch (const sql::error& e) {
+    log::warning(std::string{"store: cannot deregister: "} + e.what());
+  }
+  stmts_.reset();
+}
+
+void job_store::open_database() {
+  // The file is made 0600 before SQLite sees it (and never replaced).
+  auto fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw sql::error(SQLITE_CANTOPEN,
+                     "cannot open " + path_ + ": " + std::strerror(errno));
+  ::close(fd);
+  try {
+    db_ = sql::database{path_, false};
+    db_.exec("PRAGMA busy_timeout = 5000");
+    // Read-only checks first: nothing is written to a file we refuse.
+    check_integrity();
+    db_.exec("PRAGMA journal_mode = WAL");
+    db_.exec("PRAGMA synchronous = NORMAL");
+    db_.exec("PRAGMA cache_size = -8192");
+    db_.exec("PRAGMA temp_store = MEMORY");
+    migrate();
+  } catch (const sql::error& e) {
+    if (is_refusal(e))
+      throw store_refused(path_ + " is not a usable jobd database ("
+                          + e.what() + "); move it away to start afresh");
+    throw;
+  }
+}
+
+void job_store::check_integrity() {
+  auto app = db_.query_int("PRAGMA application_id");
+  auto version = db_.query_int("PRAGMA user_version");
+  auto tables
+    = db_.query_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
+  if (app != store_application_id && (app != 0 || tables != 0))
+    throw store_refused(path_
+                        + " is not a jobd database (another program's "
+                          "SQLite file); refusing to touch it");
+  if (version > store_schema_version)
+    throw store_refused(path_ + " has schema version " + std::to_string(version)
+                        + ", newer than this jobd's "
+                        + std::to_string(store_schema_version)
+                        + "; run a newer jobd or another --state-dir");
+  if (tables == 0)
+    return;
+  sql::statement check{db_, "PRAGMA quick_check"};
+  std::string first;
+  if (check.step())
+    first = check.text_at(0);
+  if (first != "ok")
+    throw store_refused(path_ + " failed its integrity check (" + first
+                        + "); move it away to start afresh");
+}
+
+void job_store::migrate() {
+  auto version = db_.query_int("PRAGMA user_version");
+  if (version == store_schema_version)
+    return;
+  if (version == 0 && !opts_.ephemeral) {
+    // A new file: incremental vacuum must be chosen before any table.
+    db_.exec("PRAGMA auto_vacuum = INCREMENTAL");
+  }
+  sql::transaction tx{db_};
+  // Another instance may have migrated meanwhile: read again under the lock.
+  version = db_.query_int("PRAGMA user_version");
+  for (auto v = version; v < store_schema_version; ++v)
+    db_.exec(migrations[v]);
+  db_.exec(("PRAGMA application_id = " + std::to_string(store_application_id))
+             .c_str());
+  db_.exec(("PRAGMA user_version = " + std::to_string(store_schema_version))
+             .c_str());
+  tx.commit();
+  if (version > 0)
+    log::info("store: migrated " + path_ + " from schema "
+              + std::to_string(version) + " to "
+              + std::to_string(store_schema_version));
+}
+
+void job_store::register_instance() {
+  lock_ = std::make_unique<instance_lock>(opts_.state_dir + "/instances",
+                                          me_.id);
+  sql::statement ins{db_, "INSERT INTO instances VALUES (?, ?, ?, ?, ?, 0)"};
+  ins.bind(1, me_.id)
+    .bind(2, me_.pid)
+    .bind(3, me_.started_at)
+    .bind(4, me_.boot_id)
+    .bind(5, me_.cgroup_parent)
+    .run();
+}
+
+uint64_t job_store::reserve_serials(uint64_t n) {
+  sql::transaction tx{db_};
+  // Never below what the jobs table holds (a copied or repaired file).
+  auto first = std::max(
+    db_.query_int("SELECT value FROM meta WHERE key = 'next_serial'"),
+    db_.query_int("SELECT coalesce(max(serial), 0) + 1 FROM jobs"));
+  sql::statement set{db_, "UPDATE meta SET value = ? WHERE key = 'next_serial'"};
+  set.bind(1, first + static_cast<int64_t>(n)).run();
+  tx.commit();
+  return static_cast<uint64_t>(first);
+}
+
+bool job_store::live(const std::string& instance) {
+  if (instance == me_.id)
+    return true;
+  if (opts_.ephemeral || instance.empty())
+    return false;
+  auto now = steady_now_ms();
+  auto& [alive, checked] = liveness_[instance];
+  if (checked != 0 && now - checked < 1000)
+    return alive;
+  int taken = -1;
+  alive = instance_alive(opts_.state_dir + "/instances", instance, taken);
+  if (taken >= 0)
+    ::close(taken); // only looking
+  checked = now;
+  return alive;
+}
+
+std::vector<requeued_job> job_store::recover() {
+  std::vector<requeued_job> requeue;
+  if (opts_.ephemeral)
+    return requeue;
+  // Every instance that has a row or owns an unfinished job.
+  std::vector<instance_info> others;
+  {
+    sql::statement q{
+      db_, "SELECT id, pid, started_at, boot_id, cgroup_parent FROM instances "
+           "WHERE id <> ?1 AND (ended_at = 0 OR EXISTS (SELECT 1 FROM jobs "
+           "WHERE owner = instances.id AND status < 2)) UNION "
+           "SELECT DISTINCT owner, 0, 0, '', '' FROM jobs WHERE status < 2 "
+           "AND owner <> ?1 AND owner NOT IN (SELECT id FROM instances)"};
+    q.bind(1, me_.id);
+    while (q.step())
+      others.push_back({q.text_at(0), q.int_at(1), q.int_at(2), q.text_at(3),
+                        q.text_at(4)});
+  }
+  auto dir = opts_.state_dir + "/instances";
+  for (auto& other : others) {
+    int taken = -1;
+    if (instance_alive(dir, other.id, taken))
+      continue;
+    std::vector<job_info> jobs;
+    {
+      sql::statement q{db_, "SELECT " JOBD_JOB_COLUMNS ", spec FROM jobs "
+                            "WHERE owner = ? AND status < 2 ORDER BY serial"};
+      q.bind(1, other.id);
+      while (q.step()) {
+        jobs.push_back(decode_job(q));
+        if (jobs.back().status == job_status::pending)
+          requeue.push_back({jobs.back(),
+                             decode_spec(jobs.back(), q.view_at(spec_column))});
+      }
+    }
+    size_t interrupted = 0;
+    sql::transaction tx{db_};
+    for (auto& j : jobs) {
+      if (j.status == job_status::running
+          || (j.status == job_status::pending && !opts_.requeue)) {
+        if (j.status == job_status::running)
+          log::info("store: job " + j.id + " of dead instance " + other.id
+                    + ": "
+                    + kill_leftovers(other, j.id, j.pid, j.process_start));
+        j.error_code = codes::interrupted;
+        j.error = j.status == job_status::running
+                    ? "jobd instance " + other.id + " (pid "
+                        + std::to_string(other.pid)
+                        + ") stopped while the job ran"
+                    : "jobd instance " + other.id
+                        + " stopped before the job started (--no-requeue)";
+        j.status = j.status == job_status::running ? job_status::failed
+                                                   : job_status::cancelled;
+        j.finished_at = now_ms();
+        put_job(j, nullptr);
+        ++interrupted;
+      } else {
+        // Taken over at once, so no other survivor queues it as well.
+        sql::statement own{db_, "UPDATE jobs SET owner = ? WHERE serial = ?"};
+        own.bind(1, me_.id).bind(2, static_cast<int64_t>(j.serial)).run();
+      }
+    }
+    sql::statement end{db_, "UPDATE instances SET ended_at = ? WHERE id = ?"};
+    end.bind(1, now_ms()).bind(2, other.id).run();
+    tx.commit();
+    remove_cgroup_parent(other.cgroup_parent);
+    release_dead_lock(dir, other.id, taken);
+    if (!jobs.empty())
+      log::warning("store: instance " + other.id + " (pid "
+                   + std::to_string(other.pid) + ") is gone: "
+                   + std::to_string(interrupted) + " jobs interrupted, "
+                   + std::to_string(jobs.size() - interrupted)
+                   + " queued again");
+  }
+  if (!opts_.requeue)
+    requeue.clear();
+  // Requeued jobs are ours now.
+  for (auto& r : requeue) {
+    r.info.owner_instance = me_.id;
+    r.info.owner_pid = me_.pid;
+  }
+  return requeue;
+}
+
+} // namespace jobd

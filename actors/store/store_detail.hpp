@@ -1,0 +1,55 @@
+// Inside the store: the prepared statements and the row codec shared by
+// job_store.cpp, store_rows.cpp and store_queries.cpp.
+#pragma once
+
+#include "actors/store/job_store.hpp"
+#include "actors/store/sqlite.hpp"
+
+#include <string>
+
+namespace jobd {
+
+/// The columns of `jobs` in the order job_columns lists them, so every
+/// query that reads a job selects the same text and decodes it one way.
+#define JOBD_JOB_COLUMNS                                                       \
+  "serial, id, owner, status, session, kind, command, args, shell, "           \
+  "working_directory, priority, timeout_ms, tags, created_at, started_at, "    \
+  "finished_at, exit_code, signal, error_code, error, pid, run_ms, tracking, " \
+  "process_start, stdout_bytes, stderr_bytes, chunks, dropped_chunks, "        \
+  "dropped_bytes, buffered_bytes, last_sequence"
+
+/// Index of the `spec` column when a query selects it after the above.
+inline constexpr int spec_column = 31;
+
+struct store_statements {
+  explicit store_statements(sql::database& db);
+  sql::statement upsert_job;
+  sql::statement insert_tag;
+  sql::statement insert_chunk;
+  sql::statement trim_chunks;
+  sql::statement update_output;
+  sql::statement find_job;
+  sql::statement read_chunks;
+  sql::statement meta_get;
+  sql::statement meta_add;
+  sql::statement instance_pid;
+};
+
+/// A job row (JOBD_JOB_COLUMNS from column 0) as a job_info.
+job_info decode_job(const sql::statement& row);
+
+/// The spec column (JSON) with the row's own fields, for a requeue.
+job_spec decode_spec(const job_info& info, std::string_view spec_json);
+
+/// The parts of a spec that the job row has no column for, as JSON.
+std::string encode_spec(const job_spec& spec);
+
+std::string encode_args(const std::vector<std::string>& args);
+std::string encode_tags(const std::map<std::string, std::string>& tags);
+
+/// Binds a job_info to the upsert statement (parameters 1 to 31, and 32
+/// for the spec, null when `spec_json` is null).
+void bind_job(sql::statement& st, const job_info& info, const std::string& owner,
+              const std::string* spec_json);
+
+} // namespace jobd

@@ -1,0 +1,248 @@
+// Reading the store: one job, its output, list pages, cleanup and the
+// figures of console_get_job_metrics.
+#include "actors/store/store_detail.hpp"
+
+#include "actors/logger.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+namespace jobd {
+
+namespace {
+
+// Parses "c<serial>" (the serial of the last job of the previous page).
+bool parse_cursor(const std::string& cursor, int64_t& after) {
+  if (cursor.size() < 2 || cursor.size() > 19 || cursor[0] != 'c')
+    return false;
+  int64_t x = 0;
+  for (size_t i = 1; i < cursor.size(); ++i) {
+    auto c = cursor[i];
+    if (c < '0' || c > '9')
+      return false;
+    x = x * 10 + (c - '0'); // at most 18 digits: no overflow
+  }
+  after = x;
+  return true;
+}
+
+// The WHERE clause of a list query and its parameters, in order.
+struct filter {
+  std::string where = " WHERE 1";
+  std::vector<std::string> texts;
+  std::vector<int64_t> statuses;
+
+  explicit filter(const list_query& q) {
+    if (!q.statuses.empty()) {
+      where += " AND status IN (";
+      for (size_t i = 0; i < q.statuses.size(); ++i) {
+        where += i == 0 ? "?" : ", ?";
+        statuses.push_back(static_cast<int64_t>(q.statuses[i]));
+      }
+      where += ")";
+    }
+    if (!q.session_id.empty()) {
+      where += " AND session = ?";
+      texts.push_back(q.session_id);
+    }
+    for (auto& [name, value] : q.tags) {
+      where += " AND serial IN (SELECT serial FROM tags WHERE name = ? AND "
+               "value = ?)";
+      texts.push_back(name);
+      texts.push_back(value);
+    }
+  }
+
+  // Binds the parameters from 1; returns the next free index.
+  int bind(sql::statement& st) const {
+    int i = 1;
+    for (auto s : statuses)
+      st.bind(i++, s);
+    for (auto& t : texts)
+      st.bind(i++, t);
+    return i;
+  }
+};
+
+} // namespace
+
+std::optional<job_info> job_store::find(const std::string& id) {
+  auto& st = stmts_->find_job;
+  st.reset().bind(1, id);
+  if (!st.step())
+    return std::nullopt;
+  auto info = decode_job(st);
+  st.reset();
+  info.owner_live = live(info.owner_instance);
+  auto& pid = stmts_->instance_pid;
+  if (pid.reset().bind(1, info.owner_instance).step())
+    info.owner_pid = pid.int_at(0);
+  pid.reset();
+  return info;
+}
+
+std::shared_ptr<output_buffer> job_store::load_output(const job_info& info) {
+  std::vector<output_chunk> chunks;
+  auto& st = stmts_->read_chunks;
+  st.reset().bind(1, static_cast<int64_t>(info.serial));
+  while (st.step())
+    chunks.push_back({static_cast<uint64_t>(st.int_at(0)), st.int_at(1),
+                      st.int_at(2) == 0 ? stream_kind::out : stream_kind::err,
+                      st.text_at(3)});
+  st.reset();
+  return std::make_shared<output_buffer>(
+    output_buffer::restore(std::move(chunks), info.output));
+}
+
+list_page job_store::list(const list_query& q) {
+  int64_t after = std::numeric_limits<int64_t>::max();
+  if (!q.cursor.empty() && !parse_cursor(q.cursor, after))
+    throw std::invalid_argument("options.cursor is not a cursor from this "
+                                "server");
+  filter f{q};
+  list_page page;
+  // The total: from the per-session counts unless tags filter.
+  if (q.tags.empty()) {
+    std::string sql = "SELECT coalesce(sum(n), 0) FROM session_counts"
+                      + f.where;
+    sql::statement count{db_, sql.c_str()};
+    f.bind(count);
+    page.total = count.step() ? static_cast<uint64_t>(count.int_at(0)) : 0;
+  } else {
+    std::string sql = "SELECT count(*) FROM jobs" + f.where;
+    sql::statement count{db_, sql.c_str()};
+    f.bind(count);
+    page.total = count.step() ? static_cast<uint64_t>(count.int_at(0)) : 0;
+  }
+  auto limit = q.limit == 0 ? uint64_t{std::numeric_limits<int64_t>::max()}
+                            : q.limit;
+  std::string sql = "SELECT " JOBD_JOB_COLUMNS " FROM jobs" + f.where
+                    + " AND serial < ? ORDER BY serial DESC LIMIT ?";
+  sql::statement rows{db_, sql.c_str()};
+  auto i = f.bind(rows);
+  rows.bind(i++, after);
+  rows.bind(i, static_cast<int64_t>(
+                 std::min<uint64_t>(limit, uint64_t{1} << 62) + 1));
+  std::map<std::string, std::pair<bool, int64_t>> owners;
+  sql::statement pid{db_, "SELECT pid FROM instances WHERE id = ?"};
+  while (rows.step()) {
+    if (page.jobs.size() == limit) {
+      page.next_cursor = "c" + std::to_string(page.jobs.back().serial);
+      break;
+    }
+    page.jobs.push_back(decode_job(rows));
+    auto& j = page.jobs.back();
+    auto [it, fresh] = owners.emplace(j.owner_instance, std::pair{false, 0});
+    if (fresh) {
+      it->second.first = live(j.owner_instance);
+      if (pid.reset().bind(1, j.owner_instance).step())
+        it->second.second = pid.int_at(0);
+    }
+    j.owner_live = it->second.first;
+    j.owner_pid = it->second.second;
+  }
+  return page;
+}
+
+cleanup_done job_store::cleanup(const cleanup_query& q,
+                                 int64_t default_max_age_ms) {
+  cleanup_done out;
+  auto max_age = q.max_age_ms == use_default ? default_max_age_ms
+                                             : q.max_age_ms;
+  std::string where = " WHERE status >= 2";
+  if (!q.statuses.empty()) {
+    where += " AND status IN (";
+    for (size_t i = 0; i < q.statuses.size(); ++i)
+      where += (i == 0 ? "" : ", ")
+               + std::to_string(static_cast<int>(q.statuses[i]));
+    where += ")";
+  }
+  if (!q.session_id.empty())
+    where += " AND session = ?2";
+  // "At least max_age old": a max_age beyond the epoch keeps every job.
+  auto now = now_ms();
+  if (max_age > now)
+    where += " AND 0";
+  else if (max_age > 0)
+    where += " AND finished_at <= ?1";
+  std::string sql = "SELECT serial, id, owner FROM jobs" + where
+                    + " ORDER BY serial DESC LIMIT -1 OFFSET ?3";
+  sql::statement pick{db_, sql.c_str()};
+  if (max_age > 0 && max_age <= now)
+    pick.bind(1, now - max_age);
+  if (!q.session_id.empty())
+    pick.bind(2, q.session_id);
+  pick.bind(3, static_cast<int64_t>(
+                 std::min<uint64_t>(q.keep_count, uint64_t{1} << 62)));
+  std::vector<int64_t> serials;
+  while (pick.step()) {
+    serials.push_back(pick.int_at(0));
+    if (pick.view_at(2) == me_.id)
+      out.removed_own.push_back(pick.text_at(1));
+  }
+  if (!serials.empty()) {
+    sql::transaction tx{db_};
+    sql::statement del{db_, "DELETE FROM jobs WHERE serial = ?"};
+    for (auto s : serials)
+      del.reset().bind(1, s).run();
+    tx.commit();
+  }
+  out.result.cleaned = serials.size();
+  out.result.remaining = static_cast<uint64_t>(
+    db_.query_int("SELECT coalesce(sum(n), 0) FROM session_counts"));
+  if (!serials.empty())
+    log::info("store: cleanup removed " + std::to_string(serials.size())
+              + " jobs, " + std::to_string(out.result.remaining) + " remain");
+  return out;
+}
+
+metrics_snapshot job_store::figures() {
+  metrics_snapshot m;
+  auto meta = [&](const char* key) {
+    auto& st = stmts_->meta_get;
+    auto v = st.reset().bind(1, key).step() ? st.int_at(0) : 0;
+    st.reset();
+    return v;
+  };
+  auto u = [](int64_t x) { return static_cast<uint64_t>(std::max<int64_t>(x, 0)); };
+  m.total_jobs = u(meta("created"));
+  m.completed_jobs = u(meta("completed"));
+  m.failed_jobs = u(meta("failed"));
+  m.cancelled_jobs = u(meta("cancelled"));
+  auto runs = meta("run_count");
+  m.average_execution_ms
+    = runs > 0 ? static_cast<double>(meta("run_ms_sum")) / runs : 0.0;
+  sql::statement sessions{db_, "SELECT session, status, n FROM session_counts "
+                               "ORDER BY session"};
+  while (sessions.step()) {
+    auto id = sessions.view_at(0);
+    if (m.sessions.empty() || m.sessions.back().session_id != id)
+      m.sessions.push_back(session_metrics{std::string{id}});
+    auto& s = m.sessions.back();
+    auto n = u(sessions.int_at(2));
+    s.total += n;
+    m.retained_jobs += n;
+    switch (static_cast<job_status>(sessions.int_at(1))) {
+      case job_status::pending:
+        s.pending += n;
+        break;
+      case job_status::running:
+        s.running += n;
+        break;
+      case job_status::completed:
+        s.completed += n;
+        break;
+      case job_status::failed:
+        s.failed += n;
+        break;
+      case job_status::cancelled:
+        s.cancelled += n;
+        break;
+    }
+  }
+  m.persistence = opts_.ephemeral ? "ephemeral" : "ok";
+  return m;
+}
+
+} // namespace jobd

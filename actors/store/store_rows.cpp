@@ -1,0 +1,162 @@
+// Writing to the store: job rows, output chunks, the size bound and the
+// vacuum. The STORE actor calls these inside one transaction per batch.
+#include "actors/store/store_detail.hpp"
+
+#include "actors/logger.hpp"
+
+namespace jobd {
+
+store_statements::store_statements(sql::database& db)
+  : upsert_job(db,
+               "INSERT INTO jobs(" JOBD_JOB_COLUMNS ", spec) VALUES (?1, ?2, "
+               "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+               "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
+               "?28, ?29, ?30, ?31, ?32) ON CONFLICT(serial) DO UPDATE SET "
+               "owner = excluded.owner, status = excluded.status, "
+               "started_at = excluded.started_at, "
+               "finished_at = excluded.finished_at, "
+               "exit_code = excluded.exit_code, signal = excluded.signal, "
+               "error_code = excluded.error_code, error = excluded.error, "
+               "pid = excluded.pid, run_ms = excluded.run_ms, "
+               "tracking = excluded.tracking, "
+               "process_start = excluded.process_start, "
+               "stdout_bytes = excluded.stdout_bytes, "
+               "stderr_bytes = excluded.stderr_bytes, "
+               "chunks = excluded.chunks, "
+               "dropped_chunks = max(dropped_chunks, excluded.dropped_chunks), "
+               "dropped_bytes = max(dropped_bytes, excluded.dropped_bytes), "
+               "buffered_bytes = excluded.buffered_bytes, "
+               "last_sequence = excluded.last_sequence, "
+               "spec = CASE WHEN excluded.status >= 2 THEN NULL "
+               "ELSE coalesce(excluded.spec, spec) END"),
+    insert_tag(db, "INSERT OR IGNORE INTO tags VALUES (?, ?, ?)"),
+    insert_chunk(db, "INSERT OR IGNORE INTO output VALUES (?, ?, ?, ?, ?)"),
+    trim_chunks(db, "DELETE FROM output WHERE serial = ? AND seq < ?"),
+    update_output(db,
+                  "UPDATE jobs SET stdout_bytes = ?2, stderr_bytes = ?3, "
+                  "chunks = ?4, dropped_chunks = max(dropped_chunks, ?5), "
+                  "dropped_bytes = max(dropped_bytes, ?6), "
+                  "buffered_bytes = ?7, last_sequence = ?8 WHERE serial = ?1"),
+    find_job(db, "SELECT " JOBD_JOB_COLUMNS " FROM jobs WHERE id = ?"),
+    read_chunks(db, "SELECT seq, ts, stream, content FROM output "
+                    "WHERE serial = ? ORDER BY seq"),
+    meta_get(db, "SELECT value FROM meta WHERE key = ?"),
+    meta_add(db, "UPDATE meta SET value = value + ? WHERE key = ?"),
+    instance_pid(db, "SELECT pid FROM instances WHERE id = ?") {
+  // nop
+}
+
+void job_store::begin() {
+  db_.exec("BEGIN IMMEDIATE");
+}
+
+void job_store::commit() {
+  db_.exec("COMMIT");
+}
+
+void job_store::rollback() {
+  try {
+    db_.exec("ROLLBACK");
+  } catch (const sql::error&) {
+    // No transaction was open (SQLite may have rolled back itself).
+  }
+}
+
+void job_store::put_job(const job_info& info, const job_spec* spec) {
+  auto& st = stmts_->upsert_job;
+  std::string spec_json;
+  if (spec != nullptr)
+    spec_json = encode_spec(*spec);
+  auto& owner = info.owner_instance.empty() ? me_.id : info.owner_instance;
+  st.reset();
+  bind_job(st, info, owner, spec != nullptr ? &spec_json : nullptr);
+  st.run();
+  if (spec != nullptr)
+    for (auto& [name, value] : info.tags)
+      stmts_->insert_tag.reset()
+        .bind(1, name)
+        .bind(2, value)
+        .bind(3, static_cast<int64_t>(info.serial))
+        .run();
+}
+
+void job_store::put_output(uint64_t serial,
+                           const std::vector<output_chunk>& chunks,
+                           uint64_t first_kept, const output_stats& o) {
+  if (opts_.ephemeral)
+    return; // this run's records hold all the output there is
+  auto key = static_cast<int64_t>(serial);
+  auto i64 = [](uint64_t x) { return static_cast<int64_t>(x); };
+  for (auto& c : chunks) {
+    if (c.sequence < first_kept)
+      continue; // already out of the job's window
+    stmts_->insert_chunk.reset()
+      .bind(1, key)
+      .bind(2, i64(c.sequence))
+      .bind(3, c.timestamp)
+      .bind(4, int64_t{c.stream == stream_kind::out ? 0 : 1})
+      .bind(5, c.content)
+      .run();
+  }
+  stmts_->trim_chunks.reset().bind(1, key).bind(2, i64(first_kept)).run();
+  stmts_->update_output.reset()
+    .bind(1, key)
+    .bind(2, i64(o.stdout_bytes))
+    .bind(3, i64(o.stderr_bytes))
+    .bind(4, i64(o.chunks))
+    .bind(5, i64(o.dropped_chunks))
+    .bind(6, i64(o.dropped_bytes))
+    .bind(7, i64(o.buffered_bytes))
+    .bind(8, i64(o.last_sequence))
+    .run();
+}
+
+void job_store::enforce_max_bytes() {
+  if (opts_.ephemeral)
+    return;
+  auto total = [&] {
+    return stmts_->meta_get.reset().bind(1, "output_bytes").step()
+             ? stmts_->meta_get.int_at(0)
+             : 0;
+  };
+  auto limit = static_cast<int64_t>(
+    std::min<uint64_t>(opts_.max_bytes, uint64_t{1} << 62));
+  if (total() <= limit)
+    return;
+  // Oldest finished first: whole jobs' output, counted as dropped.
+  sql::statement oldest{db_,
+                        "SELECT serial, buffered_bytes, chunks, "
+                        "dropped_chunks FROM jobs WHERE status >= 2 AND "
+                        "buffered_bytes > 0 ORDER BY finished_at LIMIT 64"};
+  sql::statement drop{db_, "DELETE FROM output WHERE serial = ?"};
+  sql::statement mark{db_,
+                      "UPDATE jobs SET dropped_bytes = dropped_bytes + "
+                      "buffered_bytes, buffered_bytes = 0, dropped_chunks = "
+                      "max(dropped_chunks, chunks) WHERE serial = ?"};
+  size_t pruned = 0;
+  while (total() > limit) {
+    std::vector<int64_t> serials;
+    oldest.reset();
+    while (oldest.step())
+      serials.push_back(oldest.int_at(0));
+    if (serials.empty())
+      break; // only running jobs hold output: their own caps bound them
+    for (auto s : serials) {
+      drop.reset().bind(1, s).run();
+      mark.reset().bind(1, s).run();
+      ++pruned;
+      if (total() <= limit)
+        break;
+    }
+  }
+  if (pruned > 0)
+    log::info("store: pruned the output of " + std::to_string(pruned)
+              + " finished jobs (--store-max-bytes)");
+}
+
+void job_store::vacuum_step() {
+  if (!opts_.ephemeral)
+    db_.exec("PRAGMA incremental_vacuum(2048)");
+}
+
+} // namespace jobd
