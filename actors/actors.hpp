@@ -230,9 +230,10 @@ using event_listener = caf::typed_actor<
   caf::reacts_to<atom::output, output_news>>;
 
 /// The STORE actor interface: the only user of the database (SQLite; see
-/// actors/store/). Writes are batched and committed together at most
-/// every 50 ms; every query first commits what is pending, so a reader
-/// sees every write sent before it.
+/// actors/store/). Writes are group-committed: everything that queued up
+/// while the store was busy goes into one transaction (at most 50 ms, 512
+/// writes or 4 MiB of output later); every query first commits what is
+/// pending, so a reader sees every write sent before it.
 using store_actor = caf::typed_actor<
   // A new job's row with its spec (from SCHEDULER, when it admits it).
   caf::reacts_to<atom::submit, job_info, job_spec>,
@@ -265,6 +266,8 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::recheck>::with<requeue_list>,
   // Commit what is pending now; answered after the commit.
   caf::replies_to<atom::flush>::with<bool>,
+  // To itself, behind the writes queued so far: commit them together.
+  caf::reacts_to<atom::settle>,
   // Its batch timer.
   caf::reacts_to<atom::tick>>;
 

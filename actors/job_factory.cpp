@@ -1,5 +1,7 @@
 #include "actors/job_factory.hpp"
 
+#include <unistd.h>
+
 #include "actors/core/job_core.hpp"
 
 namespace jobd {
@@ -41,6 +43,9 @@ job_info initial_info(const job_context& ctx) {
   info.timeout_ms = spec.timeout_ms;
   info.tags = spec.tags;
   info.serial = ctx.serial;
+  info.owner_instance = ctx.instance;
+  info.owner_pid = ctx.instance.empty() ? 0 : ::getpid();
+  info.owner_live = !ctx.instance.empty();
   return info;
 }
 

@@ -39,6 +39,8 @@ struct job_context {
   scheduler_actor scheduler;
   /// Where its row and output are kept (may be null: nothing is kept).
   store_actor store;
+  /// The jobd instance that owns it (empty: none is named).
+  std::string instance;
   job_defaults defaults;
   /// The job's kind (owned by the factory, which outlives every job).
   std::shared_ptr<const job_kind> kind;

@@ -60,7 +60,7 @@ candidate candidate_of(const job_info& job) {
 void dispatch(self_ptr self) {
   auto& st = self->state;
   while (st.running < st.config.max_running && !st.ready.empty()
-         && !st.shutting_down) {
+         && !st.shutting_down && st.requeueing == 0) {
     auto c = *st.ready.begin();
     st.ready.erase(st.ready.begin());
     auto e = find(self, c.job_id);
@@ -84,10 +84,17 @@ void cancel_pending(self_ptr self, entry& e) {
   self->send(session_for(self, info.session_id), atom::forget_v, info.id);
 }
 
+// One requeued job is queued (or failed): once all are, dispatch.
+void requeued(self_ptr self) {
+  auto& st = self->state;
+  if (st.requeueing > 0 && --st.requeueing == 0)
+    dispatch(self);
+}
+
 // The job passed its kind's checks: store and index it, and hand it to its
 // session.
 void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
-           caf::typed_response_promise<submit_result> rp) {
+           bool again, caf::typed_response_promise<submit_result> rp) {
   auto& st = self->state;
   auto id = info.id;
   self->send(st.config.store, atom::submit_v, info, std::move(spec));
@@ -99,7 +106,10 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
   log::info("job " + id + " created session=" + info.session_id
             + " command=" + info.command);
   publish(self, {transition::created, job_status::pending, info, nullptr});
-  auto answer = [self, rp, id]() mutable {
+  auto answer = [self, rp, id, again]() mutable {
+    // A requeued job counts as queued once its session offered it.
+    if (again)
+      requeued(self);
     submit_result result{id, job_status::pending, 0};
     if (auto e = find(self, id)) {
       result.status = e->info.status;
@@ -154,32 +164,47 @@ std::optional<uint64_t> take_serial(self_ptr self) {
   return st.next_serial++;
 }
 
+
+// A requeued job could not be queued: it fails in the store, and counts
+// as queued.
+void fail_requeued(self_ptr self, job_info info, const caf::error& err) {
+  auto why = to_tool_error(self->system(), err);
+  info.status = job_status::failed;
+  info.error_code = why.code;
+  info.error = why.message;
+  info.finished_at = now_ms();
+  self->send(self->state.config.store, atom::event_v, std::move(info));
+  requeued(self);
+}
+
 // Creates the job (a new one, or `again`: one of a dead instance queued
 // again with its old identity) and asks it to check its spec.
 void create_job(self_ptr self, job_spec spec, const job_info* again,
                 caf::typed_response_promise<submit_result> rp) {
   auto& st = self->state;
-  if (st.shutting_down) {
-    rp.deliver(make_tool_error(codes::internal_error, "jobd is shutting down"));
-    return;
-  }
+  // A requeued job that cannot be created is counted as queued (so the
+  // queue does not stay held) and fails in the store.
+  auto refuse = [&](caf::error err) {
+    if (again != nullptr)
+      fail_requeued(self, *again, err);
+    rp.deliver(std::move(err));
+  };
+  if (st.shutting_down)
+    return refuse(
+      make_tool_error(codes::internal_error, "jobd is shutting down"));
   if (again == nullptr
-      && st.pending.size() + st.submitting >= st.config.max_pending) {
-    rp.deliver(
+      && st.pending.size() + st.submitting >= st.config.max_pending)
+    return refuse(
       make_tool_error(codes::queue_full,
                       "Too many pending jobs (limit "
                         + std::to_string(st.config.max_pending)
                         + "); wait for some to start or cancel some",
                       {{"limit", std::to_string(st.config.max_pending)}}));
-    return;
-  }
   auto kind = st.factory->find(spec.kind);
-  if (kind == nullptr) {
-    rp.deliver(make_tool_error(codes::unknown_job_kind,
-                               "Unknown job kind: " + spec.kind,
-                               {{"kind", json_quote(spec.kind)}}));
-    return;
-  }
+  if (kind == nullptr)
+    return refuse(make_tool_error(codes::unknown_job_kind,
+                                  "Unknown job kind: " + spec.kind,
+                                  {{"kind", json_quote(spec.kind)}}));
   job_context ctx;
   if (again != nullptr) {
     ctx.serial = again->serial;
@@ -220,6 +245,7 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
   ctx.spec = std::move(spec);
   ctx.scheduler = scheduler_actor{self};
   ctx.store = st.config.store;
+  ctx.instance = st.config.instance;
   ctx.defaults = st.config.defaults;
   ctx.kind = std::move(kind);
   auto handle = st.factory->spawn(self->system(), std::move(ctx));
@@ -229,32 +255,31 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
   // The job checks its spec on its own actor (file system work).
   self->request(handle, caf::infinite, atom::submit_v)
     .then(
-      [self, handle, rp, stored_spec](job_info& info) mutable {
+      [self, handle, rp, stored_spec, again{revived.has_value()}](
+        job_info& info) mutable {
         auto& st = self->state;
         --st.submitting;
         if (st.shutting_down) {
+          if (again)
+            requeued(self);
           self->send_exit(handle, caf::exit_reason::user_shutdown);
           rp.deliver(
             make_tool_error(codes::internal_error, "jobd is shutting down"));
           return;
         }
         st.job_addresses[handle.address()] = info.id;
-        admit(self, handle, std::move(info), std::move(stored_spec), rp);
+        admit(self, handle, std::move(info), std::move(stored_spec), again,
+              rp);
       },
       [self, handle, rp, revived](caf::error& err) mutable {
         auto& st = self->state;
         --st.submitting;
         st.job_addresses.erase(handle.address());
         self->send_exit(handle, caf::exit_reason::user_shutdown);
-        if (revived) {
-          // Queued again but no longer startable: it fails, for good.
-          auto why = to_tool_error(self->system(), err);
-          revived->status = job_status::failed;
-          revived->error_code = why.code;
-          revived->error = why.message;
-          revived->finished_at = now_ms();
-          self->send(st.config.store, atom::event_v, std::move(*revived));
-        }
+        // Queued again but no longer startable (its directory went, say):
+        // it fails, for good.
+        if (revived)
+          fail_requeued(self, std::move(*revived), err);
         rp.deliver(std::move(err));
       });
 }
@@ -273,6 +298,7 @@ void requeue(self_ptr self, requeue_list& list) {
     if (self->state.jobs.count(id) > 0)
       continue;
     log::info("job " + id + " queued again (its jobd instance stopped)");
+    ++self->state.requeueing;
     // Nobody waits for the answer; a job that no longer passes its checks
     // (its directory went) fails now, in the store as well.
     auto rp = self->make_response_promise<submit_result>();
@@ -439,6 +465,7 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
     store_options opts;
     opts.ephemeral = true;
     auto db = std::make_shared<job_store>(opts);
+    st.config.instance = db->instance();
     st.config.first_serial = db->reserve_serials(uint64_t{1} << 62);
     st.config.serial_end = st.config.first_serial + (uint64_t{1} << 62);
     st.config.store = self->spawn<caf::linked>(

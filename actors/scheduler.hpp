@@ -45,6 +45,8 @@ struct scheduler_config {
   /// reserved from the store.
   uint64_t first_serial = 0;
   uint64_t serial_end = 0;
+  /// This jobd instance's id in the store (its jobs' owner).
+  std::string instance;
   /// Serials reserved from the store at a time.
   uint64_t serial_block = 64;
   /// The default age of cleanup (the server's retention).
@@ -121,6 +123,9 @@ struct scheduler_state {
   uint64_t serial_end = 0;
   uint64_t spare_serial = 0;
   bool reserving = false;
+  /// Requeued jobs still checking their specs: nothing is dispatched
+  /// until all are queued, so they start in their old order.
+  size_t requeueing = 0;
   /// Submissions waiting for serials (the store had not answered yet).
   std::vector<std::function<void()>> serial_waiters;
   bool shutting_down = false;

@@ -161,6 +161,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
                            cfg.max_concurrent_jobs_per_session, kept);
     auto sched_cfg = to_scheduler_config(cfg);
     sched_cfg.store = kept;
+    sched_cfg.instance = db->instance();
     sched_cfg.first_serial = first_serial;
     sched_cfg.serial_end = first_serial + serial_block;
     sched_cfg.serial_block = serial_block;

@@ -126,6 +126,12 @@ void statement::run() {
   }
 }
 
+int64_t statement::single_int() {
+  auto value = step() ? int_at(0) : 0;
+  sqlite3_reset(stmt_);
+  return value;
+}
+
 int64_t statement::int_at(int col) const {
   return sqlite3_column_int64(stmt_, col);
 }

@@ -89,6 +89,11 @@ public:
   /// Steps to the end (a statement without rows).
   void run();
 
+  /// The first column of the first row (0 without one), then resets: a
+  /// statement left on a row keeps its connection's read snapshot open,
+  /// so it would not see other instances' commits (and could not write).
+  int64_t single_int();
+
   int64_t int_at(int col) const;
   std::string text_at(int col) const;
   std::string_view view_at(int col) const;

@@ -108,15 +108,21 @@ void enqueue(self_ptr self, store_state::write w, uint64_t bytes) {
       }
     }
   }
+  auto first = st.batch.empty();
   st.batch.push_back(std::move(w));
   st.batch_bytes += bytes;
-  if (st.degraded.empty()
-      && (st.batch.size() >= batch_writes
-          || st.batch_bytes >= batch_output_bytes))
+  if (!st.degraded.empty()) {
+    schedule_tick(self, retry_delay);
+  } else if (st.batch.size() >= batch_writes
+             || st.batch_bytes >= batch_output_bytes) {
     flush(self);
-  else
-    schedule_tick(self, st.degraded.empty() ? clock_type::duration{batch_delay}
-                                            : clock_type::duration{retry_delay});
+  } else if (first) {
+    // Group commit: the flush message queues behind everything already in
+    // the mailbox, so one transaction takes all the writes that arrived
+    // meanwhile, and a write waits no longer than the writes before it.
+    self->send(self, atom::settle_v);
+    schedule_tick(self, batch_delay); // the bound, should the mailbox flood
+  }
 }
 
 // A job of a dead instance still looks active: recover it first.
@@ -330,6 +336,7 @@ store_actor::behavior_type store(store_ptr self, std::shared_ptr<job_store> db,
       });
     },
     [self](atom::flush) { return flush(self); },
+    [self](atom::settle) { flush(self); },
     [self](atom::tick) {
       auto& st = self->state;
       st.tick_scheduled = false;

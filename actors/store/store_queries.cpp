@@ -75,10 +75,8 @@ std::optional<job_info> job_store::find(const std::string& id) {
   auto info = decode_job(st);
   st.reset();
   info.owner_live = live(info.owner_instance);
-  auto& pid = stmts_->instance_pid;
-  if (pid.reset().bind(1, info.owner_instance).step())
-    info.owner_pid = pid.int_at(0);
-  pid.reset();
+  info.owner_pid
+    = stmts_->instance_pid.reset().bind(1, info.owner_instance).single_int();
   return info;
 }
 
@@ -200,10 +198,7 @@ cleanup_done job_store::cleanup(const cleanup_query& q,
 metrics_snapshot job_store::figures() {
   metrics_snapshot m;
   auto meta = [&](const char* key) {
-    auto& st = stmts_->meta_get;
-    auto v = st.reset().bind(1, key).step() ? st.int_at(0) : 0;
-    st.reset();
-    return v;
+    return stmts_->meta_get.reset().bind(1, key).single_int();
   };
   auto u = [](int64_t x) { return static_cast<uint64_t>(std::max<int64_t>(x, 0)); };
   m.total_jobs = u(meta("created"));

@@ -115,9 +115,7 @@ void job_store::enforce_max_bytes() {
   if (opts_.ephemeral)
     return;
   auto total = [&] {
-    return stmts_->meta_get.reset().bind(1, "output_bytes").step()
-             ? stmts_->meta_get.int_at(0)
-             : 0;
+    return stmts_->meta_get.reset().bind(1, "output_bytes").single_int();
   };
   auto limit = static_cast<int64_t>(
     std::min<uint64_t>(opts_.max_bytes, uint64_t{1} << 62));
