@@ -49,12 +49,15 @@ jobd::scheduler_config to_scheduler_config(const jobd::config& cfg) {
   return sc;
 }
 
-// Opens the store (exit code 2 for a file jobd must not touch). A state
-// directory the disk refuses (read-only, full) still lets jobd run, with
-// nothing kept: `degraded` says why.
-std::shared_ptr<jobd::job_store> open_store(const jobd::config& cfg,
-                                            const std::string& cgroups,
-                                            std::string& degraded) {
+// Opens the store (exit code 2 for a file jobd must not touch), takes over
+// what dead instances left (their running jobs end INTERRUPTED, their
+// pending ones come back in `requeue`) and reserves the first serials. A
+// state directory the disk refuses (read-only, full) still lets jobd run,
+// with nothing kept: `degraded` says why.
+std::shared_ptr<jobd::job_store>
+open_store(const jobd::config& cfg, const std::string& cgroups,
+           jobd::requeue_list& requeue, uint64_t& first_serial,
+           uint64_t serial_block, std::string& degraded) {
   using namespace jobd;
   store_options opts;
   opts.state_dir = cfg.state_dir;
@@ -63,16 +66,22 @@ std::shared_ptr<jobd::job_store> open_store(const jobd::config& cfg,
   opts.requeue = cfg.requeue;
   opts.cgroup_parent = cgroups;
   try {
-    return std::make_shared<job_store>(opts);
+    auto db = std::make_shared<job_store>(opts);
+    requeue.jobs = db->recover();
+    first_serial = db->reserve_serials(serial_block);
+    return db;
   } catch (const store_refused& e) {
     log::error(std::string{"cannot start: "} + e.what());
     return nullptr;
   } catch (const std::exception& e) {
-    degraded = std::string{"cannot open the store in "} + cfg.state_dir
-               + ": " + e.what();
+    degraded = std::string{"cannot use the store in "} + cfg.state_dir + ": "
+               + e.what();
     log::warning(degraded + "; jobs are kept in memory only");
+    requeue.jobs.clear();
     opts.ephemeral = true;
-    return std::make_shared<job_store>(opts);
+    auto db = std::make_shared<job_store>(opts);
+    first_serial = db->reserve_serials(serial_block);
+    return db;
   }
 }
 
@@ -123,21 +132,13 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     return 2;
   }
   std::string degraded;
-  auto db = open_store(cfg, reactor->cgroup_parent_path(), degraded);
-  if (db == nullptr)
-    return 2;
-  // Jobs a dead instance left (ours, before a crash, or another's): the
-  // running ones end INTERRUPTED, the pending ones are queued again.
   requeue_list requeue;
   uint64_t first_serial = 0;
   constexpr uint64_t serial_block = 64;
-  try {
-    requeue.jobs = db->recover();
-    first_serial = db->reserve_serials(serial_block);
-  } catch (const std::exception& e) {
-    log::error(std::string{"cannot start: the store failed: "} + e.what());
+  auto db = open_store(cfg, reactor->cgroup_parent_path(), requeue,
+                       first_serial, serial_block, degraded);
+  if (db == nullptr)
     return 2;
-  }
   caf::actor_system_config sys_cfg;
   sys_cfg.add_message_types<caf::id_block::jobd>();
   // CAF's default work-stealing workers poll and nanosleep while idle, which

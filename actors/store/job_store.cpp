@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <stdexcept>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,8 +137,8 @@ void make_dirs(const std::string& path) {
       continue;
     auto part = path.substr(0, pos);
     if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
-      throw store_refused("cannot create the state directory " + part + ": "
-                          + std::strerror(errno));
+      throw std::runtime_error("cannot create the state directory " + part
+                               + ": " + std::strerror(errno));
   }
 }
 

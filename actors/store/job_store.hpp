@@ -47,7 +47,8 @@ struct store_options {
 };
 
 /// Start-up refused: the file is not ours to open (corrupt, foreign, from a
-/// newer jobd) or the state directory cannot be made.
+/// newer jobd). A directory or disk that refuses writes is not a refusal:
+/// jobd then runs with its jobs in memory (persistence degraded).
 class store_refused : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
@@ -56,8 +57,9 @@ public:
 
 class job_store {
 public:
-  /// Opens (or creates) the database. Throws store_refused, or sql::error
-  /// when the disk refuses (then the caller may run degraded in memory).
+  /// Opens (or creates) the database. Throws store_refused, or sql::error /
+  /// std::runtime_error when the disk refuses (then the caller may run
+  /// degraded in memory).
   explicit job_store(const store_options& opts);
   ~job_store();
 

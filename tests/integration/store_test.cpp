@@ -8,6 +8,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -433,4 +435,30 @@ TEST(Store, AFullDiskDegradesPersistenceAndItRecovers) {
   j.wait_exit(10000);
   jobd_process k{dir.options()};
   EXPECT_EQ(str(*k.status(during), "job.status"), "completed");
+}
+
+// A read-only state directory: jobd still serves (keeping jobs in memory)
+// and says so in its metrics. Needs root (mount); skipped otherwise.
+TEST(Store, AReadOnlyStateDirectoryStillServesDegraded) {
+  state_dir dir;
+  if (::geteuid() != 0
+      || ::mount("tmpfs", dir.path.c_str(), "tmpfs", MS_RDONLY, "size=1m")
+           != 0)
+    GTEST_SKIP() << "needs root to mount a tmpfs";
+  struct unmount {
+    std::string path;
+    ~unmount() {
+      ::umount2(path.c_str(), MNT_DETACH);
+    }
+  } guard{dir.path};
+  jobd_process j{dir.options()};
+  auto id = j.submit_sh("echo works");
+  EXPECT_EQ(str(*j.wait_terminal(id), "job.status"), "completed");
+  EXPECT_EQ(j.output_text(id), "works\n");
+  auto m = j.tool("console_get_job_metrics", "{}");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(str(*m, "metrics.persistence"), "degraded");
+  EXPECT_NE(str(*m, "metrics.persistenceError").find(dir.path),
+            std::string::npos);
+  EXPECT_NE(j.stderr_text().find("kept in memory only"), std::string::npos);
 }
