@@ -290,3 +290,33 @@ TEST(JobStore, RecoveryInterruptsRunningAndRequeuesPendingJobsOfTheDead) {
   job_store third{at(dir)};
   EXPECT_TRUE(third.recover().empty());
 }
+
+TEST(JobStore, CleanupGivesTheSpaceBack) {
+  temp_dir dir;
+  job_store db{at(dir)};
+  for (uint64_t s = 1; s <= 20; ++s) {
+    put(db, finished_job(s));
+    output_stats st;
+    st.chunks = 16;
+    st.last_sequence = 16;
+    st.buffered_bytes = 16 * 16384;
+    std::vector<output_chunk> chunks;
+    for (uint64_t i = 1; i <= 16; ++i)
+      chunks.push_back(chunk(i, std::string(16384, 'a' + (i % 26))));
+    db.begin();
+    db.put_output(s, chunks, 1, st);
+    db.commit();
+  }
+  sql::database probe{dir.path + "/jobd.db", false};
+  auto pages_before = probe.query_int("PRAGMA page_count");
+  auto done = db.cleanup({}, 0);
+  EXPECT_EQ(done.result.cleaned, 20u);
+  db.vacuum_step();
+  auto pages_after = probe.query_int("PRAGMA page_count");
+  // About 5 MiB of output was stored; most of its pages are gone.
+  EXPECT_LT(pages_after * 4, pages_before) << pages_before << " -> "
+                                           << pages_after;
+  EXPECT_EQ(probe.query_int("SELECT value FROM meta WHERE key = "
+                            "'output_bytes'"),
+            0);
+}
