@@ -2,6 +2,7 @@
 
 #include "actors/core/job_record.hpp"
 #include "actors/core/record_reader.hpp"
+#include "actors/core/timing.hpp"
 #include "actors/logger.hpp"
 
 #include <caf/actor_system.hpp>
@@ -10,6 +11,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <random>
 
 namespace jobd {
 
@@ -220,8 +222,7 @@ caf::result<wait_result> wait(self_ptr self, wait_query& q) {
                                   : std::min(q.timeout_ms, st.max_wait_ms);
   auto rp = self->make_response_promise<wait_result>();
   st.remote_waits.push_back({std::move(q), std::move(compiled), rp,
-                             clock_type::now()
-                               + std::chrono::milliseconds(timeout)});
+                             deadline_after(clock_type::now(), timeout)});
   schedule_tick(self, std::chrono::milliseconds(100));
   return rp;
 }
@@ -250,6 +251,28 @@ caf::result<cancel_result> cancel(self_ptr self, const std::string& id) {
     {{"jobId", json_quote(id)},
      {"owner", "{\"instance\":" + json_quote(info->owner_instance)
                  + ",\"pid\":" + std::to_string(info->owner_pid) + "}"}});
+}
+
+// Serials from the shared counter. While the database refuses writes, new
+// jobs still get serials: from a range of this instance's own far above
+// the counter (a random base, 2^24 serials each), so no job waits for the
+// disk and none can collide with a serial the counter handed out.
+uint64_t reserve(self_ptr self, uint64_t n) {
+  auto& st = self->state;
+  flush(self);
+  try {
+    return st.db->reserve_serials(n);
+  } catch (const std::exception& e) {
+    if (st.fallback_serial == 0) {
+      std::random_device rd;
+      st.fallback_serial = (uint64_t{1} << 50) + (uint64_t{rd() & 0xfffff} << 24);
+      log::warning(std::string{"store: cannot reserve job serials ("}
+                   + e.what() + "); using this instance's own range");
+    }
+    auto first = st.fallback_serial;
+    st.fallback_serial += n;
+    return first;
+  }
 }
 
 } // namespace
@@ -325,11 +348,7 @@ store_actor::behavior_type store(store_ptr self, std::shared_ptr<job_store> db,
         return m;
       });
     },
-    [self](atom::reserve, uint64_t n) -> caf::result<uint64_t> {
-      return query(self, [&]() -> caf::result<uint64_t> {
-        return self->state.db->reserve_serials(n);
-      });
-    },
+    [self](atom::reserve, uint64_t n) -> uint64_t { return reserve(self, n); },
     [self](atom::recheck) -> caf::result<requeue_list> {
       return query(self, [&]() -> caf::result<requeue_list> {
         return requeue_list{self->state.db->recover()};

@@ -44,6 +44,8 @@ struct store_state {
   std::string degraded;
   /// Output dropped while degraded (its batch was full).
   uint64_t lost_bytes = 0;
+  /// Serials handed out while the database refused writes (0: none yet).
+  uint64_t fallback_serial = 0;
   /// Waits on jobs other instances run, polled on each tick.
   std::vector<remote_wait> remote_waits;
   /// Why the store could not be opened on disk (it runs in memory then).

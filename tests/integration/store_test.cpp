@@ -410,7 +410,11 @@ TEST(Store, AFullDiskDegradesPersistenceAndItRecovers) {
     sleep_ms(100);
   }
   EXPECT_EQ(state, "degraded");
-  // jobd keeps serving: new jobs run.
+  // jobd keeps serving: new jobs run, more than one block of serials.
+  std::set<std::string> ids;
+  for (int i = 0; i < 150; ++i)
+    ids.insert(j.submit("true", "[]"));
+  EXPECT_EQ(ids.size(), 150u);
   auto during = j.submit_sh("echo during");
   EXPECT_EQ(str(*j.wait_terminal(during), "job.status"), "completed");
   ::unlink(filler.c_str());
