@@ -289,7 +289,6 @@ const char* const jobd_settings[] = {
   "JOBD_NO_REQUEUE",
   "JOBD_STORE_MAX_BYTES",
   "XDG_STATE_HOME",
-  "JOBD_TRACKING",
 };
 
 } // namespace
