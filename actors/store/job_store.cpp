@@ -125,6 +125,12 @@ constexpr const char* migrations[] = {
       WHERE key = 'output_bytes';
   END;
   )",
+  // 3: the jobs_removed trigger deletes a job's tags by serial, which the
+  // tags key (name, value, serial) cannot find: without this index every
+  // removed job scanned the whole tags table.
+  R"(
+  CREATE INDEX tags_serial ON tags(serial);
+  )",
 };
 
 static_assert(std::size(migrations) == store_schema_version);
