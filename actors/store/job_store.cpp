@@ -211,6 +211,10 @@ void job_store::open_database() {
     db_.exec("PRAGMA busy_timeout = 5000");
     // Read-only checks first: nothing is written to a file we refuse.
     check_integrity();
+    // A new file: incremental vacuum must be chosen before WAL mode (which
+    // writes the header) and before any table, or it silently stays off.
+    if (db_.query_int("PRAGMA user_version") == 0)
+      db_.exec("PRAGMA auto_vacuum = INCREMENTAL");
     db_.exec("PRAGMA journal_mode = WAL");
     db_.exec("PRAGMA synchronous = NORMAL");
     db_.exec("PRAGMA cache_size = -8192");
@@ -253,10 +257,6 @@ void job_store::migrate() {
   auto version = db_.query_int("PRAGMA user_version");
   if (version == store_schema_version)
     return;
-  if (version == 0 && !opts_.ephemeral) {
-    // A new file: incremental vacuum must be chosen before any table.
-    db_.exec("PRAGMA auto_vacuum = INCREMENTAL");
-  }
   sql::transaction tx{db_};
   // Another instance may have migrated meanwhile: read again under the lock.
   version = db_.query_int("PRAGMA user_version");
