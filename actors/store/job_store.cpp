@@ -126,6 +126,29 @@ constexpr const char* migrations[] = {
       WHERE key = 'output_bytes';
   END;
   )",
+  // 3: the jobs_removed trigger deletes a job's tags by serial, which the
+  // tags key (name, value, serial) cannot find: without this index every
+  // removed job scanned the whole tags table.
+  R"(
+  CREATE INDEX tags_serial ON tags(serial);
+  )",
+  // 4: output_bytes in bytes. length() of a TEXT counts characters up to the
+  // first NUL: multi-byte UTF-8 counted short, and output with NULs (binary,
+  // `head -c N /dev/zero`) counted 0, so --store-max-bytes never pruned it.
+  R"(
+  DROP TRIGGER output_in;
+  DROP TRIGGER output_out;
+  CREATE TRIGGER output_in AFTER INSERT ON output BEGIN
+    UPDATE meta SET value = value + length(CAST(new.content AS BLOB))
+      WHERE key = 'output_bytes';
+  END;
+  CREATE TRIGGER output_out AFTER DELETE ON output BEGIN
+    UPDATE meta SET value = value - length(CAST(old.content AS BLOB))
+      WHERE key = 'output_bytes';
+  END;
+  UPDATE meta SET value = (SELECT coalesce(sum(length(CAST(content AS BLOB))),
+    0) FROM output) WHERE key = 'output_bytes';
+  )",
 };
 
 static_assert(std::size(migrations) == store_schema_version);
