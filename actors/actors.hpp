@@ -240,8 +240,10 @@ using store_actor = caf::typed_actor<
   // A job's row changed (its core: started, finished; SCHEDULER: a job
   // whose actor died).
   caf::reacts_to<atom::event, job_info>,
-  // New output of a running job (its core, with its progress events).
-  caf::reacts_to<atom::output, stored_output>,
+  // New output of a running job (its core, with its progress events);
+  // answered once queued, and a core sends the next only then, so output
+  // never piles up in the store's mailbox.
+  caf::replies_to<atom::output, stored_output>::with<bool>,
   // The status of a job that SCHEDULER does not hold (an older run's, or
   // another instance's).
   caf::replies_to<atom::status, std::string>::with<job_info>,

@@ -90,10 +90,16 @@ void notify_waiters(self_ptr self) {
 // ----------------------------------------------------------------------
 
 // Sends the STORE the output it has not seen yet (chunks already dropped
-// from the window are not sent: the store keeps what memory keeps).
-void persist_output(self_ptr self) {
+// from the window are not sent: the store keeps what memory keeps). One
+// message at a time: while the store has not taken the last one, new
+// output waits here (where the window bounds it) and goes, all of it that
+// is still kept, once the store took the previous one. `force` sends
+// anyway (the job ended: its last output goes before its last row).
+void persist_output(self_ptr self, bool force = false) {
   auto& st = self->state;
   if (!st.ctx.store || st.buffer->last_sequence() <= st.stored_sequence)
+    return;
+  if (st.storing && !force)
     return;
   stored_output out{st.info.id, st.info.serial, {}, st.buffer->first_kept(),
                     st.buffer->stats()};
@@ -101,7 +107,14 @@ void persist_output(self_ptr self) {
     out.chunks.push_back(c);
   });
   st.stored_sequence = st.buffer->last_sequence();
-  self->send(st.ctx.store, atom::output_v, std::move(out));
+  st.storing = true;
+  self->request(st.ctx.store, caf::infinite, atom::output_v, std::move(out))
+    .then(
+      [self](bool) {
+        self->state.storing = false;
+        persist_output(self);
+      },
+      [self](caf::error&) { self->state.storing = false; });
 }
 
 void emit(self_ptr self, transition what, job_status previous) {
@@ -110,7 +123,7 @@ void emit(self_ptr self, transition what, job_status previous) {
   // The store hears it first (same sender: output before the row), so a
   // reader that learns of the event from SCHEDULER finds it stored.
   if (st.ctx.store) {
-    persist_output(self);
+    persist_output(self, what == transition::finished);
     self->send(st.ctx.store, atom::event_v, ev.job);
   }
   if (what == transition::finished)

@@ -59,6 +59,8 @@ struct job_core_state {
   uint64_t announced_sequence = 0;
   /// The last chunk sent to the STORE.
   uint64_t stored_sequence = 0;
+  /// An output message to the STORE was not taken yet.
+  bool storing = false;
   stop_reason stopping = stop_reason::none;
   int64_t grace_ms = 0;
   /// When the job started, on the steady clock (for run_ms).

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <random>
+#include <unordered_map>
 
 namespace jobd {
 
@@ -45,12 +46,23 @@ void schedule_tick(self_ptr self, clock_type::duration delay) {
   self->delayed_send(self, delay, atom::tick_v);
 }
 
-void apply(job_store& db, const store_state::write& w) {
-  if (w.row)
-    db.put_job(*w.row, w.spec ? &*w.spec : nullptr);
-  else if (w.output)
-    db.put_output(w.output->serial, w.output->chunks, w.output->first_kept,
-                  w.output->stats);
+// Applies the batch in order. Output that a later write of the same job
+// says left its window is not written at all (only to be deleted again).
+void apply_batch(job_store& db,
+                 const std::vector<store_state::write>& batch) {
+  std::unordered_map<uint64_t, uint64_t> kept_from;
+  for (auto& w : batch)
+    if (w.output) {
+      auto& k = kept_from[w.output->serial];
+      k = std::max(k, w.output->first_kept);
+    }
+  for (auto& w : batch) {
+    if (w.row)
+      db.put_job(*w.row, w.spec ? &*w.spec : nullptr);
+    else if (w.output)
+      db.put_output(w.output->serial, w.output->chunks,
+                    kept_from[w.output->serial], w.output->stats);
+  }
 }
 
 // Commits the batch. On failure the batch stays for the next try and the
@@ -61,8 +73,7 @@ bool flush(self_ptr self) {
     return true;
   try {
     st.db->begin();
-    for (auto& w : st.batch)
-      apply(*st.db, w);
+    apply_batch(*st.db, st.batch);
     st.db->commit();
     st.db->enforce_max_bytes();
   } catch (const sql::error& e) {
@@ -297,6 +308,7 @@ store_actor::behavior_type store(store_ptr self, std::shared_ptr<job_store> db,
       for (auto& c : out.chunks)
         bytes += c.content.size();
       enqueue(self, {std::nullopt, std::nullopt, std::move(out)}, bytes);
+      return true;
     },
     [self](atom::status, const std::string& id) -> caf::result<job_info> {
       return query(self, [&]() -> caf::result<job_info> {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <variant>
 
 namespace jobd {
 
@@ -27,40 +28,56 @@ bool parse_cursor(const std::string& cursor, int64_t& after) {
   return true;
 }
 
-// The WHERE clause of a list query and its parameters, in order.
+// The FROM and WHERE clauses of a list query and their parameters, in
+// order. With tags, the first one drives the query from the tags key
+// (name, value, serial) newest first, so a page costs its own rows however
+// many jobs match; further tags are checked per row.
 struct filter {
+  std::string from = " FROM jobs";
   std::string where = " WHERE 1";
-  std::vector<std::string> texts;
-  std::vector<int64_t> statuses;
+  /// The column the pages are ordered and cut by.
+  std::string order = "serial";
+  std::vector<std::variant<int64_t, std::string>> params;
+  bool only_tags = true;
 
   explicit filter(const list_query& q) {
+    auto tag = q.tags.begin();
+    if (tag != q.tags.end()) {
+      from = " FROM (SELECT serial AS s FROM tags WHERE name = ? AND value = ?)"
+             " AS t CROSS JOIN jobs ON jobs.serial = t.s";
+      order = "t.s";
+      params.emplace_back(tag->first);
+      params.emplace_back(tag->second);
+      ++tag;
+    }
+    for (; tag != q.tags.end(); ++tag) {
+      where += " AND EXISTS (SELECT 1 FROM tags x WHERE x.name = ? AND "
+               "x.value = ? AND x.serial = jobs.serial)";
+      params.emplace_back(tag->first);
+      params.emplace_back(tag->second);
+    }
     if (!q.statuses.empty()) {
+      only_tags = false;
       where += " AND status IN (";
       for (size_t i = 0; i < q.statuses.size(); ++i) {
         where += i == 0 ? "?" : ", ?";
-        statuses.push_back(static_cast<int64_t>(q.statuses[i]));
+        params.emplace_back(static_cast<int64_t>(q.statuses[i]));
       }
       where += ")";
     }
     if (!q.session_id.empty()) {
+      only_tags = false;
       where += " AND session = ?";
-      texts.push_back(q.session_id);
+      params.emplace_back(q.session_id);
     }
-    for (auto& [name, value] : q.tags) {
-      where += " AND serial IN (SELECT serial FROM tags WHERE name = ? AND "
-               "value = ?)";
-      texts.push_back(name);
-      texts.push_back(value);
-    }
+    only_tags = only_tags && q.tags.size() == 1;
   }
 
   // Binds the parameters from 1; returns the next free index.
   int bind(sql::statement& st) const {
     int i = 1;
-    for (auto s : statuses)
-      st.bind(i++, s);
-    for (auto& t : texts)
-      st.bind(i++, t);
+    for (auto& p : params)
+      std::visit([&](auto& x) { st.bind(i++, x); }, p);
     return i;
   }
 };
@@ -100,23 +117,22 @@ list_page job_store::list(const list_query& q) {
                                 "server");
   filter f{q};
   list_page page;
-  // The total: from the per-session counts unless tags filter.
-  if (q.tags.empty()) {
-    std::string sql = "SELECT coalesce(sum(n), 0) FROM session_counts"
-                      + f.where;
-    sql::statement count{db_, sql.c_str()};
-    f.bind(count);
-    page.total = count.step() ? static_cast<uint64_t>(count.int_at(0)) : 0;
-  } else {
-    std::string sql = "SELECT count(*) FROM jobs" + f.where;
-    sql::statement count{db_, sql.c_str()};
-    f.bind(count);
-    page.total = count.step() ? static_cast<uint64_t>(count.int_at(0)) : 0;
-  }
+  // The total: from the per-session counts without tags; with one tag
+  // alone, from the tags key; else by counting the matching rows.
+  std::string count_sql;
+  if (q.tags.empty())
+    count_sql = "SELECT coalesce(sum(n), 0) FROM session_counts" + f.where;
+  else if (f.only_tags)
+    count_sql = "SELECT count(*) FROM tags WHERE name = ? AND value = ?";
+  else
+    count_sql = "SELECT count(*)" + f.from + f.where;
+  sql::statement count{db_, count_sql.c_str()};
+  f.bind(count);
+  page.total = static_cast<uint64_t>(count.single_int());
   auto limit = q.limit == 0 ? uint64_t{std::numeric_limits<int64_t>::max()}
                             : q.limit;
-  std::string sql = "SELECT " JOBD_JOB_COLUMNS " FROM jobs" + f.where
-                    + " AND serial < ? ORDER BY serial DESC LIMIT ?";
+  std::string sql = "SELECT " JOBD_JOB_COLUMNS + f.from + f.where + " AND "
+                    + f.order + " < ? ORDER BY " + f.order + " DESC LIMIT ?";
   sql::statement rows{db_, sql.c_str()};
   auto i = f.bind(rows);
   rows.bind(i++, after);

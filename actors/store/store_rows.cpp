@@ -124,8 +124,9 @@ void job_store::enforce_max_bytes() {
   // Oldest finished first: whole jobs' output, counted as dropped.
   sql::statement oldest{db_,
                         "SELECT serial, buffered_bytes, chunks, "
-                        "dropped_chunks FROM jobs WHERE status >= 2 AND "
-                        "buffered_bytes > 0 ORDER BY finished_at LIMIT 64"};
+                        "dropped_chunks FROM jobs INDEXED BY jobs_prunable "
+                        "WHERE status >= 2 AND buffered_bytes > 0 ORDER BY "
+                        "finished_at LIMIT 64"};
   sql::statement drop{db_, "DELETE FROM output WHERE serial = ?"};
   sql::statement mark{db_,
                       "UPDATE jobs SET dropped_bytes = dropped_bytes + "

@@ -380,7 +380,7 @@ TEST(Store, ADatabaseOfANewerJobdIsRefused) {
 TEST(Store, AFullDiskDegradesPersistenceAndItRecovers) {
   state_dir dir;
   if (::geteuid() != 0 || ::mount("tmpfs", dir.path.c_str(), "tmpfs", 0,
-                                  "size=2m,mode=0700") != 0)
+                                  "size=16m,mode=0700") != 0)
     GTEST_SKIP() << "needs root to mount a tmpfs";
   struct unmount {
     std::string path;
