@@ -253,18 +253,13 @@ std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& name,
       return nullptr;
     }
     const int dir_fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    const int procs_fd
-      = dir_fd < 0 ? -1
-                   : ::openat(dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-    if (procs_fd < 0) {
-      why = "cannot open " + path + "/cgroup.procs: " + describe(errno);
-      if (dir_fd >= 0)
-        ::close(dir_fd);
+    if (dir_fd < 0) {
+      why = "cannot open " + path + ": " + describe(errno);
       ::rmdir(path.c_str());
       return nullptr;
     }
     return std::unique_ptr<cgroup_tree>{
-      new cgroup_tree{path, relative_ + "/" + leaf, dir_fd, procs_fd}};
+      new cgroup_tree{path, relative_ + "/" + leaf, dir_fd}};
   }
   why = "no free name for a job cgroup below " + path_;
   return nullptr;
@@ -272,15 +267,19 @@ std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& name,
 
 // -- cgroup_tree --------------------------------------------------------------
 
-cgroup_tree::cgroup_tree(std::string path, std::string relative, int dir_fd,
-                         int procs_fd)
-  : path_(std::move(path)), relative_(std::move(relative)), dir_fd_(dir_fd),
-    procs_fd_(procs_fd) {}
+cgroup_tree::cgroup_tree(std::string path, std::string relative, int dir_fd)
+  : path_(std::move(path)), relative_(std::move(relative)), dir_fd_(dir_fd) {}
 
 cgroup_tree::~cgroup_tree() {
   close_procs();
   if (dir_fd_ >= 0)
     ::close(dir_fd_);
+}
+
+int cgroup_tree::procs_fd() {
+  if (procs_fd_ < 0 && !removed_)
+    procs_fd_ = ::openat(dir_fd_, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  return procs_fd_;
 }
 
 void cgroup_tree::close_procs() {
