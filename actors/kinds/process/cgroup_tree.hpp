@@ -43,9 +43,12 @@ public:
                                           std::string& why);
 
 private:
-  cgroup_parent(std::string path, std::string relative);
+  cgroup_parent(std::string path, std::string relative, int fd);
 
   std::string path_;
+  /// The directory, O_DIRECTORY: job cgroups are made relative to it
+  /// (mkdirat, openat), which spares a lookup of the whole path per job.
+  int fd_;
   /// The same directory as /proc/<pid>/cgroup names it.
   std::string relative_;
   /// Numbers the names that were taken.
