@@ -175,12 +175,6 @@ std::optional<std::string> directory_problem(const std::string& dir) {
 spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
                           asio::readable_pipe& err, cgroup_tree* cgroup,
                           bool& use_clone, pid_t owner) {
-  // Boost.Process launches on this fresh context, never run: the fork
-  // notification in the child then finds nothing to re-register (on the
-  // reactor's context, every running job's descriptors were re-added in
-  // each child, which cost time per job, could throw, and would corrupt it
-  // under vfork).
-  asio::io_context spawn_ctx;
   // A ready `const char**` is passed through as argv, argv[0] included.
   std::vector<const char*> argv;
   argv.reserve(spec.argv.size() + 2);
@@ -209,6 +203,13 @@ spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
     if (procs_fd < 0)
       result.cgroup_error = errno != 0 ? errno : EIO; // runs outside it
   }
+  // Boost.Process launches on this fresh context, never run: the fork
+  // notification in the child then finds nothing to re-register (on the
+  // reactor's context, every running job's descriptors were re-added in
+  // each child, which cost time per job, could throw, and would corrupt it
+  // under vfork). Only this path needs it (an epoll and an eventfd made
+  // and closed per launch).
+  asio::io_context spawn_ctx;
   // A fresh launcher per child: it keeps state (pid, fd whitelist). vfork
   // does not copy our page tables (fork did, and then every write of ours
   // took a copy-on-write fault); the child only makes syscalls (see
