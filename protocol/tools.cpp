@@ -1,6 +1,6 @@
 // The tool catalog: the schema texts of tool_schemas.cpp filled in from one
 // server configuration, parsed, compiled and rendered as the tools/list
-// result, once.
+// result, each once, when first needed.
 #include "protocol/tools.hpp"
 
 #include "protocol/json.hpp"
@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace jobd::protocol {
@@ -114,12 +115,22 @@ std::string fill(const std::string& text, const placeholder_values& values) {
 
 } // namespace
 
+// The kinds and the placeholder values are made by the constructor (a bad
+// kind must fail at start); the tools' documents, their compiled forms and
+// the tools/list text only when first asked for: compiling eight schemas
+// and rendering tools/list took about half of jobd's start-up CPU before
+// the initialize reply, which needs none of it. The tool schemas are
+// built-in texts whose placeholders are numbers and kind names checked by
+// build_kinds, so they always parse once the constructor returned.
 struct tool_catalog::impl {
   server_options options;
   placeholder_values values;
   rapidjson::Document inputs[tool_count];
   rapidjson::Document outputs[tool_count];
   std::unique_ptr<rapidjson::SchemaDocument> compiled[tool_count];
+  std::once_flag input_once[tool_count];
+  std::once_flag output_once[tool_count];
+  std::once_flag list_once;
   std::map<std::string, std::unique_ptr<rapidjson::Document>> kind_docs;
   std::map<std::string, std::unique_ptr<rapidjson::SchemaDocument>, std::less<>>
     kind_compiled;
@@ -127,7 +138,10 @@ struct tool_catalog::impl {
 
   void build_kinds();
   void build_values();
-  void build_tools();
+  /// Each once, on first use; thread-safe (sessions share the catalog).
+  void need_input(size_t i);
+  void need_output(size_t i);
+  void need_list();
 
   std::string expand(const char* text) const {
     return fill(expand_schema_text(text), values);
@@ -183,48 +197,64 @@ void tool_catalog::impl::build_values() {
   };
 }
 
-void tool_catalog::impl::build_tools() {
-  rapidjson::StringBuffer sb;
-  json_writer w(sb);
-  w.StartObject();
-  write_key(w, "tools");
-  w.StartArray();
-  for (size_t i = 0; i < tool_count; ++i) {
+void tool_catalog::impl::need_input(size_t i) {
+  std::call_once(input_once[i], [this, i] {
     auto& def = tool_definition(static_cast<tool_id>(i));
-    std::string name = def.name;
-    parse_schema(expand(def.input), inputs[i], "input schema of " + name);
-    parse_schema(expand(with_error_shape(def.output).c_str()), outputs[i],
-                 "output schema of " + name);
+    parse_schema(expand(def.input), inputs[i],
+                 std::string{"input schema of "} + def.name);
     compiled[i] = std::make_unique<rapidjson::SchemaDocument>(inputs[i]);
+  });
+}
+
+void tool_catalog::impl::need_output(size_t i) {
+  std::call_once(output_once[i], [this, i] {
+    auto& def = tool_definition(static_cast<tool_id>(i));
+    parse_schema(expand(with_error_shape(def.output).c_str()), outputs[i],
+                 std::string{"output schema of "} + def.name);
+  });
+}
+
+void tool_catalog::impl::need_list() {
+  std::call_once(list_once, [this] {
+    rapidjson::StringBuffer sb;
+    json_writer w(sb);
     w.StartObject();
-    write_key(w, "name");
-    w.String(def.name);
-    write_key(w, "title");
-    w.String(def.title);
-    write_key(w, "description");
-    write_string(w, expand(def.description));
-    write_key(w, "inputSchema");
-    inputs[i].Accept(w);
-    write_key(w, "outputSchema");
-    outputs[i].Accept(w);
-    write_key(w, "annotations");
-    w.StartObject();
-    write_key(w, "title");
-    w.String(def.title);
-    write_key(w, "readOnlyHint");
-    w.Bool(def.read_only);
-    write_key(w, "destructiveHint");
-    w.Bool(def.destructive);
-    write_key(w, "idempotentHint");
-    w.Bool(def.idempotent);
-    write_key(w, "openWorldHint");
-    w.Bool(def.open_world);
+    write_key(w, "tools");
+    w.StartArray();
+    for (size_t i = 0; i < tool_count; ++i) {
+      auto& def = tool_definition(static_cast<tool_id>(i));
+      need_input(i);
+      need_output(i);
+      w.StartObject();
+      write_key(w, "name");
+      w.String(def.name);
+      write_key(w, "title");
+      w.String(def.title);
+      write_key(w, "description");
+      write_string(w, expand(def.description));
+      write_key(w, "inputSchema");
+      inputs[i].Accept(w);
+      write_key(w, "outputSchema");
+      outputs[i].Accept(w);
+      write_key(w, "annotations");
+      w.StartObject();
+      write_key(w, "title");
+      w.String(def.title);
+      write_key(w, "readOnlyHint");
+      w.Bool(def.read_only);
+      write_key(w, "destructiveHint");
+      w.Bool(def.destructive);
+      write_key(w, "idempotentHint");
+      w.Bool(def.idempotent);
+      write_key(w, "openWorldHint");
+      w.Bool(def.open_world);
+      w.EndObject();
+      w.EndObject();
+    }
+    w.EndArray();
     w.EndObject();
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  list_result.assign(sb.GetString(), sb.GetSize());
+    list_result.assign(sb.GetString(), sb.GetSize());
+  });
 }
 
 tool_catalog::tool_catalog(server_options options)
@@ -232,7 +262,6 @@ tool_catalog::tool_catalog(server_options options)
   impl_->options = std::move(options);
   impl_->build_kinds();
   impl_->build_values();
-  impl_->build_tools();
 }
 
 tool_catalog::~tool_catalog() = default;
@@ -242,19 +271,23 @@ const server_options& tool_catalog::options() const {
 }
 
 const std::string& tool_catalog::list_result() const {
+  impl_->need_list();
   return impl_->list_result;
 }
 
 const rapidjson::Document& tool_catalog::input_schema(tool_id id) const {
+  impl_->need_input(static_cast<size_t>(id));
   return impl_->inputs[static_cast<size_t>(id)];
 }
 
 const rapidjson::Document& tool_catalog::output_schema(tool_id id) const {
+  impl_->need_output(static_cast<size_t>(id));
   return impl_->outputs[static_cast<size_t>(id)];
 }
 
 const rapidjson::SchemaDocument&
 tool_catalog::compiled_input(tool_id id) const {
+  impl_->need_input(static_cast<size_t>(id));
   return *impl_->compiled[static_cast<size_t>(id)];
 }
 

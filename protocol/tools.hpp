@@ -56,8 +56,10 @@ bool find_tool(std::string_view name, tool_id& out);
 /// The tools as one server configuration shows and checks them: the
 /// tools/list result, the schemas (defaults and caps from server_options,
 /// the kinds as an enum), their compiled forms and the argument parser.
-/// Built once per configuration (compiling schemas is the expensive part)
-/// and immutable after, so sessions share one.
+/// Built once per configuration and shared by the sessions. The kinds are
+/// checked and compiled by the constructor; a tool's schemas, its compiled
+/// input schema and the tools/list text are made on first use (once each,
+/// thread-safe), so that start-up does not pay for them.
 class tool_catalog {
 public:
   /// Throws std::invalid_argument, naming the kind, if a kind's name or

@@ -201,11 +201,13 @@ caf::actor_system_config& configured(caf::actor_system_config& cfg) {
 
 } // namespace
 
-reactor_fixture::reactor_fixture(tree_tracking mode) : sys{configured(cfg)} {
+reactor_fixture::reactor_fixture(tree_tracking mode, bool clone_into)
+  : sys{configured(cfg)} {
   // As jobd does (app/main.cpp): a job's orphans come to us, not to init.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   reactor_options options;
   options.tracking = mode;
+  options.clone_into_cgroup = clone_into;
   reactor = std::make_unique<process_reactor>(options);
 }
 

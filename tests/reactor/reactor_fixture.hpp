@@ -138,7 +138,8 @@ bool eventually(std::chrono::milliseconds timeout, Pred pred) {
 /// One actor system and one reactor per test, in the given tracking mode.
 class reactor_fixture : public ::testing::Test {
 protected:
-  explicit reactor_fixture(tree_tracking mode);
+  /// `clone_into`: reactor_options::clone_into_cgroup.
+  explicit reactor_fixture(tree_tracking mode, bool clone_into = true);
   ~reactor_fixture() override;
 
   /// Launches `spec` to a new recording sink.
@@ -164,6 +165,17 @@ protected:
 class cgroup_mode : public reactor_fixture {
 protected:
   cgroup_mode() : reactor_fixture(tree_tracking::automatic) {}
+  void SetUp() override {
+    if (reactor->tracking_mode() != "cgroup")
+      GTEST_SKIP() << "no writable cgroup v2 here";
+  }
+};
+
+/// Cgroup tracking where the child enters its cgroup by writing
+/// cgroup.procs (as where clone3 cannot start it there).
+class cgroup_write_mode : public reactor_fixture {
+protected:
+  cgroup_write_mode() : reactor_fixture(tree_tracking::automatic, false) {}
   void SetUp() override {
     if (reactor->tracking_mode() != "cgroup")
       GTEST_SKIP() << "no writable cgroup v2 here";

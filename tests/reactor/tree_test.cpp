@@ -235,6 +235,28 @@ TEST_F(cgroup_mode, leader_exit_ends_an_escapee_that_let_go_of_the_pipes) {
   EXPECT_TRUE(is_gone(escapee));
 }
 
+// -- cgroup mode, entered by a cgroup.procs write ----------------------------
+
+TEST_F(cgroup_write_mode, child_enters_its_cgroup_and_a_setsid_escapee_dies) {
+  auto spec = make_sh(std::string{"trap '' TERM; "} + setsid_escapee);
+  spec.name = "reactor-write-job";
+  auto rec = start(spec);
+  ASSERT_TRUE(rec->wait_lines(1));
+  EXPECT_EQ(rec->tracking, "cgroup");
+  const auto where = unified_cgroup_of(static_cast<pid_t>(rec->pid));
+  EXPECT_EQ(where.substr(where.rfind('/')), "/reactor-write-job") << where;
+  const pid_t escapee = rec->pid_on_line(0);
+  ASSERT_GT(escapee, 0);
+  stray(escapee);
+  EXPECT_EQ(unified_cgroup_of(escapee), where);
+  const auto dir = cgroup_dir_of(static_cast<pid_t>(rec->pid));
+  reactor->kill_tree(rec->pid);
+  ASSERT_TRUE(rec->wait_done(3s));
+  ASSERT_TRUE(WIFSIGNALED(*rec->status));
+  EXPECT_TRUE(is_gone(escapee));
+  EXPECT_TRUE(eventually(1s, [&] { return !directory_exists(dir); })) << dir;
+}
+
 // -- process-group mode -------------------------------------------------------
 
 TEST_F(pgroup_mode, an_escapee_holding_the_pipes_does_not_keep_the_job) {

@@ -187,10 +187,11 @@ bool is_member(pid_t pid, const std::string& relative) {
 
 // -- cgroup_parent ------------------------------------------------------------
 
-cgroup_parent::cgroup_parent(std::string path, std::string relative)
-  : path_(std::move(path)), relative_(std::move(relative)) {}
+cgroup_parent::cgroup_parent(std::string path, std::string relative, int fd)
+  : path_(std::move(path)), fd_(fd), relative_(std::move(relative)) {}
 
 cgroup_parent::~cgroup_parent() {
+  ::close(fd_);
   ::rmdir(path_.c_str());
 }
 
@@ -231,8 +232,14 @@ std::unique_ptr<cgroup_parent> cgroup_parent::create(std::string& why) {
       ::rmdir(path.c_str());
       return nullptr;
     }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      why = "cannot open " + path + ": " + describe(errno);
+      ::rmdir(path.c_str());
+      return nullptr;
+    }
     return std::unique_ptr<cgroup_parent>{
-      new cgroup_parent{path, own + "/" + name}};
+      new cgroup_parent{path, own + "/" + name, fd}};
   }
   why = "no free name for jobd's cgroup below " + base;
   return nullptr;
@@ -245,26 +252,21 @@ std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& name,
     const auto leaf = attempt == 0 && stem != "job"
                         ? stem
                         : stem + "-" + std::to_string(++serial_);
-    const auto path = path_ + "/" + leaf;
-    if (::mkdir(path.c_str(), 0755) != 0) {
+    if (::mkdirat(fd_, leaf.c_str(), 0755) != 0) {
       if (errno == EEXIST)
         continue;
-      why = "cannot create " + path + ": " + describe(errno);
+      why = "cannot create " + path_ + "/" + leaf + ": " + describe(errno);
       return nullptr;
     }
-    const int dir_fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    const int procs_fd
-      = dir_fd < 0 ? -1
-                   : ::openat(dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-    if (procs_fd < 0) {
-      why = "cannot open " + path + "/cgroup.procs: " + describe(errno);
-      if (dir_fd >= 0)
-        ::close(dir_fd);
-      ::rmdir(path.c_str());
+    const int dir_fd
+      = ::openat(fd_, leaf.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) {
+      why = "cannot open " + path_ + "/" + leaf + ": " + describe(errno);
+      ::unlinkat(fd_, leaf.c_str(), AT_REMOVEDIR);
       return nullptr;
     }
     return std::unique_ptr<cgroup_tree>{
-      new cgroup_tree{path, relative_ + "/" + leaf, dir_fd, procs_fd}};
+      new cgroup_tree{path_ + "/" + leaf, relative_ + "/" + leaf, dir_fd}};
   }
   why = "no free name for a job cgroup below " + path_;
   return nullptr;
@@ -272,15 +274,19 @@ std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& name,
 
 // -- cgroup_tree --------------------------------------------------------------
 
-cgroup_tree::cgroup_tree(std::string path, std::string relative, int dir_fd,
-                         int procs_fd)
-  : path_(std::move(path)), relative_(std::move(relative)), dir_fd_(dir_fd),
-    procs_fd_(procs_fd) {}
+cgroup_tree::cgroup_tree(std::string path, std::string relative, int dir_fd)
+  : path_(std::move(path)), relative_(std::move(relative)), dir_fd_(dir_fd) {}
 
 cgroup_tree::~cgroup_tree() {
   close_procs();
   if (dir_fd_ >= 0)
     ::close(dir_fd_);
+}
+
+int cgroup_tree::procs_fd() {
+  if (procs_fd_ < 0 && !removed_)
+    procs_fd_ = ::openat(dir_fd_, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  return procs_fd_;
 }
 
 void cgroup_tree::close_procs() {

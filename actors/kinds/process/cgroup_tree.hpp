@@ -43,9 +43,12 @@ public:
                                           std::string& why);
 
 private:
-  cgroup_parent(std::string path, std::string relative);
+  cgroup_parent(std::string path, std::string relative, int fd);
 
   std::string path_;
+  /// The directory, O_DIRECTORY: job cgroups are made relative to it
+  /// (mkdirat, openat), which spares a lookup of the whole path per job.
+  int fd_;
   /// The same directory as /proc/<pid>/cgroup names it.
   std::string relative_;
   /// Numbers the names that were taken.
@@ -65,11 +68,17 @@ public:
     return path_;
   }
 
-  /// cgroup.procs opened for writing (O_CLOEXEC): the vforked child writes
-  /// "0" to it to enter the cgroup before it execs. -1 once closed.
-  int procs_fd() const {
-    return procs_fd_;
+  /// The cgroup's directory (O_DIRECTORY, O_CLOEXEC): where clone3 with
+  /// CLONE_INTO_CGROUP starts the child.
+  int dir_fd() const {
+    return dir_fd_;
   }
+
+  /// cgroup.procs opened for writing (O_CLOEXEC) on first call: the
+  /// vforked child writes "0" to it to enter the cgroup before it execs
+  /// (where clone3 cannot start it there). -1, with errno, if it cannot be
+  /// opened.
+  int procs_fd();
 
   /// Closes `procs_fd()`, once the child started.
   void close_procs();
@@ -101,12 +110,12 @@ public:
 
 private:
   friend class cgroup_parent;
-  cgroup_tree(std::string path, std::string relative, int dir_fd, int procs_fd);
+  cgroup_tree(std::string path, std::string relative, int dir_fd);
 
   std::string path_;
   std::string relative_;
   int dir_fd_;
-  int procs_fd_;
+  int procs_fd_ = -1;
   bool removed_ = false;
 };
 

@@ -10,7 +10,7 @@ namespace jobd {
 
 namespace {
 
-void close_fds(unsigned int first, unsigned int last) {
+JOBD_CHILD_CODE void close_fds(unsigned int first, unsigned int last) {
   if (::close_range(first, last, 0) == 0)
     return;
   // Kernel without close_range (< 5.9): close one by one.
@@ -25,7 +25,7 @@ void close_fds(unsigned int first, unsigned int last) {
 
 } // namespace
 
-void reset_signals_in_child() {
+JOBD_CHILD_CODE void reset_signals_in_child() {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
@@ -37,7 +37,7 @@ void reset_signals_in_child() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
-int enter_cgroup_in_child(int procs_fd) {
+JOBD_CHILD_CODE int enter_cgroup_in_child(int procs_fd) {
   for (;;) {
     if (::write(procs_fd, "0", 1) == 1)
       return 0;
@@ -50,7 +50,7 @@ int enter_cgroup_in_child(int procs_fd) {
 // with itself, so every descriptor between 2 and the launcher's error pipe
 // stays open in the child: close them here. Runs after process_stdio set up
 // 0-2; keeps the launcher's error pipe.
-void close_unlisted_in_child(std::vector<int>& keep) {
+JOBD_CHILD_CODE void close_unlisted_in_child(std::vector<int>& keep) {
   std::sort(keep.begin(), keep.end()); // in place: no allocation
   unsigned int low = 0;
   for (int fd : keep) {
@@ -61,6 +61,10 @@ void close_unlisted_in_child(std::vector<int>& keep) {
     low = static_cast<unsigned int>(fd) + 1;
   }
   close_fds(low, ~0U);
+}
+
+JOBD_CHILD_CODE void close_from_in_child(int first) {
+  close_fds(static_cast<unsigned int>(first), ~0U);
 }
 
 } // namespace jobd

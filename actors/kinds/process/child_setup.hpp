@@ -9,6 +9,14 @@
 
 #include <unistd.h>
 
+// Code that runs in a child sharing our memory is not instrumented by a
+// sanitizer: its frames would leave poisoned shadow memory behind.
+#if defined(__GNUC__)
+#define JOBD_CHILD_CODE __attribute__((no_sanitize_address))
+#else
+#define JOBD_CHILD_CODE
+#endif
+
 namespace jobd {
 
 /// Resets every signal disposition to its default and empties the signal
@@ -21,6 +29,9 @@ int enter_cgroup_in_child(int procs_fd);
 
 /// Closes every descriptor not in `keep` (sorted in place).
 void close_unlisted_in_child(std::vector<int>& keep);
+
+/// Closes every descriptor from `first` up.
+void close_from_in_child(int first);
 
 /// The hooks Boost.Process runs in the vforked child.
 struct child_setup {

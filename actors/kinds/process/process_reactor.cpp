@@ -51,17 +51,43 @@ reactor_options reactor_options::from_environment() {
   return result;
 }
 
-process_reactor::impl::impl(reactor_options opts) : options(opts) {
+process_reactor::impl::impl(reactor_options opts)
+  : options(opts), clone_into(opts.clone_into_cgroup) {}
+
+void process_reactor::impl::set_up() {
+  // On the reactor thread, while the caller goes on starting the server
+  // (finding the cgroup2 mount and making jobd-<pid> cost a few hundred
+  // microseconds of a cold start).
+  std::shared_ptr<cgroup_parent> made;
   if (options.tracking == tree_tracking::automatic) {
-    std::string why; // the fallback is silent: tracking_mode() tells
-    cgroups = cgroup_parent::create(why);
-    use_cgroups = cgroups != nullptr;
-    if (cgroups)
-      start_inotify();
+    try {
+      std::string why; // the fallback is silent: tracking_mode() tells
+      made = cgroup_parent::create(why);
+      if (made)
+        start_inotify();
+    } catch (...) {
+      made.reset(); // out of memory: process groups then
+    }
   }
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    cgroups = std::move(made);
+    use_cgroups = cgroups != nullptr;
+    ready = true;
+  }
+  changed.notify_all();
+}
+
+void process_reactor::impl::wait_ready() const {
+  if (ready_seen.load(std::memory_order_acquire))
+    return;
+  std::unique_lock<std::mutex> lock{mtx};
+  changed.wait(lock, [this] { return ready; });
+  ready_seen.store(true, std::memory_order_release);
 }
 
 void process_reactor::impl::run() {
+  set_up();
   for (;;) {
     try {
       io.run();
@@ -103,8 +129,8 @@ void process_reactor::impl::do_launch(launch_spec& spec, backend_events& sink,
   spawn_outcome res;
   {
     std::lock_guard<std::mutex> spawning{spawn_mtx};
-    res = spawn_child(spec, t->out.pipe, t->err.pipe,
-                      t->cgroup ? t->cgroup->procs_fd() : -1, owner);
+    res = spawn_child(spec, t->out.pipe, t->err.pipe, t->cgroup.get(),
+                      clone_into, owner);
     if (res.pid > 0) {
       t->pid = res.pid;
       if (t->cgroup && res.cgroup_error != 0) {
@@ -261,6 +287,7 @@ process_reactor::~process_reactor() {
 }
 
 void process_reactor::launch(launch_spec spec, backend_events sink) {
+  impl_->wait_ready();
   std::shared_ptr<cgroup_parent> cgroups;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
@@ -317,6 +344,7 @@ void process_reactor::kill_tree(int64_t pid) {
 }
 
 std::string process_reactor::tracking_mode() const {
+  impl_->wait_ready();
   return impl_->use_cgroups ? "cgroup" : "pgroup";
 }
 
@@ -353,6 +381,7 @@ void process_reactor::stop(std::chrono::milliseconds grace) {
   if (s.stopped)
     return;
   s.stopped = true;
+  s.wait_ready();
   {
     std::unique_lock<std::mutex> lock{s.mtx};
     s.stopping = true;

@@ -33,6 +33,10 @@ struct reactor_options {
   /// process group with setsid) is then closed by the reactor; one that no
   /// process holds is read to its end.
   std::chrono::milliseconds drain_bound{500};
+  /// With cgroup tracking: start each child inside its cgroup with clone3
+  /// (CLONE_INTO_CGROUP). False, or where clone3 cannot, the vforked child
+  /// enters it by writing cgroup.procs (slower: a migration per job).
+  bool clone_into_cgroup = true;
 
   /// The defaults, with `tracking` from JOBD_TRACKING: "pgroup" forces the
   /// process group; "cgroup", "auto" or unset mean automatic.
@@ -83,8 +87,9 @@ struct reactor_options {
 /// more: the reactor SIGKILLs the tree and discards its output.
 class process_reactor : public process_launcher {
 public:
-  /// Starts the reactor thread; with automatic tracking, makes the cgroup
-  /// parent `jobd-<pid>` (see cgroup_parent::create).
+  /// Starts the reactor thread, which first (with automatic tracking)
+  /// makes the cgroup parent `jobd-<pid>` (see cgroup_parent::create);
+  /// calls that depend on it wait until it is done.
   explicit process_reactor(reactor_options options
                            = reactor_options::from_environment());
 

@@ -111,21 +111,28 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   /// Only this process runs the reactor; a forked child must never.
   const pid_t owner = ::getpid();
   std::thread thread;
-  /// Where job cgroups are made; null with process-group tracking. Shared
-  /// with launch() calls in flight when stop() drops it.
-  std::shared_ptr<cgroup_parent> cgroups;
-  /// False once a child could not enter its cgroup: later jobs then get
-  /// no cgroup either.
-  std::atomic<bool> use_cgroups{false};
-
   // -- shared with other threads, guarded by mtx -----------------------------
   mutable std::mutex mtx;
+  /// Where job cgroups are made; null with process-group tracking. Shared
+  /// with launch() calls in flight when stop() drops it. Set by set_up().
+  std::shared_ptr<cgroup_parent> cgroups;
+  /// False once a child could not enter its cgroup: later jobs then get
+  /// no cgroup either. Set by set_up().
+  std::atomic<bool> use_cgroups{false};
+  /// Children are started in their cgroup by clone3; false once that
+  /// failed for lack of support (spawn_child then uses the vfork launcher).
+  /// Reactor thread only.
+  bool clone_into = true;
+  /// set_up() is done (`changed` is notified).
+  bool ready = false;
+  /// wait_ready() saw `ready`: later calls skip the lock.
+  mutable std::atomic<bool> ready_seen{false};
   /// Held from fork until the new leader is in `leaders`, and by every reap
   /// of adopted zombies, so that none takes a fresh leader's status. Taken
   /// before `mtx`.
   std::mutex spawn_mtx;
-  /// Notified when a leader was reaped or a tree ended.
-  std::condition_variable changed;
+  /// Notified when a leader was reaped or a tree ended, and by set_up().
+  mutable std::condition_variable changed;
   /// Trees whose leader is not reaped yet, by leader pid. An unreaped
   /// child's pid cannot be reused, and neither can the id of a group it is
   /// in: these are the only pids and groups any signal is sent to.
@@ -158,6 +165,11 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   boost::asio::steady_timer late_reap{io};
   bool late_reap_armed = false;
 
+  /// First thing on the reactor thread: with automatic tracking, makes
+  /// the cgroup parent and the inotify instance; then `ready`.
+  void set_up();
+  /// Blocks until set_up() is done; any thread.
+  void wait_ready() const;
   void run();
 
   // -- process_reactor.cpp ---------------------------------------------------

@@ -1,6 +1,8 @@
 #include "actors/kinds/process/spawn.hpp"
 
+#include "actors/kinds/process/cgroup_tree.hpp"
 #include "actors/kinds/process/child_setup.hpp"
+#include "actors/kinds/process/clone_into.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/process/v2/posix/vfork_launcher.hpp>
@@ -9,12 +11,14 @@
 #include <boost/process/v2/stdio.hpp>
 
 #include <exception>
+#include <initializer_list>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
 #include <cerrno>
 #include <csignal>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +84,79 @@ spawn_outcome failure(const char* code, std::string message) {
   return result;
 }
 
+/// The outcome of a child that started but could not exec: `error` is the
+/// errno of the step that failed.
+spawn_outcome exec_failure(const launch_spec& spec, int error) {
+  if (auto problem = directory_problem(spec.working_directory))
+    return failure(codes::invalid_working_directory, std::move(*problem));
+  return failure(classify(error), "cannot execute '" + spec.executable
+                                    + "': " + describe(error));
+}
+
+/// Moves `fd` above 0-2 (a pipe made while jobd's own stdio was closed
+/// would be overwritten by the child's dup2s); keeps O_CLOEXEC.
+int above_stdio(int fd) {
+  if (fd < 0 || fd > STDERR_FILENO)
+    return fd;
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  ::close(fd);
+  return moved;
+}
+
+void close_all(std::initializer_list<int> fds) {
+  for (int fd : fds)
+    if (fd >= 0)
+      ::close(fd);
+}
+
+/// Starts the child inside `cgroup_fd` with clone_into(). Null if clone3
+/// cannot do that here: the caller then uses the vfork launcher.
+std::optional<spawn_outcome>
+spawn_into(const launch_spec& spec, const char* const* argv,
+           const char* const* envp, asio::readable_pipe& out,
+           asio::readable_pipe& err, int cgroup_fd) {
+  int out_fds[2] = {-1, -1};
+  int err_fds[2] = {-1, -1};
+  int null_fd = -1;
+  if (::pipe2(out_fds, O_CLOEXEC) != 0 || ::pipe2(err_fds, O_CLOEXEC) != 0
+      || (null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+    const int error = errno;
+    close_all({out_fds[0], out_fds[1], err_fds[0], err_fds[1]});
+    return failure(codes::spawn_failed, "cannot execute '" + spec.executable
+                                          + "': " + describe(error));
+  }
+  for (int* fd : {&out_fds[0], &out_fds[1], &err_fds[0], &err_fds[1], &null_fd})
+    *fd = above_stdio(*fd);
+  clone_into_request req;
+  req.executable = spec.executable.c_str();
+  req.argv = argv;
+  req.envp = envp;
+  req.working_directory = spec.working_directory.c_str();
+  req.stdin_fd = null_fd;
+  req.stdout_fd = out_fds[1];
+  req.stderr_fd = err_fds[1];
+  req.cgroup_fd = cgroup_fd;
+  const auto started = clone_into(req);
+  close_all({null_fd, out_fds[1], err_fds[1]});
+  if (started.clone_error != 0) {
+    close_all({out_fds[0], err_fds[0]});
+    if (clone_into_unavailable(started.clone_error))
+      return std::nullopt;
+    return failure(codes::spawn_failed,
+                   "cannot execute '" + spec.executable
+                     + "': " + describe(started.clone_error));
+  }
+  out.assign(out_fds[0]);
+  err.assign(err_fds[0]);
+  if (started.exec_error != 0) {
+    reap_failed(started.pid);
+    return exec_failure(spec, started.exec_error);
+  }
+  spawn_outcome result;
+  result.pid = started.pid;
+  return result;
+}
+
 } // namespace
 
 std::optional<std::string> directory_problem(const std::string& dir) {
@@ -96,13 +173,8 @@ std::optional<std::string> directory_problem(const std::string& dir) {
 }
 
 spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
-                          asio::readable_pipe& err, int procs_fd, pid_t owner) {
-  // Boost.Process launches on this fresh context, never run: the fork
-  // notification in the child then finds nothing to re-register (on the
-  // reactor's context, every running job's descriptors were re-added in
-  // each child, which cost time per job, could throw, and would corrupt it
-  // under vfork).
-  asio::io_context spawn_ctx;
+                          asio::readable_pipe& err, cgroup_tree* cgroup,
+                          bool& use_clone, pid_t owner) {
   // A ready `const char**` is passed through as argv, argv[0] included.
   std::vector<const char*> argv;
   argv.reserve(spec.argv.size() + 2);
@@ -118,6 +190,26 @@ spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
   for (const auto& entry : env)
     envp.push_back(entry.c_str());
   envp.push_back(nullptr);
+  if (cgroup != nullptr && use_clone && clone_into_supported()) {
+    if (auto started
+        = spawn_into(spec, argv_data, envp.data(), out, err, cgroup->dir_fd()))
+      return std::move(*started);
+    use_clone = false; // from now on the vfork launcher
+  }
+  spawn_outcome result;
+  int procs_fd = -1;
+  if (cgroup != nullptr) {
+    procs_fd = cgroup->procs_fd();
+    if (procs_fd < 0)
+      result.cgroup_error = errno != 0 ? errno : EIO; // runs outside it
+  }
+  // Boost.Process launches on this fresh context, never run: the fork
+  // notification in the child then finds nothing to re-register (on the
+  // reactor's context, every running job's descriptors were re-added in
+  // each child, which cost time per job, could throw, and would corrupt it
+  // under vfork). Only this path needs it (an epoll and an eventfd made
+  // and closed per launch).
+  asio::io_context spawn_ctx;
   // A fresh launcher per child: it keeps state (pid, fd whitelist). vfork
   // does not copy our page tables (fork did, and then every write of ours
   // took a copy-on-write fault); the child only makes syscalls (see
@@ -126,7 +218,6 @@ spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
   // In 1.81 header-only mode bp::process_environment::on_setup is never
   // defined (only src.hpp has it: link error); set what it would set.
   launcher.env = envp.data();
-  spawn_outcome result;
   child_setup setup;
   setup.cgroup_procs_fd = procs_fd;
   setup.cgroup_error = &result.cgroup_error;
@@ -162,11 +253,7 @@ spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
     // An exec failure comes back through `ec` (the vforked child set it in
     // our memory), leaving the child unreaped: reap it.
     reap_failed(launcher.pid);
-    const int error = ec ? ec.value() : EINVAL;
-    if (auto problem = directory_problem(spec.working_directory))
-      return failure(codes::invalid_working_directory, std::move(*problem));
-    return failure(classify(error), "cannot execute '" + spec.executable
-                                      + "': " + describe(error));
+    return exec_failure(spec, ec ? ec.value() : EINVAL);
   }
   result.pid = pid;
   return result;
