@@ -349,6 +349,7 @@ std::string process_reactor::tracking_mode() const {
 }
 
 std::string process_reactor::cgroup_parent_path() const {
+  impl_->wait_ready();
   return impl_->use_cgroups ? impl_->cgroups->path() : std::string{};
 }
 
