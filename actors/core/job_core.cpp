@@ -24,6 +24,8 @@ constexpr auto flush_delay = std::chrono::milliseconds(50);
 constexpr auto pid_wait = std::chrono::milliseconds(50);
 // Output events are coalesced: a chatty job tells at most 10 per second.
 constexpr auto progress_delay = std::chrono::milliseconds(100);
+// How often the STORE gets the output of a job that outruns its window.
+constexpr auto firehose_store_delay = std::chrono::seconds(1);
 
 int index_of(stream_kind s) {
   return s == stream_kind::out ? 0 : 1;
@@ -99,8 +101,22 @@ void persist_output(self_ptr self, bool force = false) {
   auto& st = self->state;
   if (!st.ctx.store || st.buffer->last_sequence() <= st.stored_sequence)
     return;
-  if (st.storing && !force)
+  if (!force && st.storing)
     return;
+  auto now = self->clock().now();
+  if (!force && now < st.store_again_at) {
+    // A job whose output outruns its window is stored once a second.
+    if (!st.store_retry_scheduled) {
+      st.store_retry_scheduled = true;
+      self->delayed_send(self, st.store_again_at - now, atom::progress_v);
+    }
+    return;
+  }
+  // Chunks dropped before they were ever sent: the window churns faster
+  // than it is stored; writing it every 100 ms would mostly write what is
+  // deleted again, at the cost of the drain.
+  auto outran = st.buffer->first_kept() > st.stored_sequence + 1;
+  st.store_again_at = outran ? now + firehose_store_delay : now;
   stored_output out{st.info.id, st.info.serial, {}, st.buffer->first_kept(),
                     st.buffer->stats()};
   st.buffer->for_each_after(st.stored_sequence, [&](const output_chunk& c) {
@@ -532,6 +548,7 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     [self](atom::progress) {
       auto& st = self->state;
       st.progress_scheduled = false;
+      st.store_retry_scheduled = false;
       persist_output(self);
       auto last = st.buffer->last_sequence();
       if (last > st.announced_sequence && !finished(self)) {

@@ -61,6 +61,11 @@ struct job_core_state {
   uint64_t stored_sequence = 0;
   /// An output message to the STORE was not taken yet.
   bool storing = false;
+  /// Output goes to the STORE no earlier than this (a job whose output
+  /// outruns its window is stored once a second), and a progress tick is
+  /// due for it then.
+  time_point store_again_at;
+  bool store_retry_scheduled = false;
   stop_reason stopping = stop_reason::none;
   int64_t grace_ms = 0;
   /// When the job started, on the steady clock (for run_ms).

@@ -21,7 +21,7 @@ namespace {
 using self_ptr = store_ptr;
 using clock_type = std::chrono::steady_clock;
 
-constexpr auto batch_delay = std::chrono::milliseconds(50);
+constexpr auto commit_gap = std::chrono::milliseconds(25);
 constexpr auto retry_delay = std::chrono::seconds(1);
 constexpr size_t batch_writes = 512;
 constexpr uint64_t batch_output_bytes = 4 << 20;
@@ -75,6 +75,7 @@ bool flush(self_ptr self) {
     st.db->begin();
     apply_batch(*st.db, st.batch);
     st.db->commit();
+    st.last_commit = clock_type::now();
     st.db->enforce_max_bytes();
   } catch (const sql::error& e) {
     st.db->rollback();
@@ -130,11 +131,16 @@ void enqueue(self_ptr self, store_state::write w, uint64_t bytes) {
              || st.batch_bytes >= batch_output_bytes) {
     flush(self);
   } else if (first) {
-    // Group commit: the flush message queues behind everything already in
-    // the mailbox, so one transaction takes all the writes that arrived
-    // meanwhile, and a write waits no longer than the writes before it.
-    self->send(self, atom::settle_v);
-    schedule_tick(self, batch_delay); // the bound, should the mailbox flood
+    // Group commit. After a quiet spell the flush message queues behind
+    // what is in the mailbox now, so one transaction takes all the writes
+    // that arrived meanwhile and a lone write is committed at once; under
+    // load commits come at most every commit_gap, each taking everything
+    // queued by then.
+    auto since = clock_type::now() - st.last_commit;
+    if (since >= commit_gap)
+      self->send(self, atom::settle_v);
+    else
+      schedule_tick(self, commit_gap - since);
   }
 }
 

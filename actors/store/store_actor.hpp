@@ -1,6 +1,7 @@
 // STORE: the one actor that touches the database. It batches the rows and
-// output that jobs and SCHEDULER send and commits them together (at most
-// every 50 ms, or at once past 512 writes or 4 MiB), answers the queries
+// output that jobs and SCHEDULER send and commits them together (a lone
+// write at once, under load every 25 ms, or at once past 512 writes or
+// 4 MiB), answers the queries
 // about jobs that SCHEDULER does not hold, and keeps jobd running when the
 // disk refuses: persistence "degraded", one warning, a retry every second.
 #pragma once
@@ -40,6 +41,9 @@ struct store_state {
   std::vector<write> batch;
   uint64_t batch_bytes = 0;
   bool tick_scheduled = false;
+  /// When the last batch was committed (commits are at least 25 ms apart
+  /// under load).
+  std::chrono::steady_clock::time_point last_commit;
   /// Why writes fail, while they do.
   std::string degraded;
   /// Output dropped while degraded (its batch was full).
