@@ -229,6 +229,10 @@ using event_listener = caf::typed_actor<
   // A job's output grew.
   caf::reacts_to<atom::output, output_news>>;
 
+/// Who queues again the jobs of a dead instance the STORE takes over
+/// (SCHEDULER).
+using requeue_target = caf::typed_actor<caf::reacts_to<requeue_list>>;
+
 /// The STORE actor interface: the only user of the database (SQLite; see
 /// actors/store/). Writes are group-committed: everything that queued up
 /// while the store was busy goes into one transaction (at most 50 ms, 512
@@ -268,6 +272,8 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::recheck>::with<requeue_list>,
   // Commit what is pending now; answered after the commit.
   caf::replies_to<atom::flush>::with<bool>,
+  // Where pending jobs of dead instances go that a query happened upon.
+  caf::reacts_to<atom::subscribe, requeue_target>,
   // To itself, behind the writes queued so far: commit them together.
   caf::reacts_to<atom::settle>,
   // Its batch timer.

@@ -474,6 +474,8 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
   }
   st.next_serial = st.config.first_serial;
   st.serial_end = st.config.serial_end;
+  self->send(st.config.store, atom::subscribe_v,
+             caf::actor_cast<requeue_target>(self));
   // Jobs and sessions hold our handle and we hold theirs: take them along
   // when we go, or the cycle would keep them all alive.
   self->set_exit_handler([self](caf::exit_msg& msg) {

@@ -134,30 +134,30 @@ void release_dead_lock(const std::string& dir, const std::string& id,
   ::close(fd);
 }
 
-std::string kill_leftovers(const instance_info& owner,
+leftovers kill_leftovers(const instance_info& owner,
                            const std::string& job_id, int64_t pid,
                            const std::string& recorded_start) {
   if (!owner.cgroup_parent.empty()) {
     auto dir = owner.cgroup_parent + "/" + job_id;
     struct stat sb{};
     if (::stat(dir.c_str(), &sb) != 0)
-      return "no cgroup left";
+      return {false, "no cgroup left"};
     write_file(dir + "/cgroup.kill", "1");
     // cgroup.kill is asynchronous: give the kernel a moment.
     for (int i = 0; i < 200 && cgroup_populated(dir); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     ::rmdir(dir.c_str());
-    return "cgroup killed";
+    return {true, "cgroup killed"};
   }
   if (pid <= 0 || recorded_start.empty())
-    return "no process recorded";
+    return {false, "no process recorded"};
   // The group leader must still be the very process jobd started: same
   // boot, same start time, still leading its own group.
   if (process_start(pid) != recorded_start || stat_field(pid, 5)
                                                   != std::to_string(pid))
-    return "process group gone";
+    return {false, "process group gone"};
   ::kill(static_cast<pid_t>(-pid), SIGKILL);
-  return "process group killed";
+  return {true, "process group killed"};
 }
 
 void remove_cgroup_parent(const std::string& path) {

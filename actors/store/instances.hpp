@@ -55,8 +55,12 @@ void release_dead_lock(const std::string& dir, const std::string& id, int fd);
 /// SIGKILLs what is left of a job of a dead instance: its cgroup (below the
 /// instance's cgroup parent), else its process group when the group
 /// leader is still the process that was recorded (same boot, same start
-/// time). Returns how it went, for the log.
-std::string kill_leftovers(const instance_info& owner,
+/// time). Says whether anything of the job was found, and what was done.
+struct leftovers {
+  bool found = false;
+  std::string what;
+};
+leftovers kill_leftovers(const instance_info& owner,
                            const std::string& job_id, int64_t pid,
                            const std::string& recorded_start);
 

@@ -387,36 +387,36 @@ std::vector<requeued_job> job_store::recover() {
     int taken = -1;
     if (instance_alive(dir, other.id, taken))
       continue;
-    std::vector<job_info> jobs;
+    std::vector<requeued_job> jobs;
     {
       sql::statement q{db_, "SELECT " JOBD_JOB_COLUMNS ", spec FROM jobs "
                             "WHERE owner = ? AND status < 2 ORDER BY serial"};
       q.bind(1, other.id);
       while (q.step()) {
-        jobs.push_back(decode_job(q));
-        if (jobs.back().status == job_status::pending)
-          requeue.push_back({jobs.back(),
-                             decode_spec(jobs.back(), q.view_at(spec_column))});
+        auto info = decode_job(q);
+        auto spec = decode_spec(info, q.view_at(spec_column));
+        jobs.push_back({std::move(info), std::move(spec)});
       }
     }
     size_t interrupted = 0;
     sql::transaction tx{db_};
-    for (auto& j : jobs) {
-      if (j.status == job_status::running
-          || (j.status == job_status::pending && !opts_.requeue)) {
-        if (j.status == job_status::running)
-          log::info("store: job " + j.id + " of dead instance " + other.id
-                    + ": "
-                    + kill_leftovers(other, j.id, j.pid, j.process_start));
+    for (auto& [j, spec] : jobs) {
+      // A job still recorded pending may have started in the moment before
+      // the crash (its started row not yet committed): a cgroup of it left
+      // behind tells, and then it ran.
+      auto left = kill_leftovers(other, j.id, j.pid, j.process_start);
+      auto ran = j.status == job_status::running || left.found;
+      if (ran)
+        log::info("store: job " + j.id + " of dead instance " + other.id
+                  + ": " + left.what);
+      if (ran || !opts_.requeue) {
         j.error_code = codes::interrupted;
-        j.error = j.status == job_status::running
-                    ? "jobd instance " + other.id + " (pid "
-                        + std::to_string(other.pid)
-                        + ") stopped while the job ran"
-                    : "jobd instance " + other.id
-                        + " stopped before the job started (--no-requeue)";
-        j.status = j.status == job_status::running ? job_status::failed
-                                                   : job_status::cancelled;
+        j.error = ran ? "jobd instance " + other.id + " (pid "
+                          + std::to_string(other.pid)
+                          + ") stopped while the job ran"
+                      : "jobd instance " + other.id
+                          + " stopped before the job started (--no-requeue)";
+        j.status = ran ? job_status::failed : job_status::cancelled;
         j.finished_at = now_ms();
         put_job(j, nullptr);
         ++interrupted;
@@ -424,6 +424,7 @@ std::vector<requeued_job> job_store::recover() {
         // Taken over at once, so no other survivor queues it as well.
         sql::statement own{db_, "UPDATE jobs SET owner = ? WHERE serial = ?"};
         own.bind(1, me_.id).bind(2, static_cast<int64_t>(j.serial)).run();
+        requeue.push_back({j, std::move(spec)});
       }
     }
     sql::statement end{db_, "UPDATE instances SET ended_at = ? WHERE id = ?"};
@@ -438,8 +439,6 @@ std::vector<requeued_job> job_store::recover() {
                    + std::to_string(jobs.size() - interrupted)
                    + " queued again");
   }
-  if (!opts_.requeue)
-    requeue.clear();
   // Requeued jobs are ours now.
   for (auto& r : requeue) {
     r.info.owner_instance = me_.id;

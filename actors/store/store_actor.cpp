@@ -149,7 +149,9 @@ std::optional<job_info> find_settled(self_ptr self, const std::string& id) {
   auto& st = self->state;
   auto info = st.db->find(id);
   if (info && !is_terminal(info->status) && !info->owner_live) {
-    st.db->recover();
+    auto requeue = st.db->recover();
+    if (!requeue.empty() && st.requeuer)
+      self->send(st.requeuer, requeue_list{std::move(requeue)});
     info = st.db->find(id);
   }
   return info;
@@ -374,6 +376,9 @@ store_actor::behavior_type store(store_ptr self, std::shared_ptr<job_store> db,
     },
     [self](atom::flush) { return flush(self); },
     [self](atom::settle) { flush(self); },
+    [self](atom::subscribe, requeue_target& r) {
+      self->state.requeuer = std::move(r);
+    },
     [self](atom::tick) {
       auto& st = self->state;
       st.tick_scheduled = false;

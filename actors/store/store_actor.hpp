@@ -48,6 +48,8 @@ struct store_state {
   std::string degraded;
   /// Output dropped while degraded (its batch was full).
   uint64_t lost_bytes = 0;
+  /// Takes the pending jobs of dead instances found by queries.
+  requeue_target requeuer;
   /// Serials handed out while the database refused writes (0: none yet).
   uint64_t fallback_serial = 0;
   /// Waits on jobs other instances run, polled on each tick.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -42,6 +43,24 @@ struct state_dir {
     return o;
   }
 };
+
+// Runs SQL on a database file directly (as another program would). Not
+// through std::system: the harness reaps every child, which races it.
+bool sql_exec(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  bool ok = sqlite3_open(path.c_str(), &db) == SQLITE_OK
+            && sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+  sqlite3_close(db);
+  return ok;
+}
+
+// Fills the file system below `path` to the last byte.
+void fill(const std::string& path) {
+  std::ofstream out{path, std::ios::binary};
+  std::string block(4096, '\0');
+  while (out.write(block.data(), block.size()))
+    out.flush();
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
@@ -280,8 +299,13 @@ TEST(Store, TwoInstancesOnOneStateDirectoryBothServe) {
   // Each sees the other's jobs once they were committed (within a batch
   // interval), with their owner.
   auto deadline = now_ms() + 2000;
-  while (b.status(in_a).code() == "JOB_NOT_FOUND" && now_ms() < deadline)
+  for (;;) {
+    auto seen = b.status(in_a);
+    if ((seen.ok() && str(*seen, "job.status") == "running")
+        || now_ms() >= deadline)
+      break;
     sleep_ms(20);
+  }
   auto s = b.status(in_a);
   ASSERT_TRUE(s.ok()) << s.dump();
   EXPECT_EQ(str(*s, "job.status"), "running");
@@ -351,10 +375,8 @@ TEST(Store, ACorruptFileIsRefusedAndLeftAlone) {
 
 TEST(Store, AForeignDatabaseIsRefused) {
   state_dir dir;
-  ASSERT_EQ(std::system(("sqlite3 " + dir.db()
-                         + " 'CREATE TABLE photos(id INTEGER PRIMARY KEY);'")
-                          .c_str()),
-            0);
+  ASSERT_TRUE(
+    sql_exec(dir.db(), "CREATE TABLE photos(id INTEGER PRIMARY KEY);"));
   auto before = read_file(dir.db());
   auto [code, err] = refused_start(dir);
   EXPECT_EQ(code, 2);
@@ -365,9 +387,7 @@ TEST(Store, AForeignDatabaseIsRefused) {
 TEST(Store, ADatabaseOfANewerJobdIsRefused) {
   state_dir dir;
   { jobd_process j{dir.options()}; }
-  ASSERT_EQ(
-    std::system(("sqlite3 " + dir.db() + " 'PRAGMA user_version = 99;'").c_str()),
-    0);
+  ASSERT_TRUE(sql_exec(dir.db(), "PRAGMA user_version = 99;"));
   auto before = read_file(dir.db());
   auto [code, err] = refused_start(dir);
   EXPECT_EQ(code, 2);
@@ -393,7 +413,7 @@ TEST(Store, AFullDiskDegradesPersistenceAndItRecovers) {
   j.wait_terminal(before);
   // Fill the file system to the last byte.
   auto filler = dir.path + "/filler";
-  std::system(("dd if=/dev/zero of=" + filler + " bs=4k 2>/dev/null").c_str());
+  fill(filler);
   // A job with more output than fits.
   auto big = j.submit_sh("head -c 600000 /dev/urandom | base64");
   auto s = j.wait_terminal(big);
