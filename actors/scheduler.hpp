@@ -142,6 +142,33 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
 
 using scheduler_ptr = scheduler_actor::stateful_pointer<scheduler_state>;
 
+/// The index entry of a job, or nullptr.
+inline scheduler_state::entry* find_job(scheduler_ptr self,
+                                        const std::string& id) {
+  auto i = self->state.jobs.find(id);
+  return i == self->state.jobs.end() ? nullptr : &i->second;
+}
+
+inline queue_key key_of(const job_info& job) {
+  return {job.priority, job.serial};
+}
+
+inline candidate candidate_of(const job_info& job) {
+  return {job.id, job.session_id, job.priority, job.serial};
+}
+
+/// Starts the best offered jobs while global slots are free.
+void dispatch(scheduler_ptr self);
+
+// -- admission (scheduler_admission.cpp) --------------------------------------
+
+/// console_execute_async: a new job, checked by its kind, then queued.
+caf::result<submit_result> submit(scheduler_ptr self, job_spec& spec);
+
+/// Queues again the pending jobs of a dead instance, under their old ids,
+/// in their old order.
+void requeue(scheduler_ptr self, requeue_list& list);
+
 /// console_list_jobs: newest first, from the store, with what this
 /// instance knows fresher (output counters, queue positions).
 caf::result<list_page> list_jobs(scheduler_ptr self, list_query q);

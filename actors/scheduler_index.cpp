@@ -73,8 +73,7 @@ caf::result<list_page> list_jobs(scheduler_ptr self, list_query q) {
   return rp;
 }
 
-caf::result<cleanup_result> cleanup_jobs(scheduler_ptr self,
-                                         cleanup_query q) {
+caf::result<cleanup_result> cleanup_jobs(scheduler_ptr self, cleanup_query q) {
   auto rp = self->make_response_promise<cleanup_result>();
   self->request(self->state.config.store, caf::infinite, atom::cleanup_v, q)
     .then(

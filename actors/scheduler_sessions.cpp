@@ -12,10 +12,6 @@ namespace jobd {
 
 namespace {
 
-candidate candidate_of(const job_info& job) {
-  return {job.id, job.session_id, job.priority, job.serial};
-}
-
 session_actor spawn_session(scheduler_ptr self, const std::string& id) {
   auto& st = self->state;
   auto handle = self->system().spawn(

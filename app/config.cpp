@@ -237,7 +237,7 @@ std::string usage() {
          "logs go to stderr. Every option is also an environment variable;\n"
          "options win.\n\n";
   for (auto& s : settings()) {
-    auto value = s.boolean ? ""
+    auto value = s.boolean                              ? ""
                  : std::string{s.flag} == "--log-level" ? " LEVEL"
                  : std::string{s.flag} == "--state-dir" ? " DIR"
                                                         : " N";

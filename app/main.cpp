@@ -156,8 +156,8 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   auto out = std::make_shared<stdio_sink>(STDOUT_FILENO, out_options);
   {
     caf::actor_system sys{sys_cfg};
-    auto kept = sys.spawn(store, db, cfg.max_wait_ms, cfg.retention_ms,
-                          degraded);
+    auto kept
+      = sys.spawn(store, db, cfg.max_wait_ms, cfg.retention_ms, degraded);
     auto stats = sys.spawn(metrics, cfg.max_concurrent_jobs,
                            cfg.max_concurrent_jobs_per_session, kept);
     auto sched_cfg = to_scheduler_config(cfg);

@@ -117,7 +117,10 @@ void persist_output(self_ptr self, bool force = false) {
   // deleted again, at the cost of the drain.
   auto outran = st.buffer->first_kept() > st.stored_sequence + 1;
   st.store_again_at = outran ? now + firehose_store_delay : now;
-  stored_output out{st.info.id, st.info.serial, {}, st.buffer->first_kept(),
+  stored_output out{st.info.id,
+                    st.info.serial,
+                    {},
+                    st.buffer->first_kept(),
                     st.buffer->stats()};
   st.buffer->for_each_after(st.stored_sequence, [&](const output_chunk& c) {
     out.chunks.push_back(c);

@@ -111,8 +111,7 @@ std::string process_start(int64_t pid) {
   return boot_id() + ":" + ticks;
 }
 
-bool instance_alive(const std::string& dir, const std::string& id,
-                    int& taken) {
+bool instance_alive(const std::string& dir, const std::string& id, int& taken) {
   taken = -1;
   auto path = lock_path(dir, id);
   auto fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -126,20 +125,18 @@ bool instance_alive(const std::string& dir, const std::string& id,
   return false;
 }
 
-void release_dead_lock(const std::string& dir, const std::string& id,
-                       int fd) {
+void release_dead_lock(const std::string& dir, const std::string& id, int fd) {
   if (fd < 0)
     return;
   ::unlink(lock_path(dir, id).c_str());
   ::close(fd);
 }
 
-leftovers kill_leftovers(const instance_info& owner,
-                           const std::string& job_id, int64_t pid,
-                           const std::string& recorded_start) {
+leftovers kill_leftovers(const instance_info& owner, const std::string& job_id,
+                         int64_t pid, const std::string& recorded_start) {
   if (!owner.cgroup_parent.empty()) {
     auto dir = owner.cgroup_parent + "/" + job_id;
-    struct stat sb{};
+    struct stat sb {};
     if (::stat(dir.c_str(), &sb) != 0)
       return {false, "no cgroup left"};
     write_file(dir + "/cgroup.kill", "1");
@@ -153,8 +150,8 @@ leftovers kill_leftovers(const instance_info& owner,
     return {false, "no process recorded"};
   // The group leader must still be the very process jobd started: same
   // boot, same start time, still leading its own group.
-  if (process_start(pid) != recorded_start || stat_field(pid, 5)
-                                                  != std::to_string(pid))
+  if (process_start(pid) != recorded_start
+      || stat_field(pid, 5) != std::to_string(pid))
     return {false, "process group gone"};
   ::kill(static_cast<pid_t>(-pid), SIGKILL);
   return {true, "process group killed"};

@@ -60,9 +60,8 @@ struct leftovers {
   bool found = false;
   std::string what;
 };
-leftovers kill_leftovers(const instance_info& owner,
-                           const std::string& job_id, int64_t pid,
-                           const std::string& recorded_start);
+leftovers kill_leftovers(const instance_info& owner, const std::string& job_id,
+                         int64_t pid, const std::string& recorded_start);
 
 /// Removes a dead instance's cgroup parent once its job cgroups are gone.
 void remove_cgroup_parent(const std::string& path);

@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <stdexcept>
 #include <fcntl.h>
+#include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,8 +251,8 @@ void job_store::open_database() {
     migrate();
   } catch (const sql::error& e) {
     if (is_refusal(e))
-      throw store_refused(path_ + " is not a usable jobd database ("
-                          + e.what() + "); move it away to start afresh");
+      throw store_refused(path_ + " is not a usable jobd database (" + e.what()
+                          + "); move it away to start afresh");
     throw;
   }
 }
@@ -283,7 +283,8 @@ void job_store::check_integrity() {
   if (db_.query_int("SELECT count(*) FROM sqlite_schema WHERE name = "
                     "'instances'")
       > 0) {
-    sql::statement open_ones{db_, "SELECT id FROM instances WHERE ended_at = 0"};
+    sql::statement open_ones{db_,
+                             "SELECT id FROM instances WHERE ended_at = 0"};
     while (!unclean && open_ones.step()) {
       int taken = -1;
       unclean = !instance_alive(opts_.state_dir + "/instances",
@@ -314,8 +315,8 @@ void job_store::migrate() {
     db_.exec(migrations[v]);
   db_.exec(("PRAGMA application_id = " + std::to_string(store_application_id))
              .c_str());
-  db_.exec(("PRAGMA user_version = " + std::to_string(store_schema_version))
-             .c_str());
+  db_.exec(
+    ("PRAGMA user_version = " + std::to_string(store_schema_version)).c_str());
   tx.commit();
   if (version > 0)
     log::info("store: migrated " + path_ + " from schema "
@@ -324,8 +325,8 @@ void job_store::migrate() {
 }
 
 void job_store::register_instance() {
-  lock_ = std::make_unique<instance_lock>(opts_.state_dir + "/instances",
-                                          me_.id);
+  lock_
+    = std::make_unique<instance_lock>(opts_.state_dir + "/instances", me_.id);
   sql::statement ins{db_, "INSERT INTO instances VALUES (?, ?, ?, ?, ?, 0)"};
   ins.bind(1, me_.id)
     .bind(2, me_.pid)
@@ -341,7 +342,8 @@ uint64_t job_store::reserve_serials(uint64_t n) {
   auto first = std::max(
     db_.query_int("SELECT value FROM meta WHERE key = 'next_serial'"),
     db_.query_int("SELECT coalesce(max(serial), 0) + 1 FROM jobs"));
-  sql::statement set{db_, "UPDATE meta SET value = ? WHERE key = 'next_serial'"};
+  sql::statement set{db_,
+                     "UPDATE meta SET value = ? WHERE key = 'next_serial'"};
   set.bind(1, first + static_cast<int64_t>(n)).run();
   tx.commit();
   return static_cast<uint64_t>(first);
@@ -379,8 +381,8 @@ std::vector<requeued_job> job_store::recover() {
            "AND owner <> ?1 AND owner NOT IN (SELECT id FROM instances)"};
     q.bind(1, me_.id);
     while (q.step())
-      others.push_back({q.text_at(0), q.int_at(1), q.int_at(2), q.text_at(3),
-                        q.text_at(4)});
+      others.push_back(
+        {q.text_at(0), q.int_at(1), q.int_at(2), q.text_at(3), q.text_at(4)});
   }
   auto dir = opts_.state_dir + "/instances";
   for (auto& other : others) {
@@ -407,8 +409,8 @@ std::vector<requeued_job> job_store::recover() {
       auto left = kill_leftovers(other, j.id, j.pid, j.process_start);
       auto ran = j.status == job_status::running || left.found;
       if (ran)
-        log::info("store: job " + j.id + " of dead instance " + other.id
-                  + ": " + left.what);
+        log::info("store: job " + j.id + " of dead instance " + other.id + ": "
+                  + left.what);
       if (ran || !opts_.requeue) {
         j.error_code = codes::interrupted;
         j.error = ran ? "jobd instance " + other.id + " (pid "
@@ -433,11 +435,10 @@ std::vector<requeued_job> job_store::recover() {
     remove_cgroup_parent(other.cgroup_parent);
     release_dead_lock(dir, other.id, taken);
     if (!jobs.empty())
-      log::warning("store: instance " + other.id + " (pid "
-                   + std::to_string(other.pid) + ") is gone: "
-                   + std::to_string(interrupted) + " jobs interrupted, "
-                   + std::to_string(jobs.size() - interrupted)
-                   + " queued again");
+      log::warning(
+        "store: instance " + other.id + " (pid " + std::to_string(other.pid)
+        + ") is gone: " + std::to_string(interrupted) + " jobs interrupted, "
+        + std::to_string(jobs.size() - interrupted) + " queued again");
   }
   // Requeued jobs are ours now.
   for (auto& r : requeue) {

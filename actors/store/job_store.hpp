@@ -54,7 +54,6 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-
 class job_store {
 public:
   /// Opens (or creates) the database. Throws store_refused, or sql::error /

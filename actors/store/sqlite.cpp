@@ -97,8 +97,8 @@ statement& statement::bind(int i, int64_t x) {
 }
 
 statement& statement::bind(int i, std::string_view x) {
-  db_->check(sqlite3_bind_text64(stmt_, i, x.data(), x.size(),
-                                 SQLITE_TRANSIENT, SQLITE_UTF8));
+  db_->check(sqlite3_bind_text64(stmt_, i, x.data(), x.size(), SQLITE_TRANSIENT,
+                                 SQLITE_UTF8));
   return *this;
 }
 

@@ -48,8 +48,7 @@ void schedule_tick(self_ptr self, clock_type::duration delay) {
 
 // Applies the batch in order. Output that a later write of the same job
 // says left its window is not written at all (only to be deleted again).
-void apply_batch(job_store& db,
-                 const std::vector<store_state::write>& batch) {
+void apply_batch(job_store& db, const std::vector<store_state::write>& batch) {
   std::unordered_map<uint64_t, uint64_t> kept_from;
   for (auto& w : batch)
     if (w.output) {
@@ -284,9 +283,10 @@ uint64_t reserve(self_ptr self, uint64_t n) {
   } catch (const std::exception& e) {
     if (st.fallback_serial == 0) {
       std::random_device rd;
-      st.fallback_serial = (uint64_t{1} << 50) + (uint64_t{rd() & 0xfffff} << 24);
-      log::warning(std::string{"store: cannot reserve job serials ("}
-                   + e.what() + "); using this instance's own range");
+      st.fallback_serial
+        = (uint64_t{1} << 50) + (uint64_t{rd() & 0xfffff} << 24);
+      log::warning(std::string{"store: cannot reserve job serials ("} + e.what()
+                   + "); using this instance's own range");
     }
     auto first = st.fallback_serial;
     st.fallback_serial += n;

@@ -49,7 +49,7 @@ std::string encode_tags(const std::map<std::string, std::string>& tags);
 
 /// Binds a job_info to the upsert statement (parameters 1 to 31, and 32
 /// for the spec, null when `spec_json` is null).
-void bind_job(sql::statement& st, const job_info& info, const std::string& owner,
-              const std::string* spec_json);
+void bind_job(sql::statement& st, const job_info& info,
+              const std::string& owner, const std::string* spec_json);
 
 } // namespace jobd

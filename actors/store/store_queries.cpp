@@ -129,15 +129,15 @@ list_page job_store::list(const list_query& q) {
   sql::statement count{db_, count_sql.c_str()};
   f.bind(count);
   page.total = static_cast<uint64_t>(count.single_int());
-  auto limit = q.limit == 0 ? uint64_t{std::numeric_limits<int64_t>::max()}
-                            : q.limit;
+  auto limit
+    = q.limit == 0 ? uint64_t{std::numeric_limits<int64_t>::max()} : q.limit;
   std::string sql = "SELECT " JOBD_JOB_COLUMNS + f.from + f.where + " AND "
                     + f.order + " < ? ORDER BY " + f.order + " DESC LIMIT ?";
   sql::statement rows{db_, sql.c_str()};
   auto i = f.bind(rows);
   rows.bind(i++, after);
-  rows.bind(i, static_cast<int64_t>(
-                 std::min<uint64_t>(limit, uint64_t{1} << 62) + 1));
+  rows.bind(
+    i, static_cast<int64_t>(std::min<uint64_t>(limit, uint64_t{1} << 62) + 1));
   std::map<std::string, std::pair<bool, int64_t>> owners;
   sql::statement pid{db_, "SELECT pid FROM instances WHERE id = ?"};
   while (rows.step()) {
@@ -160,10 +160,10 @@ list_page job_store::list(const list_query& q) {
 }
 
 cleanup_done job_store::cleanup(const cleanup_query& q,
-                                 int64_t default_max_age_ms) {
+                                int64_t default_max_age_ms) {
   cleanup_done out;
-  auto max_age = q.max_age_ms == use_default ? default_max_age_ms
-                                             : q.max_age_ms;
+  auto max_age
+    = q.max_age_ms == use_default ? default_max_age_ms : q.max_age_ms;
   std::string where = " WHERE status >= 2";
   if (!q.statuses.empty()) {
     where += " AND status IN (";
@@ -216,7 +216,8 @@ metrics_snapshot job_store::figures() {
   auto meta = [&](const char* key) {
     return stmts_->meta_get.reset().bind(1, key).single_int();
   };
-  auto u = [](int64_t x) { return static_cast<uint64_t>(std::max<int64_t>(x, 0)); };
+  auto u
+    = [](int64_t x) { return static_cast<uint64_t>(std::max<int64_t>(x, 0)); };
   m.total_jobs = u(meta("created"));
   m.completed_jobs = u(meta("completed"));
   m.failed_jobs = u(meta("failed"));

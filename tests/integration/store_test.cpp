@@ -91,7 +91,7 @@ TEST(Store, StateDirectoryAndDatabaseArePrivate) {
     jobd_process j{o};
     j.wait_terminal(j.submit_sh("echo hi"));
   }
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(sub.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   ASSERT_EQ(::stat((sub + "/jobd.db").c_str(), &st), 0);
@@ -126,7 +126,8 @@ TEST(Store, ACleanRestartAnswersForOldJobsAsBefore) {
     status_before = to_json(*at(*s, "job"));
     auto o = j.tool("console_get_job_output", R"({"jobId":")" + done + "\"}");
     output_before = to_json(*o);
-    auto l = j.tool("console_list_jobs", R"({"options":{"tags":{"team":"nlp"}}})");
+    auto l
+      = j.tool("console_list_jobs", R"({"options":{"tags":{"team":"nlp"}}})");
     ASSERT_TRUE(l.ok());
     EXPECT_EQ(num(*l, "total"), 1);
   }
@@ -150,7 +151,8 @@ TEST(Store, ACleanRestartAnswersForOldJobsAsBefore) {
   auto f = k.status(failed);
   EXPECT_EQ(str(*f, "job.status"), "failed");
   EXPECT_EQ(num(*f, "job.exitCode"), 3);
-  auto l = k.tool("console_list_jobs", R"({"options":{"tags":{"team":"nlp"}}})");
+  auto l
+    = k.tool("console_list_jobs", R"({"options":{"tags":{"team":"nlp"}}})");
   ASSERT_TRUE(l.ok());
   ASSERT_EQ(num(*l, "total"), 1);
   EXPECT_EQ(std::string{(*at(*l, "jobs"))[0]["id"].GetString()}, tagged);
@@ -180,7 +182,8 @@ TEST(Store, KillNineLeavesARecordOfTheRunningJobAndNoProcess) {
   // The killed jobd's object lives on: its leftovers are the next one's to
   // end (the harness would end them when it goes).
   jobd_process j{dir.options({"--max-concurrent-jobs", "1"})};
-  auto running = j.submit_sh("echo started; setsid sh -c 'sleep 300' & sleep 300");
+  auto running
+    = j.submit_sh("echo started; setsid sh -c 'sleep 300' & sleep 300");
   auto r = j.wait_running(running);
   auto pid = static_cast<pid_t>(num(*r, "job.pid"));
   ASSERT_GT(pid, 0);
@@ -256,8 +259,8 @@ TEST(Store, KillNineDuringABurstLosesNoAcknowledgedJobAndReusesNoId) {
   {
     std::vector<int64_t> calls;
     for (int i = 0; i < 300; ++i)
-      calls.push_back(j.send_tool("console_execute_async",
-                                  R"({"command":"true"})"));
+      calls.push_back(
+        j.send_tool("console_execute_async", R"({"command":"true"})"));
     // Take the first half of the answers, then kill in the middle.
     for (size_t i = 0; i < calls.size() / 2; ++i) {
       auto r = j.tool_result_of(calls[i], 20000);
@@ -328,8 +331,9 @@ TEST(Store, TwoInstancesOnOneStateDirectoryBothServe) {
   auto w = b.send_tool("console_wait_job",
                        R"({"jobId":")" + in_a + R"(","timeoutMs":20000})");
   sleep_ms(200);
-  auto cancelled = a.tool("console_cancel_job",
-                          R"({"jobId":")" + in_a + R"(","options":{"graceMs":0}})");
+  auto cancelled
+    = a.tool("console_cancel_job",
+             R"({"jobId":")" + in_a + R"(","options":{"graceMs":0}})");
   ASSERT_TRUE(cancelled.ok()) << cancelled.dump();
   auto waited = b.tool_result_of(w, 10000);
   ASSERT_TRUE(waited.ok()) << waited.dump();
@@ -399,8 +403,9 @@ TEST(Store, ADatabaseOfANewerJobdIsRefused) {
 // back when space returns. Needs root (mount); skipped otherwise.
 TEST(Store, AFullDiskDegradesPersistenceAndItRecovers) {
   state_dir dir;
-  if (::geteuid() != 0 || ::mount("tmpfs", dir.path.c_str(), "tmpfs", 0,
-                                  "size=16m,mode=0700") != 0)
+  if (::geteuid() != 0
+      || ::mount("tmpfs", dir.path.c_str(), "tmpfs", 0, "size=16m,mode=0700")
+           != 0)
     GTEST_SKIP() << "needs root to mount a tmpfs";
   struct unmount {
     std::string path;
@@ -466,8 +471,7 @@ TEST(Store, AFullDiskDegradesPersistenceAndItRecovers) {
 TEST(Store, AReadOnlyStateDirectoryStillServesDegraded) {
   state_dir dir;
   if (::geteuid() != 0
-      || ::mount("tmpfs", dir.path.c_str(), "tmpfs", MS_RDONLY, "size=1m")
-           != 0)
+      || ::mount("tmpfs", dir.path.c_str(), "tmpfs", MS_RDONLY, "size=1m") != 0)
     GTEST_SKIP() << "needs root to mount a tmpfs";
   struct unmount {
     std::string path;

@@ -114,9 +114,9 @@ TEST(JobStore, ListPagesNewestFirstWithFiltersAndCursors) {
   job_store db{at(dir)};
   db.begin();
   for (uint64_t s = 1; s <= 30; ++s) {
-    auto j = finished_job(s, s % 2 == 0 ? "even" : "odd",
-                          s % 3 == 0 ? job_status::failed
-                                     : job_status::completed);
+    auto j
+      = finished_job(s, s % 2 == 0 ? "even" : "odd",
+                     s % 3 == 0 ? job_status::failed : job_status::completed);
     if (s % 5 == 0)
       j.tags["team"] = "\"nlp\"";
     job_spec spec;
@@ -314,8 +314,8 @@ TEST(JobStore, CleanupGivesTheSpaceBack) {
   db.vacuum_step();
   auto pages_after = probe.query_int("PRAGMA page_count");
   // About 5 MiB of output was stored; most of its pages are gone.
-  EXPECT_LT(pages_after * 4, pages_before) << pages_before << " -> "
-                                           << pages_after;
+  EXPECT_LT(pages_after * 4, pages_before)
+    << pages_before << " -> " << pages_after;
   EXPECT_EQ(probe.query_int("SELECT value FROM meta WHERE key = "
                             "'output_bytes'"),
             0);

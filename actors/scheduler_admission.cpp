@@ -1,0 +1,250 @@
+// SCHEDULER's admission: serials from the store, creating a job and
+// checking its spec, indexing it and handing it to its session, and jobs
+// of dead instances queued again.
+#include "actors/scheduler.hpp"
+
+#include "actors/logger.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+
+#include <optional>
+#include <random>
+
+namespace jobd {
+
+using self_ptr = scheduler_ptr;
+using entry = scheduler_state::entry;
+
+namespace {
+
+std::string make_job_id(uint64_t serial) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string id = "job-" + std::to_string(serial) + "-";
+  for (int i = 0; i < 5; ++i)
+    id += alphabet[rng() % (sizeof alphabet - 1)];
+  return id;
+}
+
+void requeued(self_ptr self) {
+  auto& st = self->state;
+  if (st.requeueing > 0 && --st.requeueing == 0)
+    dispatch(self);
+}
+
+// The job passed its kind's checks: store and index it, and hand it to its
+// session.
+void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
+           bool again, caf::typed_response_promise<submit_result> rp) {
+  auto& st = self->state;
+  auto id = info.id;
+  self->send(st.config.store, atom::submit_v, info, std::move(spec));
+  st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false, false});
+  st.by_serial.emplace(info.serial, id);
+  st.pending.insert(key_of(info));
+  auto session = session_for(self, info.session_id);
+  ++st.sessions[info.session_id].active;
+  log::info("job " + id + " created session=" + info.session_id
+            + " command=" + info.command);
+  publish(self, {transition::created, job_status::pending, info, nullptr});
+  auto answer = [self, rp, id, again]() mutable {
+    // A requeued job counts as queued once its session offered it.
+    if (again)
+      requeued(self);
+    submit_result result{id, job_status::pending, 0};
+    if (auto e = find_job(self, id)) {
+      result.status = e->info.status;
+      if (result.status == job_status::pending)
+        result.queue_position = queue_position(self, e->info);
+    }
+    rp.deliver(std::move(result));
+  };
+  // The session answers after any offer it made, so the reply tells
+  // running or pending; if it went meanwhile, the job's state says.
+  self->request(session, caf::infinite, atom::enqueue_v, candidate_of(info))
+    .then([answer](bool) mutable { answer(); },
+          [answer](caf::error&) mutable { answer(); });
+}
+
+// Hands out the next serial; asks the store for more ahead of need.
+std::optional<uint64_t> take_serial(self_ptr self) {
+  auto& st = self->state;
+  if (st.next_serial == st.serial_end && st.spare_serial != 0) {
+    st.next_serial = st.spare_serial;
+    st.serial_end = st.spare_serial + st.config.serial_block;
+    st.spare_serial = 0;
+  }
+  if (!st.reserving && st.spare_serial == 0
+      && st.serial_end - st.next_serial <= st.config.serial_block / 2) {
+    st.reserving = true;
+    self
+      ->request(st.config.store, caf::infinite, atom::reserve_v,
+                st.config.serial_block)
+      .then(
+        [self](uint64_t first) {
+          auto& st = self->state;
+          st.reserving = false;
+          st.spare_serial = first;
+          auto waiters = std::move(st.serial_waiters);
+          st.serial_waiters.clear();
+          for (auto& f : waiters)
+            f();
+        },
+        [self](caf::error& err) {
+          auto& st = self->state;
+          st.reserving = false;
+          log::error("cannot reserve job serials: " + to_string(err));
+          auto waiters = std::move(st.serial_waiters);
+          st.serial_waiters.clear();
+          for (auto& f : waiters)
+            f();
+        });
+  }
+  if (st.next_serial == st.serial_end)
+    return std::nullopt;
+  return st.next_serial++;
+}
+
+// A requeued job could not be queued: it fails in the store, and counts
+// as queued.
+void fail_requeued(self_ptr self, job_info info, const caf::error& err) {
+  auto why = to_tool_error(self->system(), err);
+  info.status = job_status::failed;
+  info.error_code = why.code;
+  info.error = why.message;
+  info.finished_at = now_ms();
+  self->send(self->state.config.store, atom::event_v, std::move(info));
+  requeued(self);
+}
+
+// Creates the job (a new one, or `again`: one of a dead instance queued
+// again with its old identity) and asks it to check its spec.
+void create_job(self_ptr self, job_spec spec, const job_info* again,
+                caf::typed_response_promise<submit_result> rp) {
+  auto& st = self->state;
+  // A requeued job that cannot be created is counted as queued (so the
+  // queue does not stay held) and fails in the store.
+  auto refuse = [&](caf::error err) {
+    if (again != nullptr)
+      fail_requeued(self, *again, err);
+    rp.deliver(std::move(err));
+  };
+  if (st.shutting_down)
+    return refuse(
+      make_tool_error(codes::internal_error, "jobd is shutting down"));
+  if (again == nullptr
+      && st.pending.size() + st.submitting >= st.config.max_pending)
+    return refuse(make_tool_error(
+      codes::queue_full,
+      "Too many pending jobs (limit " + std::to_string(st.config.max_pending)
+        + "); wait for some to start or cancel some",
+      {{"limit", std::to_string(st.config.max_pending)}}));
+  auto kind = st.factory->find(spec.kind);
+  if (kind == nullptr)
+    return refuse(make_tool_error(codes::unknown_job_kind,
+                                  "Unknown job kind: " + spec.kind,
+                                  {{"kind", json_quote(spec.kind)}}));
+  job_context ctx;
+  if (again != nullptr) {
+    ctx.serial = again->serial;
+    ctx.id = again->id;
+    ctx.created_at = again->created_at;
+  } else {
+    auto serial = take_serial(self);
+    if (!serial) {
+      // The store has not answered yet: try again when it did.
+      if (st.reserving) {
+        st.serial_waiters.emplace_back(
+          [self, spec{std::move(spec)}, rp]() mutable {
+            create_job(self, std::move(spec), nullptr, rp);
+          });
+        return;
+      }
+      rp.deliver(make_tool_error(codes::internal_error,
+                                 "The job store hands out no serials"));
+      return;
+    }
+    auto& defaults = st.config.defaults;
+    if (spec.timeout_ms == use_default)
+      spec.timeout_ms = defaults.timeout_ms;
+    if (spec.kill_grace_ms == use_default)
+      spec.kill_grace_ms = defaults.kill_grace_ms;
+    // A job may lower its output cap, never raise it above the server's.
+    auto cap = static_cast<int64_t>(defaults.output.max_bytes);
+    if (spec.output_byte_limit == use_default || spec.output_byte_limit > cap)
+      spec.output_byte_limit = cap;
+    ctx.serial = *serial;
+    ctx.id = make_job_id(ctx.serial);
+    ctx.created_at = now_ms();
+  }
+  auto stored_spec = spec;
+  std::optional<job_info> revived;
+  if (again != nullptr)
+    revived = *again;
+  ctx.spec = std::move(spec);
+  ctx.scheduler = scheduler_actor{self};
+  ctx.store = st.config.store;
+  ctx.instance = st.config.instance;
+  ctx.defaults = st.config.defaults;
+  ctx.kind = std::move(kind);
+  auto handle = st.factory->spawn(self->system(), std::move(ctx));
+  self->monitor(handle);
+  st.job_addresses.emplace(handle.address(), "");
+  ++st.submitting;
+  // The job checks its spec on its own actor (file system work).
+  self->request(handle, caf::infinite, atom::submit_v)
+    .then(
+      [self, handle, rp, stored_spec,
+       again{revived.has_value()}](job_info& info) mutable {
+        auto& st = self->state;
+        --st.submitting;
+        if (st.shutting_down) {
+          if (again)
+            requeued(self);
+          self->send_exit(handle, caf::exit_reason::user_shutdown);
+          rp.deliver(
+            make_tool_error(codes::internal_error, "jobd is shutting down"));
+          return;
+        }
+        st.job_addresses[handle.address()] = info.id;
+        admit(self, handle, std::move(info), std::move(stored_spec), again, rp);
+      },
+      [self, handle, rp, revived](caf::error& err) mutable {
+        auto& st = self->state;
+        --st.submitting;
+        st.job_addresses.erase(handle.address());
+        self->send_exit(handle, caf::exit_reason::user_shutdown);
+        // Queued again but no longer startable (its directory went, say):
+        // it fails, for good.
+        if (revived)
+          fail_requeued(self, std::move(*revived), err);
+        rp.deliver(std::move(err));
+      });
+}
+
+} // namespace
+
+caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
+  auto rp = self->make_response_promise<submit_result>();
+  create_job(self, std::move(spec), nullptr, rp);
+  return rp;
+}
+
+// Jobs of a dead instance that had not started: queued again in their old
+// order (their serials) and priority, under their old ids.
+void requeue(self_ptr self, requeue_list& list) {
+  for (auto& r : list.jobs) {
+    auto id = r.info.id;
+    if (self->state.jobs.count(id) > 0)
+      continue;
+    log::info("job " + id + " queued again (its jobd instance stopped)");
+    ++self->state.requeueing;
+    // Nobody waits for the answer; a job that no longer passes its checks
+    // (its directory went) fails now, in the store as well.
+    auto rp = self->make_response_promise<submit_result>();
+    create_job(self, std::move(r.spec), &r.info, rp);
+  }
+}
+
+} // namespace jobd
