@@ -280,6 +280,11 @@ void start(self_ptr self) {
     st.timeout_at = deadline_after(self->clock().now(), st.info.timeout_ms);
     arm(self);
   }
+  // The store hears it runs at once (the pid follows with `started`): a
+  // crash in between leaves a job recorded running, whose leftovers the next
+  // instance looks for, and the store's figures agree with status replies.
+  if (st.ctx.store)
+    self->send(st.ctx.store, atom::event_v, current_info(self));
   st.backend->start(backend_events{self}, st.in_flight);
 }
 
