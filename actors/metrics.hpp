@@ -29,8 +29,7 @@ struct metrics_state {
 /// @param per_session the per-session limit, reported per session.
 metrics_actor::behavior_type
 metrics(metrics_actor::stateful_pointer<metrics_state> self,
-        uint64_t max_running, uint64_t per_session,
-        store_actor store);
+        uint64_t max_running, uint64_t per_session, store_actor store);
 
 /// One-minute load average divided by the number of CPUs (0 if unknown).
 double system_load();

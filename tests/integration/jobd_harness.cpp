@@ -420,7 +420,8 @@ void jobd_process::start(const jobd_options& given) {
   for (auto& a : opts.args)
     chosen = chosen || a.rfind("--state-dir", 0) == 0 || a == "--ephemeral";
   for (auto& kv : opts.env)
-    chosen = chosen || kv.first == "JOBD_STATE_DIR" || kv.first == "JOBD_EPHEMERAL";
+    chosen
+      = chosen || kv.first == "JOBD_STATE_DIR" || kv.first == "JOBD_EPHEMERAL";
   if (!chosen) {
     char tmpl[] = "/tmp/jobd-test-state-XXXXXX";
     if (::mkdtemp(tmpl) != nullptr) {

@@ -62,6 +62,22 @@ void fill(const std::string& path) {
     out.flush();
 }
 
+/// A small tmpfs mounted on a test's state directory (root only), unmounted
+/// at the end.
+struct tmpfs {
+  std::string path;
+  bool mounted = false;
+  tmpfs(std::string where, unsigned long flags, const char* options)
+    : path(std::move(where)) {
+    mounted = ::geteuid() == 0
+              && ::mount("tmpfs", path.c_str(), "tmpfs", flags, options) == 0;
+  }
+  ~tmpfs() {
+    if (mounted)
+      ::umount2(path.c_str(), MNT_DETACH);
+  }
+};
+
 std::string read_file(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
   return {std::istreambuf_iterator<char>(in), {}};
@@ -403,16 +419,9 @@ TEST(Store, ADatabaseOfANewerJobdIsRefused) {
 // back when space returns. Needs root (mount); skipped otherwise.
 TEST(Store, AFullDiskDegradesPersistenceAndItRecovers) {
   state_dir dir;
-  if (::geteuid() != 0
-      || ::mount("tmpfs", dir.path.c_str(), "tmpfs", 0, "size=16m,mode=0700")
-           != 0)
+  tmpfs fs{dir.path, 0, "size=16m,mode=0700"};
+  if (!fs.mounted)
     GTEST_SKIP() << "needs root to mount a tmpfs";
-  struct unmount {
-    std::string path;
-    ~unmount() {
-      ::umount2(path.c_str(), MNT_DETACH);
-    }
-  } guard{dir.path};
   jobd_process j{dir.options()};
   auto before = j.submit_sh("echo before");
   j.wait_terminal(before);
@@ -470,15 +479,9 @@ TEST(Store, AFullDiskDegradesPersistenceAndItRecovers) {
 // and says so in its metrics. Needs root (mount); skipped otherwise.
 TEST(Store, AReadOnlyStateDirectoryStillServesDegraded) {
   state_dir dir;
-  if (::geteuid() != 0
-      || ::mount("tmpfs", dir.path.c_str(), "tmpfs", MS_RDONLY, "size=1m") != 0)
+  tmpfs fs{dir.path, MS_RDONLY, "size=1m"};
+  if (!fs.mounted)
     GTEST_SKIP() << "needs root to mount a tmpfs";
-  struct unmount {
-    std::string path;
-    ~unmount() {
-      ::umount2(path.c_str(), MNT_DETACH);
-    }
-  } guard{dir.path};
   jobd_process j{dir.options()};
   auto id = j.submit_sh("echo works");
   EXPECT_EQ(str(*j.wait_terminal(id), "job.status"), "completed");
