@@ -105,6 +105,13 @@ CAF_ADD_TYPE_ID(jobd, (jobd::output_news))
 CAF_ADD_TYPE_ID(jobd, (jobd::stored_output))
 CAF_ADD_TYPE_ID(jobd, (jobd::requeue_list))
 CAF_ADD_TYPE_ID(jobd, (jobd::cleanup_done))
+CAF_ADD_TYPE_ID(jobd, (jobd::job_progress))
+CAF_ADD_TYPE_ID(jobd, (jobd::resource_usage))
+CAF_ADD_TYPE_ID(jobd, (jobd::wait_many_query))
+CAF_ADD_TYPE_ID(jobd, (jobd::wait_many_result))
+CAF_ADD_TYPE_ID(jobd, (jobd::input_result))
+CAF_ADD_TYPE_ID(jobd, (jobd::signal_result))
+CAF_ADD_TYPE_ID(jobd, (jobd::restart_request))
 
 CAF_ADD_ATOM(jobd, jobd::atom, submit, "submit")
 CAF_ADD_ATOM(jobd, jobd::atom, status, "status")
@@ -141,6 +148,13 @@ CAF_ADD_ATOM(jobd, jobd::atom, settle, "settle")
 CAF_ADD_ATOM(jobd, jobd::atom, unsubscribe, "unsubscr")
 CAF_ADD_ATOM(jobd, jobd::atom, retire, "retire")
 CAF_ADD_ATOM(jobd, jobd::atom, reserve, "reserve")
+CAF_ADD_ATOM(jobd, jobd::atom, input, "input")
+CAF_ADD_ATOM(jobd, jobd::atom, signal, "signal")
+CAF_ADD_ATOM(jobd, jobd::atom, pause, "pause")
+CAF_ADD_ATOM(jobd, jobd::atom, resize, "resize")
+CAF_ADD_ATOM(jobd, jobd::atom, usage, "usage")
+CAF_ADD_ATOM(jobd, jobd::atom, spec, "spec")
+CAF_ADD_ATOM(jobd, jobd::atom, find, "find")
 
 CAF_END_TYPE_ID_BLOCK(jobd)
 
@@ -171,7 +185,20 @@ using job_actor = caf::typed_actor<
   // Stop at once (server shutdown); answered once nothing of it runs.
   caf::replies_to<atom::shutdown>::with<bool>,
   // From SCHEDULER, once it keeps the finished job's record: quit.
-  caf::reacts_to<atom::retire>>;
+  caf::reacts_to<atom::retire>,
+  // console_send_input: bytes for its stdin, and whether to close it after
+  // them; STDIN_FULL, STDIN_NOT_OPEN, STDIN_CLOSED or JOB_NOT_RUNNING.
+  caf::replies_to<atom::input, std::string, bool>::with<input_result>,
+  // console_signal_job: a signal number, to the whole tree or the leader.
+  caf::replies_to<atom::signal, int32_t, bool>::with<signal_result>,
+  // console_pause_job (true) and console_resume_job (false): the job's
+  // status afterwards. Pausing a paused job (or resuming a running one)
+  // changes nothing.
+  caf::replies_to<atom::pause, bool>::with<job_info>,
+  // console_resize_terminal: columns, rows.
+  caf::replies_to<atom::resize, int32_t, int32_t>::with<job_info>,
+  // Its spec (console_restart_job).
+  caf::replies_to<atom::spec>::with<job_spec>>;
 
 /// What a kind's backend reports to its job's core (see actors/core/): the
 /// process reactor sends these for a local process, other kinds for theirs.
@@ -185,6 +212,11 @@ using backend_events = caf::typed_actor<
   caf::reacts_to<atom::data, stream_kind, std::string>,
   // A stream ended.
   caf::reacts_to<atom::eof, stream_kind>,
+  // What its processes used (right before `exited`, when known).
+  caf::reacts_to<atom::usage, resource_usage>,
+  // Its stdin closed (it closed its end, or every queued byte was written
+  // after a close was asked for).
+  caf::reacts_to<atom::input, atom::eof>,
   // It ended, with the raw wait status of its main process; the last event
   // (nothing of it runs any more, both streams ended before).
   caf::reacts_to<atom::exited, int32_t>>;
@@ -261,6 +293,12 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::cancel, std::string>::with<cancel_result>,
   // console_list_jobs over every job in the store.
   caf::replies_to<atom::list, list_query>::with<list_page>,
+  // The spec of a stored job (console_restart_job of a job SCHEDULER does
+  // not hold); JOB_NOT_FOUND if unknown or its spec was not kept.
+  caf::replies_to<atom::spec, std::string>::with<job_spec>,
+  // The id of the newest retained job of this session with this
+  // idempotency key; empty if none.
+  caf::replies_to<atom::find, std::string, std::string>::with<std::string>,
   // Removes finished jobs (console_cleanup_jobs, SWEEPER).
   caf::replies_to<atom::cleanup, cleanup_query>::with<cleanup_done>,
   // Counters and per-session figures, with the persistence state.
@@ -292,6 +330,20 @@ using scheduler_actor = caf::typed_actor<
   caf::replies_to<atom::cancel, std::string, int64_t>::with<cancel_result>,
   // console_wait_job.
   caf::replies_to<atom::wait, wait_query>::with<wait_result>,
+  // console_wait_job with jobIds: any or all of them.
+  caf::replies_to<atom::wait, wait_many_query>::with<wait_many_result>,
+  // console_send_input: job id, bytes, close after them.
+  caf::replies_to<atom::input, std::string, std::string, bool>::with<
+    input_result>,
+  // console_signal_job: job id, signal number, whole tree.
+  caf::replies_to<atom::signal, std::string, int32_t, bool>::with<
+    signal_result>,
+  // console_pause_job (true) / console_resume_job (false).
+  caf::replies_to<atom::pause, std::string, bool>::with<job_info>,
+  // console_resize_terminal: job id, columns, rows.
+  caf::replies_to<atom::resize, std::string, int32_t, int32_t>::with<job_info>,
+  // console_restart_job: a new job with the old one's spec.
+  caf::replies_to<atom::start, restart_request>::with<submit_result>,
   // console_list_jobs.
   caf::replies_to<atom::list, list_query>::with<list_page>,
   // console_cleanup_jobs, and SWEEPER's periodic retention sweep.
@@ -345,7 +397,22 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
   return f(caf::meta::type_name("jobd.job_spec"), x.command, x.args, x.shell,
            x.session_id, x.working_directory, x.environment, x.timeout_ms,
-           x.priority, x.tags, x.kill_grace_ms, x.output_byte_limit, x.kind);
+           x.priority, x.tags, x.kill_grace_ms, x.output_byte_limit, x.kind,
+           x.kind_options, x.input, x.cols, x.rows, x.idempotency_key,
+           x.progress_pattern, x.wait_ms, x.wait_tail_lines, x.wait_max_bytes,
+           x.restart_of);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_progress& x) {
+  return f(caf::meta::type_name("jobd.job_progress"), x.known, x.percent,
+           x.current, x.total, x.text, x.at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resource_usage& x) {
+  return f(caf::meta::type_name("jobd.resource_usage"), x.known,
+           x.cpu_user_ms, x.cpu_system_ms, x.max_rss_kb);
 }
 
 template <class Inspector>
@@ -362,7 +429,9 @@ typename Inspector::result_type inspect(Inspector& f, job_info& x) {
            x.created_at, x.started_at, x.finished_at, x.priority, x.timeout_ms,
            x.tags, x.exit_code, x.signal, x.error_code, x.error, x.pid,
            x.run_ms, x.tracking, x.queue_position, x.serial, x.output,
-           x.owner_instance, x.owner_pid, x.owner_live, x.process_start);
+           x.owner_instance, x.owner_pid, x.owner_live, x.process_start,
+           x.input, x.stdin_open, x.cols, x.rows, x.paused, x.paused_at,
+           x.paused_ms, x.restart_of, x.idempotency_key, x.progress, x.usage);
 }
 
 template <class Inspector>
@@ -419,9 +488,38 @@ typename Inspector::result_type inspect(Inspector& f, wait_result& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wait_many_query& x) {
+  return f(caf::meta::type_name("jobd.wait_many_query"), x.job_ids, x.all,
+           x.timeout_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wait_many_result& x) {
+  return f(caf::meta::type_name("jobd.wait_many_result"), x.jobs, x.ended,
+           x.all, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, input_result& x) {
+  return f(caf::meta::type_name("jobd.input_result"), x.job_id, x.bytes,
+           x.queued, x.closed);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, signal_result& x) {
+  return f(caf::meta::type_name("jobd.signal_result"), x.job_id, x.signal,
+           x.whole_tree, x.delivered);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, restart_request& x) {
+  return f(caf::meta::type_name("jobd.restart_request"), x.job_id, x.replace);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, submit_result& x) {
   return f(caf::meta::type_name("jobd.submit_result"), x.job_id, x.status,
-           x.queue_position);
+           x.queue_position, x.deduplicated, x.restart_of);
 }
 
 template <class Inspector>
@@ -431,9 +529,16 @@ typename Inspector::result_type inspect(Inspector& f, cancel_result& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, usage_totals& x) {
+  return f(caf::meta::type_name("jobd.usage_totals"), x.jobs, x.cpu_user_ms,
+           x.cpu_system_ms, x.max_rss_kb, x.run_ms);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_metrics& x) {
   return f(caf::meta::type_name("jobd.session_metrics"), x.session_id, x.total,
-           x.pending, x.running, x.completed, x.failed, x.cancelled, x.limit);
+           x.pending, x.running, x.completed, x.failed, x.cancelled, x.limit,
+           x.usage);
 }
 
 template <class Inspector>
@@ -442,7 +547,7 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
            x.running_jobs, x.completed_jobs, x.failed_jobs, x.cancelled_jobs,
            x.queue_size, x.concurrency_current, x.concurrency_maximum,
            x.average_execution_ms, x.system_load, x.uptime_ms, x.retained_jobs,
-           x.sessions, x.persistence, x.persistence_error);
+           x.sessions, x.persistence, x.persistence_error, x.usage);
 }
 
 template <class Inspector>

@@ -25,6 +25,20 @@ struct job_defaults {
   output_limits output;
   /// Upper bound of a console_wait_job's timeout.
   int64_t max_wait_ms = 60000;
+  /// Bytes a job's stdin queue holds at most (--max-stdin-bytes).
+  uint64_t max_stdin_bytes = 1024 * 1024;
+};
+
+/// What became of bytes for a job's stdin.
+enum class input_outcome : uint8_t {
+  /// Queued (and written as the job reads).
+  ok,
+  /// The queue would exceed --max-stdin-bytes: nothing was queued.
+  full,
+  /// The job has no stdin pipe or terminal.
+  not_open,
+  /// Its stdin was closed.
+  closed,
 };
 
 class job_kind;
@@ -72,6 +86,29 @@ public:
   /// Ends all of the job at once (SIGKILL to its whole tree); `exited`
   /// follows.
   virtual void kill() = 0;
+
+  /// Queues `bytes` for the job's stdin, then closes it if `close`.
+  /// `queued` is set to the bytes not yet written (these included).
+  virtual input_outcome write_input(std::string bytes, bool close,
+                                    uint64_t& queued) {
+    (void) bytes;
+    (void) close;
+    queued = 0;
+    return input_outcome::not_open;
+  }
+
+  /// Freezes (true) or thaws the whole job; false if the kind cannot.
+  virtual bool freeze(bool frozen) {
+    (void) frozen;
+    return false;
+  }
+
+  /// Sets the window size of the job's terminal; false without one.
+  virtual bool resize(int32_t cols, int32_t rows) {
+    (void) cols;
+    (void) rows;
+    return false;
+  }
 };
 
 /// One kind of job: how its specs are checked and its work is run.

@@ -34,14 +34,21 @@ struct cancel_call {
 struct metrics_call {};
 
 /// A `tools/call` the runtime must carry out.
-using tool_request = std::variant<job_spec,      // console_execute_async
-                                  std::string,   // console_get_job_status (id)
-                                  output_call,   // console_get_job_output
-                                  cancel_call,   // console_cancel_job
-                                  list_query,    // console_list_jobs
-                                  metrics_call,  // console_get_job_metrics
-                                  cleanup_query, // console_cleanup_jobs
-                                  wait_query>;   // console_wait_job
+using tool_request
+  = std::variant<job_spec,        // console_execute_async
+                 std::string,     // console_get_job_status (id)
+                 output_call,     // console_get_job_output
+                 cancel_call,     // console_cancel_job
+                 list_query,      // console_list_jobs
+                 metrics_call,    // console_get_job_metrics
+                 cleanup_query,   // console_cleanup_jobs
+                 wait_query,      // console_wait_job (jobId)
+                 wait_many_query, // console_wait_job (jobIds)
+                 input_request,   // console_send_input
+                 signal_request,  // console_signal_job
+                 pause_request,   // console_pause_job, console_resume_job
+                 resize_request,  // console_resize_terminal
+                 restart_request>; // console_restart_job
 
 /// What the runtime must do after a line was handled.
 struct dispatch_call {
@@ -75,10 +82,13 @@ struct resource_read_call {
 using action = std::variant<std::monostate, dispatch_call, cancel_request,
                             resource_list_call, resource_read_call>;
 
-/// A tool's successful result.
+/// A tool's successful result. console_execute_async answers a
+/// submit_reply, console_restart_job a submit_result; pause, resume and
+/// resize answer the job's status.
 using tool_result
   = std::variant<submit_result, job_info, output_page, cancel_result, list_page,
-                 metrics_snapshot, cleanup_result, wait_result>;
+                 metrics_snapshot, cleanup_result, wait_result, submit_reply,
+                 wait_many_result, input_result, signal_result>;
 
 /// Syslog severities of MCP logging, least severe first.
 enum class log_level : uint8_t {

@@ -26,6 +26,17 @@ const char* to_string(stream_kind x) {
   return x == stream_kind::out ? "stdout" : "stderr";
 }
 
+const char* to_string(stdin_mode x) {
+  switch (x) {
+    case stdin_mode::pipe:
+      return "pipe";
+    case stdin_mode::tty:
+      return "tty";
+    default:
+      return "null";
+  }
+}
+
 bool from_string(std::string_view text, job_status& out) {
   for (size_t i = 0; i < std::size(status_names); ++i) {
     if (text == status_names[i]) {

@@ -31,6 +31,12 @@ enum class job_status : uint8_t {
 
 enum class stream_kind : uint8_t { out, err };
 
+/// What a job's stdin is: /dev/null, a pipe fed by console_send_input, or
+/// a pseudo-terminal (options.tty) that is also its stdout and stderr.
+enum class stdin_mode : uint8_t { null, pipe, tty };
+
+const char* to_string(stdin_mode x);
+
 /// Which streams an output query returns.
 enum class stream_filter : uint8_t { both, out, err };
 
@@ -65,6 +71,17 @@ inline constexpr const char* queue_full = "QUEUE_FULL";
 inline constexpr const char* interrupted = "INTERRUPTED";
 /// Cancel of a job that another live jobd instance owns.
 inline constexpr const char* owned_elsewhere = "JOB_OWNED_ELSEWHERE";
+/// console_send_input: the job's stdin queue is full (--max-stdin-bytes).
+inline constexpr const char* stdin_full = "STDIN_FULL";
+/// console_send_input: the job has no stdin pipe or terminal.
+inline constexpr const char* stdin_not_open = "STDIN_NOT_OPEN";
+/// console_send_input: the job's stdin was closed (closeStdin, or the job
+/// closed its end).
+inline constexpr const char* stdin_closed = "STDIN_CLOSED";
+/// Signal, pause, resume, input or resize of a job that is not running.
+inline constexpr const char* job_not_running = "JOB_NOT_RUNNING";
+/// The job's kind cannot do what was asked (pause, resize, ...).
+inline constexpr const char* not_supported = "NOT_SUPPORTED";
 } // namespace codes
 
 /// A failure of a tool's own work, rendered as an `isError` result in the
@@ -103,6 +120,25 @@ struct job_spec {
   /// The call's `kindOptions` object as JSON text (checked against the
   /// kind's schema fragment); empty when none was given.
   std::string kind_options;
+  /// options.stdin ("null", "pipe"); options.tty makes it `tty`.
+  stdin_mode input = stdin_mode::null;
+  /// The terminal's size with options.tty (options.cols, options.rows).
+  int32_t cols = 80;
+  int32_t rows = 24;
+  /// options.idempotencyKey: a second submit with the same key in the same
+  /// session, while the first job is retained, returns the first job.
+  std::string idempotency_key;
+  /// options.progressPattern: an RE2 pattern with named groups `current`,
+  /// `total`, `percent` that replaces the progress heuristic.
+  std::string progress_pattern;
+  /// options.waitMs: answer the submit only when the job ended or this
+  /// many ms passed (capped by the server's max wait); 0 = at once.
+  int64_t wait_ms = 0;
+  /// options.waitOutput: the output tail such an answer carries.
+  uint64_t wait_tail_lines = 50;
+  uint64_t wait_max_bytes = 16 * 1024;
+  /// The job this one restarts (console_restart_job); empty otherwise.
+  std::string restart_of;
 };
 
 struct output_query {
@@ -158,12 +194,62 @@ struct wait_query {
   uint64_t since = 0;
 };
 
+/// console_wait_job with `jobIds`: until any (or all) of them ended.
+struct wait_many_query {
+  std::vector<std::string> job_ids;
+  /// mode "all": until every job ended; "any" (false): the first.
+  bool all = false;
+  /// How long to wait at most; use_default = the server's cap.
+  int64_t timeout_ms = use_default;
+};
+
+/// console_send_input: bytes for a job's stdin (pipe or terminal).
+struct input_request {
+  std::string job_id;
+  /// The bytes to write (appendNewline already applied); may be empty.
+  std::string text;
+  /// Close stdin after these bytes (EOF for the job).
+  bool close = false;
+};
+
+/// console_signal_job.
+struct signal_request {
+  std::string job_id;
+  int32_t signal = 15;
+  /// false: the job's main process only (target "leader").
+  bool whole_tree = true;
+};
+
+/// console_pause_job (pause = true) and console_resume_job.
+struct pause_request {
+  std::string job_id;
+  bool pause = true;
+};
+
+/// console_resize_terminal: a tty job's window size.
+struct resize_request {
+  std::string job_id;
+  int32_t cols = 80;
+  int32_t rows = 24;
+};
+
+/// console_restart_job.
+struct restart_request {
+  std::string job_id;
+  /// Cancel the job first if it has not ended (else both run).
+  bool replace = false;
+};
+
 // -- results ------------------------------------------------------------------
 
 struct submit_result {
   std::string job_id;
   job_status status = job_status::pending;
   uint64_t queue_position = 0;
+  /// An earlier job with the same idempotency key was returned.
+  bool deduplicated = false;
+  /// The job a restart replaced (console_restart_job); empty otherwise.
+  std::string restart_of;
 };
 
 /// Counters of a job's output buffer.
@@ -175,6 +261,30 @@ struct output_stats {
   uint64_t dropped_bytes = 0;
   uint64_t buffered_bytes = 0;
   uint64_t last_sequence = 0;
+};
+
+/// What jobd read of a job's progress from its output (the newest
+/// percentage, N/M count or bar of the last line, or options.progressPattern).
+struct job_progress {
+  /// Anything was found.
+  bool known = false;
+  /// 0-100, or negative when only a count was found.
+  double percent = -1;
+  /// current/total of an N/M count; negative when unknown.
+  double current = -1;
+  double total = -1;
+  /// The line it was read from (at most 200 bytes).
+  std::string text;
+  timestamp_ms at = 0;
+};
+
+/// CPU time and peak memory of a job's processes (rusage of the reaped
+/// main process and its waited-for children, or the job's cgroup).
+struct resource_usage {
+  bool known = false;
+  int64_t cpu_user_ms = 0;
+  int64_t cpu_system_ms = 0;
+  int64_t max_rss_kb = 0;
 };
 
 /// A job's status and metadata (`console_get_job_status`).
@@ -221,6 +331,22 @@ struct job_info {
   /// in clock ticks>", from /proc), so a leftover process group is never
   /// confused with a later process that got the same pid. Not rendered.
   std::string process_start;
+  /// Its stdin, and whether it still takes input (pipe or tty not closed).
+  stdin_mode input = stdin_mode::null;
+  bool stdin_open = false;
+  /// The terminal's size (tty jobs).
+  int32_t cols = 0;
+  int32_t rows = 0;
+  /// Paused (console_pause_job) since `paused_at`; `paused_ms` is the
+  /// time spent paused before (the timeout clock stops while paused).
+  bool paused = false;
+  timestamp_ms paused_at = 0;
+  int64_t paused_ms = 0;
+  /// The job this one restarts; empty otherwise.
+  std::string restart_of;
+  std::string idempotency_key;
+  job_progress progress;
+  resource_usage usage;
 };
 
 struct output_chunk {
@@ -257,10 +383,42 @@ struct cancel_result {
   std::string message;
 };
 
+/// console_send_input.
+struct input_result {
+  std::string job_id;
+  /// Bytes queued by this call.
+  uint64_t bytes = 0;
+  /// Bytes queued and not yet written to the job, this call's included.
+  uint64_t queued = 0;
+  /// Stdin is closed now (closeStdin).
+  bool closed = false;
+};
+
+/// console_signal_job.
+struct signal_result {
+  std::string job_id;
+  int32_t signal = 0;
+  bool whole_tree = true;
+  /// A process took the signal.
+  bool delivered = false;
+};
+
 struct list_page {
   std::vector<job_info> jobs;
   uint64_t total = 0;
   std::string next_cursor;
+};
+
+/// Resource usage summed over finished jobs whose usage is known (the
+/// seed's "job performance statistics"); averages are these over `jobs`.
+struct usage_totals {
+  uint64_t jobs = 0;
+  int64_t cpu_user_ms = 0;
+  int64_t cpu_system_ms = 0;
+  /// The largest max_rss_kb of any of them.
+  int64_t max_rss_kb = 0;
+  /// Their run time, for CPU use per second of run time.
+  int64_t run_ms = 0;
 };
 
 struct session_metrics {
@@ -272,6 +430,8 @@ struct session_metrics {
   uint64_t failed = 0;
   uint64_t cancelled = 0;
   uint64_t limit = 0;
+  /// Of the session's finished jobs that are retained.
+  usage_totals usage;
 };
 
 struct metrics_snapshot {
@@ -294,6 +454,8 @@ struct metrics_snapshot {
   /// "ephemeral" (--ephemeral: nothing is kept on disk).
   std::string persistence = "ephemeral";
   std::string persistence_error;
+  /// Of every finished job that is retained.
+  usage_totals usage;
 };
 
 struct cleanup_result {
@@ -305,6 +467,27 @@ struct wait_result {
   job_info job;
   output_page output;
   /// Why the wait ended: "exit", "output" or "timeout".
+  std::string reason;
+};
+
+/// The answer of console_execute_async: its job, and with options.waitMs
+/// the status and output tail it reached.
+struct submit_reply {
+  submit_result result;
+  /// The call waited (options.waitMs): `job` and `output` (its tail, with
+  /// `has_tail`) are set.
+  bool waited = false;
+  job_info job;
+  output_page output;
+};
+
+struct wait_many_result {
+  /// Every job asked for, in the order asked, as of the answer.
+  std::vector<job_info> jobs;
+  /// The ids of those that ended, in the order asked.
+  std::vector<std::string> ended;
+  bool all = false;
+  /// "any", "all" (the condition held) or "timeout".
   std::string reason;
 };
 

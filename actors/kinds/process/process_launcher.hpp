@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/job_factory.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -31,6 +32,16 @@ struct launch_spec {
   /// mailbox.
   std::shared_ptr<std::atomic<int64_t>> in_flight;
   int64_t max_in_flight = 4 * 1024 * 1024;
+  /// stdin: /dev/null, a pipe (write_input), or a pseudo-terminal that is
+  /// stdin, stdout and stderr (the job's session leader has it as its
+  /// controlling terminal; its output arrives as stream `out`, and `err`
+  /// ends at once).
+  stdin_mode input = stdin_mode::null;
+  /// The terminal's size with stdin_mode::tty.
+  int32_t cols = 80;
+  int32_t rows = 24;
+  /// Bytes the stdin queue holds at most.
+  uint64_t max_stdin_bytes = 1024 * 1024;
 };
 
 /// Starts jobs' process trees and signals them. A tree is named by its
@@ -59,6 +70,37 @@ public:
   /// SIGKILLs every process of the tree of `pid` (cgroup.kill where the
   /// tree is a cgroup, so setsid cannot escape it).
   virtual void kill_tree(int64_t pid) = 0;
+
+  /// Queues bytes for the stdin (pipe or terminal) of the tree of `pid`,
+  /// closing it after them if `close`; `queued`: bytes not yet written.
+  /// Written in order on the reactor thread as the job reads; the sink gets
+  /// `input, eof` once stdin is closed (after a close, or when the job
+  /// closed its end: later writes answer `closed`).
+  virtual input_outcome write_input(int64_t pid, std::string bytes,
+                                    bool close, uint64_t& queued) {
+    (void) pid;
+    (void) bytes;
+    (void) close;
+    queued = 0;
+    return input_outcome::not_open;
+  }
+
+  /// Freezes (cgroup.freeze, or SIGSTOP to the group) or thaws (SIGCONT)
+  /// the tree of `pid`; false if it is not a running tree of ours.
+  virtual bool freeze(int64_t pid, bool frozen) {
+    (void) pid;
+    (void) frozen;
+    return false;
+  }
+
+  /// TIOCSWINSZ on the terminal of `pid`'s tree (the kernel sends SIGWINCH
+  /// to its foreground group); false without a terminal.
+  virtual bool resize(int64_t pid, int32_t cols, int32_t rows) {
+    (void) pid;
+    (void) cols;
+    (void) rows;
+    return false;
+  }
 };
 
 using launcher_ptr = std::shared_ptr<process_launcher>;
