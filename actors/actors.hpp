@@ -29,7 +29,15 @@ struct candidate {
 class output_buffer;
 
 /// What happened to a job, as told to METRICS and the ENDPOINT.
-enum class transition : uint8_t { created, started, finished, removed };
+/// `updated`: paused, resumed, or its stdin closed (status fields changed
+/// without a change of state).
+enum class transition : uint8_t {
+  created,
+  started,
+  finished,
+  removed,
+  updated
+};
 
 struct job_event {
   transition what = transition::created;
@@ -48,6 +56,8 @@ struct output_news {
   std::string job_id;
   std::string session_id;
   output_stats output;
+  /// What the job's output says of its progress (if anything).
+  job_progress progress;
 };
 
 /// New output of a running job for the STORE: the chunks after the last
@@ -196,9 +206,7 @@ using job_actor = caf::typed_actor<
   // changes nothing.
   caf::replies_to<atom::pause, bool>::with<job_info>,
   // console_resize_terminal: columns, rows.
-  caf::replies_to<atom::resize, int32_t, int32_t>::with<job_info>,
-  // Its spec (console_restart_job).
-  caf::replies_to<atom::spec>::with<job_spec>>;
+  caf::replies_to<atom::resize, int32_t, int32_t>::with<job_info>>;
 
 /// What a kind's backend reports to its job's core (see actors/core/): the
 /// process reactor sends these for a local process, other kinds for theirs.
@@ -240,6 +248,15 @@ using job_core_actor = job_actor::extend_with<backend_events>::extend<
 using record_reader_actor = caf::typed_actor<
   // The wait on the record; the reader quits after answering.
   caf::replies_to<atom::wait, wait_query>::with<wait_result>>;
+
+/// A short-lived collector of one console_wait_job with jobIds: it waits on
+/// each job through SCHEDULER and answers when any (or all) ended or the
+/// time is up, then quits.
+using wait_group_actor = caf::typed_actor<
+  // The wait; answered once.
+  caf::replies_to<atom::wait, wait_many_query>::with<wait_many_result>,
+  // Its own deadline, a little after the single waits' (a safety net).
+  caf::reacts_to<atom::tick>>;
 
 /// The SESSION actor interface: one per sessionId, created on first use. Holds
 /// the per-session limit: it offers its best pending jobs to SCHEDULER, never
@@ -586,7 +603,7 @@ typename Inspector::result_type inspect(Inspector& f, cleanup_done& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, output_news& x) {
   return f(caf::meta::type_name("jobd.output_news"), x.job_id, x.session_id,
-           x.output);
+           x.output, x.progress);
 }
 
 // -- tool failures as CAF errors ----------------------------------------------

@@ -14,9 +14,7 @@
 
 namespace jobd {
 
-namespace {
-
-using self_ptr = endpoint_actor::stateful_pointer<endpoint_state>;
+using self_ptr = endpoint_ptr;
 
 // A response (result or error): never dropped. The sink queues what the
 // client does not take yet, so this never waits for the client.
@@ -27,10 +25,12 @@ void reply(self_ptr self, std::string line) {
 // A notification. One with a `key` replaces a queued older one with the same
 // key (only the newest progress, update or list change matters); one without
 // (a log message) may be dropped while the client does not read.
-void notify_client(self_ptr self, std::string line, std::string key = {}) {
+void notify_client(self_ptr self, std::string line, std::string key) {
   self->state.config.out->send(std::move(line), message_kind::notification,
                                std::move(key));
 }
+
+namespace {
 
 // What the client is told after keyless notifications were dropped. Only
 // log messages are keyless, and they are sent at warning or below, so a
@@ -42,105 +42,6 @@ std::string drop_notice(uint64_t dropped) {
       + std::to_string(dropped)
       + ",\"message\":\"log messages were dropped while the client did "
         "not read\"}");
-}
-
-// Forgets a call's progress watch: no progress follows its reply.
-void unwatch(self_ptr self, const std::string& id) {
-  auto& st = self->state;
-  auto i = st.watched_job.find(id);
-  if (i == st.watched_job.end())
-    return;
-  auto j = st.watches.find(i->second);
-  if (j != st.watches.end()) {
-    auto& list = j->second;
-    list.erase(std::remove_if(list.begin(), list.end(),
-                              [&](auto& w) { return w.request_id == id; }),
-               list.end());
-    if (list.empty())
-      st.watches.erase(j);
-  }
-  st.watched_job.erase(i);
-}
-
-// True if the reply to `id` should be sent (the call was not cancelled).
-bool settle(self_ptr self, const std::string& id) {
-  auto& st = self->state;
-  unwatch(self, id);
-  st.in_flight.erase(id);
-  return st.cancelled.erase(id) == 0;
-}
-
-template <class Result> auto on_result(self_ptr self, std::string id) {
-  return [self, id](Result& result) {
-    if (settle(self, id))
-      reply(self, self->state.session.render_result(
-                    id, protocol::tool_result{std::move(result)}));
-  };
-}
-
-auto on_error(self_ptr self, std::string id) {
-  return [self, id](caf::error& err) {
-    if (settle(self, id))
-      reply(self, self->state.session.render_error(
-                    id, to_tool_error(self->system(), err)));
-  };
-}
-
-// Sends one tool call to the actor that serves it.
-void dispatch(self_ptr self, protocol::dispatch_call& call) {
-  auto& st = self->state;
-  auto& id = call.id;
-  st.in_flight.insert(id);
-  auto& sched = st.scheduler;
-  auto forever = caf::infinite;
-  struct visitor {
-    self_ptr self;
-    const std::string& id;
-    scheduler_actor& sched;
-    caf::infinite_t forever;
-    const std::string& token;
-    void operator()(job_spec& spec) {
-      self->request(sched, forever, atom::submit_v, std::move(spec))
-        .then(on_result<submit_result>(self, id), on_error(self, id));
-    }
-    void operator()(std::string& job_id) {
-      self->request(sched, forever, atom::status_v, std::move(job_id))
-        .then(on_result<job_info>(self, id), on_error(self, id));
-    }
-    void operator()(protocol::output_call& x) {
-      self
-        ->request(sched, forever, atom::output_v, std::move(x.job_id), x.query)
-        .then(on_result<output_page>(self, id), on_error(self, id));
-    }
-    void operator()(protocol::cancel_call& x) {
-      self
-        ->request(sched, forever, atom::cancel_v, std::move(x.job_id),
-                  x.grace_ms)
-        .then(on_result<cancel_result>(self, id), on_error(self, id));
-    }
-    void operator()(list_query& q) {
-      self->request(sched, forever, atom::list_v, std::move(q))
-        .then(on_result<list_page>(self, id), on_error(self, id));
-    }
-    void operator()(protocol::metrics_call&) {
-      self->request(self->state.metrics, forever, atom::metrics_v)
-        .then(on_result<metrics_snapshot>(self, id), on_error(self, id));
-    }
-    void operator()(cleanup_query& q) {
-      self->request(sched, forever, atom::cleanup_v, std::move(q))
-        .then(on_result<cleanup_result>(self, id), on_error(self, id));
-    }
-    void operator()(wait_query& q) {
-      if (!token.empty()) {
-        self->state.watches[q.job_id].push_back({id, token, q.since});
-        self->state.watched_job[id] = q.job_id;
-      }
-      self->request(sched, forever, atom::wait_v, std::move(q))
-        .then(on_result<wait_result>(self, id), on_error(self, id));
-    }
-  };
-  std::visit(visitor{self, id, sched, forever, call.progress_token},
-             call.request);
 }
 
 // resources/list: one page of jobs from the index.
@@ -208,6 +109,8 @@ std::pair<protocol::log_level, const char*> describe(const job_event& ev) {
         default:
           return {log_level::info, "job.completed"};
       }
+    case transition::updated:
+      return {log_level::debug, "job.updated"};
     case transition::removed:
       break;
   }
@@ -217,19 +120,43 @@ std::pair<protocol::log_level, const char*> describe(const job_event& ev) {
 // Progress of waits and output resource updates for a job whose output grew
 // (or that ended: its output is complete).
 void notify_output(self_ptr self, const std::string& job_id,
-                   uint64_t last_sequence) {
+                   uint64_t last_sequence, const job_progress& progress,
+                   bool ended) {
   auto& st = self->state;
   if (auto i = st.watches.find(job_id); i != st.watches.end()) {
     for (auto& w : i->second) {
-      if (last_sequence > w.last) {
-        w.last = last_sequence;
-        notify_client(
-          self,
-          protocol::render_progress(
-            w.token, static_cast<double>(last_sequence), 0,
-            "output up to sequence " + std::to_string(last_sequence)),
-          "progress " + w.token);
+      // Progress values must increase: each is sent only past the last.
+      double value = 0;
+      double total = 0;
+      std::string message;
+      if (w.many) {
+        // Waiting on many: how many ended.
+        auto m = st.many.find(w.request_id);
+        if (!ended || m == st.many.end())
+          continue;
+        auto& [jobs, done] = m->second;
+        value = static_cast<double>(++done);
+        total = static_cast<double>(jobs);
+        message = std::to_string(done) + " of " + std::to_string(jobs)
+                  + " jobs ended";
+      } else if (progress.known && progress.total > 0) {
+        value = progress.current;
+        total = progress.total;
+        message = progress.text;
+      } else if (progress.known && progress.percent >= 0) {
+        value = progress.percent;
+        total = 100;
+        message = progress.text;
+      } else {
+        value = static_cast<double>(last_sequence);
+        message = "output up to sequence " + std::to_string(last_sequence);
       }
+      if (value <= w.last)
+        continue;
+      w.last = value;
+      notify_client(self,
+                    protocol::render_progress(w.token, value, total, message),
+                    "progress " + w.token);
     }
   }
   if (st.session.has_subscriptions()) {
@@ -253,7 +180,7 @@ void notify(self_ptr self, const job_event& ev) {
                     "updated " + uri);
   }
   if (ev.what == transition::finished)
-    notify_output(self, job.id, job.output.last_sequence);
+    notify_output(self, job.id, job.output.last_sequence, job.progress, true);
   // Unasked-for notifications only once the MCP handshake is complete.
   if ((ev.what == transition::created || ev.what == transition::removed)
       && session.client_ready()) {
@@ -324,7 +251,7 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
       for (auto& text : replies)
         reply(self, std::move(text));
       if (auto call = std::get_if<protocol::dispatch_call>(&action)) {
-        dispatch(self, *call);
+        dispatch_call(self, *call);
       } else if (auto cancel = std::get_if<protocol::cancel_request>(&action)) {
         if (st.in_flight.count(cancel->id) != 0) {
           st.cancelled.insert(cancel->id);
@@ -358,7 +285,8 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
     // A job's output grew.
     [self](atom::output, const output_news& news) {
       if (!self->state.stopping)
-        notify_output(self, news.job_id, news.output.last_sequence);
+        notify_output(self, news.job_id, news.output.last_sequence,
+                      news.progress, false);
     },
     // Coalesced notifications are due.
     [self](atom::tick) {

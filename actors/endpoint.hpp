@@ -46,22 +46,56 @@ struct endpoint_state {
   std::set<std::string> in_flight;
   /// In-flight calls the client cancelled: their replies are dropped.
   std::set<std::string> cancelled;
-  /// A console_wait_job that asked for progress notifications.
+  /// A wait (console_wait_job, or console_execute_async with waitMs) that
+  /// asked for progress notifications.
   struct progress_watch {
     std::string request_id;
     std::string token;
-    uint64_t last = 0;
+    /// The last progress value sent (they must increase).
+    double last = 0;
+    /// Waiting on many: see `many`.
+    bool many = false;
   };
+  /// Waits on many jobs with a progress token, by request id: progress is
+  /// the number of jobs that ended.
+  struct many_progress {
+    size_t jobs = 0;
+    size_t ended = 0;
+  };
+  std::unordered_map<std::string, many_progress> many;
   /// Waits with a progress token, by job id.
   std::unordered_map<std::string, std::vector<progress_watch>> watches;
-  /// Request id -> job id of its progress watch.
-  std::unordered_map<std::string, std::string> watched_job;
+  /// Request id -> the job ids it watches.
+  std::unordered_map<std::string, std::vector<std::string>> watched_jobs;
   /// Jobs were created or removed since the last list_changed.
   bool list_changed = false;
   bool tick_scheduled = false;
   bool stopping = false;
   static inline const char* name = "endpoint";
 };
+
+using endpoint_ptr = endpoint_actor::stateful_pointer<endpoint_state>;
+
+// -- endpoint_calls.cpp: tool calls -------------------------------------------
+
+/// Sends one tool call to the actor that serves it; its reply goes to the
+/// client when it comes.
+void dispatch_call(endpoint_ptr self, protocol::dispatch_call& call);
+
+/// Watches `job_ids` for the progress notifications of request `id`.
+void watch(endpoint_ptr self, const std::string& id, const std::string& token,
+           const std::vector<std::string>& job_ids, bool many);
+
+/// Forgets a call's progress watches: no progress follows its reply.
+void unwatch(endpoint_ptr self, const std::string& id);
+
+// -- endpoint.cpp: writing to the client --------------------------------------
+
+/// A response (result or error): never dropped.
+void reply(endpoint_ptr self, std::string line);
+
+/// A notification; one with a `key` replaces a queued older one with it.
+void notify_client(endpoint_ptr self, std::string line, std::string key = {});
 
 /// @param scheduler serves the job tools.
 /// @param metrics serves console_get_job_metrics.

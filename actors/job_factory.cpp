@@ -46,6 +46,14 @@ job_info initial_info(const job_context& ctx) {
   info.owner_instance = ctx.instance;
   info.owner_pid = ctx.instance.empty() ? 0 : ::getpid();
   info.owner_live = !ctx.instance.empty();
+  info.input = spec.input;
+  info.stdin_open = spec.input != stdin_mode::null;
+  if (spec.input == stdin_mode::tty) {
+    info.cols = spec.cols;
+    info.rows = spec.rows;
+  }
+  info.restart_of = spec.restart_of;
+  info.idempotency_key = spec.idempotency_key;
   return info;
 }
 

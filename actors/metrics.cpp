@@ -90,6 +90,8 @@ void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
       if (s.total == 0)
         st.sessions.erase(ev.job.session_id);
       break;
+    case transition::updated:
+      break; // no change of state
   }
 }
 

@@ -321,6 +321,24 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       return wait_answer(e->info, *e->output, q,
                          wait_reason(*e->output, q, 0, pattern{}, true));
     },
+    // Waits on many jobs: a wait group collects the single waits.
+    [self](atom::wait, wait_many_query& q) { return wait_many(self, q); },
+    // Working with a running job: its actor answers.
+    [self](atom::input, const std::string& id, std::string& bytes,
+           bool close) { return job_input(self, id, bytes, close); },
+    [self](atom::signal, const std::string& id, int32_t sig, bool whole_tree) {
+      return job_signal(self, id, sig, whole_tree);
+    },
+    [self](atom::pause, const std::string& id, bool pause) {
+      return job_pause(self, id, pause);
+    },
+    [self](atom::resize, const std::string& id, int32_t cols, int32_t rows) {
+      return job_resize(self, id, cols, rows);
+    },
+    // A new job with an old one's spec.
+    [self](atom::start, const restart_request& r) {
+      return restart_job(self, r);
+    },
     // Lists from the store, newest first.
     [self](atom::list, list_query& q) { return list_jobs(self, std::move(q)); },
     // Removes finished jobs (console_cleanup_jobs and SWEEPER).
@@ -355,8 +373,10 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
     [self](atom::event, job_event& ev) { on_event(self, ev); },
     // A job's output grew: listeners hear it without the whole job_info.
     [self](atom::output, const output_news& news) {
-      if (auto e = find_job(self, news.job_id); e != nullptr && !e->output)
+      if (auto e = find_job(self, news.job_id); e != nullptr && !e->output) {
         e->info.output = news.output;
+        e->info.progress = news.progress;
+      }
       for (auto& l : self->state.listeners)
         self->send(l, atom::output_v, news);
     },

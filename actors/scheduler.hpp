@@ -87,6 +87,19 @@ struct scheduler_state {
     bool actor_gone = false;
     /// It reported `started` (listeners count it as running).
     bool announced = false;
+    /// Its spec as admitted (console_restart_job).
+    std::shared_ptr<const job_spec> spec;
+  };
+
+  /// A session's idempotency key: the job it names (set as soon as the job
+  /// is created, before its spec is checked), and submits with the same key
+  /// that wait until that job is admitted (or refused) or the store was
+  /// asked.
+  struct idempotent_slot {
+    std::string job_id;
+    /// The store is being asked whether an older job has the key.
+    bool looking_up = false;
+    std::vector<caf::typed_response_promise<submit_result>> waiting;
   };
 
   struct session_entry {
@@ -110,6 +123,8 @@ struct scheduler_state {
   /// Offered candidates, best first.
   std::set<candidate, candidate_order> ready;
   std::unordered_map<std::string, session_entry> sessions;
+  /// By session id and key (see idempotency_slot_key).
+  std::unordered_map<std::string, idempotent_slot> idempotent;
   /// Monitored actors: jobs and sessions by address.
   std::map<caf::actor_addr, std::string> job_addresses;
   std::map<caf::actor_addr, std::string> session_addresses;
@@ -162,8 +177,42 @@ void dispatch(scheduler_ptr self);
 
 // -- admission (scheduler_admission.cpp) --------------------------------------
 
-/// console_execute_async: a new job, checked by its kind, then queued.
+/// console_execute_async: a new job, checked by its kind, then queued; with
+/// an idempotency key that names a retained job, that job instead.
 caf::result<submit_result> submit(scheduler_ptr self, job_spec& spec);
+
+/// The key of `idempotent` for a session's idempotency key.
+inline std::string idempotency_slot_key(const std::string& session,
+                                        const std::string& key) {
+  return session + '\n' + key;
+}
+
+/// Forgets the idempotency key of a job that is removed.
+void forget_idempotency(scheduler_ptr self, const job_info& job);
+
+// -- working with jobs (scheduler_control.cpp) --------------------------------
+
+/// console_send_input, console_signal_job, console_pause_job,
+/// console_resume_job, console_resize_terminal: the job's actor answers;
+/// a finished job, or one this instance does not hold, is refused here.
+caf::result<input_result> job_input(scheduler_ptr self, const std::string& id,
+                                    std::string& bytes, bool close);
+caf::result<signal_result> job_signal(scheduler_ptr self,
+                                      const std::string& id, int32_t sig,
+                                      bool whole_tree);
+caf::result<job_info> job_pause(scheduler_ptr self, const std::string& id,
+                                bool pause);
+caf::result<job_info> job_resize(scheduler_ptr self, const std::string& id,
+                                 int32_t cols, int32_t rows);
+
+/// console_restart_job: a new job with the spec of `r.job_id` (held here
+/// or in the store), after cancelling it first with `r.replace`.
+caf::result<submit_result> restart_job(scheduler_ptr self,
+                                       const restart_request& r);
+
+/// console_wait_job with jobIds: a wait_group answers.
+caf::result<wait_many_result> wait_many(scheduler_ptr self,
+                                        wait_many_query& q);
 
 /// Queues again the pending jobs of a dead instance, under their old ids,
 /// in their old order.

@@ -27,6 +27,52 @@ std::string make_job_id(uint64_t serial) {
   return id;
 }
 
+submit_result deduplicated(self_ptr self, const entry& e) {
+  submit_result r{e.info.id, e.info.status, 0, true, e.info.restart_of};
+  if (r.status == job_status::pending)
+    r.queue_position = queue_position(self, e.info);
+  return r;
+}
+
+// Submits with this key that waited get what the first one got.
+template <class Answer>
+void answer_waiting(self_ptr self, const std::string& key, Answer&& answer) {
+  auto& st = self->state;
+  auto i = st.idempotent.find(key);
+  if (i == st.idempotent.end())
+    return;
+  auto waiting = std::move(i->second.waiting);
+  i->second.waiting.clear();
+  for (auto& rp : waiting)
+    answer(rp);
+}
+
+// A job with an idempotency key was admitted: the key names it now.
+void key_admitted(self_ptr self, const job_info& info) {
+  if (info.idempotency_key.empty())
+    return;
+  auto key = idempotency_slot_key(info.session_id, info.idempotency_key);
+  auto& slot = self->state.idempotent[key];
+  slot.job_id = info.id;
+  slot.looking_up = false;
+  answer_waiting(self, key, [&](auto& rp) {
+    if (auto e = find_job(self, info.id))
+      rp.deliver(deduplicated(self, *e));
+    else
+      rp.deliver(submit_result{info.id, info.status, 0, true, info.restart_of});
+  });
+}
+
+// A new job with an idempotency key was refused: so are those that waited
+// for it, and the key is free again.
+void key_refused(self_ptr self, const job_spec& spec, const caf::error& err) {
+  if (spec.idempotency_key.empty())
+    return;
+  auto key = idempotency_slot_key(spec.session_id, spec.idempotency_key);
+  answer_waiting(self, key, [&](auto& rp) { rp.deliver(err); });
+  self->state.idempotent.erase(key);
+}
+
 void requeued(self_ptr self) {
   auto& st = self->state;
   if (st.requeueing > 0 && --st.requeueing == 0)
@@ -39,8 +85,10 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
            bool again, caf::typed_response_promise<submit_result> rp) {
   auto& st = self->state;
   auto id = info.id;
+  auto kept = std::make_shared<const job_spec>(spec);
   self->send(st.config.store, atom::submit_v, info, std::move(spec));
-  st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false, false});
+  st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false, false,
+                            std::move(kept)});
   st.by_serial.emplace(info.serial, id);
   st.pending.insert(key_of(info));
   auto session = session_for(self, info.session_id);
@@ -52,11 +100,13 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
     // A requeued job counts as queued once its session offered it.
     if (again)
       requeued(self);
-    submit_result result{id, job_status::pending, 0};
+    submit_result result{id, job_status::pending, 0, false, {}};
     if (auto e = find_job(self, id)) {
       result.status = e->info.status;
+      result.restart_of = e->info.restart_of;
       if (result.status == job_status::pending)
         result.queue_position = queue_position(self, e->info);
+      key_admitted(self, e->info);
     }
     rp.deliver(std::move(result));
   };
@@ -128,6 +178,8 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
   auto refuse = [&](caf::error err) {
     if (again != nullptr)
       fail_requeued(self, *again, err);
+    else
+      key_refused(self, spec, err);
     rp.deliver(std::move(err));
   };
   if (st.shutting_down)
@@ -161,9 +213,8 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
           });
         return;
       }
-      rp.deliver(make_tool_error(codes::internal_error,
-                                 "The job store hands out no serials"));
-      return;
+      return refuse(make_tool_error(codes::internal_error,
+                                    "The job store hands out no serials"));
     }
     auto& defaults = st.config.defaults;
     if (spec.timeout_ms == use_default)
@@ -203,14 +254,17 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
           if (again)
             requeued(self);
           self->send_exit(handle, caf::exit_reason::user_shutdown);
-          rp.deliver(
-            make_tool_error(codes::internal_error, "jobd is shutting down"));
+          auto err
+            = make_tool_error(codes::internal_error, "jobd is shutting down");
+          if (!again)
+            key_refused(self, stored_spec, err);
+          rp.deliver(std::move(err));
           return;
         }
         st.job_addresses[handle.address()] = info.id;
         admit(self, handle, std::move(info), std::move(stored_spec), again, rp);
       },
-      [self, handle, rp, revived](caf::error& err) mutable {
+      [self, handle, rp, revived, stored_spec](caf::error& err) mutable {
         auto& st = self->state;
         --st.submitting;
         st.job_addresses.erase(handle.address());
@@ -219,6 +273,8 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
         // it fails, for good.
         if (revived)
           fail_requeued(self, std::move(*revived), err);
+        else
+          key_refused(self, stored_spec, err);
         rp.deliver(std::move(err));
       });
 }
@@ -226,9 +282,64 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
 } // namespace
 
 caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
+  auto& st = self->state;
   auto rp = self->make_response_promise<submit_result>();
-  create_job(self, std::move(spec), nullptr, rp);
+  if (spec.idempotency_key.empty()) {
+    create_job(self, std::move(spec), nullptr, rp);
+    return rp;
+  }
+  auto key = idempotency_slot_key(spec.session_id, spec.idempotency_key);
+  auto& slot = st.idempotent[key];
+  if (slot.looking_up) {
+    // The first submit with this key is still being decided.
+    slot.waiting.push_back(rp);
+    return rp;
+  }
+  if (!slot.job_id.empty()) {
+    if (auto e = find_job(self, slot.job_id)) {
+      rp.deliver(deduplicated(self, *e));
+      return rp;
+    }
+    slot.job_id.clear(); // removed meanwhile
+  }
+  // Not among this instance's jobs: an earlier run's or another instance's
+  // retained job may hold the key.
+  slot.looking_up = true;
+  auto session = spec.session_id;
+  auto wanted = spec.idempotency_key;
+  auto store = st.config.store;
+  auto create = [self, rp, key](job_spec spec) mutable {
+    // Still `looking_up` until the job is admitted or refused.
+    create_job(self, std::move(spec), nullptr, rp);
+  };
+  auto found = [self, rp, key](job_info& info) mutable {
+    submit_result r{info.id, info.status, 0, true, info.restart_of};
+    answer_waiting(self, key, [&](auto& waiting) { waiting.deliver(r); });
+    self->state.idempotent.erase(key);
+    rp.deliver(std::move(r));
+  };
+  auto held = std::make_shared<job_spec>(std::move(spec));
+  self->request(store, caf::infinite, atom::find_v, session, wanted)
+    .then(
+      [self, store, create, found, held](std::string& id) mutable {
+        if (id.empty())
+          return create(std::move(*held));
+        self->request(store, caf::infinite, atom::status_v, id)
+          .then(found, [create, held](caf::error&) mutable {
+            create(std::move(*held)); // gone meanwhile
+          });
+      },
+      [create, held](caf::error&) mutable { create(std::move(*held)); });
   return rp;
+}
+
+void forget_idempotency(self_ptr self, const job_info& job) {
+  if (job.idempotency_key.empty())
+    return;
+  auto& map = self->state.idempotent;
+  auto i = map.find(idempotency_slot_key(job.session_id, job.idempotency_key));
+  if (i != map.end() && i->second.job_id == job.id && !i->second.looking_up)
+    map.erase(i);
 }
 
 // Jobs of a dead instance that had not started: queued again in their old

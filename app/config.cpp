@@ -59,6 +59,8 @@ setting number(const char* flag, const char* env, const char* help,
 constexpr int64_t max_line_limit = int64_t{1} << 30;
 constexpr int64_t max_concurrency = 100000;
 constexpr int64_t min_output_total = int64_t{1} << 20;
+// A job's stdin queue is memory of jobd's: at most 1 GiB.
+constexpr int64_t max_stdin_limit = int64_t{1} << 30;
 
 const std::vector<setting>& settings() {
   static const std::vector<setting> all = {
@@ -94,6 +96,10 @@ const std::vector<setting>& settings() {
            &config::kill_grace_ms, 0),
     number("--max-wait-ms", "MAX_WAIT_MS", "longest console_wait_job wait (ms)",
            &config::max_wait_ms, 0),
+    number("--max-stdin-bytes", "MAX_STDIN_BYTES",
+           "bytes a job's stdin queue holds at most (console_send_input "
+           "answers STDIN_FULL beyond)",
+           &config::max_stdin_bytes, 1, max_stdin_limit),
     number("--max-line-bytes", "MAX_LINE_BYTES",
            "longest accepted JSON-RPC message (bytes)", &config::max_line_bytes,
            1024, max_line_limit),
@@ -255,6 +261,7 @@ protocol::server_options server_options_of(const config& cfg) {
   o.default_kill_grace_ms = cfg.kill_grace_ms;
   o.output_byte_cap = cfg.output_buffer_bytes;
   o.max_wait_ms = cfg.max_wait_ms;
+  o.max_stdin_bytes = cfg.max_stdin_bytes;
   return o;
 }
 

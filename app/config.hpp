@@ -31,6 +31,8 @@ struct config {
   uint64_t output_total_bytes = uint64_t{1} << 30;
   int64_t kill_grace_ms = 5000;
   int64_t max_wait_ms = 60000;
+  /// Bytes a job's stdin queue holds at most.
+  uint64_t max_stdin_bytes = 1024 * 1024;
   uint64_t max_line_bytes = 16 * 1024 * 1024;
   std::string log_level = "info";
   /// Where the store lives; filled from XDG_STATE_HOME or HOME when empty.

@@ -43,6 +43,7 @@ jobd::scheduler_config to_scheduler_config(const jobd::config& cfg) {
   sc.defaults.timeout_ms = cfg.job_timeout_ms;
   sc.defaults.kill_grace_ms = cfg.kill_grace_ms;
   sc.defaults.max_wait_ms = cfg.max_wait_ms;
+  sc.defaults.max_stdin_bytes = cfg.max_stdin_bytes;
   sc.defaults.output.max_chunks = cfg.output_buffer_size;
   sc.defaults.output.max_bytes = cfg.output_buffer_bytes;
   sc.retention_ms = cfg.retention_ms;

@@ -1,5 +1,7 @@
 #include "actors/core/job_core.hpp"
 
+#include "actors/core/job_core_detail.hpp"
+
 #include "actors/core/timing.hpp"
 #include "actors/store/instances.hpp"
 
@@ -13,9 +15,23 @@
 
 namespace jobd {
 
+namespace core_detail {
+
+job_info current_info(self_ptr self) {
+  auto info = self->state.info;
+  info.output = self->state.buffer->stats();
+  return info;
+}
+
+bool finished(self_ptr self) {
+  return is_terminal(self->state.info.status);
+}
+
+} // namespace core_detail
+
 namespace {
 
-using self_ptr = job_core_actor::stateful_pointer<job_core_state>;
+using namespace core_detail;
 using stop_reason = job_core_state::stop_reason;
 using time_point = job_core_state::time_point;
 
@@ -31,22 +47,14 @@ int index_of(stream_kind s) {
   return s == stream_kind::out ? 0 : 1;
 }
 
-job_info current_info(self_ptr self) {
-  auto info = self->state.info;
-  info.output = self->state.buffer->stats();
-  return info;
-}
-
-bool finished(self_ptr self) {
-  return is_terminal(self->state.info.status);
-}
+} // namespace
 
 // -- deadlines
 // ------------------------------------------------------------------
 
 // Arms one tick for the earliest deadline (at most max_tick ahead), unless
 // an armed tick comes first anyway.
-void arm(self_ptr self) {
+void core_detail::arm(self_ptr self) {
   auto& st = self->state;
   std::optional<time_point> next;
   auto consider = [&](const std::optional<time_point>& t) {
@@ -65,6 +73,8 @@ void arm(self_ptr self) {
   st.tick_at = now + delay;
   self->delayed_send(self, delay, atom::tick_v, ++st.tick_generation);
 }
+
+namespace {
 
 // -- waiters
 // ----------------------------------------------------------------------
@@ -150,6 +160,14 @@ void emit(self_ptr self, transition what, job_status previous) {
   self->send(st.ctx.scheduler, atom::event_v, std::move(ev));
 }
 
+} // namespace
+
+void core_detail::emit_update(self_ptr self) {
+  emit(self, transition::updated, self->state.info.status);
+}
+
+namespace {
+
 // Tells SCHEDULER the job runs, once: when its pid is known, or right before
 // it reports that it could not start.
 void announce_start(self_ptr self) {
@@ -179,6 +197,9 @@ void conclude(self_ptr self, job_status previous) {
     info.run_ms = steady_ms() - st.started_steady_ms;
   st.timeout_at.reset();
   st.escalate_at.reset();
+  thaw(self);
+  read_progress(self);
+  st.early_input.clear();
   // A finished job needs no spec (environment, arguments) any more.
   st.ctx.spec = job_spec{};
   emit(self, transition::finished, previous);
@@ -258,6 +279,9 @@ void terminate(self_ptr self, stop_reason why, int64_t grace_ms) {
     st.stopping = why;
   if (!st.spawned)
     return; // not spawned yet: `spawned` applies the stop
+  // A paused tree would not act on SIGTERM (nor, frozen, on anything but
+  // SIGKILL): it runs again for its grace.
+  thaw(self);
   if (grace_ms <= 0) {
     st.backend->kill();
   } else {
@@ -390,6 +414,12 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       limits.max_bytes, static_cast<uint64_t>(ctx.spec.output_byte_limit));
   st.buffer = std::make_shared<output_buffer>(limits);
   st.grace_ms = ctx.spec.kill_grace_ms;
+  if (!ctx.spec.progress_pattern.empty()) {
+    // Checked by the protocol layer; a pattern that fails here (a spec
+    // from an older store) leaves the heuristic in charge.
+    std::string why;
+    progress_pattern::compile(ctx.spec.progress_pattern, st.progress_re, why);
+  }
   st.ctx = std::move(ctx);
   self->set_exception_handler(
     [self](std::exception_ptr& eptr) { return on_exception(self, eptr); });
@@ -463,6 +493,17 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     },
     // SCHEDULER keeps our record now.
     [self](atom::retire) { self->quit(); },
+    // -- working with the running job (job_control.cpp) ------------------
+    [self](atom::input, std::string& bytes, bool close) {
+      return take_input(self, bytes, close);
+    },
+    [self](atom::signal, int32_t sig, bool whole_tree) {
+      return signal_job(self, sig, whole_tree);
+    },
+    [self](atom::pause, bool pause) { return pause_job(self, pause); },
+    [self](atom::resize, int32_t cols, int32_t rows) {
+      return resize_job(self, cols, rows);
+    },
     // -- backend events ---------------------------------------------------
     // The work runs; a stop asked for meanwhile applies now.
     [self](atom::spawned, int64_t pid, std::string& tracking) {
@@ -479,6 +520,8 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       st.backend->spawned(pid);
       announce_start(self);
       answer_pid_waiters(self);
+      if (st.stopping == stop_reason::none)
+        hand_early_input(self);
       if (st.stopping != stop_reason::none)
         terminate(self, st.stopping, st.grace_ms);
     },
@@ -502,6 +545,7 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       if (st.eof[index_of(s)] || finished(self))
         return; // nothing follows a stream's end
       st.buffer->append(s, bytes, now_ms());
+      note_output(self, s, bytes);
       if (st.buffer->has_partial() && !st.flush_scheduled) {
         st.flush_scheduled = true;
         self->delayed_send(self, flush_delay, atom::flush_v);
@@ -524,6 +568,12 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
         notify_waiters(self);
       maybe_finish(self);
     },
+    // What the work used (right before `exited`).
+    [self](atom::usage, const resource_usage& usage) {
+      self->state.info.usage = usage;
+    },
+    // Its stdin closed.
+    [self](atom::input, atom::eof) { stdin_closed(self); },
     // The work ended: the backend's last event.
     [self](atom::exited, int32_t status) {
       auto& st = self->state;
@@ -561,9 +611,10 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       auto last = st.buffer->last_sequence();
       if (last > st.announced_sequence && !finished(self)) {
         st.announced_sequence = last;
-        self->send(
-          st.ctx.scheduler, atom::output_v,
-          output_news{st.info.id, st.info.session_id, st.buffer->stats()});
+        read_progress(self);
+        self->send(st.ctx.scheduler, atom::output_v,
+                   output_news{st.info.id, st.info.session_id,
+                               st.buffer->stats(), st.info.progress});
       }
     },
     // The launch takes long: answer waiting status requests without a pid.

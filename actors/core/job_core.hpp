@@ -8,6 +8,7 @@
 #include "actors/actors.hpp"
 #include "actors/core/job_record.hpp"
 #include "actors/job_factory.hpp"
+#include "protocol/progress.hpp"
 
 #include <caf/actor_clock.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -84,6 +85,24 @@ struct job_core_state {
   std::vector<caf::typed_response_promise<job_info>> pid_waiters;
   std::map<uint64_t, waiter> waiters;
   uint64_t next_waiter = 1;
+
+  // -- working with the running job (job_control.cpp) ---------------------
+  /// Input that arrived before the work was spawned, and whether stdin is
+  /// to be closed after it; handed to the backend on `spawned`.
+  std::string early_input;
+  bool early_close = false;
+  /// What is left of the timeout while the job is paused.
+  std::optional<time_point::duration> timeout_left;
+  /// When the job was paused, on the steady clock (ms).
+  int64_t paused_steady_ms = 0;
+  /// The end of each stream's output, where progress is read from.
+  std::string tail[2];
+  /// The stream that wrote last (0 stdout, 1 stderr): read first.
+  int last_tail = 0;
+  /// Output arrived since progress was last read.
+  bool progress_dirty = false;
+  /// options.progressPattern, compiled; empty: the heuristic.
+  progress_pattern progress_re;
   static inline const char* name = "job_core";
 };
 

@@ -1,0 +1,62 @@
+// What the JOB core's source files share: job_core.cpp (the behaviour, the
+// lifecycle, deadlines and waiters) and job_control.cpp (working with a
+// running job: stdin, signals, pause, terminal size, progress). Private to
+// actors/core.
+#pragma once
+
+#include "actors/core/job_core.hpp"
+
+#include <caf/result.hpp>
+
+namespace jobd::core_detail {
+
+using self_ptr = job_core_actor::stateful_pointer<job_core_state>;
+
+/// The job's status with its buffer's counters.
+job_info current_info(self_ptr self);
+
+/// The job reached a terminal state.
+bool finished(self_ptr self);
+
+/// Arms the one tick timer for the earliest deadline.
+void arm(self_ptr self);
+
+/// Tells the STORE and SCHEDULER (and through it the listeners) that the
+/// job's status fields changed without a change of state.
+void emit_update(self_ptr self);
+
+// -- job_control.cpp ----------------------------------------------------------
+
+/// console_send_input: queues bytes for stdin (held here until the work is
+/// spawned), closing it after them if `close`.
+caf::result<input_result> take_input(self_ptr self, std::string& bytes,
+                                     bool close);
+
+/// The work was spawned: hand it the input that arrived before.
+void hand_early_input(self_ptr self);
+
+/// The backend reports stdin closed.
+void stdin_closed(self_ptr self);
+
+/// console_signal_job.
+caf::result<signal_result> signal_job(self_ptr self, int32_t sig,
+                                      bool whole_tree);
+
+/// console_pause_job (true) and console_resume_job (false).
+caf::result<job_info> pause_job(self_ptr self, bool pause);
+
+/// Resumes a paused job before it is stopped or once it ended (a stopped
+/// process group would not see SIGTERM; the paused time is counted).
+void thaw(self_ptr self);
+
+/// console_resize_terminal.
+caf::result<job_info> resize_job(self_ptr self, int32_t cols, int32_t rows);
+
+/// Keeps the end of each stream for reading progress.
+void note_output(self_ptr self, stream_kind s, const std::string& bytes);
+
+/// Reads progress from the newest output if any arrived since the last
+/// reading; true if the job's progress changed.
+bool read_progress(self_ptr self);
+
+} // namespace jobd::core_detail

@@ -1,0 +1,215 @@
+// ENDPOINT's tool calls: each becomes one typed request to the actor that
+// serves it (a run-and-wait submit becomes three: submit, wait, the output
+// tail), and its reply a line for the client, unless the client cancelled
+// the call meanwhile.
+#include "actors/endpoint.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include <algorithm>
+
+namespace jobd {
+
+using self_ptr = endpoint_ptr;
+
+namespace {
+
+// True if the reply to `id` should be sent (the call was not cancelled).
+bool settle(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  unwatch(self, id);
+  st.in_flight.erase(id);
+  return st.cancelled.erase(id) == 0;
+}
+
+template <class Result> auto on_result(self_ptr self, std::string id) {
+  return [self, id](Result& result) {
+    if (settle(self, id))
+      reply(self, self->state.session.render_result(
+                    id, protocol::tool_result{std::move(result)}));
+  };
+}
+
+auto on_error(self_ptr self, std::string id) {
+  return [self, id](caf::error& err) {
+    if (settle(self, id))
+      reply(self, self->state.session.render_error(
+                    id, to_tool_error(self->system(), err)));
+  };
+}
+
+// console_execute_async with options.waitMs: the job's status once it ended
+// or the time is up, and the tail of its output.
+void run_and_wait(self_ptr self, const std::string& id,
+                  const std::string& token, submit_result& submitted,
+                  const job_spec& spec) {
+  auto& sched = self->state.scheduler;
+  if (!token.empty())
+    watch(self, id, token, {submitted.job_id}, false);
+  wait_query q;
+  q.job_id = submitted.job_id;
+  q.timeout_ms = spec.wait_ms;
+  q.until = wait_until::exit;
+  output_query tail;
+  tail.latest = true;
+  tail.tail_lines = spec.wait_tail_lines;
+  tail.max_bytes = spec.wait_max_bytes;
+  auto reply = std::make_shared<submit_reply>();
+  reply->result = std::move(submitted);
+  reply->waited = true;
+  self->request(sched, caf::infinite, atom::wait_v, std::move(q))
+    .then(
+      [self, id, reply, tail](wait_result& waited) {
+        reply->job = std::move(waited.job);
+        auto job_id = reply->job.id;
+        self
+          ->request(self->state.scheduler, caf::infinite, atom::output_v,
+                    job_id, tail)
+          .then(
+            [self, id, reply](output_page& page) {
+              reply->output = std::move(page);
+              on_result<submit_reply>(self, id)(*reply);
+            },
+            on_error(self, id));
+      },
+      on_error(self, id));
+}
+
+struct call_visitor {
+  self_ptr self;
+  const std::string& id;
+  const std::string& token;
+
+  scheduler_actor& sched() {
+    return self->state.scheduler;
+  }
+
+  void operator()(job_spec& spec) {
+    if (spec.wait_ms <= 0) {
+      self->request(sched(), caf::infinite, atom::submit_v, std::move(spec))
+        .then(
+          [self{self}, id{id}](submit_result& r) {
+            submit_reply reply{std::move(r), false, {}, {}};
+            on_result<submit_reply>(self, id)(reply);
+          },
+          on_error(self, id));
+      return;
+    }
+    auto kept = std::make_shared<job_spec>(spec);
+    self->request(sched(), caf::infinite, atom::submit_v, std::move(spec))
+      .then(
+        [self{self}, id{id}, token{token}, kept](submit_result& r) {
+          run_and_wait(self, id, token, r, *kept);
+        },
+        on_error(self, id));
+  }
+  void operator()(std::string& job_id) {
+    self->request(sched(), caf::infinite, atom::status_v, std::move(job_id))
+      .then(on_result<job_info>(self, id), on_error(self, id));
+  }
+  void operator()(protocol::output_call& x) {
+    self
+      ->request(sched(), caf::infinite, atom::output_v, std::move(x.job_id),
+                x.query)
+      .then(on_result<output_page>(self, id), on_error(self, id));
+  }
+  void operator()(protocol::cancel_call& x) {
+    self
+      ->request(sched(), caf::infinite, atom::cancel_v, std::move(x.job_id),
+                x.grace_ms)
+      .then(on_result<cancel_result>(self, id), on_error(self, id));
+  }
+  void operator()(list_query& q) {
+    self->request(sched(), caf::infinite, atom::list_v, std::move(q))
+      .then(on_result<list_page>(self, id), on_error(self, id));
+  }
+  void operator()(protocol::metrics_call&) {
+    self->request(self->state.metrics, caf::infinite, atom::metrics_v)
+      .then(on_result<metrics_snapshot>(self, id), on_error(self, id));
+  }
+  void operator()(cleanup_query& q) {
+    self->request(sched(), caf::infinite, atom::cleanup_v, std::move(q))
+      .then(on_result<cleanup_result>(self, id), on_error(self, id));
+  }
+  void operator()(wait_query& q) {
+    if (!token.empty())
+      watch(self, id, token, {q.job_id}, false);
+    self->request(sched(), caf::infinite, atom::wait_v, std::move(q))
+      .then(on_result<wait_result>(self, id), on_error(self, id));
+  }
+  void operator()(wait_many_query& q) {
+    if (!token.empty())
+      watch(self, id, token, q.job_ids, true);
+    self->request(sched(), caf::infinite, atom::wait_v, std::move(q))
+      .then(on_result<wait_many_result>(self, id), on_error(self, id));
+  }
+  void operator()(input_request& x) {
+    self
+      ->request(sched(), caf::infinite, atom::input_v, std::move(x.job_id),
+                std::move(x.text), x.close)
+      .then(on_result<input_result>(self, id), on_error(self, id));
+  }
+  void operator()(signal_request& x) {
+    self
+      ->request(sched(), caf::infinite, atom::signal_v, std::move(x.job_id),
+                x.signal, x.whole_tree)
+      .then(on_result<signal_result>(self, id), on_error(self, id));
+  }
+  void operator()(pause_request& x) {
+    self
+      ->request(sched(), caf::infinite, atom::pause_v, std::move(x.job_id),
+                x.pause)
+      .then(on_result<job_info>(self, id), on_error(self, id));
+  }
+  void operator()(resize_request& x) {
+    self
+      ->request(sched(), caf::infinite, atom::resize_v, std::move(x.job_id),
+                x.cols, x.rows)
+      .then(on_result<job_info>(self, id), on_error(self, id));
+  }
+  void operator()(restart_request& x) {
+    self->request(sched(), caf::infinite, atom::start_v, std::move(x))
+      .then(on_result<submit_result>(self, id), on_error(self, id));
+  }
+};
+
+} // namespace
+
+void dispatch_call(self_ptr self, protocol::dispatch_call& call) {
+  self->state.in_flight.insert(call.id);
+  std::visit(call_visitor{self, call.id, call.progress_token}, call.request);
+}
+
+void watch(self_ptr self, const std::string& id, const std::string& token,
+           const std::vector<std::string>& job_ids, bool many) {
+  auto& st = self->state;
+  auto& mine = st.watched_jobs[id];
+  if (many)
+    st.many[id] = {job_ids.size(), 0};
+  for (auto& job : job_ids) {
+    st.watches[job].push_back({id, token, 0, many});
+    mine.push_back(job);
+  }
+}
+
+void unwatch(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.watched_jobs.find(id);
+  if (i == st.watched_jobs.end())
+    return;
+  for (auto& job : i->second) {
+    auto j = st.watches.find(job);
+    if (j == st.watches.end())
+      continue;
+    auto& list = j->second;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](auto& w) { return w.request_id == id; }),
+               list.end());
+    if (list.empty())
+      st.watches.erase(j);
+  }
+  st.watched_jobs.erase(i);
+  st.many.erase(id);
+}
+
+} // namespace jobd
