@@ -5,7 +5,9 @@
 #include "actors/kinds/process/process_launcher.hpp"
 
 #include <csignal>
+#include <cstdint>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -33,6 +35,35 @@ public:
     signals.emplace_back(pid, SIGKILL);
   }
 
+  input_outcome write_input(int64_t pid, std::string bytes, bool close,
+                            uint64_t& queued) override {
+    inputs.push_back({pid, bytes, close});
+    queued = input_queued;
+    return input_answer;
+  }
+
+  bool freeze(int64_t pid, bool frozen) override {
+    freezes.emplace_back(pid, frozen);
+    return alive.count(pid) != 0;
+  }
+
+  bool resize(int64_t pid, int32_t cols, int32_t rows) override {
+    resizes.push_back({pid, cols, rows});
+    return alive.count(pid) != 0;
+  }
+
+  struct input_call {
+    int64_t pid;
+    std::string bytes;
+    bool close;
+  };
+
+  struct resize_call {
+    int64_t pid;
+    int32_t cols;
+    int32_t rows;
+  };
+
   std::vector<launch_call> launches;
   /// (pid, signal) in the order asked; kill_tree records SIGKILL.
   std::vector<std::pair<int64_t, int>> signals;
@@ -40,6 +71,14 @@ public:
   std::vector<int> leader_only;
   /// Trees the test pretends are still running.
   std::set<int64_t> alive;
+  /// write_input calls in order, and what each answers (set by the test).
+  std::vector<input_call> inputs;
+  input_outcome input_answer = input_outcome::ok;
+  uint64_t input_queued = 0;
+  /// freeze calls (pid, frozen) in order; true for a pid in `alive`.
+  std::vector<std::pair<int64_t, bool>> freezes;
+  /// resize calls in order; true for a pid in `alive`.
+  std::vector<resize_call> resizes;
 };
 
 } // namespace jobd::test

@@ -72,6 +72,20 @@ backend_events::behavior_type recording_sink(backend_events::pointer,
         ++eofs;
       });
     },
+    [rec](atom::usage, const resource_usage& usage) {
+      rec->update([&](recorder& r) {
+        if (!r.spawned || r.status || r.usage)
+          r.misordered = true;
+        r.usage = usage;
+      });
+    },
+    [rec](atom::input, atom::eof) {
+      rec->update([&](recorder& r) {
+        if (!r.spawned || r.status || r.usage || r.input_eofs > 0)
+          r.misordered = true;
+        ++r.input_eofs;
+      });
+    },
     [rec](atom::exited, int32_t status) {
       rec->update([&](recorder& r) {
         // exited is last: both streams ended before it.

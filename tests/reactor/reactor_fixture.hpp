@@ -42,6 +42,10 @@ struct recorder {
   int out_eofs = 0;
   int err_eofs = 0;
   std::optional<int32_t> status;
+  /// `usage`, if sent (right before `exited`).
+  std::optional<resource_usage> usage;
+  /// `input, eof` messages (at most one, before `exited`).
+  int input_eofs = 0;
   std::chrono::steady_clock::time_point exited_at;
   /// An event came before `spawned`, after `exited`, or an eof twice.
   bool misordered = false;

@@ -1,5 +1,6 @@
 #include "actors/kinds/process/cgroup_tree.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -308,6 +309,38 @@ bool cgroup_tree::populated() const {
 
 bool cgroup_tree::kill() const {
   return !removed_ && write_file(dir_fd_, "cgroup.kill", "1");
+}
+
+bool cgroup_tree::freeze(bool frozen) const {
+  return !removed_ && write_file(dir_fd_, "cgroup.freeze", frozen ? "1" : "0");
+}
+
+bool cgroup_tree::cpu_usage(int64_t& user_usec, int64_t& system_usec) const {
+  std::string text;
+  if (removed_ || !read_file(dir_fd_, "cpu.stat", text))
+    return false;
+  auto field = [&text](const char* key, int64_t& value) {
+    const std::string name = std::string{key} + " ";
+    for (size_t at = 0; at < text.size();) {
+      const size_t end = std::min(text.find('\n', at), text.size());
+      if (text.compare(at, name.size(), name) == 0) {
+        value = std::strtoll(text.c_str() + at + name.size(), nullptr, 10);
+        return true;
+      }
+      at = end + 1;
+    }
+    return false;
+  };
+  return field("user_usec", user_usec) && field("system_usec", system_usec);
+}
+
+int64_t cgroup_tree::memory_peak() const {
+  std::string text;
+  if (removed_ || !read_file(dir_fd_, "memory.peak", text) || text.empty())
+    return -1;
+  char* end = nullptr;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  return end != text.c_str() && value >= 0 ? value : -1;
 }
 
 std::vector<pid_t> cgroup_tree::members() const {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,6 +101,17 @@ public:
   /// a member still before it is signalled, so a pid that ended and was
   /// reused meanwhile is never hit. Returns how many took the signal.
   size_t signal_members(int sig, pid_t skip) const;
+
+  /// Writes "1" (freeze) or "0" (thaw) to cgroup.freeze; false if the
+  /// write failed. Frozen processes still die of cgroup.kill.
+  bool freeze(bool frozen) const;
+
+  /// CPU time of everything that ever ran in the cgroup and below
+  /// (cpu.stat user_usec, system_usec); false if unreadable.
+  bool cpu_usage(int64_t& user_usec, int64_t& system_usec) const;
+
+  /// memory.peak in bytes (only with the memory controller); -1 if none.
+  int64_t memory_peak() const;
 
   /// The members' pids (of the cgroup and below), as listed right now.
   std::vector<pid_t> members() const;

@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <csignal>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace jobd {
 
@@ -44,6 +46,16 @@ JOBD_CHILD_CODE int enter_cgroup_in_child(int procs_fd) {
     if (errno != EINTR)
       return errno != 0 ? errno : EIO;
   }
+}
+
+JOBD_CHILD_CODE int lead_group_in_child() {
+  return ::setpgid(0, 0) == 0 ? 0 : errno;
+}
+
+JOBD_CHILD_CODE int lead_session_in_child() {
+  if (::setsid() < 0)
+    return errno;
+  return ::ioctl(STDIN_FILENO, TIOCSCTTY, 0) == 0 ? 0 : errno;
 }
 
 // Boost 1.81 close_all (close_range variant) compares each whitelist entry

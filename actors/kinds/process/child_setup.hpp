@@ -27,6 +27,14 @@ void reset_signals_in_child();
 /// calling process into that cgroup; 0 or the errno of the failure.
 int enter_cgroup_in_child(int procs_fd);
 
+/// setpgid(0, 0): the child leads its own process group; 0 or the errno.
+int lead_group_in_child();
+
+/// setsid() and TIOCSCTTY on fd 0 (a terminal's slave): the child leads
+/// its own session and process group (pgid == pid still) and that terminal
+/// is its controlling terminal; 0 or the errno.
+int lead_session_in_child();
+
 /// Closes every descriptor not in `keep` (sorted in place).
 void close_unlisted_in_child(std::vector<int>& keep);
 
@@ -41,6 +49,8 @@ struct child_setup {
   /// Points into the parent's stack: under vfork the child writes the
   /// parent's memory, which is how the parent learns the outcome.
   int* cgroup_error = nullptr;
+  /// A terminal job: stdio is the slave; see lead_session_in_child().
+  bool new_session = false;
 
   template <class Launcher>
   boost::process::v2::error_code
@@ -51,11 +61,12 @@ struct child_setup {
     if (cgroup_procs_fd >= 0 && cgroup_error != nullptr)
       *cgroup_error = enter_cgroup_in_child(cgroup_procs_fd);
     reset_signals_in_child();
-    // Own process group, so the job can signal the whole tree (and the
-    // pgroup fallback can track it).
-    if (::setpgid(0, 0) != 0)
+    // Own process group (or session, for a terminal job), so the job can
+    // signal the whole tree (and the pgroup fallback can track it).
+    if (const int lead
+        = new_session ? lead_session_in_child() : lead_group_in_child())
       return boost::process::v2::error_code{
-        errno, boost::process::v2::system_category()};
+        lead, boost::process::v2::system_category()};
     close_unlisted_in_child(launcher.fd_whitelist);
     return {};
   }

@@ -85,9 +85,11 @@ JOBD_CHILD_CODE int child_main(void* p) {
     return 127;
   }
   reset_signals_in_child();
-  // Own process group, so the job can signal the whole tree.
-  if (::setpgid(0, 0) != 0) {
-    args->error = errno;
+  // Own process group (or session), so the job can signal the whole tree.
+  const int lead
+    = r.new_session ? lead_session_in_child() : lead_group_in_child();
+  if (lead != 0) {
+    args->error = lead;
     return 127;
   }
   close_from_in_child(STDERR_FILENO + 1);

@@ -28,6 +28,9 @@ struct clone_into_request {
   int stderr_fd = -1;
   /// An O_DIRECTORY descriptor of the job's cgroup.
   int cgroup_fd = -1;
+  /// A terminal job: the child calls setsid() instead of setpgid(0, 0) and
+  /// makes its stdin (a terminal's slave) its controlling terminal.
+  bool new_session = false;
 };
 
 struct clone_into_result {
@@ -48,9 +51,9 @@ bool clone_into_supported();
 bool clone_into_unavailable(int clone_error);
 
 /// Starts the child in `req.cgroup_fd`: stdio from the request, every
-/// signal disposition default and an empty mask, its own process group,
-/// only fds 0-2 open, then execve. Returns once the child exec'd or failed.
-/// Thread-safe; no locks.
+/// signal disposition default and an empty mask, its own process group
+/// (or session, with `new_session`), only fds 0-2 open, then execve. Returns
+/// once the child exec'd or failed. Thread-safe; no locks.
 clone_into_result clone_into(const clone_into_request& req);
 
 } // namespace jobd

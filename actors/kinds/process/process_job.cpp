@@ -158,6 +158,14 @@ public:
     ls.environment = spec.environment;
     ls.name = ctx_.id;
     ls.in_flight = std::move(in_flight);
+    ls.input = spec.input;
+    ls.cols = spec.cols;
+    ls.rows = spec.rows;
+    ls.max_stdin_bytes = ctx_.defaults.max_stdin_bytes;
+    // The server's TERM (if any) describes another terminal than the
+    // job's: a terminal job gets a common one unless its spec names one.
+    if (spec.input == stdin_mode::tty && ls.environment.count("TERM") == 0)
+      ls.environment["TERM"] = "xterm-256color";
     launcher_->launch(std::move(ls), std::move(sink));
   }
 
@@ -172,6 +180,24 @@ public:
   void kill() override {
     if (pid_ > 0)
       launcher_->kill_tree(pid_);
+  }
+
+  // Before `spawned` (or for a job without stdin) nothing is open yet:
+  // not_open. The core only asks running jobs.
+  input_outcome write_input(std::string bytes, bool close,
+                            uint64_t& queued) override {
+    queued = 0;
+    if (pid_ <= 0)
+      return input_outcome::not_open;
+    return launcher_->write_input(pid_, std::move(bytes), close, queued);
+  }
+
+  bool freeze(bool frozen) override {
+    return pid_ > 0 && launcher_->freeze(pid_, frozen);
+  }
+
+  bool resize(int32_t cols, int32_t rows) override {
+    return pid_ > 0 && launcher_->resize(pid_, cols, rows);
   }
 
 private:

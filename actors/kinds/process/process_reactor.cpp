@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
+#include <pthread.h>
 #include <string>
 #include <thread>
 #include <utility>
@@ -87,6 +88,13 @@ void process_reactor::impl::wait_ready() const {
 }
 
 void process_reactor::impl::run() {
+  // A write to a stdin pipe whose reader is gone must fail with EPIPE, not
+  // end jobd (which also ignores SIGPIPE): blocked on this thread, where
+  // every such write happens. Children get an empty mask.
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
   set_up();
   for (;;) {
     try {
@@ -129,8 +137,9 @@ void process_reactor::impl::do_launch(launch_spec& spec, backend_events& sink,
   spawn_outcome res;
   {
     std::lock_guard<std::mutex> spawning{spawn_mtx};
-    res = spawn_child(spec, t->out.pipe, t->err.pipe, t->cgroup.get(),
-                      clone_into, owner);
+    spawn_stdio stdio{t->in, t->out.pipe, t->err.pipe};
+    res = spawn_child(spec, stdio, t->cgroup.get(), clone_into, owner);
+    t->tty_control = stdio.control;
     if (res.pid > 0) {
       t->pid = res.pid;
       if (t->cgroup && res.cgroup_error != 0) {
@@ -149,18 +158,25 @@ void process_reactor::impl::do_launch(launch_spec& spec, backend_events& sink,
   if (unused)
     unused->remove();
   if (res.pid <= 0) {
+    if (t->tty_control >= 0)
+      ::close(t->tty_control);
+    t->tty_control = -1;
     if (t->cgroup)
       t->cgroup->remove();
     send_failure(t->sink, res.code, std::move(res.message));
     return;
   }
-  for (auto* r : {&t->out, &t->err})
-    ::fcntl(r->pipe.native_handle(), F_SETPIPE_SZ, pipe_size);
+  if (t->input != stdin_mode::tty)
+    for (auto* r : {&t->out, &t->err})
+      ::fcntl(r->pipe.native_handle(), F_SETPIPE_SZ, pipe_size);
+  t->in_ended = t->input == stdin_mode::null;
   caf::anon_send(t->sink, atom::spawned_v, static_cast<int64_t>(t->pid),
                  std::string{t->cgroup ? "cgroup" : "pgroup"});
   watch_sink(t);
   read_next(t, stream_kind::out);
-  read_next(t, stream_kind::err);
+  read_next(t, stream_kind::err); // a terminal's: ends at once (not open)
+  if (t->input == stdin_mode::pipe)
+    watch_input(t);
   wait_exit(t);
 }
 
@@ -207,9 +223,11 @@ bool process_reactor::impl::signal_locked(job_tree& t, int sig,
 }
 
 void process_reactor::impl::kill_locked(job_tree& t) {
-  if (t.cgroup && t.cgroup->kill())
-    return;
-  ::kill(-t.pid, SIGKILL);
+  if (!t.cgroup || !t.cgroup->kill())
+    ::kill(-t.pid, SIGKILL);
+  // SIGKILL ends frozen and stopped processes too; thawing after it lets
+  // nothing of the job run again, and leaves no cgroup frozen.
+  thaw_locked(t);
 }
 
 void process_reactor::impl::kill_all_locked(int sig) {
@@ -249,6 +267,7 @@ void process_reactor::impl::end_all() {
     t->finished = true; // before end_stream: no second exited
     end_stream(t, stream_kind::out);
     end_stream(t, stream_kind::err);
+    end_input(t);
     t->exit_fd.reset();
     for (auto* timer : {&t->exit_poll, &t->settle_timer, &t->drain_timer})
       timer->cancel();
@@ -259,7 +278,12 @@ void process_reactor::impl::end_all() {
       if (auto i = leaders.find(t->pid); i != leaders.end() && i->second == t)
         leaders.erase(i);
       ending.erase(t);
+      if (t->tty_control >= 0)
+        ::close(t->tty_control);
+      t->tty_control = -1;
     }
+    if (t->leader_done)
+      send_usage(t);
     if (t->cgroup) {
       t->cgroup->kill();
       if (!t->cgroup->remove()) {

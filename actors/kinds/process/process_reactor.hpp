@@ -55,15 +55,19 @@ struct reactor_options {
 ///   with cgroup tracking start inside their own cgroup
 ///   `<parent>/<launch_spec::name>` (entered between vfork and execve, so
 ///   nothing of the job ever runs outside it);
-/// - get stdin from /dev/null, stdout and stderr on pipes, no other
+/// - get stdin from /dev/null or a pipe, stdout and stderr on pipes (or a
+///   new terminal as stdin, stdout and stderr, as their controlling
+///   terminal: they then lead their own session), no other
 ///   descriptor, the server's environment with `launch_spec::environment`
 ///   applied on top, default signal dispositions and an empty signal mask.
 ///
 /// Events, per launch: `spawned(pid, "cgroup" | "pgroup")` or one
 /// `spawn_failed` with COMMAND_NOT_FOUND (ENOENT, ENOTDIR),
 /// PERMISSION_DENIED (EACCES, EPERM), INVALID_WORKING_DIRECTORY, or
-/// SPAWN_FAILED (anything else); then `data`* and one `eof` per stream; last
-/// `exited(raw wait status of the leader)`.
+/// SPAWN_FAILED (anything else); then `data`* and one `eof` per stream;
+/// `input, eof` once a stdin pipe or terminal closed (at the latest when the
+/// leader ended); `usage` (when known); last `exited(raw wait status of the
+/// leader)`.
 ///
 /// The end of a tree: when the leader exits, the rest of its tree is
 /// SIGKILLed at once (cgroup.kill, or kill(-pgid) while the unreaped leader
@@ -114,6 +118,25 @@ public:
   /// SIGKILLs the whole tree of the running leader `pid` (cgroup.kill, or
   /// the process group); does nothing for any other pid.
   void kill_tree(int64_t pid) override;
+
+  /// Queues bytes for the stdin of the running leader `pid`'s tree (see
+  /// process_launcher): `not_open` without a pipe or terminal (or for a pid
+  /// that is not a running leader of ours), `closed` once stdin closed or a
+  /// close was asked for, `full` if the queue would hold more than
+  /// launch_spec::max_stdin_bytes (nothing is queued then). On a terminal,
+  /// a close writes its VEOF character (^D) after the queue and leaves the
+  /// master open (it is the output too). Any thread.
+  input_outcome write_input(int64_t pid, std::string bytes, bool close,
+                            uint64_t& queued) override;
+
+  /// cgroup.freeze of the running leader `pid`'s cgroup, or SIGSTOP /
+  /// SIGCONT to its process group; false for any other pid or on failure.
+  /// kill_tree still ends a frozen tree (and thaws it).
+  bool freeze(int64_t pid, bool frozen) override;
+
+  /// TIOCSWINSZ on the terminal of the running leader `pid`; false without
+  /// one or for sizes outside 1..65535.
+  bool resize(int64_t pid, int32_t cols, int32_t rows) override;
 
   /// "cgroup" if new jobs get a cgroup, else "pgroup".
   std::string tracking_mode() const;

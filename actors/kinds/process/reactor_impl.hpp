@@ -1,7 +1,8 @@
 // The process reactor's state, shared by its source files:
 // process_reactor.cpp (the public calls, launching, orphans, stop),
 // reactor_streams.cpp (reading the pipes, the drain) and reactor_trees.cpp
-// (a tree's end: the leader's exit, the settle, forgetting the tree).
+// (a tree's end: the leader's exit, the settle, forgetting the tree) and
+// reactor_input.cpp (stdin, terminals, freezing, resource usage).
 // Private to actors/kinds/process.
 #pragma once
 
@@ -27,6 +28,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -55,8 +57,9 @@ struct job_tree {
   job_tree(boost::asio::io_context& io, backend_events sink,
            const launch_spec& spec)
     : sink(std::move(sink)), in_flight(spec.in_flight),
-      max_in_flight(spec.max_in_flight), out(io, stream_kind::out),
-      err(io, stream_kind::err), exit_poll(io), settle_timer(io),
+      max_in_flight(spec.max_in_flight), input(spec.input),
+      max_stdin_bytes(spec.max_stdin_bytes), out(io, stream_kind::out),
+      err(io, stream_kind::err), in(io), exit_poll(io), settle_timer(io),
       drain_timer(io) {}
 
   pipe_reader& reader(stream_kind kind) {
@@ -72,8 +75,39 @@ struct job_tree {
   /// impl::mtx while the tree is in impl::leaders or impl::ending.
   std::unique_ptr<cgroup_tree> cgroup;
 
+  /// What its stdin is; with a terminal, `out` reads the master and `err`
+  /// ends at once.
+  const stdin_mode input;
+  const uint64_t max_stdin_bytes;
+
   pipe_reader out;
   pipe_reader err;
+  /// stdin's pipe (write end), or a descriptor of the terminal's master
+  /// for writing. Reactor thread only.
+  boost::asio::posix::stream_descriptor in;
+  /// Bytes for stdin not yet written, in order; the write in flight is a
+  /// copy of its front (`in_chunk`). Under impl::mtx.
+  std::string in_queue;
+  /// A close was asked for (after the queued bytes). Under impl::mtx.
+  bool in_close_asked = false;
+  /// stdin is closed: later writes answer `closed`. Under impl::mtx.
+  bool in_closed = false;
+  /// The terminal's master for TIOCSWINSZ; -1 without one. Closed under
+  /// impl::mtx.
+  int tty_control = -1;
+  /// Frozen by freeze(). Under impl::mtx.
+  bool frozen = false;
+  // Reactor thread only:
+  std::string in_chunk;
+  bool in_writing = false;
+  /// The terminal's VEOF was queued after the close was asked for.
+  bool veof_queued = false;
+  /// `input, eof` was sent (or there is no stdin to end).
+  bool in_ended = false;
+  /// The leader's rusage from wait4, if it was reaped by us.
+  struct rusage rusage {};
+  bool rusage_known = false;
+
   /// The leader's pidfd, readable once it exited.
   std::optional<boost::asio::posix::stream_descriptor> exit_fd;
   /// The waitpid fallback when no pidfd could be opened.
@@ -193,6 +227,21 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   /// Closes the stream and sends its eof (once).
   void end_stream(const tree_ptr& t, stream_kind kind);
   void on_drain_timeout(const tree_ptr& t);
+
+  // -- reactor_input.cpp -----------------------------------------------------
+  /// Ends stdin as soon as the job closed its pipe's read end (POLLERR),
+  /// even with nothing queued.
+  void watch_input(const tree_ptr& t);
+  /// Writes what `t`'s stdin queue holds, then closes it if asked.
+  void pump_input(const tree_ptr& t);
+  /// stdin is closed (asked for, the job closed its end, or the tree
+  /// ended): drops the queue, closes the write end, sends `input, eof`.
+  void end_input(const tree_ptr& t);
+  /// Thaws `t` if frozen; with mtx held.
+  void thaw_locked(job_tree& t);
+  /// `usage` right before `exited`: cpu.stat and memory.peak of the
+  /// cgroup (read before it is removed), else the leader's rusage.
+  void send_usage(const tree_ptr& t);
 
   // -- reactor_trees.cpp -----------------------------------------------------
   void wait_exit(const tree_ptr& t);

@@ -86,12 +86,17 @@ void process_reactor::impl::leader_ended(const tree_ptr& t, bool ours) {
     // Else reaped behind our back (SIGCHLD ignored?): the pid and the
     // group may be someone else's by now.
     if (ours)
-      t->status = reap_exited(t->pid);
+      t->status = reap_exited(t->pid, &t->rusage, &t->rusage_known);
     leaders.erase(t->pid);
     ending.insert(t);
+    if (t->tty_control >= 0)
+      ::close(t->tty_control); // resize() only reaches running leaders
+    t->tty_control = -1;
   }
   changed.notify_all();
   t->leader_done = true;
+  // The job takes no more input (bytes still queued are dropped).
+  end_input(t);
   t->settle_deadline = std::chrono::steady_clock::now() + options.settle_bound;
   if (busy && t->cgroup)
     watch_events(t);
@@ -164,7 +169,10 @@ void process_reactor::impl::finish(const tree_ptr& t) {
     std::lock_guard<std::mutex> guard{mtx};
     ending.erase(t);
   }
-  // From here on no other thread can reach the cgroup.
+  end_input(t);
+  // From here on no other thread can reach the cgroup: read its figures
+  // before the janitor removes it.
+  send_usage(t);
   if (t->cgroup && t->empty) {
     retire(std::move(t->cgroup));
   } else if (t->cgroup) {

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 namespace jobd {
@@ -18,12 +19,15 @@ exit_state peek_exit(pid_t pid) {
   return info.si_pid == pid ? exit_state::exited : exit_state::running;
 }
 
-int32_t reap_exited(pid_t pid) {
+int32_t reap_exited(pid_t pid, struct rusage* usage, bool* reaped) {
   int status = 0;
+  struct rusage ignored {};
   pid_t res;
   do
-    res = ::waitpid(pid, &status, WNOHANG);
+    res = ::wait4(pid, &status, WNOHANG, usage != nullptr ? usage : &ignored);
   while (res < 0 && errno == EINTR);
+  if (reaped != nullptr)
+    *reaped = res == pid;
   return res == pid ? status : lost_status;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 namespace jobd {
@@ -29,7 +30,10 @@ enum class exit_state {
 exit_state peek_exit(pid_t pid);
 
 /// Reaps our exited child `pid`: its raw wait status, or `lost_status`.
-int32_t reap_exited(pid_t pid);
+/// With `usage`, its resource usage (itself and the children it waited
+/// for) is stored there (wait4), and `*reaped` tells whether it was.
+int32_t reap_exited(pid_t pid, struct rusage* usage = nullptr,
+                    bool* reaped = nullptr);
 
 /// Reaps our zombie children in process group `pgid` (WNOHANG): orphans of
 /// the job whose group that is. The caller guarantees that no leader it

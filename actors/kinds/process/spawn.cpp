@@ -3,6 +3,7 @@
 #include "actors/kinds/process/cgroup_tree.hpp"
 #include "actors/kinds/process/child_setup.hpp"
 #include "actors/kinds/process/clone_into.hpp"
+#include "actors/kinds/process/terminal.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/process/v2/posix/vfork_launcher.hpp>
@@ -109,35 +110,97 @@ void close_all(std::initializer_list<int> fds) {
       ::close(fd);
 }
 
+/// The descriptors of one launch's stdin (and, for a terminal, all of its
+/// stdio) until they are handed over: whatever is left is closed.
+struct prepared_stdin {
+  /// The child's stdin: /dev/null, the pipe's read end, or the slave.
+  int child = -1;
+  /// The parent's: the pipe's write end, or the terminal's master.
+  int parent = -1;
+  bool tty = false;
+
+  prepared_stdin() = default;
+  prepared_stdin(const prepared_stdin&) = delete;
+  prepared_stdin& operator=(const prepared_stdin&) = delete;
+  ~prepared_stdin() {
+    close_all({child, parent});
+  }
+
+  /// Makes them for `mode`; false with errno set.
+  bool open(stdin_mode mode, int32_t cols, int32_t rows) {
+    tty = mode == stdin_mode::tty;
+    if (tty) {
+      terminal_fds term;
+      if (!open_terminal(cols, rows, term))
+        return false;
+      child = term.slave;
+      parent = term.master;
+      return true;
+    }
+    if (mode == stdin_mode::pipe) {
+      int fds[2] = {-1, -1};
+      if (::pipe2(fds, O_CLOEXEC) != 0)
+        return false;
+      child = above_stdio(fds[0]);
+      parent = above_stdio(fds[1]);
+      return child >= 0 && parent >= 0;
+    }
+    child = above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    return child >= 0;
+  }
+
+  /// Once the child started: the parent's ends go to `io` (for a terminal,
+  /// the master becomes `out`, a duplicate `in`, another `control`).
+  void hand_over(spawn_stdio& io) {
+    close_all({child});
+    child = -1;
+    if (parent < 0)
+      return;
+    boost::system::error_code ignored;
+    if (tty) {
+      const int writer = ::fcntl(parent, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+      io.control = ::fcntl(parent, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+      io.out.assign(parent, ignored);
+      if (writer >= 0)
+        io.in.assign(writer, ignored);
+    } else {
+      io.in.assign(parent, ignored);
+    }
+    parent = -1;
+  }
+};
+
 /// Starts the child inside `cgroup_fd` with clone_into(). Null if clone3
 /// cannot do that here: the caller then uses the vfork launcher.
-std::optional<spawn_outcome>
-spawn_into(const launch_spec& spec, const char* const* argv,
-           const char* const* envp, asio::readable_pipe& out,
-           asio::readable_pipe& err, int cgroup_fd) {
+std::optional<spawn_outcome> spawn_into(const launch_spec& spec,
+                                        const char* const* argv,
+                                        const char* const* envp,
+                                        prepared_stdin& in, spawn_stdio& io,
+                                        int cgroup_fd) {
   int out_fds[2] = {-1, -1};
   int err_fds[2] = {-1, -1};
-  int null_fd = -1;
-  if (::pipe2(out_fds, O_CLOEXEC) != 0 || ::pipe2(err_fds, O_CLOEXEC) != 0
-      || (null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+  if (!in.tty
+      && (::pipe2(out_fds, O_CLOEXEC) != 0
+          || ::pipe2(err_fds, O_CLOEXEC) != 0)) {
     const int error = errno;
     close_all({out_fds[0], out_fds[1], err_fds[0], err_fds[1]});
     return failure(codes::spawn_failed, "cannot execute '" + spec.executable
                                           + "': " + describe(error));
   }
-  for (int* fd : {&out_fds[0], &out_fds[1], &err_fds[0], &err_fds[1], &null_fd})
+  for (int* fd : {&out_fds[0], &out_fds[1], &err_fds[0], &err_fds[1]})
     *fd = above_stdio(*fd);
   clone_into_request req;
   req.executable = spec.executable.c_str();
   req.argv = argv;
   req.envp = envp;
   req.working_directory = spec.working_directory.c_str();
-  req.stdin_fd = null_fd;
-  req.stdout_fd = out_fds[1];
-  req.stderr_fd = err_fds[1];
+  req.stdin_fd = in.child;
+  req.stdout_fd = in.tty ? in.child : out_fds[1];
+  req.stderr_fd = in.tty ? in.child : err_fds[1];
   req.cgroup_fd = cgroup_fd;
+  req.new_session = in.tty;
   const auto started = clone_into(req);
-  close_all({null_fd, out_fds[1], err_fds[1]});
+  close_all({out_fds[1], err_fds[1]});
   if (started.clone_error != 0) {
     close_all({out_fds[0], err_fds[0]});
     if (clone_into_unavailable(started.clone_error))
@@ -146,12 +209,15 @@ spawn_into(const launch_spec& spec, const char* const* argv,
                    "cannot execute '" + spec.executable
                      + "': " + describe(started.clone_error));
   }
-  out.assign(out_fds[0]);
-  err.assign(err_fds[0]);
+  if (!in.tty) {
+    io.out.assign(out_fds[0]);
+    io.err.assign(err_fds[0]);
+  }
   if (started.exec_error != 0) {
     reap_failed(started.pid);
     return exec_failure(spec, started.exec_error);
   }
+  in.hand_over(io);
   spawn_outcome result;
   result.pid = started.pid;
   return result;
@@ -172,9 +238,15 @@ std::optional<std::string> directory_problem(const std::string& dir) {
   return std::nullopt;
 }
 
-spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
-                          asio::readable_pipe& err, cgroup_tree* cgroup,
-                          bool& use_clone, pid_t owner) {
+spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
+                          cgroup_tree* cgroup, bool& use_clone, pid_t owner) {
+  prepared_stdin in;
+  if (!in.open(spec.input, spec.cols, spec.rows))
+    return failure(codes::spawn_failed,
+                   std::string{spec.input == stdin_mode::tty
+                                 ? "cannot open a terminal: "
+                                 : "cannot open stdin: "}
+                     + describe(errno));
   // A ready `const char**` is passed through as argv, argv[0] included.
   std::vector<const char*> argv;
   argv.reserve(spec.argv.size() + 2);
@@ -192,7 +264,7 @@ spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
   envp.push_back(nullptr);
   if (cgroup != nullptr && use_clone && clone_into_supported()) {
     if (auto started
-        = spawn_into(spec, argv_data, envp.data(), out, err, cgroup->dir_fd()))
+        = spawn_into(spec, argv_data, envp.data(), in, io, cgroup->dir_fd()))
       return std::move(*started);
     use_clone = false; // from now on the vfork launcher
   }
@@ -221,26 +293,35 @@ spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
   child_setup setup;
   setup.cgroup_procs_fd = procs_fd;
   setup.cgroup_error = &result.cgroup_error;
+  setup.new_session = in.tty;
   bp::error_code ec;
   pid_t pid = -1;
   try {
     const bp::filesystem::path exe{spec.executable};
-    auto start = [&](auto&&... extra) {
-      // Bug 1: only the executor overload reports through `ec`. The
-      // process_stdio temporary closes the pipes' write ends right after.
-      auto proc
-        = launcher(spawn_ctx.get_executor(), ec, exe, argv_data,
-                   bp::process_stdio{nullptr, out, err}, setup, extra...);
+    auto start = [&](bp::process_stdio& stdio, auto&&... extra) {
+      // Bug 1: only the executor overload reports through `ec`.
+      auto proc = launcher(spawn_ctx.get_executor(), ec, exe, argv_data, stdio,
+                           setup, extra...);
       pid = proc.id();
       // Bug 4: ~basic_process would SIGKILL and waitpid; the reactor waits
       // on its own pidfd instead.
       proc.detach();
     };
-    if (spec.working_directory.empty()) {
-      start();
+    auto start_in = [&](bp::process_stdio& stdio) {
+      if (spec.working_directory.empty()) {
+        start(stdio);
+      } else {
+        bp::process_start_dir dir{spec.working_directory};
+        start(stdio, dir);
+      }
+    };
+    // The bindings close the pipes' write ends when they go out of scope.
+    if (in.tty) {
+      bp::process_stdio stdio{in.child, in.child, in.child};
+      start_in(stdio);
     } else {
-      bp::process_start_dir dir{spec.working_directory};
-      start(dir);
+      bp::process_stdio stdio{in.child, io.out, io.err};
+      start_in(stdio);
     }
   } catch (const std::exception& e) {
     if (::getpid() != owner)
@@ -255,6 +336,7 @@ spawn_outcome spawn_child(const launch_spec& spec, asio::readable_pipe& out,
     reap_failed(launcher.pid);
     return exec_failure(spec, ec ? ec.value() : EINVAL);
   }
+  in.hand_over(io);
   result.pid = pid;
   return result;
 }

@@ -5,6 +5,7 @@
 
 #include "actors/kinds/process/process_launcher.hpp"
 
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/readable_pipe.hpp>
 
 #include <optional>
@@ -29,19 +30,39 @@ struct spawn_outcome {
 /// Why `dir` cannot be a working directory, if it cannot.
 std::optional<std::string> directory_problem(const std::string& dir);
 
-/// Starts `spec` (vfork + execve) with stdin on /dev/null and stdout and
-/// stderr on new pipes whose read ends become `out` and `err`. With a
+/// The parent's ends of a child's stdio, set once the child started.
+struct spawn_stdio {
+  spawn_stdio(boost::asio::posix::stream_descriptor& in,
+              boost::asio::readable_pipe& out, boost::asio::readable_pipe& err)
+    : in(in), out(out), err(err) {}
+
+  /// stdin_mode::pipe: the pipe's write end; tty: a descriptor of the
+  /// terminal's master for writing (closing it leaves the master open).
+  /// Not opened with stdin_mode::null.
+  boost::asio::posix::stream_descriptor& in;
+  /// stdout's pipe, or (tty) the terminal's master.
+  boost::asio::readable_pipe& out;
+  /// stderr's pipe; not opened for a tty.
+  boost::asio::readable_pipe& err;
+  /// tty: one more descriptor of the master (O_CLOEXEC), for TIOCSWINSZ;
+  /// the caller closes it. -1 otherwise.
+  int control = -1;
+};
+
+/// Starts `spec` (vfork + execve) with stdin on /dev/null, a pipe or a new
+/// terminal (`spec.input`), and stdout and stderr on new pipes or that
+/// terminal; the parent's ends go to `io`. With a
 /// `cgroup`, the child starts in it (clone3 with CLONE_INTO_CGROUP, see
 /// clone_into.hpp) while `use_clone` is true; if clone3 cannot do that
 /// here, `use_clone` becomes false. Else the child enters the cgroup before
 /// anything else (it writes cgroup.procs; `cgroup_error` tells whether that
-/// worked). A child whose exec failed is reaped here. Call it
+/// worked). A terminal job leads its own session (pgid == pid still) with
+/// the terminal as its controlling terminal. A child whose exec failed is
+/// reaped here. Call it
 /// with the lock that keeps reap_adopted() from a fresh child held until
 /// the pid is registered; `owner` is the reactor's pid (an exception thrown
 /// in the child must not unwind the parent's stack).
-spawn_outcome spawn_child(const launch_spec& spec,
-                          boost::asio::readable_pipe& out,
-                          boost::asio::readable_pipe& err, cgroup_tree* cgroup,
-                          bool& use_clone, pid_t owner);
+spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
+                          cgroup_tree* cgroup, bool& use_clone, pid_t owner);
 
 } // namespace jobd
