@@ -2,6 +2,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
@@ -52,6 +53,28 @@ struct global_counters {
 
 using self_ptr = metrics_actor::stateful_pointer<metrics_state>;
 
+// Adds (delta 1) or takes away (-1) a finished job's usage. The largest
+// max_rss_kb cannot be taken away without keeping every job's: it stays
+// the largest seen until no counted job is left (the store's figures,
+// which replace these whenever it answers, are exact).
+void add_usage(usage_totals& u, const job_info& j, int delta) {
+  if (delta > 0) {
+    ++u.jobs;
+    u.max_rss_kb = std::max(u.max_rss_kb, j.usage.max_rss_kb);
+  } else if (u.jobs > 0) {
+    --u.jobs;
+  }
+  u.cpu_user_ms += delta * j.usage.cpu_user_ms;
+  u.cpu_system_ms += delta * j.usage.cpu_system_ms;
+  u.run_ms += delta * j.run_ms;
+  if (u.jobs == 0)
+    u = usage_totals{};
+}
+
+bool counts_usage(const job_info& j) {
+  return j.usage.known && is_terminal(j.status);
+}
+
 // The global counters are the server's history; a session's are the jobs it
 // holds now, so a session whose jobs were all removed leaves no trace.
 void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
@@ -82,11 +105,19 @@ void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
         st.run_ms_sum += static_cast<double>(ev.job.run_ms);
         ++st.run_count;
       }
+      if (ev.what == transition::finished && counts_usage(ev.job)) {
+        add_usage(t.usage, ev.job, 1);
+        add_usage(s.usage, ev.job, 1);
+      }
       break;
     case transition::removed:
       --t.retained_jobs;
       --s.total;
       count(s, ev.job.status, -1);
+      if (counts_usage(ev.job)) {
+        add_usage(t.usage, ev.job, -1);
+        add_usage(s.usage, ev.job, -1);
+      }
       if (s.total == 0)
         st.sessions.erase(ev.job.session_id);
       break;
@@ -138,6 +169,10 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
             snapshot.cancelled_jobs = stored.cancelled_jobs;
             snapshot.average_execution_ms = stored.average_execution_ms;
             snapshot.retained_jobs = stored.retained_jobs;
+            // The store's usage totals already hold this instance's
+            // finished jobs (their rows): they replace ours, as the
+            // sessions do, never add to them.
+            snapshot.usage = stored.usage;
             snapshot.sessions = std::move(stored.sessions);
             for (auto& s : snapshot.sessions)
               s.limit = per_session;

@@ -13,8 +13,10 @@
 namespace jobd {
 
 struct metrics_state {
+  /// Counters, and the usage totals of the finished jobs held now.
   metrics_snapshot totals;
-  /// Per session, the jobs it holds now (erased with its last job).
+  /// Per session, the jobs it holds now (erased with its last job), with
+  /// the usage totals of its finished ones.
   std::map<std::string, session_metrics> sessions;
   /// Sum and count of run times of jobs that started and finished.
   double run_ms_sum = 0;

@@ -26,139 +26,6 @@ int64_t steady_now_ms() {
     .count();
 }
 
-// Each step takes the schema from version i to i + 1. Never edit a step
-// that shipped: add one.
-constexpr const char* migrations[] = {
-  // 1: jobs, their tags and output, counters, instances.
-  R"(
-  CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-  INSERT INTO meta VALUES ('next_serial', 1), ('created', 0), ('completed', 0),
-    ('failed', 0), ('cancelled', 0), ('run_ms_sum', 0), ('run_count', 0);
-  CREATE TABLE instances(id TEXT PRIMARY KEY, pid INTEGER NOT NULL,
-    started_at INTEGER NOT NULL, boot_id TEXT NOT NULL,
-    cgroup_parent TEXT NOT NULL, ended_at INTEGER NOT NULL DEFAULT 0)
-    WITHOUT ROWID;
-  CREATE TABLE jobs(serial INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
-    owner TEXT NOT NULL, status INTEGER NOT NULL, session TEXT NOT NULL,
-    kind TEXT NOT NULL, command TEXT NOT NULL, args TEXT NOT NULL,
-    shell INTEGER NOT NULL, working_directory TEXT NOT NULL,
-    priority INTEGER NOT NULL, timeout_ms INTEGER NOT NULL, tags TEXT NOT NULL,
-    created_at INTEGER NOT NULL, started_at INTEGER NOT NULL,
-    finished_at INTEGER NOT NULL, exit_code INTEGER NOT NULL,
-    signal INTEGER NOT NULL, error_code TEXT NOT NULL, error TEXT NOT NULL,
-    pid INTEGER NOT NULL, run_ms INTEGER NOT NULL, tracking TEXT NOT NULL,
-    process_start TEXT NOT NULL, stdout_bytes INTEGER NOT NULL,
-    stderr_bytes INTEGER NOT NULL, chunks INTEGER NOT NULL,
-    dropped_chunks INTEGER NOT NULL, dropped_bytes INTEGER NOT NULL,
-    buffered_bytes INTEGER NOT NULL, last_sequence INTEGER NOT NULL,
-    spec TEXT);
-  CREATE INDEX jobs_active ON jobs(owner, status) WHERE status < 2;
-  CREATE INDEX jobs_status ON jobs(status, serial);
-  CREATE INDEX jobs_session ON jobs(session, serial);
-  CREATE INDEX jobs_finished ON jobs(finished_at) WHERE status >= 2;
-  CREATE TABLE tags(name TEXT NOT NULL, value TEXT NOT NULL,
-    serial INTEGER NOT NULL, PRIMARY KEY(name, value, serial)) WITHOUT ROWID;
-  CREATE TABLE output(serial INTEGER NOT NULL, seq INTEGER NOT NULL,
-    ts INTEGER NOT NULL, stream INTEGER NOT NULL, content TEXT NOT NULL,
-    PRIMARY KEY(serial, seq));
-  CREATE TRIGGER jobs_counted AFTER INSERT ON jobs BEGIN
-    UPDATE meta SET value = value + 1 WHERE key = 'created';
-  END;
-  CREATE TRIGGER jobs_ended AFTER UPDATE OF status ON jobs
-    WHEN old.status < 2 AND new.status >= 2 BEGIN
-    UPDATE meta SET value = value + 1 WHERE key =
-      CASE new.status WHEN 2 THEN 'completed' WHEN 3 THEN 'failed'
-      ELSE 'cancelled' END;
-    UPDATE meta SET value = value + new.run_ms WHERE key = 'run_ms_sum'
-      AND new.started_at > 0;
-    UPDATE meta SET value = value + 1 WHERE key = 'run_count'
-      AND new.started_at > 0;
-  END;
-  CREATE TRIGGER jobs_ended_at_once AFTER INSERT ON jobs
-    WHEN new.status >= 2 BEGIN
-    UPDATE meta SET value = value + 1 WHERE key =
-      CASE new.status WHEN 2 THEN 'completed' WHEN 3 THEN 'failed'
-      ELSE 'cancelled' END;
-    UPDATE meta SET value = value + new.run_ms WHERE key = 'run_ms_sum'
-      AND new.started_at > 0;
-    UPDATE meta SET value = value + 1 WHERE key = 'run_count'
-      AND new.started_at > 0;
-  END;
-  CREATE TRIGGER jobs_removed AFTER DELETE ON jobs BEGIN
-    DELETE FROM output WHERE serial = old.serial;
-    DELETE FROM tags WHERE serial = old.serial;
-  END;
-  )",
-  // 2: per-session figures and the stored output size kept by triggers, so
-  // metrics and the --store-max-bytes check never scan the jobs.
-  R"(
-  CREATE TABLE session_counts(session TEXT NOT NULL, status INTEGER NOT NULL,
-    n INTEGER NOT NULL, PRIMARY KEY(session, status)) WITHOUT ROWID;
-  INSERT INTO session_counts SELECT session, status, count(*) FROM jobs
-    GROUP BY session, status;
-  INSERT INTO meta SELECT 'output_bytes', coalesce(sum(length(content)), 0)
-    FROM output;
-  CREATE TRIGGER sessions_in AFTER INSERT ON jobs BEGIN
-    INSERT INTO session_counts VALUES (new.session, new.status, 1)
-      ON CONFLICT DO UPDATE SET n = n + 1;
-  END;
-  CREATE TRIGGER sessions_moved AFTER UPDATE OF status ON jobs
-    WHEN old.status <> new.status BEGIN
-    UPDATE session_counts SET n = n - 1
-      WHERE session = old.session AND status = old.status;
-    DELETE FROM session_counts WHERE session = old.session
-      AND status = old.status AND n <= 0;
-    INSERT INTO session_counts VALUES (new.session, new.status, 1)
-      ON CONFLICT DO UPDATE SET n = n + 1;
-  END;
-  CREATE TRIGGER sessions_out AFTER DELETE ON jobs BEGIN
-    UPDATE session_counts SET n = n - 1
-      WHERE session = old.session AND status = old.status;
-    DELETE FROM session_counts WHERE session = old.session
-      AND status = old.status AND n <= 0;
-  END;
-  CREATE TRIGGER output_in AFTER INSERT ON output BEGIN
-    UPDATE meta SET value = value + length(new.content)
-      WHERE key = 'output_bytes';
-  END;
-  CREATE TRIGGER output_out AFTER DELETE ON output BEGIN
-    UPDATE meta SET value = value - length(old.content)
-      WHERE key = 'output_bytes';
-  END;
-  )",
-  // 3: the jobs_removed trigger deletes a job's tags by serial, which the
-  // tags key (name, value, serial) cannot find: without this index every
-  // removed job scanned the whole tags table.
-  R"(
-  CREATE INDEX tags_serial ON tags(serial);
-  )",
-  // 4: output_bytes in bytes. length() of a TEXT counts characters up to the
-  // first NUL: multi-byte UTF-8 counted short, and output with NULs (binary,
-  // `head -c N /dev/zero`) counted 0, so --store-max-bytes never pruned it.
-  R"(
-  DROP TRIGGER output_in;
-  DROP TRIGGER output_out;
-  CREATE TRIGGER output_in AFTER INSERT ON output BEGIN
-    UPDATE meta SET value = value + length(CAST(new.content AS BLOB))
-      WHERE key = 'output_bytes';
-  END;
-  CREATE TRIGGER output_out AFTER DELETE ON output BEGIN
-    UPDATE meta SET value = value - length(CAST(old.content AS BLOB))
-      WHERE key = 'output_bytes';
-  END;
-  UPDATE meta SET value = (SELECT coalesce(sum(length(CAST(content AS BLOB))),
-    0) FROM output) WHERE key = 'output_bytes';
-  )",
-  // 5: the finished jobs that still hold output, oldest first: what
-  // --store-max-bytes prunes, found without walking the pruned ones.
-  R"(
-  CREATE INDEX jobs_prunable ON jobs(finished_at)
-    WHERE status >= 2 AND buffered_bytes > 0;
-  )",
-};
-
-static_assert(std::size(migrations) == store_schema_version);
-
 // mkdir -p with mode 0700 for what it creates.
 void make_dirs(const std::string& path) {
   for (size_t pos = 1; pos <= path.size(); ++pos) {
@@ -182,7 +49,7 @@ void create_schema_at(const std::string& path, int64_t version) {
   sql::database db{path, true};
   db.exec("PRAGMA auto_vacuum = INCREMENTAL");
   for (int64_t v = 0; v < version; ++v)
-    db.exec(migrations[v]);
+    db.exec(store_migration(v));
   db.exec(("PRAGMA application_id = " + std::to_string(store_application_id))
             .c_str());
   db.exec(("PRAGMA user_version = " + std::to_string(version)).c_str());
@@ -312,7 +179,7 @@ void job_store::migrate() {
   // Another instance may have migrated meanwhile: read again under the lock.
   version = db_.query_int("PRAGMA user_version");
   for (auto v = version; v < store_schema_version; ++v)
-    db_.exec(migrations[v]);
+    db_.exec(store_migration(v));
   db_.exec(("PRAGMA application_id = " + std::to_string(store_application_id))
              .c_str());
   db_.exec(

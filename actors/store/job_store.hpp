@@ -6,8 +6,9 @@
 // that a file jobd must not touch stops the start with a clear message.
 //
 // Split by concern: job_store.cpp (opening, schema, migrations, serials,
-// instances and recovery), store_rows.cpp (writes), store_queries.cpp
-// (reads), store_codec.cpp (rows <-> job_info and job_spec).
+// instances and recovery), store_schema.cpp (the migrations),
+// store_rows.cpp (writes), store_queries.cpp (reads), store_codec.cpp
+// (rows <-> job_info and job_spec).
 #pragma once
 
 #include "actors/actors.hpp"
@@ -27,7 +28,7 @@ namespace jobd {
 
 /// The store's schema version (PRAGMA user_version); a database with a
 /// higher one comes from a newer jobd and is refused.
-inline constexpr int64_t store_schema_version = 5;
+inline constexpr int64_t store_schema_version = 6;
 
 /// Identifies a jobd database (PRAGMA application_id: "jobd").
 inline constexpr int64_t store_application_id = 0x6a6f6264;
@@ -91,8 +92,9 @@ public:
   void commit();
   void rollback();
 
-  /// Inserts or updates a job's row. `spec` is kept until the job ends (it
-  /// is what a requeue needs).
+  /// Inserts or updates a job's row. `spec` (given with the first row
+  /// only) is kept for as long as the job is: what a requeue and a restart
+  /// need.
   void put_job(const job_info& info, const job_spec* spec);
 
   /// Stores new output chunks of a job and drops its stored chunks older
@@ -115,6 +117,15 @@ public:
   /// live job's.
   std::shared_ptr<output_buffer> load_output(const job_info& info);
 
+  /// The spec of a stored job (console_restart_job): nullopt if there is no
+  /// such job or, with `found` true, its spec was not kept (a job that
+  /// ended under schema 5 or before).
+  std::optional<job_spec> spec_of(const std::string& id, bool& found);
+
+  /// The id of the newest job of `session` with this idempotency key; ""
+  /// if none (or `key` is empty).
+  std::string find_by_key(const std::string& session, const std::string& key);
+
   /// console_list_jobs: newest first. Throws tool_error-like
   /// std::invalid_argument for a cursor it did not make.
   list_page list(const list_query& q);
@@ -122,7 +133,8 @@ public:
   /// console_cleanup_jobs and the sweeper, on every instance's finished jobs.
   cleanup_done cleanup(const cleanup_query& q, int64_t default_max_age_ms);
 
-  /// Counters, per-session figures and the number of jobs kept.
+  /// Counters, per-session figures (usage totals included) and the number
+  /// of jobs kept.
   metrics_snapshot figures();
 
   /// Whether the instance that owns a job is alive.

@@ -349,6 +349,28 @@ store_actor::behavior_type store(store_ptr self, std::shared_ptr<job_store> db,
         return store_failed(e);
       }
     },
+    [self](atom::spec, const std::string& id) -> caf::result<job_spec> {
+      return query(self, [&]() -> caf::result<job_spec> {
+        bool found = false;
+        auto spec = self->state.db->spec_of(id, found);
+        if (!spec && found)
+          return make_tool_error(codes::job_not_found,
+                                 "The spec of job " + id
+                                   + " was not kept (it ended before this "
+                                     "jobd kept specs); it cannot be "
+                                     "restarted",
+                                 {{"jobId", json_quote(id)}});
+        if (!spec)
+          return not_found(id);
+        return std::move(*spec);
+      });
+    },
+    [self](atom::find, const std::string& session,
+           const std::string& key) -> caf::result<std::string> {
+      return query(self, [&]() -> caf::result<std::string> {
+        return self->state.db->find_by_key(session, key);
+      });
+    },
     [self](atom::cleanup, const cleanup_query& q) -> caf::result<cleanup_done> {
       return query(self, [&]() -> caf::result<cleanup_done> {
         auto done = self->state.db->cleanup(q, self->state.retention_ms);

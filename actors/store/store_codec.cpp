@@ -6,6 +6,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 namespace jobd {
 
 namespace {
@@ -31,6 +35,69 @@ int64_t int_of(const rapidjson::Value& obj, const char* key, int64_t fallback) {
   auto i = obj.FindMember(key);
   return i != obj.MemberEnd() && i->value.IsInt64() ? i->value.GetInt64()
                                                     : fallback;
+}
+
+double double_of(const rapidjson::Value& obj, const char* key,
+                 double fallback) {
+  auto i = obj.FindMember(key);
+  return i != obj.MemberEnd() && i->value.IsNumber() ? i->value.GetDouble()
+                                                     : fallback;
+}
+
+std::string str_of(const rapidjson::Value& obj, const char* key) {
+  auto i = obj.FindMember(key);
+  return i != obj.MemberEnd() ? str(i->value) : std::string{};
+}
+
+stdin_mode stdin_of(int64_t x) {
+  return x == 1   ? stdin_mode::pipe
+         : x == 2 ? stdin_mode::tty
+                  : stdin_mode::null;
+}
+
+int32_t i32(int64_t x) {
+  return static_cast<int32_t>(
+    std::clamp<int64_t>(x, std::numeric_limits<int32_t>::min(),
+                        std::numeric_limits<int32_t>::max()));
+}
+
+// job_progress as JSON; empty (the column is NULL) when nothing was found.
+std::string encode_progress(const job_progress& p) {
+  if (!p.known)
+    return {};
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  // NaN and infinities are not JSON: unknown (-1).
+  auto num = [](double x) { return std::isfinite(x) ? x : -1.0; };
+  w.Key("percent");
+  w.Double(num(p.percent));
+  w.Key("current");
+  w.Double(num(p.current));
+  w.Key("total");
+  w.Double(num(p.total));
+  w.Key("text");
+  put(w, p.text);
+  w.Key("at");
+  w.Int64(p.at);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+job_progress decode_progress(std::string_view text) {
+  job_progress p;
+  if (text.empty())
+    return p;
+  auto doc = parse(text);
+  if (!doc.IsObject())
+    return p;
+  p.known = true;
+  p.percent = double_of(doc, "percent", -1);
+  p.current = double_of(doc, "current", -1);
+  p.total = double_of(doc, "total", -1);
+  p.text = str_of(doc, "text");
+  p.at = int_of(doc, "at", 0);
+  return p;
 }
 
 } // namespace
@@ -79,6 +146,25 @@ std::string encode_spec(const job_spec& spec) {
   w.Int64(spec.output_byte_limit);
   w.Key("kindOptions");
   put(w, spec.kind_options);
+  // Issue 11. The idempotency key and restart_of have columns of their own.
+  w.Key("stdin");
+  w.String(to_string(spec.input));
+  w.Key("cols");
+  w.Int(spec.cols);
+  w.Key("rows");
+  w.Int(spec.rows);
+  if (!spec.progress_pattern.empty()) {
+    w.Key("progressPattern");
+    put(w, spec.progress_pattern);
+  }
+  if (spec.wait_ms != 0) {
+    w.Key("waitMs");
+    w.Int64(spec.wait_ms);
+    w.Key("waitTailLines");
+    w.Uint64(spec.wait_tail_lines);
+    w.Key("waitMaxBytes");
+    w.Uint64(spec.wait_max_bytes);
+  }
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
@@ -94,6 +180,9 @@ job_spec decode_spec(const job_info& info, std::string_view spec_json) {
   spec.tags = info.tags;
   spec.kind = info.kind;
   spec.timeout_ms = info.timeout_ms;
+  spec.idempotency_key = info.idempotency_key;
+  spec.restart_of = info.restart_of;
+  spec.input = info.input;
   auto doc = parse(spec_json);
   if (!doc.IsObject())
     return spec;
@@ -106,6 +195,20 @@ job_spec decode_spec(const job_info& info, std::string_view spec_json) {
   spec.output_byte_limit = int_of(doc, "outputByteLimit", use_default);
   if (auto k = doc.FindMember("kindOptions"); k != doc.MemberEnd())
     spec.kind_options = str(k->value);
+  // A spec written before issue 11 has none of these: the defaults.
+  auto in = str_of(doc, "stdin");
+  spec.input = in == "pipe"  ? stdin_mode::pipe
+               : in == "tty" ? stdin_mode::tty
+                             : stdin_mode::null;
+  spec.cols = i32(int_of(doc, "cols", spec.cols));
+  spec.rows = i32(int_of(doc, "rows", spec.rows));
+  spec.progress_pattern = str_of(doc, "progressPattern");
+  spec.wait_ms = int_of(doc, "waitMs", 0);
+  spec.wait_tail_lines = static_cast<uint64_t>(std::max<int64_t>(
+    int_of(doc, "waitTailLines", static_cast<int64_t>(spec.wait_tail_lines)),
+    0));
+  spec.wait_max_bytes = static_cast<uint64_t>(std::max<int64_t>(
+    int_of(doc, "waitMaxBytes", static_cast<int64_t>(spec.wait_max_bytes)), 0));
   return spec;
 }
 
@@ -152,6 +255,20 @@ job_info decode_job(const sql::statement& row) {
   o.dropped_bytes = u();
   o.buffered_bytes = u();
   o.last_sequence = u();
+  j.restart_of = row.text_at(c++);
+  j.idempotency_key = row.text_at(c++); // NULL reads as ""
+  j.input = stdin_of(row.int_at(c++));
+  j.stdin_open = row.int_at(c++) != 0;
+  j.cols = i32(row.int_at(c++));
+  j.rows = i32(row.int_at(c++));
+  j.paused = row.int_at(c++) != 0;
+  j.paused_at = row.int_at(c++);
+  j.paused_ms = row.int_at(c++);
+  j.progress = decode_progress(row.view_at(c++));
+  j.usage.known = row.int_at(c++) != 0;
+  j.usage.cpu_user_ms = row.int_at(c++);
+  j.usage.cpu_system_ms = row.int_at(c++);
+  j.usage.max_rss_kb = row.int_at(c++);
   return j;
 }
 
@@ -191,6 +308,26 @@ void bind_job(sql::statement& st, const job_info& j, const std::string& owner,
   st.bind(c++, i64(o.dropped_bytes));
   st.bind(c++, i64(o.buffered_bytes));
   st.bind(c++, i64(o.last_sequence));
+  st.bind(c++, j.restart_of);
+  if (j.idempotency_key.empty()) // NULL: not in jobs_idempotency
+    st.bind_null(c++);
+  else
+    st.bind(c++, j.idempotency_key);
+  st.bind(c++, static_cast<int64_t>(j.input));
+  st.bind(c++, int64_t{j.stdin_open ? 1 : 0});
+  st.bind(c++, int64_t{j.cols});
+  st.bind(c++, int64_t{j.rows});
+  st.bind(c++, int64_t{j.paused ? 1 : 0});
+  st.bind(c++, j.paused_at);
+  st.bind(c++, j.paused_ms);
+  if (auto p = encode_progress(j.progress); p.empty())
+    st.bind_null(c++);
+  else
+    st.bind(c++, p);
+  st.bind(c++, int64_t{j.usage.known ? 1 : 0});
+  st.bind(c++, j.usage.cpu_user_ms);
+  st.bind(c++, j.usage.cpu_system_ms);
+  st.bind(c++, j.usage.max_rss_kb);
   if (spec_json != nullptr)
     st.bind(c, *spec_json);
   else

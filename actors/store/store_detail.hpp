@@ -16,10 +16,18 @@ namespace jobd {
   "working_directory, priority, timeout_ms, tags, created_at, started_at, "    \
   "finished_at, exit_code, signal, error_code, error, pid, run_ms, tracking, " \
   "process_start, stdout_bytes, stderr_bytes, chunks, dropped_chunks, "        \
-  "dropped_bytes, buffered_bytes, last_sequence"
+  "dropped_bytes, buffered_bytes, last_sequence, restart_of, "                 \
+  "idempotency_key, stdin_mode, stdin_open, term_cols, term_rows, paused, "    \
+  "paused_at, paused_ms, progress, usage_known, cpu_user_ms, cpu_system_ms, "  \
+  "max_rss_kb"
 
-/// Index of the `spec` column when a query selects it after the above.
-inline constexpr int spec_column = 31;
+/// How many columns JOBD_JOB_COLUMNS lists; also the index of the `spec`
+/// column when a query selects it after them.
+inline constexpr int job_column_count = 45;
+inline constexpr int spec_column = job_column_count;
+
+/// Migration step `from` -> `from + 1` (store_schema.cpp).
+const char* store_migration(int64_t from);
 
 struct store_statements {
   explicit store_statements(sql::database& db);
@@ -33,12 +41,16 @@ struct store_statements {
   sql::statement meta_get;
   sql::statement meta_add;
   sql::statement instance_pid;
+  sql::statement find_spec;
+  sql::statement find_key;
+  sql::statement session_usage;
 };
 
 /// A job row (JOBD_JOB_COLUMNS from column 0) as a job_info.
 job_info decode_job(const sql::statement& row);
 
-/// The spec column (JSON) with the row's own fields, for a requeue.
+/// The spec column (JSON) with the row's own fields, for a requeue or a
+/// restart.
 job_spec decode_spec(const job_info& info, std::string_view spec_json);
 
 /// The parts of a spec that the job row has no column for, as JSON.
@@ -47,7 +59,7 @@ std::string encode_spec(const job_spec& spec);
 std::string encode_args(const std::vector<std::string>& args);
 std::string encode_tags(const std::map<std::string, std::string>& tags);
 
-/// Binds a job_info to the upsert statement (parameters 1 to 31, and 32
+/// Binds a job_info to the upsert statement (parameters 1 to 45, and 46
 /// for the spec, null when `spec_json` is null).
 void bind_job(sql::statement& st, const job_info& info,
               const std::string& owner, const std::string* spec_json);

@@ -97,6 +97,30 @@ std::optional<job_info> job_store::find(const std::string& id) {
   return info;
 }
 
+std::optional<job_spec> job_store::spec_of(const std::string& id, bool& found) {
+  auto& st = stmts_->find_spec;
+  st.reset().bind(1, id);
+  found = st.step();
+  std::optional<job_spec> out;
+  if (found && !st.is_null(spec_column))
+    out = decode_spec(decode_job(st), st.view_at(spec_column));
+  st.reset();
+  return out;
+}
+
+std::string job_store::find_by_key(const std::string& session,
+                                   const std::string& key) {
+  if (key.empty())
+    return {};
+  auto& st = stmts_->find_key;
+  st.reset().bind(1, session).bind(2, key);
+  std::string id;
+  if (st.step())
+    id = st.text_at(0);
+  st.reset();
+  return id;
+}
+
 std::shared_ptr<output_buffer> job_store::load_output(const job_info& info) {
   std::vector<output_chunk> chunks;
   auto& st = stmts_->read_chunks;
@@ -230,7 +254,8 @@ metrics_snapshot job_store::figures() {
   while (sessions.step()) {
     auto id = sessions.view_at(0);
     if (m.sessions.empty() || m.sessions.back().session_id != id)
-      m.sessions.push_back(session_metrics{std::string{id}});
+      m.sessions.push_back(
+        session_metrics{std::string{id}, 0, 0, 0, 0, 0, 0, 0, usage_totals{}});
     auto& s = m.sessions.back();
     auto n = u(sessions.int_at(2));
     s.total += n;
@@ -253,6 +278,31 @@ metrics_snapshot job_store::figures() {
         break;
     }
   }
+  sessions.reset();
+  // Usage totals (session_usage, kept by triggers: no scan of the jobs),
+  // merged into the per-session figures (both ordered by session).
+  auto& us = stmts_->session_usage;
+  us.reset();
+  auto s = m.sessions.begin();
+  while (us.step()) {
+    usage_totals x;
+    x.jobs = u(us.int_at(1));
+    x.cpu_user_ms = us.int_at(2);
+    x.cpu_system_ms = us.int_at(3);
+    x.run_ms = us.int_at(4);
+    x.max_rss_kb = us.int_at(5);
+    m.usage.jobs += x.jobs;
+    m.usage.cpu_user_ms += x.cpu_user_ms;
+    m.usage.cpu_system_ms += x.cpu_system_ms;
+    m.usage.run_ms += x.run_ms;
+    m.usage.max_rss_kb = std::max(m.usage.max_rss_kb, x.max_rss_kb);
+    auto id = us.view_at(0);
+    while (s != m.sessions.end() && s->session_id < id)
+      ++s;
+    if (s != m.sessions.end() && s->session_id == id)
+      s->usage = x;
+  }
+  us.reset();
   m.persistence = opts_.ephemeral ? "ephemeral" : "ok";
   return m;
 }

@@ -11,7 +11,9 @@ store_statements::store_statements(sql::database& db)
                "INSERT INTO jobs(" JOBD_JOB_COLUMNS ", spec) VALUES (?1, ?2, "
                "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
                "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-               "?28, ?29, ?30, ?31, ?32) ON CONFLICT(serial) DO UPDATE SET "
+               "?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, "
+               "?40, ?41, ?42, ?43, ?44, ?45, ?46) ON CONFLICT(serial) DO "
+               "UPDATE SET "
                "owner = excluded.owner, status = excluded.status, "
                "started_at = excluded.started_at, "
                "finished_at = excluded.finished_at, "
@@ -27,8 +29,19 @@ store_statements::store_statements(sql::database& db)
                "dropped_bytes = max(dropped_bytes, excluded.dropped_bytes), "
                "buffered_bytes = excluded.buffered_bytes, "
                "last_sequence = excluded.last_sequence, "
-               "spec = CASE WHEN excluded.status >= 2 THEN NULL "
-               "ELSE coalesce(excluded.spec, spec) END"),
+               "stdin_open = excluded.stdin_open, "
+               "term_cols = excluded.term_cols, "
+               "term_rows = excluded.term_rows, paused = excluded.paused, "
+               "paused_at = excluded.paused_at, "
+               "paused_ms = excluded.paused_ms, "
+               "progress = excluded.progress, "
+               "usage_known = excluded.usage_known, "
+               "cpu_user_ms = excluded.cpu_user_ms, "
+               "cpu_system_ms = excluded.cpu_system_ms, "
+               "max_rss_kb = excluded.max_rss_kb, "
+               // Written with the first row only (bound as NULL after it),
+               // kept for good: what a restart needs.
+               "spec = coalesce(excluded.spec, spec)"),
     insert_tag(db, "INSERT OR IGNORE INTO tags VALUES (?, ?, ?)"),
     insert_chunk(db, "INSERT OR IGNORE INTO output VALUES (?, ?, ?, ?, ?)"),
     trim_chunks(db, "DELETE FROM output WHERE serial = ? AND seq < ?"),
@@ -42,7 +55,13 @@ store_statements::store_statements(sql::database& db)
                     "WHERE serial = ? ORDER BY seq"),
     meta_get(db, "SELECT value FROM meta WHERE key = ?"),
     meta_add(db, "UPDATE meta SET value = value + ? WHERE key = ?"),
-    instance_pid(db, "SELECT pid FROM instances WHERE id = ?") {
+    instance_pid(db, "SELECT pid FROM instances WHERE id = ?"),
+    find_spec(db, "SELECT " JOBD_JOB_COLUMNS ", spec FROM jobs WHERE id = ?"),
+    find_key(db, "SELECT id FROM jobs WHERE session = ?1 AND "
+                 "idempotency_key = ?2 ORDER BY serial DESC LIMIT 1"),
+    session_usage(db, "SELECT session, jobs, cpu_user_ms, cpu_system_ms, "
+                      "run_ms, max_rss_kb FROM session_usage ORDER BY "
+                      "session") {
   // nop
 }
 

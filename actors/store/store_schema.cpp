@@ -1,0 +1,229 @@
+// The store's schema: the migration steps from PRAGMA user_version 0 to
+// store_schema_version, applied in order by job_store::migrate() (and by
+// create_schema_at for the tests of migrations).
+#include "actors/store/store_detail.hpp"
+
+#include <iterator>
+
+namespace jobd {
+
+namespace {
+
+// Each step takes the schema from version i to i + 1. Never edit a step
+// that shipped: add one.
+constexpr const char* migrations[] = {
+  // 1: jobs, their tags and output, counters, instances.
+  R"(
+  CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO meta VALUES ('next_serial', 1), ('created', 0), ('completed', 0),
+    ('failed', 0), ('cancelled', 0), ('run_ms_sum', 0), ('run_count', 0);
+  CREATE TABLE instances(id TEXT PRIMARY KEY, pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL, boot_id TEXT NOT NULL,
+    cgroup_parent TEXT NOT NULL, ended_at INTEGER NOT NULL DEFAULT 0)
+    WITHOUT ROWID;
+  CREATE TABLE jobs(serial INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL, status INTEGER NOT NULL, session TEXT NOT NULL,
+    kind TEXT NOT NULL, command TEXT NOT NULL, args TEXT NOT NULL,
+    shell INTEGER NOT NULL, working_directory TEXT NOT NULL,
+    priority INTEGER NOT NULL, timeout_ms INTEGER NOT NULL, tags TEXT NOT NULL,
+    created_at INTEGER NOT NULL, started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL, exit_code INTEGER NOT NULL,
+    signal INTEGER NOT NULL, error_code TEXT NOT NULL, error TEXT NOT NULL,
+    pid INTEGER NOT NULL, run_ms INTEGER NOT NULL, tracking TEXT NOT NULL,
+    process_start TEXT NOT NULL, stdout_bytes INTEGER NOT NULL,
+    stderr_bytes INTEGER NOT NULL, chunks INTEGER NOT NULL,
+    dropped_chunks INTEGER NOT NULL, dropped_bytes INTEGER NOT NULL,
+    buffered_bytes INTEGER NOT NULL, last_sequence INTEGER NOT NULL,
+    spec TEXT);
+  CREATE INDEX jobs_active ON jobs(owner, status) WHERE status < 2;
+  CREATE INDEX jobs_status ON jobs(status, serial);
+  CREATE INDEX jobs_session ON jobs(session, serial);
+  CREATE INDEX jobs_finished ON jobs(finished_at) WHERE status >= 2;
+  CREATE TABLE tags(name TEXT NOT NULL, value TEXT NOT NULL,
+    serial INTEGER NOT NULL, PRIMARY KEY(name, value, serial)) WITHOUT ROWID;
+  CREATE TABLE output(serial INTEGER NOT NULL, seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL, stream INTEGER NOT NULL, content TEXT NOT NULL,
+    PRIMARY KEY(serial, seq));
+  CREATE TRIGGER jobs_counted AFTER INSERT ON jobs BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'created';
+  END;
+  CREATE TRIGGER jobs_ended AFTER UPDATE OF status ON jobs
+    WHEN old.status < 2 AND new.status >= 2 BEGIN
+    UPDATE meta SET value = value + 1 WHERE key =
+      CASE new.status WHEN 2 THEN 'completed' WHEN 3 THEN 'failed'
+      ELSE 'cancelled' END;
+    UPDATE meta SET value = value + new.run_ms WHERE key = 'run_ms_sum'
+      AND new.started_at > 0;
+    UPDATE meta SET value = value + 1 WHERE key = 'run_count'
+      AND new.started_at > 0;
+  END;
+  CREATE TRIGGER jobs_ended_at_once AFTER INSERT ON jobs
+    WHEN new.status >= 2 BEGIN
+    UPDATE meta SET value = value + 1 WHERE key =
+      CASE new.status WHEN 2 THEN 'completed' WHEN 3 THEN 'failed'
+      ELSE 'cancelled' END;
+    UPDATE meta SET value = value + new.run_ms WHERE key = 'run_ms_sum'
+      AND new.started_at > 0;
+    UPDATE meta SET value = value + 1 WHERE key = 'run_count'
+      AND new.started_at > 0;
+  END;
+  CREATE TRIGGER jobs_removed AFTER DELETE ON jobs BEGIN
+    DELETE FROM output WHERE serial = old.serial;
+    DELETE FROM tags WHERE serial = old.serial;
+  END;
+  )",
+  // 2: per-session figures and the stored output size kept by triggers, so
+  // metrics and the --store-max-bytes check never scan the jobs.
+  R"(
+  CREATE TABLE session_counts(session TEXT NOT NULL, status INTEGER NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY(session, status)) WITHOUT ROWID;
+  INSERT INTO session_counts SELECT session, status, count(*) FROM jobs
+    GROUP BY session, status;
+  INSERT INTO meta SELECT 'output_bytes', coalesce(sum(length(content)), 0)
+    FROM output;
+  CREATE TRIGGER sessions_in AFTER INSERT ON jobs BEGIN
+    INSERT INTO session_counts VALUES (new.session, new.status, 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER sessions_moved AFTER UPDATE OF status ON jobs
+    WHEN old.status <> new.status BEGIN
+    UPDATE session_counts SET n = n - 1
+      WHERE session = old.session AND status = old.status;
+    DELETE FROM session_counts WHERE session = old.session
+      AND status = old.status AND n <= 0;
+    INSERT INTO session_counts VALUES (new.session, new.status, 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER sessions_out AFTER DELETE ON jobs BEGIN
+    UPDATE session_counts SET n = n - 1
+      WHERE session = old.session AND status = old.status;
+    DELETE FROM session_counts WHERE session = old.session
+      AND status = old.status AND n <= 0;
+  END;
+  CREATE TRIGGER output_in AFTER INSERT ON output BEGIN
+    UPDATE meta SET value = value + length(new.content)
+      WHERE key = 'output_bytes';
+  END;
+  CREATE TRIGGER output_out AFTER DELETE ON output BEGIN
+    UPDATE meta SET value = value - length(old.content)
+      WHERE key = 'output_bytes';
+  END;
+  )",
+  // 3: the jobs_removed trigger deletes a job's tags by serial, which the
+  // tags key (name, value, serial) cannot find: without this index every
+  // removed job scanned the whole tags table.
+  R"(
+  CREATE INDEX tags_serial ON tags(serial);
+  )",
+  // 4: output_bytes in bytes. length() of a TEXT counts characters up to the
+  // first NUL: multi-byte UTF-8 counted short, and output with NULs (binary,
+  // `head -c N /dev/zero`) counted 0, so --store-max-bytes never pruned it.
+  R"(
+  DROP TRIGGER output_in;
+  DROP TRIGGER output_out;
+  CREATE TRIGGER output_in AFTER INSERT ON output BEGIN
+    UPDATE meta SET value = value + length(CAST(new.content AS BLOB))
+      WHERE key = 'output_bytes';
+  END;
+  CREATE TRIGGER output_out AFTER DELETE ON output BEGIN
+    UPDATE meta SET value = value - length(CAST(old.content AS BLOB))
+      WHERE key = 'output_bytes';
+  END;
+  UPDATE meta SET value = (SELECT coalesce(sum(length(CAST(content AS BLOB))),
+    0) FROM output) WHERE key = 'output_bytes';
+  )",
+  // 5: the finished jobs that still hold output, oldest first: what
+  // --store-max-bytes prunes, found without walking the pruned ones.
+  R"(
+  CREATE INDEX jobs_prunable ON jobs(finished_at)
+    WHERE status >= 2 AND buffered_bytes > 0;
+  )",
+  // 6 (issue 11): what a restart, an idempotent submit and the usage
+  // figures need. The spec is kept for finished jobs too (the upsert no
+  // longer clears it). Progress is one JSON text (NULL: none found); the
+  // columns that never change after the first row (restart_of,
+  // idempotency_key, stdin_mode) are written by it only. session_usage
+  // holds per session the usage totals of its finished jobs with known
+  // usage, kept by triggers as session_counts is; the largest max_rss_kb of
+  // a session is found again through jobs_usage when its holder goes.
+  R"(
+  ALTER TABLE jobs ADD COLUMN restart_of TEXT NOT NULL DEFAULT '';
+  ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
+  ALTER TABLE jobs ADD COLUMN stdin_mode INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN stdin_open INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN term_cols INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN term_rows INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN paused_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN paused_ms INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN progress TEXT;
+  ALTER TABLE jobs ADD COLUMN usage_known INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN cpu_user_ms INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN cpu_system_ms INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN max_rss_kb INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX jobs_idempotency ON jobs(session, idempotency_key, serial)
+    WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX jobs_usage ON jobs(session, max_rss_kb)
+    WHERE usage_known = 1 AND status >= 2;
+  CREATE TABLE session_usage(session TEXT PRIMARY KEY, jobs INTEGER NOT NULL,
+    cpu_user_ms INTEGER NOT NULL, cpu_system_ms INTEGER NOT NULL,
+    run_ms INTEGER NOT NULL, max_rss_kb INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TRIGGER usage_in AFTER INSERT ON jobs
+    WHEN new.status >= 2 AND new.usage_known = 1 BEGIN
+    INSERT INTO session_usage VALUES (new.session, 1, new.cpu_user_ms,
+      new.cpu_system_ms, new.run_ms, new.max_rss_kb)
+      ON CONFLICT DO UPDATE SET jobs = jobs + 1,
+      cpu_user_ms = cpu_user_ms + excluded.cpu_user_ms,
+      cpu_system_ms = cpu_system_ms + excluded.cpu_system_ms,
+      run_ms = run_ms + excluded.run_ms,
+      max_rss_kb = max(max_rss_kb, excluded.max_rss_kb);
+  END;
+  CREATE TRIGGER usage_moved AFTER UPDATE OF status, usage_known, cpu_user_ms,
+    cpu_system_ms, max_rss_kb, run_ms ON jobs
+    WHEN (old.status >= 2 AND old.usage_known = 1)
+      OR (new.status >= 2 AND new.usage_known = 1) BEGIN
+    UPDATE session_usage SET jobs = jobs - 1,
+      cpu_user_ms = cpu_user_ms - old.cpu_user_ms,
+      cpu_system_ms = cpu_system_ms - old.cpu_system_ms,
+      run_ms = run_ms - old.run_ms,
+      max_rss_kb = CASE WHEN old.max_rss_kb < max_rss_kb THEN max_rss_kb
+        ELSE coalesce((SELECT max_rss_kb FROM jobs WHERE session = old.session
+          AND usage_known = 1 AND status >= 2 ORDER BY max_rss_kb DESC
+          LIMIT 1), 0) END
+      WHERE session = old.session AND old.status >= 2
+        AND old.usage_known = 1;
+    INSERT INTO session_usage SELECT new.session, 1, new.cpu_user_ms,
+      new.cpu_system_ms, new.run_ms, new.max_rss_kb
+      WHERE new.status >= 2 AND new.usage_known = 1
+      ON CONFLICT DO UPDATE SET jobs = jobs + 1,
+      cpu_user_ms = cpu_user_ms + excluded.cpu_user_ms,
+      cpu_system_ms = cpu_system_ms + excluded.cpu_system_ms,
+      run_ms = run_ms + excluded.run_ms,
+      max_rss_kb = max(max_rss_kb, excluded.max_rss_kb);
+    DELETE FROM session_usage WHERE session = old.session AND jobs <= 0;
+  END;
+  CREATE TRIGGER usage_out AFTER DELETE ON jobs
+    WHEN old.status >= 2 AND old.usage_known = 1 BEGIN
+    UPDATE session_usage SET jobs = jobs - 1,
+      cpu_user_ms = cpu_user_ms - old.cpu_user_ms,
+      cpu_system_ms = cpu_system_ms - old.cpu_system_ms,
+      run_ms = run_ms - old.run_ms,
+      max_rss_kb = CASE WHEN old.max_rss_kb < max_rss_kb THEN max_rss_kb
+        ELSE coalesce((SELECT max_rss_kb FROM jobs WHERE session = old.session
+          AND usage_known = 1 AND status >= 2 ORDER BY max_rss_kb DESC
+          LIMIT 1), 0) END
+      WHERE session = old.session;
+    DELETE FROM session_usage WHERE session = old.session AND jobs <= 0;
+  END;
+  )",
+};
+
+static_assert(std::size(migrations) == store_schema_version);
+
+} // namespace
+
+const char* store_migration(int64_t from) {
+  return migrations[from];
+}
+
+} // namespace jobd
