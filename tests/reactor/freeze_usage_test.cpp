@@ -113,6 +113,18 @@ TEST_P(usage, a_killed_job_reports_usage_too) {
   EXPECT_FALSE(rec->misordered);
 }
 
+class cgroup_usage : public cgroup_mode {};
+
+TEST_F(cgroup_usage, counts_what_the_leader_never_waited_for) {
+  // The burner is not waited for by the leader (its rusage misses it);
+  // the cgroup's cpu.stat has it.
+  auto rec = sh("(while :; do :; done) & sleep 0.5");
+  ASSERT_TRUE(rec->wait_done(10s));
+  ASSERT_TRUE(rec->usage);
+  EXPECT_GT(rec->usage->cpu_user_ms + rec->usage->cpu_system_ms, 100);
+  EXPECT_FALSE(rec->misordered);
+}
+
 INSTANTIATE_TEST_SUITE_P(modes, freezing,
                          ::testing::Values(tree_tracking::automatic,
                                            tree_tracking::pgroup),

@@ -235,6 +235,31 @@ TEST_P(interactive, python_works_on_a_terminal) {
   EXPECT_TRUE(exited_with(rec, 0));
 }
 
+// The vfork launcher with a cgroup (the child writes cgroup.procs).
+class interactive_vfork : public cgroup_write_mode {};
+
+TEST_F(interactive_vfork, pipes_and_terminals_work_without_clone3) {
+  auto piped
+    = start(with_input(make_spec({"/usr/bin/sort"}), stdin_mode::pipe));
+  auto tty = start(
+    with_input(make_sh("tty; read l; echo \"got $l\""), stdin_mode::tty));
+  ASSERT_TRUE(piped->wait_spawned());
+  ASSERT_TRUE(tty->wait_spawned());
+  EXPECT_EQ(piped->tracking, "cgroup");
+  uint64_t queued = 0;
+  EXPECT_EQ(reactor->write_input(piped->pid, "b\na\n", true, queued),
+            input_outcome::ok);
+  EXPECT_EQ(reactor->write_input(tty->pid, "x\n", false, queued),
+            input_outcome::ok);
+  ASSERT_TRUE(piped->wait_done());
+  ASSERT_TRUE(tty->wait_done());
+  EXPECT_EQ(piped->out, "a\nb\n");
+  EXPECT_NE(tty->out.find("/dev/pts/"), std::string::npos) << tty->out;
+  EXPECT_NE(tty->out.find("got x\r\n"), std::string::npos) << tty->out;
+  EXPECT_TRUE(exited_with(tty, 0));
+  EXPECT_EQ(tty->input_eofs, 1); // at the end of the tree
+}
+
 INSTANTIATE_TEST_SUITE_P(modes, interactive,
                          ::testing::Values(tree_tracking::automatic,
                                            tree_tracking::pgroup),
