@@ -392,11 +392,8 @@ bool progress_pattern::compile(std::string_view text, progress_pattern& out,
   opts.set_log_errors(false);
   opts.set_encoding(RE2::Options::EncodingUTF8);
   opts.set_max_mem(pattern::max_memory);
-  // A greedy prefix makes the one match found the last one on the line.
-  std::string wrapped = "(?s:.*)(?:";
-  wrapped.append(text.data(), text.size());
-  wrapped += ')';
-  auto re = std::make_shared<const re2::RE2>(wrapped, opts);
+  auto re = std::make_shared<const re2::RE2>(
+    re2::StringPiece{text.data(), text.size()}, opts);
   if (!re->ok()) {
     error = "the pattern cannot be compiled";
     return false;
@@ -425,10 +422,31 @@ bool progress_pattern::read(std::string_view line, job_progress& out) const {
   if (line.size() > max_progress_line)
     line.remove_prefix(
       protocol::utf8_ceil(line, line.size() - max_progress_line));
+  // The last of the matches found left to right: each search needs only
+  // the match's bounds (the fast path); the groups are read once, of the
+  // last one. The line is short, so the searches stay cheap.
+  re2::StringPiece input{line.data(), line.size()};
+  re2::StringPiece whole;
+  size_t pos = 0;
+  size_t start = 0, end = 0;
+  bool found = false;
+  while (pos <= input.size()
+         && re_->Match(input, pos, input.size(), RE2::UNANCHORED, &whole, 1)) {
+    // An empty match carries no number: it is passed over.
+    auto at = static_cast<size_t>(whole.data() - input.data());
+    if (whole.empty()) {
+      pos = at + 1;
+      continue;
+    }
+    found = true;
+    start = at;
+    end = pos = at + whole.size();
+  }
+  if (!found)
+    return false;
   int n = re_->NumberOfCapturingGroups() + 1;
   std::vector<re2::StringPiece> groups(static_cast<size_t>(n));
-  re2::StringPiece input{line.data(), line.size()};
-  if (!re_->Match(input, 0, input.size(), RE2::UNANCHORED, groups.data(), n))
+  if (!re_->Match(input, start, end, RE2::ANCHOR_BOTH, groups.data(), n))
     return false;
   double values[3] = {-1, -1, -1}; // percent, current, total
   for (auto& [name, index] : re_->NamedCapturingGroups()) {
