@@ -3,6 +3,8 @@
 #include "protocol/tools.hpp"
 #include "protocol/validate.hpp"
 
+#include <csignal>
+
 namespace jobd::protocol {
 
 namespace {
@@ -88,6 +90,20 @@ job_spec parse_execute(const server_options& server, const Value& args) {
   spec.shell = bool_or(options, "shell", false);
   spec.kill_grace_ms = int_or(options, "killGraceMs", use_default);
   spec.output_byte_limit = int_or(options, "outputByteLimit", use_default);
+  // tty wins over stdin: the terminal is the job's stdin. cols and rows
+  // are kept without tty, where nothing reads them.
+  spec.input = string_or(options, "stdin", "null") == "pipe" ? stdin_mode::pipe
+                                                             : stdin_mode::null;
+  if (bool_or(options, "tty", false))
+    spec.input = stdin_mode::tty;
+  spec.cols = static_cast<int32_t>(int_or(options, "cols", 80));
+  spec.rows = static_cast<int32_t>(int_or(options, "rows", 24));
+  spec.idempotency_key = string_or(options, "idempotencyKey", "");
+  spec.progress_pattern = string_or(options, "progressPattern", "");
+  spec.wait_ms = int_or(options, "waitMs", 0);
+  auto wait_output = member(*options, "waitOutput");
+  spec.wait_tail_lines = uint_or(wait_output, "tail", 50);
+  spec.wait_max_bytes = uint_or(wait_output, "maxBytes", 16 * 1024);
   return spec;
 }
 
@@ -133,7 +149,17 @@ cleanup_query parse_cleanup(const Value& args) {
   return q;
 }
 
-wait_query parse_wait(const Value& args) {
+// jobIds (validated unique, 1-1000) or the single jobId.
+tool_request parse_wait(const Value& args) {
+  if (auto ids = member(args, "jobIds")) {
+    wait_many_query many;
+    many.job_ids.reserve(ids->Size());
+    for (auto& id : ids->GetArray())
+      many.job_ids.emplace_back(str(id));
+    many.all = string_or(&args, "mode", "any") == "all";
+    many.timeout_ms = int_or(&args, "timeoutMs", use_default);
+    return many;
+  }
   wait_query q;
   q.job_id = str(args["jobId"]);
   q.timeout_ms = int_or(&args, "timeoutMs", use_default);
@@ -142,6 +168,52 @@ wait_query parse_wait(const Value& args) {
   q.pattern = string_or(&args, "pattern", "");
   q.since = uint_or(&args, "since", 0);
   return q;
+}
+
+// The schema's spellings (with or without SIG) to signal numbers; 0 for
+// anything else.
+int32_t signal_number(std::string_view name) {
+  struct entry {
+    const char* name;
+    int32_t number;
+  };
+  static constexpr entry table[] = {
+    {"INT", SIGINT},   {"TERM", SIGTERM},   {"HUP", SIGHUP},
+    {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},   {"USR2", SIGUSR2},
+    {"KILL", SIGKILL}, {"WINCH", SIGWINCH},
+  };
+  if (name.substr(0, 3) == "SIG")
+    name.remove_prefix(3);
+  for (auto& e : table)
+    if (name == e.name)
+      return e.number;
+  return 0;
+}
+
+input_request parse_input(const Value& args) {
+  input_request r;
+  r.job_id = str(args["jobId"]);
+  r.text = str(args["text"]);
+  if (bool_or(&args, "appendNewline", false))
+    r.text += '\n';
+  r.close = bool_or(&args, "closeStdin", false);
+  return r;
+}
+
+signal_request parse_signal(const Value& args) {
+  signal_request r;
+  r.job_id = str(args["jobId"]);
+  r.signal = signal_number(string_or(&args, "signal", ""));
+  r.whole_tree = string_or(&args, "target", "tree") != "leader";
+  return r;
+}
+
+resize_request parse_resize(const Value& args) {
+  resize_request r;
+  r.job_id = str(args["jobId"]);
+  r.cols = static_cast<int32_t>(int_or(&args, "cols", 80));
+  r.rows = static_cast<int32_t>(int_or(&args, "rows", 24));
+  return r;
 }
 
 } // namespace
@@ -180,6 +252,32 @@ bool tool_catalog::parse_arguments(tool_id id, const Value& args,
     case tool_id::wait:
       out = parse_wait(args);
       return true;
+    case tool_id::send_input:
+      out = parse_input(args);
+      return true;
+    case tool_id::signal: {
+      auto r = parse_signal(args);
+      if (r.signal == 0)
+        break;
+      out = std::move(r);
+      return true;
+    }
+    case tool_id::pause:
+    case tool_id::resume:
+      out
+        = pause_request{std::string(str(args["jobId"])), id == tool_id::pause};
+      return true;
+    case tool_id::resize:
+      out = parse_resize(args);
+      return true;
+    case tool_id::restart:
+      out = restart_request{std::string(str(args["jobId"])),
+                            bool_or(&args, "replace", false)};
+      return true;
+  }
+  if (id == tool_id::signal) {
+    invalid_argument(err, "signal", "signal is not one jobd can send");
+    return false;
   }
   invalid_argument(err, "name", "unknown tool");
   return false;

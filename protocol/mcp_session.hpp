@@ -35,19 +35,19 @@ struct metrics_call {};
 
 /// A `tools/call` the runtime must carry out.
 using tool_request
-  = std::variant<job_spec,        // console_execute_async
-                 std::string,     // console_get_job_status (id)
-                 output_call,     // console_get_job_output
-                 cancel_call,     // console_cancel_job
-                 list_query,      // console_list_jobs
-                 metrics_call,    // console_get_job_metrics
-                 cleanup_query,   // console_cleanup_jobs
-                 wait_query,      // console_wait_job (jobId)
-                 wait_many_query, // console_wait_job (jobIds)
-                 input_request,   // console_send_input
-                 signal_request,  // console_signal_job
-                 pause_request,   // console_pause_job, console_resume_job
-                 resize_request,  // console_resize_terminal
+  = std::variant<job_spec,         // console_execute_async
+                 std::string,      // console_get_job_status (id)
+                 output_call,      // console_get_job_output
+                 cancel_call,      // console_cancel_job
+                 list_query,       // console_list_jobs
+                 metrics_call,     // console_get_job_metrics
+                 cleanup_query,    // console_cleanup_jobs
+                 wait_query,       // console_wait_job (jobId)
+                 wait_many_query,  // console_wait_job (jobIds)
+                 input_request,    // console_send_input
+                 signal_request,   // console_signal_job
+                 pause_request,    // console_pause_job, console_resume_job
+                 resize_request,   // console_resize_terminal
                  restart_request>; // console_restart_job
 
 /// What the runtime must do after a line was handled.

@@ -268,7 +268,8 @@ struct output_stats {
 struct job_progress {
   /// Anything was found.
   bool known = false;
-  /// 0-100, or negative when only a count was found.
+  /// 0-100: the percentage, else current/total of a count, else a bar's
+  /// fill; negative when unknown (a progressPattern reading only current).
   double percent = -1;
   /// current/total of an N/M count; negative when unknown.
   double current = -1;
@@ -417,6 +418,8 @@ struct usage_totals {
   int64_t cpu_system_ms = 0;
   /// The largest max_rss_kb of any of them.
   int64_t max_rss_kb = 0;
+  /// The sum of their max_rss_kb, for the average peak per job.
+  int64_t max_rss_kb_sum = 0;
   /// Their run time, for CPU use per second of run time.
   int64_t run_ms = 0;
 };

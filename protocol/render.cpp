@@ -1,47 +1,17 @@
 #include "protocol/render.hpp"
 
+#include "protocol/render_detail.hpp"
+
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
 namespace jobd::protocol {
 
+using namespace render_detail;
+
 namespace {
 
 using rapidjson::SizeType;
-
-void write_uint(json_writer& w, const char* key, uint64_t x) {
-  write_key(w, key);
-  w.Uint64(x);
-}
-
-void write_bool(json_writer& w, const char* key, bool x) {
-  write_key(w, key);
-  w.Bool(x);
-}
-
-void write_str(json_writer& w, const char* key, std::string_view x) {
-  write_key(w, key);
-  write_string(w, x);
-}
-
-// Empty strings mean "none" in the model.
-void write_nstr(json_writer& w, const char* key, std::string_view x) {
-  write_key(w, key);
-  if (x.empty())
-    w.Null();
-  else
-    write_string(w, x);
-}
-
-void write_time(json_writer& w, const char* key, timestamp_ms ts) {
-  write_key(w, key);
-  write_timestamp(w, ts);
-}
-
-void write_status(json_writer& w, job_status st) {
-  write_key(w, "status");
-  w.String(to_string(st));
-}
 
 void write_args(json_writer& w, const std::vector<std::string>& args) {
   write_key(w, "args");
@@ -106,19 +76,9 @@ void write_owner(json_writer& w, const job_info& job) {
   w.EndObject();
 }
 
-void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
-  w.StartObject();
-  write_str(w, "id", job.id);
-  write_str(w, "kind", job.kind);
-  write_str(w, "command", job.command);
-  write_args(w, job.args);
-  write_bool(w, "shell", job.shell);
-  write_status(w, job.status);
-  write_str(w, "sessionId", job.session_id);
-  write_nstr(w, "workingDirectory", job.working_directory);
-  write_time(w, "createdAt", job.created_at);
-  write_time(w, "startedAt", job.started_at);
-  write_time(w, "finishedAt", job.finished_at);
+// durationMs: null before the start, the run time once finished, the time
+// so far while running.
+void write_duration(json_writer& w, const job_info& job, timestamp_ms now) {
   write_key(w, "durationMs");
   if (job.started_at == 0)
     w.Null();
@@ -130,43 +90,6 @@ void write_job(json_writer& w, const job_info& job, timestamp_ms now) {
               : std::max<int64_t>(0, job.finished_at - job.started_at));
   else
     w.Int64(std::max<int64_t>(0, now - job.started_at));
-  write_key(w, "priority");
-  w.Int(job.priority);
-  write_key(w, "timeout");
-  w.Int64(job.timeout_ms);
-  write_tags(w, job.tags);
-  write_exit_code(w, job.exit_code);
-  write_key(w, "signal");
-  if (job.signal == 0)
-    w.Null();
-  else
-    write_string(w, signal_name(job.signal));
-  write_nstr(w, "error", job.error);
-  write_nstr(w, "errorCode", job.error_code);
-  write_key(w, "pid");
-  if (job.pid == 0)
-    w.Null();
-  else
-    w.Int64(job.pid);
-  write_key(w, "queuePosition");
-  if (job.queue_position == 0)
-    w.Null();
-  else
-    w.Uint64(job.queue_position);
-  write_tracking(w, job);
-  write_owner(w, job);
-  write_key(w, "output");
-  w.StartObject();
-  auto& o = job.output;
-  write_uint(w, "stdoutBytes", o.stdout_bytes);
-  write_uint(w, "stderrBytes", o.stderr_bytes);
-  write_uint(w, "chunks", o.chunks);
-  write_uint(w, "droppedChunks", o.dropped_chunks);
-  write_uint(w, "droppedBytes", o.dropped_bytes);
-  write_uint(w, "bufferedBytes", o.buffered_bytes);
-  write_uint(w, "lastSequence", o.last_sequence);
-  w.EndObject();
-  w.EndObject();
 }
 
 void write_list_item(json_writer& w, const job_info& job) {
@@ -186,6 +109,7 @@ void write_list_item(json_writer& w, const job_info& job) {
   write_nstr(w, "workingDirectory", job.working_directory);
   write_tracking(w, job);
   write_owner(w, job);
+  write_list_controls(w, job);
   w.EndObject();
 }
 
@@ -212,21 +136,13 @@ void write_page_fields(json_writer& w, const output_page& page) {
     write_str(w, "tail", page.tail);
 }
 
-void write_success(json_writer& w) {
-  w.StartObject();
-  write_bool(w, "success", true);
-}
-
 struct structured_writer {
   json_writer& w;
   timestamp_ms now;
 
   void operator()(const submit_result& x) {
     write_success(w);
-    write_str(w, "jobId", x.job_id);
-    write_status(w, x.status);
-    if (x.queue_position != 0)
-      write_uint(w, "queuePosition", x.queue_position);
+    write_submit_fields(w, x);
     w.EndObject();
   }
 
@@ -305,9 +221,11 @@ struct structured_writer {
       write_uint(w, "failedJobs", s.failed);
       write_uint(w, "cancelledJobs", s.cancelled);
       write_uint(w, "limit", s.limit);
+      write_usage_totals(w, s.usage);
       w.EndObject();
     }
     w.EndArray();
+    write_usage_totals(w, x.usage);
     w.EndObject();
     w.EndObject();
   }
@@ -327,7 +245,95 @@ struct structured_writer {
     write_page_fields(w, x.output);
     w.EndObject();
   }
+
+  void operator()(const submit_reply& x) {
+    write_submit_reply(w, x, now);
+  }
+
+  void operator()(const wait_many_result& x) {
+    write_wait_many(w, x, now);
+  }
+
+  void operator()(const input_result& x) {
+    write_input_result(w, x);
+  }
+
+  void operator()(const signal_result& x) {
+    write_signal_result(w, x);
+  }
 };
+
+} // namespace
+
+void render_detail::write_exit_fields(json_writer& w, const job_info& job,
+                                      timestamp_ms now) {
+  write_exit_code(w, job.exit_code);
+  write_key(w, "signal");
+  if (job.signal == 0)
+    w.Null();
+  else
+    write_string(w, signal_name(job.signal));
+  write_nstr(w, "error", job.error);
+  write_nstr(w, "errorCode", job.error_code);
+  write_duration(w, job, now);
+}
+
+void render_detail::write_job(json_writer& w, const job_info& job,
+                              timestamp_ms now) {
+  w.StartObject();
+  write_str(w, "id", job.id);
+  write_str(w, "kind", job.kind);
+  write_str(w, "command", job.command);
+  write_args(w, job.args);
+  write_bool(w, "shell", job.shell);
+  write_status(w, job.status);
+  write_str(w, "sessionId", job.session_id);
+  write_nstr(w, "workingDirectory", job.working_directory);
+  write_time(w, "createdAt", job.created_at);
+  write_time(w, "startedAt", job.started_at);
+  write_time(w, "finishedAt", job.finished_at);
+  write_duration(w, job, now);
+  write_key(w, "priority");
+  w.Int(job.priority);
+  write_key(w, "timeout");
+  w.Int64(job.timeout_ms);
+  write_tags(w, job.tags);
+  write_exit_code(w, job.exit_code);
+  write_key(w, "signal");
+  if (job.signal == 0)
+    w.Null();
+  else
+    write_string(w, signal_name(job.signal));
+  write_nstr(w, "error", job.error);
+  write_nstr(w, "errorCode", job.error_code);
+  write_key(w, "pid");
+  if (job.pid == 0)
+    w.Null();
+  else
+    w.Int64(job.pid);
+  write_key(w, "queuePosition");
+  if (job.queue_position == 0)
+    w.Null();
+  else
+    w.Uint64(job.queue_position);
+  write_tracking(w, job);
+  write_owner(w, job);
+  write_key(w, "output");
+  w.StartObject();
+  auto& o = job.output;
+  write_uint(w, "stdoutBytes", o.stdout_bytes);
+  write_uint(w, "stderrBytes", o.stderr_bytes);
+  write_uint(w, "chunks", o.chunks);
+  write_uint(w, "droppedChunks", o.dropped_chunks);
+  write_uint(w, "droppedBytes", o.dropped_bytes);
+  write_uint(w, "bufferedBytes", o.buffered_bytes);
+  write_uint(w, "lastSequence", o.last_sequence);
+  w.EndObject();
+  write_job_controls(w, job);
+  w.EndObject();
+}
+
+namespace {
 
 // Reused across calls: replies are built on the hot path.
 rapidjson::StringBuffer& scratch(int which) {

@@ -40,6 +40,9 @@ struct server_options {
   uint64_t output_byte_cap = 8 * 1024 * 1024;
   /// Default and cap of console_wait_job's timeoutMs (MAX_WAIT_MS).
   int64_t max_wait_ms = 60000;
+  /// Most bytes queued for one job's stdin (--max-stdin-bytes): more is
+  /// refused with STDIN_FULL.
+  uint64_t max_stdin_bytes = 1024 * 1024;
   /// Default maxBytes of console_get_job_output.
   uint64_t default_read_bytes = 64 * 1024;
   /// Job kind name -> JSON schema (draft-04 subset, an object schema) of

@@ -1,4 +1,6 @@
-// Tool definitions: names, descriptions, input and output schemas. The input
+// Tool definitions: names, descriptions, the shared schema fragments; the
+// schema texts are in tool_schemas_jobs.cpp and tool_schemas_control.cpp. The
+// input
 // schemas stay within the draft-04 subset that RapidJSON validates and that
 // means the same under 2020-12 (no $schema, no exclusiveMinimum). Values that
 // come from the server's configuration are @NAME@ placeholders filled by
@@ -43,8 +45,32 @@ constexpr fragment fragments[] = {
       "chunks": {"type": "integer"}, "droppedChunks": {"type": "integer"},
       "droppedBytes": {"type": "integer"},
       "bufferedBytes": {"type": "integer"},
-      "lastSequence": {"type": "integer"}}}},
+      "lastSequence": {"type": "integer"}}},
+    "stdin": {"type": "string", "enum": ["null", "pipe", "tty"]},
+    "stdinOpen": {"type": "boolean"},
+    "terminal": {"type": "object", "properties": {
+      "cols": {"type": "integer"}, "rows": {"type": "integer"}}},
+    "paused": {"type": "boolean"}, "pausedAt": @NSTRING@,
+    "pausedMs": {"type": "integer"},
+    "restartOf": {"type": "string"}, "idempotencyKey": {"type": "string"},
+    "progress": @PROGRESS@, "usage": @USAGE@},
   "required": ["id", "status"]})"},
+  {"@PROGRESS@", R"({"type": "object", "properties": {
+    "percent": @NNUM@, "current": @NNUM@, "total": @NNUM@,
+    "text": {"type": "string"}, "at": @NSTRING@}})"},
+  {"@USAGE@", R"({"type": "object", "properties": {
+    "cpuUserMs": {"type": "integer"}, "cpuSystemMs": {"type": "integer"},
+    "maxRssKb": {"type": "integer"}}})"},
+  {"@USAGE_TOTALS@", R"({"type": "object", "properties": {
+    "jobs": {"type": "integer"}, "cpuUserMs": {"type": "integer"},
+    "cpuSystemMs": {"type": "integer"}, "cpuMs": {"type": "integer"},
+    "runMs": {"type": "integer"}, "maxRssKb": {"type": "integer"},
+    "avgCpuMs": @NNUM@, "avgMaxRssKb": @NNUM@,
+    "cpuPerRunSecond": @NNUM@}})"},
+  {"@SUBMIT_PROPS@", R"("jobId": {"type": "string"},
+    "status": {"type": "string", "enum": @STATUS_ENUM@},
+    "queuePosition": {"type": "integer"},
+    "deduplicated": {"type": "boolean"}, "restartOf": {"type": "string"})"},
   {"@PAGE_PROPS@", R"("output": {"type": "array", "items": {
       "type": "object", "properties": {
       "content": {"type": "string"}, "timestamp": @NSTRING@,
@@ -63,252 +89,10 @@ constexpr fragment fragments[] = {
    R"(["pending", "running", "completed", "failed", "cancelled"])"},
   {"@NSTRING@", R"({"type": ["string", "null"]})"},
   {"@NINT@", R"({"type": ["integer", "null"]})"},
+  {"@NNUM@", R"({"type": ["number", "null"]})"},
   // 2^53 - 1: the largest integer every JSON client reads exactly.
   {"@MAX_INT@", "9007199254740991"},
 };
-
-constexpr const char* execute_input = R"({
-  "type": "object",
-  "properties": {
-    "command": {"type": "string", "minLength": 1, "maxLength": 131072,
-      "description": "Program to run: a name looked up in PATH or a path. With options.shell true, a /bin/sh command line instead."},
-    "args": {"type": "array", "maxItems": 4096, "default": [],
-      "items": {"type": "string", "maxLength": 131072},
-      "description": "Arguments for the program, passed as given (no shell quoting or expansion needed). At most 4096."},
-    "kind": {"type": "string", "enum": @KIND_ENUM@, "default": @DEFAULT_KIND@,
-      "description": "Which kind of job runs the command: @KIND_NAMES@. Default @DEFAULT_KIND_TEXT@."},
-    "kindOptions": {"type": "object",
-      "description": "Settings for the chosen kind, checked against that kind's own schema. @KIND_OPTIONS_TEXT@"},
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "Optional settings for the job.",
-      "properties": {
-        "sessionId": {"type": "string", "minLength": 1, "maxLength": 256,
-          "default": "default",
-          "description": "Session to group the job under: console_list_jobs and console_cleanup_jobs filter by it, and per-session concurrency limits apply."},
-        "workingDirectory": {"type": "string", "minLength": 1,
-          "maxLength": 4096,
-          "description": "Existing directory to run in. Default: the server's working directory."},
-        "environment": {"type": "object", "maxProperties": 1024,
-          "additionalProperties": {"type": "string", "maxLength": 131072},
-          "description": "Environment variables added to (and overriding) the server's. Names must be non-empty and must not contain '='."},
-        "timeout": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": @DEFAULT_TIMEOUT@,
-          "description": "Milliseconds from start after which the job is killed and fails with errorCode TIMEOUT. 0 = no timeout."},
-        "priority": {"type": "integer", "minimum": 1, "maximum": 10,
-          "default": 5,
-          "description": "Queue priority 1-10 while the concurrency limit is reached; 10 starts first."},
-        "tags": {"type": "object", "maxProperties": 64,
-          "additionalProperties": @TAG_VALUE@,
-          "description": "Labels with string, number or boolean values, to find the job again with console_list_jobs."},
-        "shell": {"type": "boolean", "default": false,
-          "description": "Run command through /bin/sh -c (pipes, redirections, globbing). Default false: command and args go to execve as given."},
-        "killGraceMs": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": @KILL_GRACE@,
-          "description": "Milliseconds between SIGTERM and SIGKILL when the job is cancelled or times out."},
-        "outputByteLimit": {"type": "integer", "minimum": @OUTPUT_MIN@,
-          "maximum": @OUTPUT_CAP@, "default": @OUTPUT_CAP@,
-          "description": "Cap in bytes on this job's buffered output; beyond it the oldest chunks are dropped. At most the server's cap (@OUTPUT_CAP@), which is also the default: a job can lower its cap, never raise it."}
-      }}
-  },
-  "required": ["command"],
-  "additionalProperties": false
-})";
-
-constexpr const char* status_input = R"({
-  "type": "object",
-  "properties": {@JOB_ID_PROP@},
-  "required": ["jobId"],
-  "additionalProperties": false
-})";
-
-constexpr const char* output_input = R"({
-  "type": "object",
-  "properties": {@JOB_ID_PROP@,
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "Which output to return.",
-      "properties": {
-        "since": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": 0,
-          "description": "Only chunks with a greater sequence number: pass the nextSince of the previous reply."},
-        "latest": {"type": "boolean", "default": false,
-          "description": "Return the newest chunks instead of the oldest."},
-        "limit": {"type": "integer", "minimum": 1,
-          "maximum": @MAX_INT@,
-          "description": "At most this many chunks. Default: no count limit."},
-        "maxBytes": {"type": "integer", "minimum": 1,
-          "maximum": @MAX_INT@, "default": @READ_BYTES@,
-          "description": "At most this many content bytes in the reply; the first chunk is always returned whole."},
-        "stream": {"type": "string", "enum": ["stdout", "stderr", "both"],
-          "default": "both", "description": "Which stream to return."},
-        "tail": {"type": "integer", "minimum": 1,
-          "maximum": @MAX_INT@,
-          "description": "Also return the last N lines of the selected output as one text in tail (a carriage-return-updated line counts once)."}
-      }}
-  },
-  "required": ["jobId"],
-  "additionalProperties": false
-})";
-
-constexpr const char* cancel_input = R"({
-  "type": "object",
-  "properties": {@JOB_ID_PROP@,
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "How to cancel.",
-      "properties": {
-        "graceMs": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@,
-          "description": "Milliseconds between SIGTERM and SIGKILL for this call. Default: the job's killGraceMs (@KILL_GRACE@ unless set)."}
-      }}
-  },
-  "required": ["jobId"],
-  "additionalProperties": false
-})";
-
-constexpr const char* list_input = R"({
-  "type": "object",
-  "properties": {
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "Filters and paging.",
-      "properties": {
-        "status": {"anyOf": [
-            {"type": "string", "enum": @STATUS_ENUM@},
-            {"type": "array", "maxItems": 5,
-             "items": {"type": "string", "enum": @STATUS_ENUM@}}],
-          "description": "Only jobs with this status, or with any of these statuses."},
-        "sessionId": {"type": "string", "minLength": 1, "maxLength": 256,
-          "description": "Only jobs of this session."},
-        "tags": {"type": "object", "maxProperties": 64,
-          "additionalProperties": @TAG_VALUE@,
-          "description": "Only jobs that have every one of these tags with the same value."},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 1000,
-          "default": 100, "description": "At most this many jobs per page."},
-        "cursor": {"type": "string", "maxLength": 256,
-          "description": "nextCursor of the previous page, to get the next one."}
-      }}
-  },
-  "additionalProperties": false
-})";
-
-constexpr const char* metrics_input = R"({
-  "type": "object",
-  "properties": {},
-  "additionalProperties": false
-})";
-
-constexpr const char* cleanup_input = R"({
-  "type": "object",
-  "properties": {
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "Which finished jobs to remove.",
-      "properties": {
-        "maxAge": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": 0,
-          "description": "Only jobs that finished at least this many milliseconds ago. 0 = any age."},
-        "keepCount": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": 0,
-          "description": "Keep the newest N of the matching jobs."},
-        "statuses": {"type": "array", "maxItems": 3,
-          "items": {"type": "string",
-            "enum": ["completed", "failed", "cancelled"]},
-          "default": ["completed", "failed", "cancelled"],
-          "description": "Only jobs with these statuses."},
-        "sessionId": {"type": "string", "minLength": 1, "maxLength": 256,
-          "description": "Only jobs of this session."}
-      }}
-  },
-  "additionalProperties": false
-})";
-
-constexpr const char* wait_input = R"({
-  "type": "object",
-  "properties": {@JOB_ID_PROP@,
-    "timeoutMs": {"type": "integer", "minimum": 0,
-      "maximum": @MAX_INT@, "default": @MAX_WAIT@,
-      "description": "Wait at most this many milliseconds; longer waits are cut to the server's cap (@MAX_WAIT@). 0 = do not wait: answer with what is there."},
-    "until": {"type": "string", "enum": ["exit", "output"], "default": "exit",
-      "description": "exit: wait until the job has finished. output: wait until it produces new output (or finishes)."},
-    "pattern": {"type": "string", "maxLength": 1024,
-      "description": "RE2 regular expression (Perl-like syntax without back-references or look-around, matched in time linear in the output): with until output, only an output chunk (whole lines, at most 16 KiB) containing a match ends the wait. (?i) ignores case, (?m) makes ^ and $ match at line ends."},
-    "since": {"type": "integer", "minimum": 0,
-      "maximum": @MAX_INT@, "default": 0,
-      "description": "Output after this sequence number counts as new: pass the nextSince of the previous reply."}
-  },
-  "required": ["jobId"],
-  "additionalProperties": false
-})";
-
-// -- output schemas (2020-12 compatible; additionalProperties left open) -----
-
-constexpr const char* execute_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "jobId": {"type": "string"},
-  "status": {"type": "string", "enum": @STATUS_ENUM@},
-  "queuePosition": {"type": "integer"}},
-  "required": ["success", "jobId", "status"]})";
-
-constexpr const char* status_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "job": @JOB_SCHEMA@},
-  "required": ["success", "job"]})";
-
-constexpr const char* output_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "jobId": {"type": "string"},
-  "status": {"type": "string", "enum": @STATUS_ENUM@},
-  @PAGE_PROPS@},
-  "required": ["success", "output", "nextSince"]})";
-
-constexpr const char* cancel_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "cancelled": {"type": "boolean"},
-  "jobId": {"type": "string"},
-  "status": {"type": "string", "enum": @STATUS_ENUM@},
-  "message": {"type": "string"}},
-  "required": ["success"]})";
-
-constexpr const char* list_output = R"({"type": "object", "properties": {
-  @SUCCESS@,
-  "jobs": {"type": "array", "items": {"type": "object", "properties": {
-    "id": {"type": "string"}, "command": {"type": "string"},
-    "args": {"type": "array", "items": {"type": "string"}},
-    "status": {"type": "string", "enum": @STATUS_ENUM@},
-    "sessionId": {"type": "string"},
-    "createdAt": @NSTRING@, "startedAt": @NSTRING@,
-    "finishedAt": @NSTRING@, "exitCode": @NINT@,
-    "priority": {"type": "integer"}, "tags": {"type": "object"},
-    "workingDirectory": @NSTRING@,
-    "tracking": {"type": "string", "enum": ["cgroup", "pgroup"]},
-    "owner": @OWNER@}}},
-  "total": {"type": "integer"}, "nextCursor": {"type": "string"}},
-  "required": ["success", "jobs", "total"]})";
-
-constexpr const char* metrics_output = R"({"type": "object", "properties": {
-  @SUCCESS@,
-  "metrics": {"type": "object", "properties": {
-    "totalJobs": {"type": "integer"}, "runningJobs": {"type": "integer"},
-    "completedJobs": {"type": "integer"}, "failedJobs": {"type": "integer"},
-    "cancelledJobs": {"type": "integer"}, "queueSize": {"type": "integer"},
-    "concurrency": {"type": "object", "properties": {
-      "current": {"type": "integer"}, "maximum": {"type": "integer"}}},
-    "averageExecutionTime": {"type": ["number", "null"]},
-    "systemLoad": {"type": ["number", "null"]},
-    "uptimeMs": {"type": "integer"}, "retainedJobs": {"type": "integer"},
-    "persistence": {"type": "string", "enum": ["ok", "degraded", "ephemeral"]},
-    "persistenceError": {"type": "string"},
-    "sessions": {"type": "array", "items": {"type": "object", "properties": {
-      "sessionId": {"type": "string"}, "totalJobs": {"type": "integer"},
-      "pendingJobs": {"type": "integer"}, "runningJobs": {"type": "integer"},
-      "completedJobs": {"type": "integer"},
-      "failedJobs": {"type": "integer"},
-      "cancelledJobs": {"type": "integer"}, "limit": {"type": "integer"}}}}}}},
-  "required": ["success", "metrics"]})";
-
-constexpr const char* cleanup_output = R"({"type": "object", "properties": {
-  @SUCCESS@, "cleaned": {"type": "integer"},
-  "remaining": {"type": "integer"}},
-  "required": ["success", "cleaned", "remaining"]})";
-
-constexpr const char* wait_output = R"({"type": "object", "properties": {
-  @SUCCESS@,
-  "reason": {"type": "string", "enum": ["exit", "output", "timeout"]},
-  "job": @JOB_SCHEMA@, @PAGE_PROPS@},
-  "required": ["success", "reason", "job"]})";
 
 // A tool failure's structuredContent (the seed's error shape). Every output
 // schema accepts it besides the tool's own result: clients such as the
@@ -318,6 +102,8 @@ constexpr const char* error_output = R"({"type": "object", "properties": {
   "error": {"type": "string"}, "code": {"type": "string"},
   "details": {"type": "object"}},
   "required": ["success", "error", "code"]})";
+
+using namespace schema_text;
 
 // Same order as tool_id.
 constexpr tool_def defs[tool_count] = {
@@ -329,7 +115,14 @@ constexpr tool_def defs[tool_count] = {
    "(options.timeout 0 = none). Then use console_wait_job to wait for it to "
    "finish or print "
    "something, console_get_job_output to read its output, and "
-   "console_cancel_job to stop it.",
+   "console_cancel_job to stop it. For a short command, options.waitMs "
+   "(at most @MAX_WAIT@) answers only when it ended or the time passed, "
+   "with finished, exitCode and the output tail; if it still runs it keeps "
+   "running (finished false). options.stdin \"pipe\" lets "
+   "console_send_input feed it; options.tty runs it on a terminal. With "
+   "options.idempotencyKey a repeated submit returns the first job "
+   "(deduplicated true) instead of starting another. status and list show "
+   "progress read from its output (percentages, N/M counts, bars).",
    execute_input, execute_output, false, false, false, true},
   {"console_get_job_status", "Get job status",
    "Get a job's status (pending, running, completed, failed, cancelled) and "
@@ -375,8 +168,60 @@ constexpr tool_def defs[tool_count] = {
    "timeoutMs (default and cap @MAX_WAIT@ ms). Returns the job as in "
    "console_get_job_status plus the output that arrived after since, so one "
    "call replaces polling. reason says why the wait ended: exit, output or "
-   "timeout. Call again with since = nextSince to keep waiting.",
+   "timeout. Call again with since = nextSince to keep waiting. To wait for "
+   "several jobs give jobIds (1-1000 distinct ids) instead of jobId, with "
+   "mode any (the first to end, default) or all: the reply lists every "
+   "job's status in jobs, the ids that ended in ended, and reason any, all "
+   "or timeout; until output, pattern and since need jobId.",
    wait_input, wait_output, true, false, true, false},
+  {"console_send_input", "Send input to a job",
+   "Write text to the stdin of a running job started with options.stdin "
+   "\"pipe\" or options.tty true (on a terminal, \\u0003 is Ctrl-C and "
+   "interrupts it). appendNewline adds \\n; closeStdin closes stdin after "
+   "the text (the job reads end-of-file). Returns the bytes queued by this "
+   "call and in total. Errors: STDIN_NOT_OPEN (the job was not started "
+   "with a stdin pipe or terminal), STDIN_CLOSED (stdin was already closed, "
+   "by closeStdin or by the job), STDIN_FULL (more than @MAX_STDIN@ bytes "
+   "would be waiting for the job to read them: retry later), "
+   "JOB_NOT_RUNNING (pending or ended), JOB_NOT_FOUND.",
+   send_input_input, send_input_output, false, false, false, false},
+  {"console_signal_job", "Send a signal to a job",
+   "Send a signal to a running job: SIGINT, SIGTERM, SIGHUP, SIGQUIT, "
+   "SIGUSR1, SIGUSR2, SIGKILL or SIGWINCH (with or without the SIG "
+   "prefix), to all its processes (target tree, the default) or its main "
+   "process only (target leader). Unlike console_cancel_job nothing "
+   "follows: the job decides what the signal means. delivered says whether "
+   "a process took it. Errors: JOB_NOT_RUNNING (pending or ended), "
+   "NOT_SUPPORTED (the job's kind has no processes), JOB_NOT_FOUND.",
+   signal_input, signal_output, false, true, false, false},
+  {"console_pause_job", "Pause a job",
+   "Stop a running job's processes (SIGSTOP to all of them) until "
+   "console_resume_job; its timeout clock stops meanwhile. Returns the job "
+   "with paused true and pausedAt. Pausing a paused job changes nothing. "
+   "Errors: JOB_NOT_RUNNING (pending or ended), NOT_SUPPORTED (the job's "
+   "kind cannot pause), JOB_NOT_FOUND.",
+   job_id_input, status_output, false, false, true, false},
+  {"console_resume_job", "Resume a job",
+   "Let a job paused by console_pause_job continue (SIGCONT to all its "
+   "processes). Returns the job with paused false; pausedMs counts the "
+   "time it spent paused. Resuming a job that is not paused changes "
+   "nothing. Errors: JOB_NOT_RUNNING (pending or ended), NOT_SUPPORTED, "
+   "JOB_NOT_FOUND.",
+   job_id_input, status_output, false, false, true, false},
+  {"console_resize_terminal", "Resize a job's terminal",
+   "Change the window size of a job started with options.tty true (the "
+   "job gets SIGWINCH and redraws for cols x rows). Returns the job with "
+   "its new terminal size. Errors: NOT_SUPPORTED (the job has no "
+   "terminal), JOB_NOT_RUNNING (pending or ended), JOB_NOT_FOUND.",
+   resize_input, status_output, false, false, true, false},
+  {"console_restart_job", "Restart a job",
+   "Start a new job with the same command, arguments and options as "
+   "jobId (a new jobId; restartOf names the old one). The old job may be "
+   "in any state; with replace true it is cancelled first if it has not "
+   "ended. Returns like console_execute_async without waiting: jobId, "
+   "status, queuePosition. Errors: JOB_NOT_FOUND, QUEUE_FULL, and the "
+   "start errors of console_execute_async.",
+   restart_input, restart_output, false, true, false, true},
 };
 
 void replace_all(std::string& text, std::string_view name,

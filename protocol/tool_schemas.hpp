@@ -1,4 +1,4 @@
-// The texts of the eight tools: names, descriptions and schemas with @NAME@
+// The texts of the tools: names, descriptions and schemas with @NAME@
 // placeholders. Internal to protocol/: tools.cpp fills the placeholders from
 // the server_options and builds the catalog.
 #pragma once
@@ -22,6 +22,18 @@ struct tool_def {
   bool idempotent;
   bool open_world;
 };
+
+/// The schema texts, with @NAME@ placeholders (tool_schemas_jobs.cpp and
+/// tool_schemas_control.cpp).
+namespace schema_text {
+extern const char execute_input[], status_input[], output_input[],
+  cancel_input[], list_input[], metrics_input[], cleanup_input[], wait_input[],
+  send_input_input[], signal_input[], job_id_input[], resize_input[],
+  restart_input[];
+extern const char execute_output[], status_output[], output_output[],
+  cancel_output[], list_output[], metrics_output[], cleanup_output[],
+  wait_output[], send_input_output[], signal_output[], restart_output[];
+} // namespace schema_text
 
 /// The definition of a tool (same order as tool_id).
 const tool_def& tool_definition(tool_id id);

@@ -187,6 +187,7 @@ void tool_catalog::impl::build_values() {
     {"@OUTPUT_CAP@", std::to_string(cap)},
     {"@OUTPUT_MIN@", std::to_string(std::min<int64_t>(1024, cap))},
     {"@MAX_WAIT@", std::to_string(clamp_int(o.max_wait_ms, 0))},
+    {"@MAX_STDIN@", std::to_string(clamp_uint(o.max_stdin_bytes, 0))},
     {"@READ_BYTES@", std::to_string(clamp_uint(o.default_read_bytes, 1))},
     // Kind names are checked to need no escaping.
     {"@KIND_ENUM@", kind_enum},

@@ -1,4 +1,4 @@
-// The eight tools: their definitions for tools/list (filled in from the
+// The tools: their definitions for tools/list (filled in from the
 // server's configuration) and the checking and parsing of their arguments
 // into the typed requests of model.hpp.
 #pragma once
@@ -27,9 +27,15 @@ enum class tool_id : uint8_t {
   metrics,
   cleanup,
   wait,
+  send_input,
+  signal,
+  pause,
+  resume,
+  resize,
+  restart,
 };
 
-inline constexpr size_t tool_count = 8;
+inline constexpr size_t tool_count = 14;
 
 /// Limits on arguments beyond what the schemas say (see docs/tools.md).
 namespace limits {
@@ -44,6 +50,8 @@ inline constexpr size_t max_tags = 64;
 inline constexpr size_t max_tag_name = 256;
 inline constexpr size_t max_tag_value = 1024;
 inline constexpr size_t max_pattern = 1024;
+/// console_wait_job's jobIds.
+inline constexpr size_t max_wait_ids = 1000;
 /// Arguments are never nested deeper than this.
 inline constexpr int max_depth = 8;
 } // namespace limits

@@ -4,6 +4,7 @@
 
 #include "protocol/json.hpp"
 #include "protocol/pattern.hpp"
+#include "protocol/progress.hpp"
 
 #include <rapidjson/pointer.h>
 #include <rapidjson/schema.h>
@@ -175,6 +176,13 @@ void describe(const rapidjson::SchemaValidator& v, const Value& schema_root,
     return invalid(err, field(),
                    field() + " must have at most "
                      + number_text(member(*schema, "maxItems")) + " items");
+  if (keyword == "uniqueItems")
+    return invalid(err, field(),
+                   field() + " must not contain the same value twice");
+  if (keyword == "minItems")
+    return invalid(err, field(),
+                   field() + " must have at least "
+                     + number_text(member(*schema, "minItems")) + " items");
   if (keyword == "maxProperties")
     return invalid(err, field(),
                    field() + " must have at most "
@@ -348,8 +356,20 @@ bool check_execute(const tool_catalog& tools, const Value& args,
             "together");
     return false;
   }
-  return check_tag_names(options ? member(*options, "tags") : nullptr,
-                         "options.tags", err);
+  if (!check_tag_names(options ? member(*options, "tags") : nullptr,
+                       "options.tags", err))
+    return false;
+  // Compiled here so that a bad pattern is the caller's error, not the job's.
+  if (auto text = member(options, "progressPattern")) {
+    progress_pattern compiled;
+    std::string why;
+    if (!progress_pattern::compile(str(*text), compiled, why)) {
+      invalid(err, "options.progressPattern",
+              "options.progressPattern is not usable: " + why);
+      return false;
+    }
+  }
+  return true;
 }
 
 bool check_pattern(const Value& args, tool_error& err) {
@@ -361,6 +381,53 @@ bool check_pattern(const Value& args, tool_error& err) {
   if (!pattern::compile(str(*text), compiled, why)) {
     invalid(err, "pattern",
             "pattern is not a valid RE2 regular expression: " + why);
+    return false;
+  }
+  return true;
+}
+
+// Exactly one of jobId and jobIds; what only a single job's wait can do
+// needs jobId. `mode` with jobId is harmless (any and all agree) and allowed.
+bool check_wait(const Value& args, tool_error& err) {
+  bool single = args.HasMember("jobId");
+  if (!args.HasMember("jobIds")) {
+    if (single)
+      return check_pattern(args, err);
+    invalid(err, "jobId",
+            "jobId is required (or jobIds, to wait for several jobs)");
+    return false;
+  }
+  if (single) {
+    invalid(err, "jobIds", "give either jobId or jobIds, not both");
+    return false;
+  }
+  for (auto name : {"pattern", "since"}) {
+    if (args.HasMember(name)) {
+      invalid(err, name,
+              std::string(name) + " is only allowed with jobId, not jobIds");
+      return false;
+    }
+  }
+  auto until = member(args, "until");
+  if (until != nullptr && str(*until) == "output") {
+    invalid(err, "until",
+            "until output is only allowed with jobId, not jobIds");
+    return false;
+  }
+  return true;
+}
+
+// Empty text is a no-op unless it closes stdin or presses Enter.
+bool check_input(const Value& args, tool_error& err) {
+  auto flag = [&](const char* name) {
+    auto v = member(args, name);
+    return v != nullptr && v->IsBool() && v->GetBool();
+  };
+  if (args["text"].GetStringLength() == 0 && !flag("closeStdin")
+      && !flag("appendNewline")) {
+    invalid(err, "text",
+            "text must not be empty unless closeStdin or appendNewline is "
+            "true");
     return false;
   }
   return true;
@@ -390,7 +457,9 @@ bool validate_arguments(const tool_catalog& tools, tool_id id,
       return check_tag_names(member(member(args, "options"), "tags"),
                              "options.tags", err);
     case tool_id::wait:
-      return check_pattern(args, err);
+      return check_wait(args, err);
+    case tool_id::send_input:
+      return check_input(args, err);
     default:
       return true;
   }

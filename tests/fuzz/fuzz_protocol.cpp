@@ -5,6 +5,7 @@
 #include "check_line.hpp"
 #include "protocol/mcp_session.hpp"
 #include "protocol/pattern.hpp"
+#include "protocol/progress.hpp"
 #include "protocol/tools.hpp"
 
 #include <rapidjson/document.h>
@@ -61,6 +62,13 @@ tool_result dummy_result(const tool_request& req) {
       j.working_directory = spec.working_directory;
       j.kind = spec.kind;
       j.tracking = spec.kind == "process" ? "pgroup" : "";
+      // Validation compiled the progress pattern: so must the job core.
+      if (!spec.progress_pattern.empty()) {
+        progress_pattern p;
+        std::string why;
+        if (!progress_pattern::compile(spec.progress_pattern, p, why))
+          std::abort();
+      }
       // kindOptions arrive as JSON text: an object, or nothing.
       if (!spec.kind_options.empty()) {
         rapidjson::Document d;
@@ -89,6 +97,31 @@ tool_result dummy_result(const tool_request& req) {
       return metrics_snapshot{};
     case 6:
       return cleanup_result{1, 2};
+    case 8: {
+      wait_many_result w;
+      for (auto& id : std::get<wait_many_query>(req).job_ids)
+        w.jobs.push_back(job_from(id));
+      w.reason = "timeout";
+      return w;
+    }
+    case 9: {
+      auto& in = std::get<input_request>(req);
+      return input_result{in.job_id, in.text.size(), in.text.size(), in.close};
+    }
+    case 10: {
+      auto& sig = std::get<signal_request>(req);
+      return signal_result{sig.job_id, sig.signal, sig.whole_tree, true};
+    }
+    case 11:
+      return job_from(std::get<pause_request>(req).job_id);
+    case 12:
+      return job_from(std::get<resize_request>(req).job_id);
+    case 13: {
+      submit_result r;
+      r.job_id = "new";
+      r.restart_of = std::get<restart_request>(req).job_id;
+      return r;
+    }
     default: {
       auto& q = std::get<wait_query>(req);
       // Validation compiled it: so must the job core.

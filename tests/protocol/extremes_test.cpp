@@ -41,6 +41,9 @@ std::vector<numeric_field> all_fields() {
   auto wait = [](const tool_request& r) { return std::get<wait_query>(r); };
   auto cleanup
     = [](const tool_request& r) { return std::get<cleanup_query>(r); };
+  auto resize
+    = [](const tool_request& r) { return std::get<resize_request>(r); };
+  constexpr int64_t max_wait = 60000; // the built-in MAX_WAIT_MS
   return {
     {tool_id::execute, "options.timeout", 0, max_int,
      [=](auto& r) { return spec(r).timeout_ms; }},
@@ -70,6 +73,20 @@ std::vector<numeric_field> all_fields() {
      [=](auto& r) { return wait(r).timeout_ms; }},
     {tool_id::wait, "since", 0, max_int,
      [=](auto& r) { return u(wait(r).since); }},
+    {tool_id::execute, "options.cols", 1, 1000,
+     [=](auto& r) { return int64_t{spec(r).cols}; }},
+    {tool_id::execute, "options.rows", 1, 1000,
+     [=](auto& r) { return int64_t{spec(r).rows}; }},
+    {tool_id::execute, "options.waitMs", 0, max_wait,
+     [=](auto& r) { return spec(r).wait_ms; }},
+    {tool_id::execute, "options.waitOutput.tail", 1, 10000,
+     [=](auto& r) { return u(spec(r).wait_tail_lines); }},
+    {tool_id::execute, "options.waitOutput.maxBytes", 1, max_int,
+     [=](auto& r) { return u(spec(r).wait_max_bytes); }},
+    {tool_id::resize, "cols", 1, 1000,
+     [=](auto& r) { return int64_t{resize(r).cols}; }},
+    {tool_id::resize, "rows", 1, 1000,
+     [=](auto& r) { return int64_t{resize(r).rows}; }},
   };
 }
 
@@ -88,14 +105,24 @@ std::string args_with(tool_id tool, const std::string& path,
     case tool_id::wait:
       base = R"("jobId":"j")";
       break;
+    case tool_id::resize:
+      // The other of cols and rows (both are required).
+      base = path == "cols" ? R"("jobId":"j","rows":24)"
+                            : R"("jobId":"j","cols":80)";
+      break;
     default:
       break;
   }
-  auto dot = path.find('.');
-  std::string field = dot == std::string::npos
-                        ? "\"" + path + "\":" + value
-                        : "\"" + path.substr(0, dot) + "\":{\""
-                            + path.substr(dot + 1) + "\":" + value + "}";
+  // "a.b.c" -> "a":{"b":{"c":value}}
+  std::string field;
+  std::string closing;
+  size_t pos = 0;
+  for (auto dot = path.find('.'); dot != std::string::npos;
+       pos = dot + 1, dot = path.find('.', pos)) {
+    field += "\"" + path.substr(pos, dot - pos) + "\":{";
+    closing += "}";
+  }
+  field += "\"" + path.substr(pos) + "\":" + value + closing;
   return "{" + base + (base.empty() ? "" : ",") + field + "}";
 }
 

@@ -21,6 +21,12 @@ const std::string t_list = "console_list_jobs";
 const std::string t_metrics = "console_get_job_metrics";
 const std::string t_cleanup = "console_cleanup_jobs";
 const std::string t_wait = "console_wait_job";
+const std::string t_input = "console_send_input";
+const std::string t_signal = "console_signal_job";
+const std::string t_pause = "console_pause_job";
+const std::string t_resume = "console_resume_job";
+const std::string t_resize = "console_resize_terminal";
+const std::string t_restart = "console_restart_job";
 
 rapidjson::Document tools_list() {
   mcp_session s;
@@ -55,10 +61,10 @@ bool has_keyword(const rapidjson::Value& v, const char* keyword) {
 
 } // namespace
 
-TEST(tools_list, has_eight_complete_tools) {
+TEST(tools_list, has_fourteen_complete_tools) {
   auto doc = tools_list();
   auto& tools = doc["result"]["tools"];
-  ASSERT_EQ(tools.Size(), 8u);
+  ASSERT_EQ(tools.Size(), 14u);
   std::set<std::string> names;
   for (auto& t : tools.GetArray()) {
     std::string name = t["name"].GetString();
@@ -96,16 +102,22 @@ TEST(tools_list, has_eight_complete_tools) {
       EXPECT_FALSE(ro);
       EXPECT_FALSE(a["destructiveHint"].GetBool());
       EXPECT_TRUE(a["openWorldHint"].GetBool());
-    } else if (name == t_cancel || name == t_cleanup) {
+    } else if (name == t_cancel || name == t_cleanup || name == t_signal
+               || name == t_restart) {
       EXPECT_FALSE(ro) << name;
       EXPECT_TRUE(a["destructiveHint"].GetBool()) << name;
+    } else if (name == t_input || name == t_pause || name == t_resume
+               || name == t_resize) {
+      EXPECT_FALSE(ro) << name;
+      EXPECT_FALSE(a["destructiveHint"].GetBool()) << name;
     } else {
       EXPECT_TRUE(ro) << name;
     }
   }
-  EXPECT_EQ(names,
-            (std::set<std::string>{t_exec, t_status, t_output, t_cancel, t_list,
-                                   t_metrics, t_cleanup, t_wait}));
+  EXPECT_EQ(names, (std::set<std::string>{t_exec, t_status, t_output, t_cancel,
+                                          t_list, t_metrics, t_cleanup, t_wait,
+                                          t_input, t_signal, t_pause, t_resume,
+                                          t_resize, t_restart}));
 }
 
 TEST(tools_list, priority_range_and_required) {
@@ -126,7 +138,7 @@ TEST(tools_list, cursor) {
   mcp_session s;
   auto doc = reply(s, R"({"jsonrpc":"2.0","id":1,"method":"tools/list",)"
                       R"("params":{"cursor":"abc"}})");
-  EXPECT_EQ(doc["result"]["tools"].Size(), 8u);
+  EXPECT_EQ(doc["result"]["tools"].Size(), 14u);
   EXPECT_EQ(error_code(s, R"({"jsonrpc":"2.0","id":1,"method":"tools/list",)"
                           R"("params":{"cursor":5}})"),
             -32602);
