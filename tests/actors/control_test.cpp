@@ -106,7 +106,7 @@ TEST_F(control_test, a_paused_job_is_thawed_before_its_sigterm) {
   end(0, SIGTERM);
   std::move(cancel).receive(
     [](cancel_result& r) { EXPECT_EQ(r.status, job_status::cancelled); },
-    [&](caf::error& e) { FAIL() << sys.render(e); });
+    [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
   auto info = status(id);
   EXPECT_FALSE(info.paused);
   EXPECT_TRUE(info.usage.known);
@@ -175,13 +175,13 @@ TEST_F(control_test, a_burst_of_submits_with_one_key_makes_one_job) {
   std::string first, second;
   bool dedup_b = false;
   std::move(a).receive([&](submit_result& r) { first = r.job_id; },
-                       [&](caf::error& e) { FAIL() << sys.render(e); });
+                       [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
   std::move(b).receive(
     [&](submit_result& r) {
       second = r.job_id;
       dedup_b = r.deduplicated;
     },
-    [&](caf::error& e) { FAIL() << sys.render(e); });
+    [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
   EXPECT_EQ(first, second);
   EXPECT_TRUE(dedup_b);
   EXPECT_EQ(launcher->launches.size(), 1u);
@@ -239,7 +239,7 @@ TEST_F(control_test, waiting_on_many_any_and_all) {
       EXPECT_EQ(r.jobs[0].id, slow);
       EXPECT_EQ(r.jobs[0].status, job_status::running);
     },
-    [&](caf::error& e) { FAIL() << sys.render(e); });
+    [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
   EXPECT_TRUE(answered);
   wait_many_query all{{slow, quick}, true, 1000};
   auto w2 = self->request(sched, caf::infinite, atom::wait_v, all);
@@ -250,7 +250,7 @@ TEST_F(control_test, waiting_on_many_any_and_all) {
       EXPECT_EQ(r.reason, "timeout");
       EXPECT_EQ(r.ended.size(), 1u);
     },
-    [&](caf::error& e) { FAIL() << sys.render(e); });
+    [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
 }
 
 TEST_F(control_test, progress_comes_from_the_last_line) {

@@ -121,6 +121,34 @@ void dispatch(client_ptr self, protocol::dispatch_call& call) {
       resolve(self, q.job_id);
       ask<wait_result>(self, id, atom::wait_v, std::move(q));
     }
+    void operator()(wait_many_query& q) {
+      for (auto& job : q.job_ids)
+        resolve(self, job);
+      ask<wait_many_result>(self, id, atom::wait_v, std::move(q));
+    }
+    void operator()(input_request& x) {
+      resolve(self, x.job_id);
+      ask<input_result>(self, id, atom::input_v, std::move(x.job_id),
+                        std::move(x.text), x.close);
+    }
+    void operator()(signal_request& x) {
+      resolve(self, x.job_id);
+      ask<signal_result>(self, id, atom::signal_v, std::move(x.job_id),
+                         x.signal, x.whole_tree);
+    }
+    void operator()(pause_request& x) {
+      resolve(self, x.job_id);
+      ask<job_info>(self, id, atom::pause_v, std::move(x.job_id), x.pause);
+    }
+    void operator()(resize_request& x) {
+      resolve(self, x.job_id);
+      ask<job_info>(self, id, atom::resize_v, std::move(x.job_id), x.cols,
+                    x.rows);
+    }
+    void operator()(restart_request& x) {
+      resolve(self, x.job_id);
+      ask<submit_result>(self, id, atom::start_v, std::move(x));
+    }
   };
   std::visit(visitor{self, id}, call.request);
 }
