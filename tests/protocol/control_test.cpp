@@ -516,9 +516,9 @@ TEST(control_render, metrics_usage) {
   metrics_snapshot m;
   session_metrics s;
   s.session_id = "default";
-  s.usage = {4, 3000, 1000, 90000, 200000, 8000};
+  s.usage = {4, 3000, 1000, 90000, 8000, 200000};
   m.sessions = {s};
-  m.usage = {10, 6000, 2000, 90000, 400000, 16000};
+  m.usage = {10, 6000, 2000, 90000, 16000, 400000};
   auto sc = render(m, tool_id::metrics);
   auto& u = sc["metrics"]["usage"];
   EXPECT_EQ(u["jobs"].GetInt(), 10);
