@@ -31,7 +31,9 @@ constexpr const char* instructions
     "while the command runs in the background. To wait for a job to finish "
     "or print something, call console_wait_job instead of polling "
     "console_get_job_status. Read output with console_get_job_output and "
-    "pass the returned nextSince as options.since to get only new output.";
+    "pass the returned nextSince as options.since to get only new output. "
+    "For a command that is likely quick, options.waitMs returns its exit "
+    "code and output tail in the same call.";
 
 // Every capability the server announces, in one place.
 void write_capabilities(json_writer& w) {

@@ -418,10 +418,10 @@ struct usage_totals {
   int64_t cpu_system_ms = 0;
   /// The largest max_rss_kb of any of them.
   int64_t max_rss_kb = 0;
-  /// The sum of their max_rss_kb, for the average peak per job.
-  int64_t max_rss_kb_sum = 0;
   /// Their run time, for CPU use per second of run time.
   int64_t run_ms = 0;
+  /// The sum of their max_rss_kb, for the average peak per job.
+  int64_t max_rss_kb_sum = 0;
 };
 
 struct session_metrics {

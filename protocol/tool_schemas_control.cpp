@@ -81,6 +81,6 @@ const char signal_output[] = R"({"type": "object", "properties": {
 
 const char restart_output[] = R"({"type": "object", "properties": {
   @SUCCESS@, @SUBMIT_PROPS@},
-  "required": ["success", "jobId", "status", "restartOf"]})";
+  "required": ["success", "jobId", "status"]})";
 
 } // namespace jobd::protocol::schema_text

@@ -117,7 +117,7 @@ std::string fill(const std::string& text, const placeholder_values& values) {
 
 // The kinds and the placeholder values are made by the constructor (a bad
 // kind must fail at start); the tools' documents, their compiled forms and
-// the tools/list text only when first asked for: compiling eight schemas
+// the tools/list text only when first asked for: compiling the tools' schemas
 // and rendering tools/list took about half of jobd's start-up CPU before
 // the initialize reply, which needs none of it. The tool schemas are
 // built-in texts whose placeholders are numbers and kind names checked by

@@ -178,7 +178,7 @@ void describe(const rapidjson::SchemaValidator& v, const Value& schema_root,
                      + number_text(member(*schema, "maxItems")) + " items");
   if (keyword == "uniqueItems")
     return invalid(err, field(),
-                   field() + " must not contain the same value twice");
+                   field() + " repeats an earlier item (items must differ)");
   if (keyword == "minItems")
     return invalid(err, field(),
                    field() + " must have at least "
