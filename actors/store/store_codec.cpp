@@ -70,12 +70,16 @@ std::string encode_progress(const job_progress& p) {
   w.StartObject();
   // NaN and infinities are not JSON: unknown (-1).
   auto num = [](double x) { return std::isfinite(x) ? x : -1.0; };
-  w.Key("percent");
-  w.Double(num(p.percent));
-  w.Key("current");
-  w.Double(num(p.current));
-  w.Key("total");
-  w.Double(num(p.total));
+  // Unknown numbers (negative) are left out: decode_progress reads -1.
+  auto field = [&](const char* key, double x) {
+    if (num(x) >= 0) {
+      w.Key(key);
+      w.Double(x);
+    }
+  };
+  field("percent", p.percent);
+  field("current", p.current);
+  field("total", p.total);
   w.Key("text");
   put(w, p.text);
   w.Key("at");
