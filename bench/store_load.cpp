@@ -5,9 +5,10 @@
 // pages, status of old jobs, metrics, a cleanup and the file size. Prints
 // figures; never asserts them.
 //
-//   jobd_store_load [--jobd PATH] [--jobs N=1000000] [--keep]
+//   jobd_store_load [--jobd PATH] [--jobs N=1000000] [--keep] [--store-only]
 //
-// --keep leaves the state directory behind (its path goes to stderr).
+// --keep leaves the state directory behind (its path goes to stderr);
+// --store-only stops after the in-process figures (no jobd binary needed).
 #include "actors/store/job_store.hpp"
 #include "actors/store/sqlite.hpp"
 
@@ -164,6 +165,12 @@ filled fill(const std::string& dir, uint64_t n) {
     j.pid = static_cast<int64_t>(10000 + rng() % 50000);
     j.tracking = "cgroup";
     j.process_start = "9f1c:" + std::to_string(rng() % 1000000);
+    // Issue 11: one job in ten with an idempotency key, one in twenty
+    // with a stdin pipe.
+    if (i % 10 == 0)
+      j.idempotency_key = "deploy-" + std::to_string(i % 5000);
+    if (i % 20 == 0)
+      j.input = stdin_mode::pipe;
     // The rows a real job leaves: submitted (with its spec), then finished.
     j.status = job_status::running;
     job_spec spec;
@@ -171,6 +178,8 @@ filled fill(const std::string& dir, uint64_t n) {
     spec.args = j.args;
     spec.session_id = j.session_id;
     spec.tags = j.tags;
+    spec.input = j.input;
+    spec.idempotency_key = j.idempotency_key;
     db.put_job(j, &spec);
     auto roll = rng() % 100;
     if (roll < 80) {
@@ -190,6 +199,20 @@ filled fill(const std::string& dir, uint64_t n) {
       j.signal = 15;
       j.error_code = "CANCELLED";
       j.error = "Cancelled by the client";
+    }
+    // Usage known for nine finished jobs in ten (as the process kind
+    // reports it), progress read from one in four.
+    if (i % 10 != 9) {
+      j.usage.known = true;
+      j.usage.cpu_user_ms = static_cast<int64_t>(rng() % 4000);
+      j.usage.cpu_system_ms = static_cast<int64_t>(rng() % 500);
+      j.usage.max_rss_kb = static_cast<int64_t>(2000 + rng() % 500000);
+    }
+    if (i % 4 == 0) {
+      j.progress.known = true;
+      j.progress.percent = 100;
+      j.progress.text = "[12/12] done";
+      j.progress.at = j.finished_at;
     }
     std::vector<output_chunk> chunks;
     if (i % 10 == 0) {
@@ -450,6 +473,7 @@ int main(int argc, char** argv) {
   std::string binary = JOBD_DEFAULT_BINARY;
   uint64_t n = 1000000;
   bool keep = false;
+  bool store_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--jobd" && i + 1 < argc) {
@@ -460,13 +484,15 @@ int main(int argc, char** argv) {
         die("--jobs must be at least 1000");
     } else if (a == "--keep") {
       keep = true;
+    } else if (a == "--store-only") {
+      store_only = true;
     } else {
       std::printf("usage: jobd_store_load [--jobd PATH] [--jobs N=1000000] "
-                  "[--keep]\n");
+                  "[--keep] [--store-only]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
-  if (::access(binary.c_str(), X_OK) != 0)
+  if (!store_only && ::access(binary.c_str(), X_OK) != 0)
     die("jobd binary not found: " + binary + " (use --jobd PATH)");
   char tmpl[] = "/tmp/jobd-store-load-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr)
@@ -514,6 +540,47 @@ int main(int argc, char** argv) {
     auto rec_ms = ms_since(t);
     rows.push_back({"  job_store open (incl. quick_check) / recover()",
                     fmt("%.0f", open_ms) + fmt(" / %.1f ms", rec_ms), "", "-"});
+    // The STORE's own share of the calls issue 11 added, in process: the
+    // figures (usage totals from session_usage), the spec of an old
+    // finished job (restart), the idempotency lookup.
+    auto timed = [&](const std::string& what, int calls,
+                     const std::function<void(int)>& call) {
+      std::vector<double> lat;
+      for (int i = 0; i < calls; ++i) {
+        auto t0 = clock_type::now();
+        call(i);
+        lat.push_back(ms_since(t0));
+      }
+      auto value = fmt("%.3f", percentile(lat, 50))
+                   + fmt(" / %.3f ms", percentile(lat, 99));
+      progress(what + ": p50 / p99 " + value);
+      rows.push_back({what + ", p50 / p99", value, "", "-"});
+    };
+    uint64_t usage_jobs = 0;
+    timed("  job_store::figures() (counters, sessions, usage)", 50,
+          [&](int) { usage_jobs = db.figures().usage.jobs; });
+    if (usage_jobs == 0)
+      die("figures() counted no usage");
+    timed("  job_store::spec_of(old finished job)", 1000, [&](int i) {
+      bool found = false;
+      if (!db.spec_of(f.old_ids[static_cast<size_t>(i) % f.old_ids.size()],
+                      found))
+        die("no spec kept for an old job");
+    });
+    timed("  job_store::find_by_key(session, key)", 1000, [&](int i) {
+      db.find_by_key("session-" + std::to_string(i % sessions),
+                     "deploy-" + std::to_string((i * 37) % 5000));
+    });
+  }
+  if (store_only) {
+    std::printf("\njobd store at scale: %s jobs, in process only\n\n",
+                N.c_str());
+    print_table(rows);
+    if (!keep) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+    return 0;
   }
 
   // Start-up, median of 5.

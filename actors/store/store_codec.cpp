@@ -70,12 +70,16 @@ std::string encode_progress(const job_progress& p) {
   w.StartObject();
   // NaN and infinities are not JSON: unknown (-1).
   auto num = [](double x) { return std::isfinite(x) ? x : -1.0; };
-  w.Key("percent");
-  w.Double(num(p.percent));
-  w.Key("current");
-  w.Double(num(p.current));
-  w.Key("total");
-  w.Double(num(p.total));
+  // Unknown numbers (negative) are left out: decode_progress reads -1.
+  auto field = [&](const char* key, double x) {
+    if (num(x) >= 0) {
+      w.Key(key);
+      w.Double(x);
+    }
+  };
+  field("percent", p.percent);
+  field("current", p.current);
+  field("total", p.total);
   w.Key("text");
   put(w, p.text);
   w.Key("at");
@@ -128,31 +132,48 @@ std::string encode_tags(const std::map<std::string, std::string>& tags) {
 }
 
 std::string encode_spec(const job_spec& spec) {
+  // Only what differs from decode_spec's defaults (every finished job keeps
+  // its spec now: at 1M jobs each byte here is a megabyte of file). The
+  // timeout is always written: without it the row's resolved timeout
+  // would be read instead of "the server's default".
   rapidjson::StringBuffer buf;
   writer w{buf};
   w.StartObject();
-  w.Key("environment");
-  w.StartObject();
-  for (auto& [k, v] : spec.environment) {
-    put(w, k);
-    put(w, v);
+  if (!spec.environment.empty()) {
+    w.Key("environment");
+    w.StartObject();
+    for (auto& [k, v] : spec.environment) {
+      put(w, k);
+      put(w, v);
+    }
+    w.EndObject();
   }
-  w.EndObject();
   w.Key("timeoutMs");
   w.Int64(spec.timeout_ms);
-  w.Key("killGraceMs");
-  w.Int64(spec.kill_grace_ms);
-  w.Key("outputByteLimit");
-  w.Int64(spec.output_byte_limit);
-  w.Key("kindOptions");
-  put(w, spec.kind_options);
+  if (spec.kill_grace_ms != use_default) {
+    w.Key("killGraceMs");
+    w.Int64(spec.kill_grace_ms);
+  }
+  if (spec.output_byte_limit != use_default) {
+    w.Key("outputByteLimit");
+    w.Int64(spec.output_byte_limit);
+  }
+  if (!spec.kind_options.empty()) {
+    w.Key("kindOptions");
+    put(w, spec.kind_options);
+  }
   // Issue 11. The idempotency key and restart_of have columns of their own.
-  w.Key("stdin");
-  w.String(to_string(spec.input));
-  w.Key("cols");
-  w.Int(spec.cols);
-  w.Key("rows");
-  w.Int(spec.rows);
+  if (spec.input != stdin_mode::null) {
+    w.Key("stdin");
+    w.String(to_string(spec.input));
+  }
+  job_spec defaults;
+  if (spec.cols != defaults.cols || spec.rows != defaults.rows) {
+    w.Key("cols");
+    w.Int(spec.cols);
+    w.Key("rows");
+    w.Int(spec.rows);
+  }
   if (!spec.progress_pattern.empty()) {
     w.Key("progressPattern");
     put(w, spec.progress_pattern);

@@ -39,6 +39,14 @@ store_statements::store_statements(sql::database& db)
                "cpu_user_ms = excluded.cpu_user_ms, "
                "cpu_system_ms = excluded.cpu_system_ms, "
                "max_rss_kb = excluded.max_rss_kb, "
+               // Set with the first row: a later one may fill them in,
+               // never clear them.
+               "restart_of = CASE WHEN restart_of = '' THEN "
+               "excluded.restart_of ELSE restart_of END, "
+               "idempotency_key = coalesce(idempotency_key, "
+               "excluded.idempotency_key), "
+               "stdin_mode = CASE WHEN stdin_mode = 0 THEN excluded.stdin_mode "
+               "ELSE stdin_mode END, "
                // Written with the first row only (bound as NULL after it),
                // kept for good: what a restart needs.
                "spec = coalesce(excluded.spec, spec)"),

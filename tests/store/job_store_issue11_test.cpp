@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 #include <random>
 
 using namespace jobd;
@@ -191,8 +192,14 @@ TEST(JobStoreIssue11, EveryNewFieldSurvivesARoundTrip) {
   j.stdin_open = false;
   j.progress = {};
   j.progress.percent = std::numeric_limits<double>::quiet_NaN();
+  // What the first row set stays, whatever a later row says.
+  j.idempotency_key.clear();
+  j.restart_of.clear();
+  j.input = stdin_mode::null;
   put(db, j);
   got = db.find(j.id);
+  EXPECT_EQ(got->restart_of, "job-0-old");
+  EXPECT_EQ(got->input, stdin_mode::tty);
   EXPECT_FALSE(got->paused);
   EXPECT_EQ(got->paused_ms, 900);
   EXPECT_FALSE(got->stdin_open);
