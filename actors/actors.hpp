@@ -548,7 +548,7 @@ typename Inspector::result_type inspect(Inspector& f, cancel_result& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, usage_totals& x) {
   return f(caf::meta::type_name("jobd.usage_totals"), x.jobs, x.cpu_user_ms,
-           x.cpu_system_ms, x.max_rss_kb, x.run_ms);
+           x.cpu_system_ms, x.max_rss_kb, x.run_ms, x.max_rss_kb_sum);
 }
 
 template <class Inspector>

@@ -55,8 +55,8 @@ using self_ptr = metrics_actor::stateful_pointer<metrics_state>;
 
 // Adds (delta 1) or takes away (-1) a finished job's usage. The largest
 // max_rss_kb cannot be taken away without keeping every job's: it stays
-// the largest seen until no counted job is left (the store's figures,
-// which replace these whenever it answers, are exact).
+// the largest seen until no counted job is left (as in the store's
+// figures, which replace these whenever it answers).
 void add_usage(usage_totals& u, const job_info& j, int delta) {
   if (delta > 0) {
     ++u.jobs;
@@ -67,6 +67,7 @@ void add_usage(usage_totals& u, const job_info& j, int delta) {
   u.cpu_user_ms += delta * j.usage.cpu_user_ms;
   u.cpu_system_ms += delta * j.usage.cpu_system_ms;
   u.run_ms += delta * j.run_ms;
+  u.max_rss_kb_sum += delta * j.usage.max_rss_kb;
   if (u.jobs == 0)
     u = usage_totals{};
 }

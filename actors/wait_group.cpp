@@ -83,6 +83,32 @@ void on_answer(self_ptr self, size_t i, job_info& job) {
     finish(self, "timeout");
 }
 
+void refuse(self_ptr self, caf::error err) {
+  auto& st = self->state;
+  if (st.done)
+    return;
+  st.done = true;
+  st.promise.deliver(std::move(err));
+  self->quit();
+}
+
+// Every job exists: one wait per job, all with the same timeout.
+void begin_waits(self_ptr self, int64_t timeout) {
+  auto& st = self->state;
+  if (st.done)
+    return;
+  for (size_t i = 0; i < st.jobs.size(); ++i) {
+    wait_query one;
+    one.job_id = st.query.job_ids[i];
+    one.timeout_ms = timeout;
+    one.until = wait_until::exit;
+    self->request(st.scheduler, caf::infinite, atom::wait_v, one)
+      .then([self, i](wait_result& r) { on_answer(self, i, r.job); },
+            [self](caf::error& err) { refuse(self, std::move(err)); });
+  }
+  self->delayed_send(self, delay_ms(timeout) + safety_margin, atom::tick_v);
+}
+
 } // namespace
 
 wait_group_actor::behavior_type
@@ -105,26 +131,20 @@ wait_group(wait_group_actor::stateful_pointer<wait_group_state> self,
         finish(self, st.query.all ? "all" : "timeout");
         return rp;
       }
+      // Every job must exist before any wait begins: an unknown id refuses
+      // the whole call, even when another job ended at once.
+      st.refreshing = st.jobs.size();
       for (size_t i = 0; i < st.jobs.size(); ++i) {
-        wait_query one;
-        one.job_id = st.query.job_ids[i];
-        one.timeout_ms = timeout;
-        one.until = wait_until::exit;
-        self->request(st.scheduler, caf::infinite, atom::wait_v, one)
+        self
+          ->request(st.scheduler, caf::infinite, atom::status_v,
+                    st.query.job_ids[i])
           .then(
-            [self, i](wait_result& r) { on_answer(self, i, r.job); },
-            [self](caf::error& err) {
-              // An unknown job: the whole wait is refused.
-              auto& st = self->state;
-              if (st.done)
-                return;
-              st.done = true;
-              st.promise.deliver(std::move(err));
-              self->quit();
-            });
+            [self, timeout](job_info&) {
+              if (--self->state.refreshing == 0)
+                begin_waits(self, timeout);
+            },
+            [self](caf::error& err) { refuse(self, std::move(err)); });
       }
-      self->delayed_send(self, delay_ms(timeout) + safety_margin,
-                         atom::tick_v);
       return rp;
     },
     [self](atom::tick) { finish(self, "timeout"); },

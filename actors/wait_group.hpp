@@ -24,7 +24,8 @@ struct wait_group_state {
   std::vector<std::optional<job_info>> jobs;
   size_t answered = 0;
   size_t ended = 0;
-  /// Status requests still out before the answer.
+  /// Status requests still out: first the check that every job exists,
+  /// later the refresh of those not answered before the answer.
   size_t refreshing = 0;
   std::string reason;
   bool done = false;

@@ -2,15 +2,20 @@
 // waiting on many jobs, stdin, signals, progress, resource usage.
 #include "protocol/render_detail.hpp"
 
+#include <cmath>
+
 namespace jobd::protocol::render_detail {
 
 namespace {
 
-// A progress number: null when unknown (negative in the model).
+// A progress number: null when unknown (negative in the model); a whole
+// number (a count, mostly) as an integer.
 void write_known(json_writer& w, const char* key, double x) {
   write_key(w, key);
   if (x < 0)
     w.Null();
+  else if (x == std::floor(x) && x < 9007199254740992.0)
+    w.Int64(static_cast<int64_t>(x));
   else
     write_double(w, x);
 }

@@ -291,11 +291,13 @@ metrics_snapshot job_store::figures() {
     x.cpu_system_ms = us.int_at(3);
     x.run_ms = us.int_at(4);
     x.max_rss_kb = us.int_at(5);
+    x.max_rss_kb_sum = us.int_at(6);
     m.usage.jobs += x.jobs;
     m.usage.cpu_user_ms += x.cpu_user_ms;
     m.usage.cpu_system_ms += x.cpu_system_ms;
     m.usage.run_ms += x.run_ms;
     m.usage.max_rss_kb = std::max(m.usage.max_rss_kb, x.max_rss_kb);
+    m.usage.max_rss_kb_sum += x.max_rss_kb_sum;
     auto id = us.view_at(0);
     while (s != m.sessions.end() && s->session_id < id)
       ++s;

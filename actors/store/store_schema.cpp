@@ -144,8 +144,10 @@ constexpr const char* migrations[] = {
   // columns that never change after the first row (restart_of,
   // idempotency_key, stdin_mode) are written by it only. session_usage
   // holds per session the usage totals of its finished jobs with known
-  // usage, kept by triggers as session_counts is; the largest max_rss_kb of
-  // a session is found again through jobs_usage when its holder goes.
+  // usage, kept by triggers as session_counts is: sums (the average peak
+  // memory comes from rss_kb_sum) and the largest peak seen while the
+  // session had counted jobs, which a removal does not lower (finding the
+  // next largest took an index that doubled the cost of deleting jobs).
   R"(
   ALTER TABLE jobs ADD COLUMN restart_of TEXT NOT NULL DEFAULT '';
   ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
@@ -163,20 +165,20 @@ constexpr const char* migrations[] = {
   ALTER TABLE jobs ADD COLUMN max_rss_kb INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX jobs_idempotency ON jobs(session, idempotency_key, serial)
     WHERE idempotency_key IS NOT NULL;
-  CREATE INDEX jobs_usage ON jobs(session, max_rss_kb)
-    WHERE usage_known = 1 AND status >= 2;
   CREATE TABLE session_usage(session TEXT PRIMARY KEY, jobs INTEGER NOT NULL,
     cpu_user_ms INTEGER NOT NULL, cpu_system_ms INTEGER NOT NULL,
-    run_ms INTEGER NOT NULL, max_rss_kb INTEGER NOT NULL) WITHOUT ROWID;
+    run_ms INTEGER NOT NULL, max_rss_kb INTEGER NOT NULL,
+    rss_kb_sum INTEGER NOT NULL) WITHOUT ROWID;
   CREATE TRIGGER usage_in AFTER INSERT ON jobs
     WHEN new.status >= 2 AND new.usage_known = 1 BEGIN
     INSERT INTO session_usage VALUES (new.session, 1, new.cpu_user_ms,
-      new.cpu_system_ms, new.run_ms, new.max_rss_kb)
+      new.cpu_system_ms, new.run_ms, new.max_rss_kb, new.max_rss_kb)
       ON CONFLICT DO UPDATE SET jobs = jobs + 1,
       cpu_user_ms = cpu_user_ms + excluded.cpu_user_ms,
       cpu_system_ms = cpu_system_ms + excluded.cpu_system_ms,
       run_ms = run_ms + excluded.run_ms,
-      max_rss_kb = max(max_rss_kb, excluded.max_rss_kb);
+      max_rss_kb = max(max_rss_kb, excluded.max_rss_kb),
+      rss_kb_sum = rss_kb_sum + excluded.rss_kb_sum;
   END;
   CREATE TRIGGER usage_moved AFTER UPDATE OF status, usage_known, cpu_user_ms,
     cpu_system_ms, max_rss_kb, run_ms ON jobs
@@ -186,20 +188,18 @@ constexpr const char* migrations[] = {
       cpu_user_ms = cpu_user_ms - old.cpu_user_ms,
       cpu_system_ms = cpu_system_ms - old.cpu_system_ms,
       run_ms = run_ms - old.run_ms,
-      max_rss_kb = CASE WHEN old.max_rss_kb < max_rss_kb THEN max_rss_kb
-        ELSE coalesce((SELECT max_rss_kb FROM jobs WHERE session = old.session
-          AND usage_known = 1 AND status >= 2 ORDER BY max_rss_kb DESC
-          LIMIT 1), 0) END
+      rss_kb_sum = rss_kb_sum - old.max_rss_kb
       WHERE session = old.session AND old.status >= 2
         AND old.usage_known = 1;
     INSERT INTO session_usage SELECT new.session, 1, new.cpu_user_ms,
-      new.cpu_system_ms, new.run_ms, new.max_rss_kb
+      new.cpu_system_ms, new.run_ms, new.max_rss_kb, new.max_rss_kb
       WHERE new.status >= 2 AND new.usage_known = 1
       ON CONFLICT DO UPDATE SET jobs = jobs + 1,
       cpu_user_ms = cpu_user_ms + excluded.cpu_user_ms,
       cpu_system_ms = cpu_system_ms + excluded.cpu_system_ms,
       run_ms = run_ms + excluded.run_ms,
-      max_rss_kb = max(max_rss_kb, excluded.max_rss_kb);
+      max_rss_kb = max(max_rss_kb, excluded.max_rss_kb),
+      rss_kb_sum = rss_kb_sum + excluded.rss_kb_sum;
     DELETE FROM session_usage WHERE session = old.session AND jobs <= 0;
   END;
   CREATE TRIGGER usage_out AFTER DELETE ON jobs
@@ -208,10 +208,7 @@ constexpr const char* migrations[] = {
       cpu_user_ms = cpu_user_ms - old.cpu_user_ms,
       cpu_system_ms = cpu_system_ms - old.cpu_system_ms,
       run_ms = run_ms - old.run_ms,
-      max_rss_kb = CASE WHEN old.max_rss_kb < max_rss_kb THEN max_rss_kb
-        ELSE coalesce((SELECT max_rss_kb FROM jobs WHERE session = old.session
-          AND usage_known = 1 AND status >= 2 ORDER BY max_rss_kb DESC
-          LIMIT 1), 0) END
+      rss_kb_sum = rss_kb_sum - old.max_rss_kb
       WHERE session = old.session;
     DELETE FROM session_usage WHERE session = old.session AND jobs <= 0;
   END;

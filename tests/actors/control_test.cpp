@@ -124,7 +124,8 @@ TEST_F(control_test, input_before_the_spawn_is_handed_over_in_order) {
   r = ask<input_result>(atom::input_v, id, std::string{"two\n"}, true);
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->closed);
-  EXPECT_FALSE(status(id).stdin_open);
+  // (Status would wait for the pid: SCHEDULER's view heard the update.)
+  EXPECT_FALSE(sched_state().jobs.at(id).info.stdin_open);
   auto late = ask<input_result>(atom::input_v, id, std::string{"x"}, false);
   ASSERT_FALSE(late);
   EXPECT_EQ(to_tool_error(sys, late.error()).code, codes::stdin_closed);
@@ -211,6 +212,7 @@ TEST_F(control_test, restart_runs_the_old_spec_again) {
   auto& again = launcher->launches[1].spec;
   EXPECT_EQ(again.argv, launcher->launches[0].spec.argv);
   EXPECT_EQ(again.environment.at("X"), "y");
+  spawn(1, pid + 1);
   auto info = status(r->job_id);
   EXPECT_EQ(info.restart_of, id);
   EXPECT_TRUE(info.idempotency_key.empty()) << "the key names the old job";

@@ -79,7 +79,7 @@ TEST(ProtocolIo, PingBeforeInitializeIsAnswered) {
   EXPECT_TRUE(has(*doc, "result")) << to_json(*doc);
 }
 
-TEST(ProtocolIo, ToolsListHasTheEightToolsWithSchemas) {
+TEST(ProtocolIo, ToolsListHasEveryToolWithSchemas) {
   jobd_process j;
   std::set<std::string> names;
   std::string cursor;
@@ -124,7 +124,10 @@ TEST(ProtocolIo, ToolsListHasTheEightToolsWithSchemas) {
     "console_execute_async",  "console_get_job_status",
     "console_get_job_output", "console_cancel_job",
     "console_list_jobs",      "console_get_job_metrics",
-    "console_cleanup_jobs",   "console_wait_job"};
+    "console_cleanup_jobs",   "console_wait_job",
+    "console_send_input",     "console_signal_job",
+    "console_pause_job",      "console_resume_job",
+    "console_resize_terminal", "console_restart_job"};
   EXPECT_EQ(names, expected);
 }
 

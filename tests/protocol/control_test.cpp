@@ -439,7 +439,7 @@ TEST(control_render, job_fields) {
     EXPECT_STREQ(k["restartOf"].GetString(), "job-0-aaaaa");
     EXPECT_STREQ(k["idempotencyKey"].GetString(), "k");
     EXPECT_EQ(to_json(k["progress"]),
-              R"({"percent":45.0,"current":45.0,"total":100.0,)"
+              R"({"percent":45,"current":45,"total":100,)"
               R"("text":" 45%|####| 45/100","at":"2026-11-28T10:30:00.900Z"})");
     EXPECT_EQ(to_json(k["usage"]),
               R"({"cpuUserMs":1200,"cpuSystemMs":300,"maxRssKb":51200})");
