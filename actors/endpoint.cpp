@@ -129,16 +129,32 @@ void notify_output(self_ptr self, const std::string& job_id,
       double value = 0;
       double total = 0;
       std::string message;
-      if (w.many) {
-        // Waiting on many: how many ended.
-        auto m = st.many.find(w.request_id);
-        if (!ended || m == st.many.end())
-          continue;
-        auto& [jobs, done] = m->second;
-        value = static_cast<double>(++done);
-        total = static_cast<double>(jobs);
-        message = std::to_string(done) + " of " + std::to_string(jobs)
-                  + " jobs ended";
+      // The end that ends a wait is followed by its reply at once: a
+      // notification right before the reply can reach a client after it
+      // (the TypeScript SDK handles notifications later than responses),
+      // which it reports as progress for an unknown token. So the end of a
+      // job is told only by the reply, except in a wait for all of many.
+      auto m = w.many ? st.many.find(w.request_id) : st.many.end();
+      if (w.many && m != st.many.end()) {
+        auto& many = m->second;
+        if (ended) {
+          if (!many.all || ++many.ended >= many.jobs)
+            continue;
+          // Waiting for all: how many ended.
+          value = static_cast<double>(many.ended);
+          total = static_cast<double>(many.jobs);
+          message = std::to_string(many.ended) + " of "
+                    + std::to_string(many.jobs) + " jobs ended";
+        } else {
+          // Any of many: the output of all of them together.
+          many.output += 1;
+          if (many.all)
+            continue;
+          value = static_cast<double>(many.output);
+          message = "output of " + std::to_string(many.jobs) + " jobs";
+        }
+      } else if (ended) {
+        continue;
       } else if (progress.known && progress.total > 0) {
         value = progress.current;
         total = progress.total;

@@ -60,7 +60,11 @@ struct endpoint_state {
   /// the number of jobs that ended.
   struct many_progress {
     size_t jobs = 0;
+    /// mode "all": progress is how many ended; "any": how often their
+    /// output grew.
+    bool all = false;
     size_t ended = 0;
+    uint64_t output = 0;
   };
   std::unordered_map<std::string, many_progress> many;
   /// Waits with a progress token, by job id.
@@ -82,9 +86,10 @@ using endpoint_ptr = endpoint_actor::stateful_pointer<endpoint_state>;
 /// client when it comes.
 void dispatch_call(endpoint_ptr self, protocol::dispatch_call& call);
 
-/// Watches `job_ids` for the progress notifications of request `id`.
+/// Watches `job_ids` for the progress notifications of request `id`
+/// (`many`: a wait on many jobs, for `all` of them or any).
 void watch(endpoint_ptr self, const std::string& id, const std::string& token,
-           const std::vector<std::string>& job_ids, bool many);
+           const std::vector<std::string>& job_ids, bool many, bool all);
 
 /// Forgets a call's progress watches: no progress follows its reply.
 void unwatch(endpoint_ptr self, const std::string& id);

@@ -45,7 +45,7 @@ void run_and_wait(self_ptr self, const std::string& id,
                   const job_spec& spec) {
   auto& sched = self->state.scheduler;
   if (!token.empty())
-    watch(self, id, token, {submitted.job_id}, false);
+    watch(self, id, token, {submitted.job_id}, false, false);
   wait_query q;
   q.job_id = submitted.job_id;
   q.timeout_ms = spec.wait_ms;
@@ -133,13 +133,13 @@ struct call_visitor {
   }
   void operator()(wait_query& q) {
     if (!token.empty())
-      watch(self, id, token, {q.job_id}, false);
+      watch(self, id, token, {q.job_id}, false, false);
     self->request(sched(), caf::infinite, atom::wait_v, std::move(q))
       .then(on_result<wait_result>(self, id), on_error(self, id));
   }
   void operator()(wait_many_query& q) {
     if (!token.empty())
-      watch(self, id, token, q.job_ids, true);
+      watch(self, id, token, q.job_ids, true, q.all);
     self->request(sched(), caf::infinite, atom::wait_v, std::move(q))
       .then(on_result<wait_many_result>(self, id), on_error(self, id));
   }
@@ -181,11 +181,11 @@ void dispatch_call(self_ptr self, protocol::dispatch_call& call) {
 }
 
 void watch(self_ptr self, const std::string& id, const std::string& token,
-           const std::vector<std::string>& job_ids, bool many) {
+           const std::vector<std::string>& job_ids, bool many, bool all) {
   auto& st = self->state;
   auto& mine = st.watched_jobs[id];
   if (many)
-    st.many[id] = {job_ids.size(), 0};
+    st.many[id] = {job_ids.size(), all, 0, 0};
   for (auto& job : job_ids) {
     st.watches[job].push_back({id, token, 0, many});
     mine.push_back(job);

@@ -287,7 +287,9 @@ const char cleanup_output[] = R"({"type": "object", "properties": {
   "remaining": {"type": "integer"}},
   "required": ["success", "cleaned", "remaining"]})";
 
-// One job (jobId: job and its output) or many (jobIds: jobs and ended).
+// One job (jobId: job and its output) or many (jobIds: mode, jobs and
+// ended). Not an anyOf of the two `required` lists: Ajv's strict mode
+// refuses `required` of properties a branch does not define itself.
 const char wait_output[] = R"({"type": "object", "properties": {
   @SUCCESS@,
   "reason": {"type": "string",
@@ -297,8 +299,6 @@ const char wait_output[] = R"({"type": "object", "properties": {
   "jobs": {"type": "array", "items": @JOB_SCHEMA@},
   "ended": {"type": "array", "items": {"type": "string"}},
   "allEnded": {"type": "boolean"}, "anyEnded": {"type": "boolean"}},
-  "required": ["success", "reason"],
-  "anyOf": [{"required": ["job"]},
-            {"required": ["jobs", "ended", "mode"]}]})";
+  "required": ["success", "reason"]})";
 
 } // namespace jobd::protocol::schema_text

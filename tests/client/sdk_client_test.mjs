@@ -47,7 +47,7 @@ const Ajv2019 = require('ajv/dist/2019').default;
 const Ajv2020 = require('ajv/dist/2020').default;
 const addFormats = require('ajv-formats').default;
 
-const GLOBAL_TIMEOUT_MS = 55_000;
+const GLOBAL_TIMEOUT_MS = 90_000;
 const startedAt = Date.now();
 let currentStep = '(start-up)';
 const stderrLines = [];
@@ -61,6 +61,12 @@ const EXPECTED_TOOLS = [
   'console_get_job_metrics',
   'console_cleanup_jobs',
   'console_wait_job',
+  'console_send_input',
+  'console_signal_job',
+  'console_pause_job',
+  'console_resume_job',
+  'console_resize_terminal',
+  'console_restart_job',
 ];
 const MAX_CONCURRENT = 4;
 
@@ -246,7 +252,7 @@ step('connect', 'connect and negotiate', async () => {
   await client.ping();
 });
 
-step('tools-list', 'listTools: 8 tools, every schema compiles with Ajv', async () => {
+step('tools-list', `listTools: ${EXPECTED_TOOLS.length} tools, every schema compiles with Ajv`, async () => {
   const seen = [];
   let cursor;
   do {
@@ -256,7 +262,7 @@ step('tools-list', 'listTools: 8 tools, every schema compiles with Ajv', async (
   } while (cursor);
   toolsByName = new Map(seen.map((t) => [t.name, t]));
   assert.deepEqual([...toolsByName.keys()].sort(), [...EXPECTED_TOOLS].sort());
-  assert.equal(seen.length, 8);
+  assert.equal(seen.length, EXPECTED_TOOLS.length);
 
   // Strict mode: unknown keywords, formats and malformed numbers are errors,
   // and each schema is checked against its meta-schema.
@@ -698,6 +704,154 @@ step('resources', 'resources: job://{jobId} and job://{jobId}/output (if declare
   await assert.rejects(client.readResource({ uri: 'job://job-999999-nope' }),
     (e) => e instanceof McpError && e.code === -32002, 'unknown resource is not -32002');
   jobs.get(id).status = 'completed';
+});
+
+// -- working with running jobs (issue 11) ------------------------------------
+
+// Waits until the job's output contains `needle`.
+async function untilOutput(jobId, needle, ms = 5000) {
+  const w = await ok('console_wait_job',
+    { jobId, until: 'output', pattern: needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), timeoutMs: ms },
+    { timeout: ms + 10_000 });
+  assert.equal(w.reason === 'output' || w.output.some((c) => c.content.includes(needle)), true,
+    `no "${needle}" in the output of ${jobId}: ${jsonText(w)}`);
+}
+
+step('stdin', 'console_send_input: python3 -i through a pipe, then closeStdin', async () => {
+  const id = await start('python3', ['-i', '-q', '-u'], { stdin: 'pipe' });
+  const r = await ok('console_send_input', { jobId: id, text: 'print(6 * 7)', appendNewline: true });
+  assert.equal(r.jobId, id);
+  assert.ok(r.bytes === 13, `bytes: ${jsonText(r)}`);
+  await untilOutput(id, '42');
+  await ok('console_send_input', { jobId: id, text: '', closeStdin: true });
+  const w = await waitExit(id);
+  assert.equal(w.job.status, 'completed');
+  assert.equal(w.job.stdinOpen, false);
+  await err('console_send_input', { jobId: id, text: 'x' }, 'JOB_ALREADY_FINISHED');
+  const plain = await start('sleep', ['5']);
+  await waitRunning(plain);
+  await err('console_send_input', { jobId: plain, text: 'x' }, 'STDIN_NOT_OPEN');
+  await ok('console_cancel_job', { jobId: plain, options: { graceMs: 0 } });
+  jobs.get(plain).status = 'cancelled';
+});
+
+step('tty', 'options.tty: a terminal of the given size, Ctrl-C, resize', async () => {
+  const id = await start('sh', ['-c', 'stty size; exec sleep 30'], { tty: true, cols: 91, rows: 33 });
+  await untilOutput(id, '33 91');
+  const j = await status(id);
+  assert.equal(j.stdin, 'tty');
+  assert.deepEqual(j.terminal, { cols: 91, rows: 33 });
+  const resized = await ok('console_resize_terminal', { jobId: id, cols: 120, rows: 40 });
+  assert.deepEqual(resized.job.terminal, { cols: 120, rows: 40 });
+  await ok('console_send_input', { jobId: id, text: '\u0003' });
+  const w = await waitExit(id);
+  assert.equal(w.job.signal, 'SIGINT', jsonText(w.job));
+});
+
+step('signal', 'console_signal_job: a trapped SIGUSR1, then SIGTERM', async () => {
+  const id = await start('sh', ['-c', "trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.05; done"]);
+  await untilOutput(id, 'ready');
+  const r = await ok('console_signal_job', { jobId: id, signal: 'SIGUSR1', target: 'leader' });
+  assert.equal(r.signal, 'SIGUSR1');
+  assert.equal(r.target, 'leader');
+  assert.equal(r.delivered, true);
+  await untilOutput(id, 'got-usr1');
+  await ok('console_signal_job', { jobId: id, signal: 'TERM' });
+  const w = await waitExit(id);
+  assert.equal(w.job.signal, 'SIGTERM');
+});
+
+step('pause', 'console_pause_job / console_resume_job: paused, pausedAt, then cancel while paused', async () => {
+  const id = await start('sh', ['-c', 'yes > /dev/null']);
+  await waitRunning(id);
+  const p = await ok('console_pause_job', { jobId: id });
+  assert.equal(p.job.paused, true);
+  assert.equal(p.job.status, 'running');
+  assert.ok(Date.parse(p.job.pausedAt) > 0, jsonText(p.job));
+  const r = await ok('console_resume_job', { jobId: id });
+  assert.equal(r.job.paused, false);
+  await ok('console_pause_job', { jobId: id });
+  const c = await ok('console_cancel_job', { jobId: id, options: { graceMs: 200 } });
+  assert.equal(c.status, 'cancelled');
+  jobs.get(id).status = 'cancelled';
+});
+
+step('restart', 'console_restart_job: the same spec again, restartOf points back', async () => {
+  const id = await start('sh', ['-c', 'echo run-$X'], { environment: { X: 'again' } });
+  await waitExit(id);
+  const r = await ok('console_restart_job', { jobId: id });
+  assert.notEqual(r.jobId, id);
+  assert.equal(r.restartOf, id);
+  jobs.set(r.jobId, { session: 'default', status: r.status });
+  const w = await waitExit(r.jobId);
+  assert.equal(w.job.restartOf, id);
+  assert.ok(w.output.some((c) => c.content.includes('run-again')), jsonText(w.output));
+});
+
+step('wait-many', 'console_wait_job with jobIds: the first of three', async () => {
+  const quick = await start('sleep', ['0.2']);
+  const slow1 = await start('sleep', ['20']);
+  const slow2 = await start('sleep', ['20']);
+  const progress = [];
+  const w = await ok('console_wait_job', { jobIds: [slow1, quick, slow2], mode: 'any', timeoutMs: 10_000 },
+    { timeout: 20_000, onprogress: (p) => progress.push(p) });
+  assert.deepEqual(w.ended, [quick]);
+  assert.equal(w.jobs.length, 3);
+  assert.equal(w.jobs[0].id, slow1);
+  for (let i = 1; i < progress.length; ++i) assert.ok(progress[i].progress > progress[i - 1].progress);
+  jobs.get(quick).status = 'completed';
+  for (const id of [slow1, slow2]) {
+    await ok('console_cancel_job', { jobId: id, options: { graceMs: 0 } });
+    jobs.get(id).status = 'cancelled';
+  }
+});
+
+step('idempotency', 'options.idempotencyKey: a retried submit returns the first job', async () => {
+  const a = await ok('console_execute_async', { command: 'sleep', args: ['5'], options: { idempotencyKey: 'sdk-build-1' } });
+  jobs.set(a.jobId, { session: 'default', status: a.status });
+  const b = await ok('console_execute_async', { command: 'sleep', args: ['5'], options: { idempotencyKey: 'sdk-build-1' } });
+  assert.equal(b.jobId, a.jobId);
+  assert.equal(b.deduplicated, true);
+  await ok('console_cancel_job', { jobId: a.jobId, options: { graceMs: 0 } });
+  jobs.get(a.jobId).status = 'cancelled';
+});
+
+step('progress-bar', 'progress read from a \\r bar, and progress notifications carrying it', async () => {
+  const id = await start('sh', ['-c', "for p in 10 30 60 90; do printf ' %s%%\\r' $p; sleep 0.15; done; exec sleep 30"]);
+  const seen = [];
+  await ok('console_wait_job', { jobId: id, timeoutMs: 1200 }, { onprogress: (p) => seen.push(p) });
+  const j = await status(id);
+  assert.equal(j.progress?.percent, 90, jsonText(j));
+  assert.ok(seen.some((p) => p.total === 100), `no progress with total 100: ${jsonText(seen)}`);
+  for (let i = 1; i < seen.length; ++i) assert.ok(seen[i].progress > seen[i - 1].progress, jsonText(seen));
+  await ok('console_cancel_job', { jobId: id, options: { graceMs: 0 } });
+  jobs.get(id).status = 'cancelled';
+});
+
+step('run-and-wait', 'options.waitMs: one call for a short command, a handle for a long one', async () => {
+  const r = await ok('console_execute_async', { command: 'sh', args: ['-c', 'echo short; exit 2'], options: { waitMs: 10_000 } });
+  jobs.set(r.jobId, { session: 'default', status: r.status });
+  assert.equal(r.finished, true, jsonText(r));
+  assert.equal(r.exitCode, 2);
+  assert.ok(r.output.tail.includes('short'), jsonText(r));
+  jobs.get(r.jobId).status = r.job.status;
+  const long = await ok('console_execute_async', { command: 'sleep', args: ['20'], options: { waitMs: 300 } });
+  jobs.set(long.jobId, { session: 'default', status: long.status });
+  assert.equal(long.finished, false);
+  assert.equal(long.status, 'running');
+  await ok('console_cancel_job', { jobId: long.jobId, options: { graceMs: 0 } });
+  jobs.get(long.jobId).status = 'cancelled';
+});
+
+step('usage', 'usage in status and metrics', async () => {
+  const id = await start('sh', ['-c', 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done']);
+  const w = await waitExit(id, 30_000);
+  assert.ok(w.job.usage, jsonText(w.job));
+  assert.ok(w.job.usage.cpuUserMs + w.job.usage.cpuSystemMs > 0, jsonText(w.job.usage));
+  assert.ok(w.job.usage.maxRssKb > 0);
+  const m = await ok('console_get_job_metrics');
+  assert.ok(m.metrics.usage && m.metrics.usage.jobs >= 1, jsonText(m.metrics));
+  assert.ok(m.metrics.sessions.some((s) => s.usage?.jobs >= 1), jsonText(m.metrics.sessions));
 });
 
 step('shutdown', 'shutdown: jobd exits 0 when the client closes stdin', async () => {
