@@ -97,11 +97,9 @@ struct call_visitor {
     }
     auto kept = std::make_shared<job_spec>(spec);
     self->request(sched(), caf::infinite, atom::submit_v, std::move(spec))
-      .then(
-        [self{self}, id{id}, token{token}, kept](submit_result& r) {
-          run_and_wait(self, id, token, r, *kept);
-        },
-        on_error(self, id));
+      .then([self{self}, id{id}, token{token}, kept](
+              submit_result& r) { run_and_wait(self, id, token, r, *kept); },
+            on_error(self, id));
   }
   void operator()(std::string& job_id) {
     self->request(sched(), caf::infinite, atom::status_v, std::move(job_id))

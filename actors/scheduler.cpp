@@ -324,8 +324,9 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
     // Waits on many jobs: a wait group collects the single waits.
     [self](atom::wait, wait_many_query& q) { return wait_many(self, q); },
     // Working with a running job: its actor answers.
-    [self](atom::input, const std::string& id, std::string& bytes,
-           bool close) { return job_input(self, id, bytes, close); },
+    [self](atom::input, const std::string& id, std::string& bytes, bool close) {
+      return job_input(self, id, bytes, close);
+    },
     [self](atom::signal, const std::string& id, int32_t sig, bool whole_tree) {
       return job_signal(self, id, sig, whole_tree);
     },

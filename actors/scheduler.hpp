@@ -197,9 +197,8 @@ void forget_idempotency(scheduler_ptr self, const job_info& job);
 /// a finished job, or one this instance does not hold, is refused here.
 caf::result<input_result> job_input(scheduler_ptr self, const std::string& id,
                                     std::string& bytes, bool close);
-caf::result<signal_result> job_signal(scheduler_ptr self,
-                                      const std::string& id, int32_t sig,
-                                      bool whole_tree);
+caf::result<signal_result> job_signal(scheduler_ptr self, const std::string& id,
+                                      int32_t sig, bool whole_tree);
 caf::result<job_info> job_pause(scheduler_ptr self, const std::string& id,
                                 bool pause);
 caf::result<job_info> job_resize(scheduler_ptr self, const std::string& id,
@@ -211,8 +210,7 @@ caf::result<submit_result> restart_job(scheduler_ptr self,
                                        const restart_request& r);
 
 /// console_wait_job with jobIds: a wait_group answers.
-caf::result<wait_many_result> wait_many(scheduler_ptr self,
-                                        wait_many_query& q);
+caf::result<wait_many_result> wait_many(scheduler_ptr self, wait_many_query& q);
 
 /// Queues again the pending jobs of a dead instance, under their old ids,
 /// in their old order.

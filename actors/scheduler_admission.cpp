@@ -87,8 +87,8 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
   auto id = info.id;
   auto kept = std::make_shared<const job_spec>(spec);
   self->send(st.config.store, atom::submit_v, info, std::move(spec));
-  st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false, false,
-                            std::move(kept)});
+  st.jobs.emplace(
+    id, entry{handle, info, nullptr, 0, 0, false, false, std::move(kept)});
   st.by_serial.emplace(info.serial, id);
   st.pending.insert(key_of(info));
   auto session = session_for(self, info.session_id);

@@ -96,8 +96,8 @@ caf::result<job_info> job_pause(self_ptr self, const std::string& id,
 
 caf::result<job_info> job_resize(self_ptr self, const std::string& id,
                                  int32_t cols, int32_t rows) {
-  return to_job<job_info>(self, id, "resize its terminal", atom::resize_v,
-                          cols, rows);
+  return to_job<job_info>(self, id, "resize its terminal", atom::resize_v, cols,
+                          rows);
 }
 
 caf::result<submit_result> restart_job(self_ptr self,
@@ -168,9 +168,9 @@ caf::result<submit_result> restart_job(self_ptr self,
 }
 
 caf::result<wait_many_result> wait_many(self_ptr self, wait_many_query& q) {
-  auto group = self->system().spawn(wait_group,
-                                     caf::actor_cast<scheduler_actor>(self),
-                                     self->state.config.defaults.max_wait_ms);
+  auto group
+    = self->system().spawn(wait_group, caf::actor_cast<scheduler_actor>(self),
+                           self->state.config.defaults.max_wait_ms);
   return self->delegate(group, atom::wait_v, std::move(q));
 }
 

@@ -26,9 +26,9 @@ caf::error not_running(const job_info& info, const char* what) {
 }
 
 caf::error not_supported(const job_info& info, std::string message) {
-  return make_tool_error(codes::not_supported, std::move(message),
-                         {{"jobId", json_quote(info.id)},
-                          {"kind", json_quote(info.kind)}});
+  return make_tool_error(
+    codes::not_supported, std::move(message),
+    {{"jobId", json_quote(info.id)}, {"kind", json_quote(info.kind)}});
 }
 
 // True once the backend runs the work and it has not ended.
@@ -244,8 +244,8 @@ bool read_progress(self_ptr self) {
   if (!any)
     return false;
   auto& old = st.info.progress;
-  if (old.known && old.percent == found.percent
-      && old.current == found.current && old.total == found.total)
+  if (old.known && old.percent == found.percent && old.current == found.current
+      && old.total == found.total)
     return false;
   found.known = true;
   found.at = now_ms();

@@ -1,7 +1,7 @@
-// What the JOB core's source files share: job_core.cpp (the behaviour, the
-// lifecycle, deadlines and waiters) and job_control.cpp (working with a
-// running job: stdin, signals, pause, terminal size, progress). Private to
-// actors/core.
+// What the JOB core's source files share: job_core.cpp (the behaviour,
+// deadlines, new waiters), job_lifecycle.cpp (events, the store, the end
+// and the stop of a job) and job_control.cpp (working with a running job:
+// stdin, signals, pause, terminal size, progress). Private to actors/core.
 #pragma once
 
 #include "actors/core/job_core.hpp"
@@ -21,9 +21,36 @@ bool finished(self_ptr self);
 /// Arms the one tick timer for the earliest deadline.
 void arm(self_ptr self);
 
+// -- job_lifecycle.cpp --------------------------------------------------------
+
+using stop_reason = job_core_state::stop_reason;
+
+/// Answers the waiters whose condition holds: the job ended, or (for
+/// until=output) new output after their cursor matches.
+void notify_waiters(self_ptr self);
+
+/// Sends the STORE the output it has not seen yet, one message at a time
+/// (`force`: the job ended, its last output goes before its last row).
+void persist_output(self_ptr self, bool force = false);
+
+/// Tells SCHEDULER the job runs, once.
+void announce_start(self_ptr self);
+
+/// Answers status requests that waited for the launch to settle.
+void answer_pid_waiters(self_ptr self);
+
 /// Tells the STORE and SCHEDULER (and through it the listeners) that the
 /// job's status fields changed without a change of state.
 void emit_update(self_ptr self);
+
+/// Ends the job once the backend's work exited and both streams ended.
+void maybe_finish(self_ptr self);
+
+/// Ends a job that never ran (cancelled while pending, or shutdown).
+void finish_unstarted(self_ptr self, std::string message);
+
+/// SIGTERM to the tree, SIGKILL after the grace (at once for grace 0).
+void terminate(self_ptr self, stop_reason why, int64_t grace_ms);
 
 // -- job_control.cpp ----------------------------------------------------------
 

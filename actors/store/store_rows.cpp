@@ -67,9 +67,10 @@ store_statements::store_statements(sql::database& db)
     find_spec(db, "SELECT " JOBD_JOB_COLUMNS ", spec FROM jobs WHERE id = ?"),
     find_key(db, "SELECT id FROM jobs WHERE session = ?1 AND "
                  "idempotency_key = ?2 ORDER BY serial DESC LIMIT 1"),
-    session_usage(db, "SELECT session, jobs, cpu_user_ms, cpu_system_ms, "
-                      "run_ms, max_rss_kb, rss_kb_sum FROM session_usage ORDER BY "
-                      "session") {
+    session_usage(db,
+                  "SELECT session, jobs, cpu_user_ms, cpu_system_ms, "
+                  "run_ms, max_rss_kb, rss_kb_sum FROM session_usage ORDER BY "
+                  "session") {
   // nop
 }
 

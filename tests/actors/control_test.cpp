@@ -216,8 +216,8 @@ TEST_F(control_test, restart_runs_the_old_spec_again) {
   auto info = status(r->job_id);
   EXPECT_EQ(info.restart_of, id);
   EXPECT_TRUE(info.idempotency_key.empty()) << "the key names the old job";
-  auto missing = ask<submit_result>(atom::start_v,
-                                    restart_request{"job-0-none", false});
+  auto missing
+    = ask<submit_result>(atom::start_v, restart_request{"job-0-none", false});
   ASSERT_FALSE(missing);
   EXPECT_EQ(to_tool_error(sys, missing.error()).code, codes::job_not_found);
 }

@@ -94,8 +94,9 @@ TEST(Stdin, SortGetsEverythingOnClose) {
   jobd_process j;
   auto id = j.submit("sort", "[]", "{\"stdin\":\"pipe\"}");
   ASSERT_TRUE(send_input(j, id, "pear\napple\n").ok());
-  ASSERT_TRUE(send_input(j, id, "fig", ",\"appendNewline\":true,"
-                                       "\"closeStdin\":true")
+  ASSERT_TRUE(send_input(j, id, "fig",
+                         ",\"appendNewline\":true,"
+                         "\"closeStdin\":true")
                 .ok());
   auto st = j.wait_terminal(id);
   EXPECT_EQ(str((*st)["job"], "status"), "completed") << st.dump();
@@ -106,9 +107,10 @@ TEST(Stdin, PythonInteractive) {
   if (::access("/usr/bin/python3", X_OK) != 0)
     GTEST_SKIP() << "no python3";
   jobd_process j;
-  auto id = j.submit("python3", "[\"-i\",\"-q\",\"-u\"]",
-                     "{\"stdin\":\"pipe\"}");
-  ASSERT_TRUE(send_input(j, id, "print(6 * 7)", ",\"appendNewline\":true").ok());
+  auto id
+    = j.submit("python3", "[\"-i\",\"-q\",\"-u\"]", "{\"stdin\":\"pipe\"}");
+  ASSERT_TRUE(
+    send_input(j, id, "print(6 * 7)", ",\"appendNewline\":true").ok());
   EXPECT_TRUE(wait_output(j, id, "42")) << j.output_text(id);
   ASSERT_TRUE(send_input(j, id, "x = 'a' * 3\nprint(x)\n").ok());
   EXPECT_TRUE(wait_output(j, id, "aaa")) << j.output_text(id);
@@ -171,7 +173,8 @@ TEST(Stdin, JobThatStopsReadingClosesItsStdin) {
   EXPECT_FALSE(boolean((*st)["job"], "stdinOpen")) << st.dump();
 }
 
-// -- terminals -----------------------------------------------------------------
+// -- terminals
+// -----------------------------------------------------------------
 
 TEST(Terminal, ProgramsSeeATerminalOfTheGivenSize) {
   jobd_process j;
@@ -234,7 +237,8 @@ TEST(Terminal, PythonOnATerminal) {
   EXPECT_EQ(str((*st)["job"], "status"), "completed") << st.dump();
 }
 
-// -- signals ---------------------------------------------------------------------
+// -- signals
+// ---------------------------------------------------------------------
 
 TEST(Signal, ReachesTheTreeOrOnlyTheLeader) {
   jobd_process j;
@@ -267,7 +271,8 @@ TEST(Signal, ReachesTheTreeOrOnlyTheLeader) {
   EXPECT_TRUE(r.is_error || r.rpc_error) << r.dump();
 }
 
-// -- pause and resume --------------------------------------------------------------
+// -- pause and resume
+// --------------------------------------------------------------
 
 void pause_freezes_the_tree(const char* mode) {
   jobd_process j{tracking(mode)};
@@ -354,7 +359,8 @@ TEST(Pause, RefusedForJobsNotRunning) {
   EXPECT_EQ(r.code(), "JOB_ALREADY_FINISHED") << r.dump();
 }
 
-// -- restart ----------------------------------------------------------------------
+// -- restart
+// ----------------------------------------------------------------------
 
 TEST(Restart, ANewJobWithTheSameSpec) {
   jobd_process j;
@@ -390,7 +396,8 @@ TEST(Restart, ReplaceCancelsTheRunningJobFirst) {
   EXPECT_EQ(r.code(), "JOB_NOT_FOUND") << r.dump();
 }
 
-// -- waiting on many ------------------------------------------------------------
+// -- waiting on many
+// ------------------------------------------------------------
 
 TEST(WaitMany, AnyAnswersWithTheFirst) {
   jobd_process j;
@@ -399,8 +406,8 @@ TEST(WaitMany, AnyAnswersWithTheFirst) {
   auto slow2 = j.submit_sh("sleep 30");
   auto t0 = now_ms();
   auto r = j.tool("console_wait_job",
-                  "{\"jobIds\":[" + q(slow1) + "," + q(quick) + ","
-                    + q(slow2) + "],\"mode\":\"any\",\"timeoutMs\":10000}",
+                  "{\"jobIds\":[" + q(slow1) + "," + q(quick) + "," + q(slow2)
+                    + "],\"mode\":\"any\",\"timeoutMs\":10000}",
                   15000);
   ASSERT_TRUE(r.ok()) << r.dump();
   EXPECT_LT(now_ms() - t0, 5000);
@@ -450,14 +457,16 @@ TEST(WaitMany, AThousandJobs) {
     ids += (i ? "," : "") + q(id);
   }
   auto r = j.tool("console_wait_job",
-                  "{\"jobIds\":[" + ids + "],\"mode\":\"all\","
-                  "\"timeoutMs\":60000}",
+                  "{\"jobIds\":[" + ids
+                    + "],\"mode\":\"all\","
+                      "\"timeoutMs\":60000}",
                   70000);
   ASSERT_TRUE(r.ok()) << r.dump();
   EXPECT_EQ(at(*r, "ended")->Size(), 1000u);
 }
 
-// -- idempotent submits ------------------------------------------------------------
+// -- idempotent submits
+// ------------------------------------------------------------
 
 TEST(Idempotency, ASecondSubmitReturnsTheFirstJob) {
   jobd_process j;
@@ -471,12 +480,12 @@ TEST(Idempotency, ASecondSubmitReturnsTheFirstJob) {
   EXPECT_TRUE(boolean(*second, "deduplicated")) << second.dump();
   EXPECT_FALSE(has(*first, "deduplicated") && boolean(*first, "deduplicated"));
   // Back to back, before the first is admitted: still one job.
-  auto a = j.send_tool("console_execute_async",
-                       "{\"command\":\"true\",\"options\":"
-                       "{\"idempotencyKey\":\"burst\"}}");
-  auto b = j.send_tool("console_execute_async",
-                       "{\"command\":\"true\",\"options\":"
-                       "{\"idempotencyKey\":\"burst\"}}");
+  auto a
+    = j.send_tool("console_execute_async", "{\"command\":\"true\",\"options\":"
+                                           "{\"idempotencyKey\":\"burst\"}}");
+  auto b
+    = j.send_tool("console_execute_async", "{\"command\":\"true\",\"options\":"
+                                           "{\"idempotencyKey\":\"burst\"}}");
   auto ra = j.tool_result_of(a);
   auto rb = j.tool_result_of(b);
   ASSERT_TRUE(ra.ok() && rb.ok()) << ra.dump() << rb.dump();
@@ -498,7 +507,8 @@ TEST(Idempotency, ASecondSubmitReturnsTheFirstJob) {
   cancel(j, str(*third, "jobId"));
 }
 
-// -- progress ----------------------------------------------------------------------
+// -- progress
+// ----------------------------------------------------------------------
 
 TEST(Progress, ACarriageReturnBarBecomesPercent) {
   jobd_process j;
@@ -541,14 +551,16 @@ TEST(Progress, CountsAndCustomPatterns) {
   cancel(j, pattern);
 }
 
-// -- run and wait ---------------------------------------------------------------
+// -- run and wait
+// ---------------------------------------------------------------
 
 TEST(RunAndWait, AShortCommandInOneCall) {
   jobd_process j;
-  auto r = j.tool("console_execute_async",
-                  "{\"command\":\"sh\",\"args\":[\"-c\",\"echo hello; exit 3\"],"
-                  "\"options\":{\"waitMs\":10000}}",
-                  15000);
+  auto r
+    = j.tool("console_execute_async",
+             "{\"command\":\"sh\",\"args\":[\"-c\",\"echo hello; exit 3\"],"
+             "\"options\":{\"waitMs\":10000}}",
+             15000);
   ASSERT_TRUE(r.ok()) << r.dump();
   EXPECT_TRUE(boolean(*r, "finished")) << r.dump();
   EXPECT_EQ(num(*r, "exitCode"), 3) << r.dump();
@@ -575,7 +587,8 @@ TEST(RunAndWait, ALongCommandKeepsRunning) {
   cancel(j, id);
 }
 
-// -- resource usage ----------------------------------------------------------------
+// -- resource usage
+// ----------------------------------------------------------------
 
 TEST(Usage, CpuAndMemoryOfFinishedJobs) {
   jobd_process j;

@@ -121,12 +121,12 @@ TEST(ProtocolIo, ToolsListHasEveryToolWithSchemas) {
     cursor = next->GetString();
   }
   std::set<std::string> expected{
-    "console_execute_async",  "console_get_job_status",
-    "console_get_job_output", "console_cancel_job",
-    "console_list_jobs",      "console_get_job_metrics",
-    "console_cleanup_jobs",   "console_wait_job",
-    "console_send_input",     "console_signal_job",
-    "console_pause_job",      "console_resume_job",
+    "console_execute_async",   "console_get_job_status",
+    "console_get_job_output",  "console_cancel_job",
+    "console_list_jobs",       "console_get_job_metrics",
+    "console_cleanup_jobs",    "console_wait_job",
+    "console_send_input",      "console_signal_job",
+    "console_pause_job",       "console_resume_job",
     "console_resize_terminal", "console_restart_job"};
   EXPECT_EQ(names, expected);
 }

@@ -83,7 +83,8 @@ usage_totals scanned(const std::string& path, const std::string& session) {
   sql::statement q{raw, "SELECT count(*), coalesce(sum(cpu_user_ms), 0), "
                         "coalesce(sum(cpu_system_ms), 0), "
                         "coalesce(sum(run_ms), 0), coalesce(max(max_rss_kb), "
-                        "0), coalesce(sum(max_rss_kb), 0) FROM jobs WHERE usage_known = 1 AND status >= 2 "
+                        "0), coalesce(sum(max_rss_kb), 0) FROM jobs WHERE "
+                        "usage_known = 1 AND status >= 2 "
                         "AND (?1 = '' OR session = ?1)"};
   q.bind(1, session);
   usage_totals u;

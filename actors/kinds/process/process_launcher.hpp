@@ -76,8 +76,8 @@ public:
   /// Written in order on the reactor thread as the job reads; the sink gets
   /// `input, eof` once stdin is closed (after a close, or when the job
   /// closed its end: later writes answer `closed`).
-  virtual input_outcome write_input(int64_t pid, std::string bytes,
-                                    bool close, uint64_t& queued) {
+  virtual input_outcome write_input(int64_t pid, std::string bytes, bool close,
+                                    uint64_t& queued) {
     (void) pid;
     (void) bytes;
     (void) close;
