@@ -5,6 +5,8 @@
 #include "actors/store/job_store.hpp"
 #include "actors/store/sqlite.hpp"
 
+#include "store_fixture.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,28 +14,11 @@
 #include <random>
 
 using namespace jobd;
+using namespace jobd::test;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/jobd-store-i11-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-store_options at(const temp_dir& d) {
-  store_options o;
-  o.state_dir = d.path;
-  return o;
-}
 
 job_info job(uint64_t serial, std::string session = "s",
              job_status status = job_status::completed) {
@@ -97,14 +82,6 @@ usage_totals scanned(const std::string& path, const std::string& session) {
     u.max_rss_kb_sum = q.int_at(5);
   }
   return u;
-}
-
-const session_metrics* session_of(const metrics_snapshot& m,
-                                  const std::string& id) {
-  for (auto& s : m.sessions)
-    if (s.session_id == id)
-      return &s;
-  return nullptr;
 }
 
 } // namespace

@@ -4,6 +4,8 @@
 #include "actors/store/job_store.hpp"
 #include "actors/store/sqlite.hpp"
 
+#include "store_fixture.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,28 +13,11 @@
 #include <set>
 
 using namespace jobd;
+using namespace jobd::test;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/jobd-store-unit-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-store_options at(const temp_dir& d) {
-  store_options o;
-  o.state_dir = d.path;
-  return o;
-}
 
 job_info finished_job(uint64_t serial, std::string session = "s",
                       job_status status = job_status::completed) {

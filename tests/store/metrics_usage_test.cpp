@@ -6,6 +6,8 @@
 #include "actors/metrics.hpp"
 #include "actors/store/store_actor.hpp"
 
+#include "store_fixture.hpp"
+
 #include <gtest/gtest.h>
 
 #include <caf/actor_system.hpp>
@@ -15,6 +17,7 @@
 #include <memory>
 
 using namespace jobd;
+using namespace jobd::test;
 
 namespace {
 
@@ -73,14 +76,6 @@ void play(caf::scoped_actor& self, const metrics_actor& m, const job_info& j) {
              job_event{transition::started, job_status::pending, running, {}});
   self->send(m, atom::event_v,
              job_event{transition::finished, job_status::running, j, {}});
-}
-
-const session_metrics* session_of(const metrics_snapshot& m,
-                                  const std::string& id) {
-  for (auto& s : m.sessions)
-    if (s.session_id == id)
-      return &s;
-  return nullptr;
 }
 
 } // namespace

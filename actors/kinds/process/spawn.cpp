@@ -94,16 +94,6 @@ spawn_outcome exec_failure(const launch_spec& spec, int error) {
                                     + "': " + describe(error));
 }
 
-/// Moves `fd` above 0-2 (a pipe made while jobd's own stdio was closed
-/// would be overwritten by the child's dup2s); keeps O_CLOEXEC.
-int above_stdio(int fd) {
-  if (fd < 0 || fd > STDERR_FILENO)
-    return fd;
-  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-  ::close(fd);
-  return moved;
-}
-
 void close_all(std::initializer_list<int> fds) {
   for (int fd : fds)
     if (fd >= 0)
@@ -224,6 +214,16 @@ std::optional<spawn_outcome> spawn_into(const launch_spec& spec,
 }
 
 } // namespace
+
+// Moves `fd` above 0-2 (a pipe made while jobd's own stdio was closed
+// would be overwritten by the child's dup2s); keeps O_CLOEXEC.
+int above_stdio(int fd) {
+  if (fd < 0 || fd > STDERR_FILENO)
+    return fd;
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  ::close(fd);
+  return moved;
+}
 
 std::optional<std::string> directory_problem(const std::string& dir) {
   if (dir.empty())

@@ -30,6 +30,11 @@ struct spawn_outcome {
 /// Why `dir` cannot be a working directory, if it cannot.
 std::optional<std::string> directory_problem(const std::string& dir);
 
+/// Moves `fd` above 0-2 (a descriptor made while jobd's own stdio was
+/// closed would be overwritten by the child's dup2s); keeps O_CLOEXEC.
+/// Closes `fd` and answers -1 if it cannot.
+int above_stdio(int fd);
+
 /// The parent's ends of a child's stdio, set once the child started.
 struct spawn_stdio {
   spawn_stdio(boost::asio::posix::stream_descriptor& in,

@@ -1,5 +1,7 @@
 #include "actors/kinds/process/terminal.hpp"
 
+#include "actors/kinds/process/spawn.hpp"
+
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -21,15 +23,6 @@ bool set_size(int fd, int32_t cols, int32_t rows) {
   ws.ws_col = static_cast<unsigned short>(cols);
   ws.ws_row = static_cast<unsigned short>(rows);
   return ::ioctl(fd, TIOCSWINSZ, &ws) == 0;
-}
-
-/// Moves `fd` above 0-2, keeping O_CLOEXEC (see spawn.cpp's above_stdio).
-int above_stdio(int fd) {
-  if (fd < 0 || fd > STDERR_FILENO)
-    return fd;
-  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-  ::close(fd);
-  return moved;
 }
 
 } // namespace
