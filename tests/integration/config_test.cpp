@@ -48,6 +48,8 @@ const setting numeric_settings[] = {
   {"--max-wait-ms", "MAX_WAIT_MS", "60000", "0", max_int, max_int_plus_one},
   {"--max-line-bytes", "MAX_LINE_BYTES", "16777216", "1024", "1073741824",
    "1073741825"},
+  {"--max-stdin-bytes", "MAX_STDIN_BYTES", "1048576", "1", "1073741824",
+   "1073741825"},
 };
 
 /// Flags a value of `s` needs beside it to be consistent: the global output
