@@ -251,7 +251,8 @@ TEST(Timeout, TermIgnoringJobIsKilledAfterGrace) {
   auto iv = job_interval(job);
   EXPECT_GE(iv.end - iv.start, 450);
   EXPECT_LT(iv.end - iv.start, 1500);
-  EXPECT_TRUE(procs_in_group(static_cast<pid_t>(num(job, "pid"))).empty());
+  auto left = procs_in_group(static_cast<pid_t>(num(job, "pid")));
+  EXPECT_TRUE(left.empty()) << describe(left);
 }
 
 TEST(Timeout, CountedFromStartNotFromQueueing) {

@@ -104,6 +104,8 @@ void process_reactor::impl::end_input(const tree_ptr& t) {
   if (t->in_ended)
     return;
   t->in_ended = true;
+  if (t->input == stdin_mode::null)
+    return; // nothing to close, nobody to tell
   {
     std::lock_guard<std::mutex> guard{mtx};
     t->in_closed = true;

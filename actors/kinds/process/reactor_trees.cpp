@@ -179,6 +179,16 @@ void process_reactor::impl::finish(const tree_ptr& t) {
     std::lock_guard<std::mutex> guard{mtx};
     lingering.push_back(std::move(t->cgroup));
   }
+  {
+    // A process of the tree leaves its cgroup before it becomes a zombie
+    // (the kernel's cgroup_exit comes before exit_notify): one that jobd
+    // adopted may have turned into a reapable zombie only since the tree
+    // was found empty. Reap it now, so that none of the job is left once
+    // `exited` is told; the late reap catches any still later.
+    std::lock_guard<std::mutex> no_spawn{spawn_mtx};
+    std::lock_guard<std::mutex> guard{mtx};
+    reap_locked();
+  }
   changed.notify_all();
   if (!t->orphaned)
     caf::anon_send(t->sink, atom::exited_v, t->status);
