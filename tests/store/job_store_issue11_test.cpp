@@ -22,18 +22,7 @@ namespace fs = std::filesystem;
 
 job_info job(uint64_t serial, std::string session = "s",
              job_status status = job_status::completed) {
-  job_info j;
-  j.serial = serial;
-  j.id = "job-" + std::to_string(serial) + "-i11";
-  j.kind = "process";
-  j.command = "true";
-  j.status = status;
-  j.session_id = std::move(session);
-  j.created_at = 1000 + static_cast<int64_t>(serial);
-  j.started_at = j.created_at;
-  j.finished_at = is_terminal(status) ? j.created_at + 5 : 0;
-  j.run_ms = is_terminal(status) ? 5 : 0;
-  return j;
+  return stored_job(serial, std::move(session), status, "i11");
 }
 
 job_info with_usage(job_info j, int64_t user, int64_t sys, int64_t rss) {

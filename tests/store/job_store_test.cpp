@@ -19,21 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Every job here is finished unless a test changes it.
 job_info finished_job(uint64_t serial, std::string session = "s",
                       job_status status = job_status::completed) {
-  job_info j;
-  j.serial = serial;
-  j.id = "job-" + std::to_string(serial) + "-test";
-  j.kind = "process";
-  j.command = "true";
-  j.status = status;
-  j.session_id = std::move(session);
-  j.created_at = 1000 + static_cast<int64_t>(serial);
-  j.started_at = j.created_at;
-  j.finished_at = j.created_at + 5;
-  j.run_ms = 5;
-  j.exit_code = 0;
-  return j;
+  return stored_job(serial, std::move(session), status);
 }
 
 void put(job_store& db, const job_info& j) {

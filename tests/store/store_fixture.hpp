@@ -33,6 +33,29 @@ inline store_options at(const temp_dir& d) {
   return o;
 }
 
+/// A job row as the store keeps it: `job-<serial>-<suffix>`, created at
+/// 1000 + serial, and if `status` is terminal finished 5 ms later (exit
+/// code 0).
+inline job_info stored_job(uint64_t serial, std::string session = "s",
+                           job_status status = job_status::completed,
+                           const std::string& suffix = "test") {
+  job_info j;
+  j.serial = serial;
+  j.id = "job-" + std::to_string(serial) + "-" + suffix;
+  j.kind = "process";
+  j.command = "true";
+  j.status = status;
+  j.session_id = std::move(session);
+  j.created_at = 1000 + static_cast<int64_t>(serial);
+  j.started_at = j.created_at;
+  if (is_terminal(status)) {
+    j.finished_at = j.created_at + 5;
+    j.run_ms = 5;
+    j.exit_code = 0;
+  }
+  return j;
+}
+
 /// The figures of session `id`, or null.
 inline const session_metrics* session_of(const metrics_snapshot& m,
                                          const std::string& id) {
