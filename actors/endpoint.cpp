@@ -111,6 +111,8 @@ std::pair<protocol::log_level, const char*> describe(const job_event& ev) {
       }
     case transition::updated:
       return {log_level::debug, "job.updated"};
+    case transition::retrying:
+      return {log_level::warning, "job.retrying"};
     case transition::removed:
       break;
   }

@@ -16,7 +16,75 @@ typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
            x.priority, x.tags, x.kill_grace_ms, x.output_byte_limit, x.kind,
            x.kind_options, x.input, x.cols, x.rows, x.idempotency_key,
            x.progress_pattern, x.wait_ms, x.wait_tail_lines, x.wait_max_bytes,
-           x.restart_of);
+           x.restart_of, x.depends_on, x.condition, x.retry, x.start_at,
+           x.schedule_id, x.template_name);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retry_policy& x) {
+  return f(caf::meta::type_name("jobd.retry_policy"), x.max_attempts,
+           x.backoff_ms, x.backoff_factor, x.max_backoff_ms, x.jitter,
+           x.on_failure, x.on_timeout, x.exit_codes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attempt_record& x) {
+  return f(caf::meta::type_name("jobd.attempt_record"), x.attempt,
+           x.started_at, x.finished_at, x.status, x.exit_code, x.signal,
+           x.error_code);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_hold& x) {
+  return f(caf::meta::type_name("jobd.job_hold"), x.reason, x.waiting_for,
+           x.fail_code, x.fail_message);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_spec& x) {
+  return f(caf::meta::type_name("jobd.schedule_spec"), x.id, x.name, x.cron,
+           x.timezone, x.job, x.overlap, x.catch_up, x.enabled, x.created_at,
+           x.updated_at, x.last_fired_at, x.last_job_id, x.fired, x.skipped,
+           x.missed, x.last_error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_update& x) {
+  return f(caf::meta::type_name("jobd.schedule_update"), x.id, x.has_name,
+           x.has_cron, x.has_timezone, x.has_job, x.has_overlap,
+           x.has_catch_up, x.has_enabled, x.values);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_info& x) {
+  return f(caf::meta::type_name("jobd.schedule_info"), x.spec, x.next_firings);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_list& x) {
+  return f(caf::meta::type_name("jobd.schedule_list"), x.schedules);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, template_parameter& x) {
+  return f(caf::meta::type_name("jobd.template_parameter"), x.description,
+           x.has_default, x.default_value, x.pattern);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_template& x) {
+  return f(caf::meta::type_name("jobd.job_template"), x.name, x.description,
+           x.job, x.parameters, x.created_at, x.updated_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, template_list& x) {
+  return f(caf::meta::type_name("jobd.template_list"), x.templates);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delete_result& x) {
+  return f(caf::meta::type_name("jobd.delete_result"), x.id, x.deleted);
 }
 
 template <class Inspector>
@@ -47,7 +115,10 @@ typename Inspector::result_type inspect(Inspector& f, job_info& x) {
            x.run_ms, x.tracking, x.queue_position, x.serial, x.output,
            x.owner_instance, x.owner_pid, x.owner_live, x.process_start,
            x.input, x.stdin_open, x.cols, x.rows, x.paused, x.paused_at,
-           x.paused_ms, x.restart_of, x.idempotency_key, x.progress, x.usage);
+           x.paused_ms, x.restart_of, x.idempotency_key, x.progress, x.usage,
+           x.pending_reason, x.depends_on, x.condition, x.waiting_for,
+           x.scheduled_for, x.schedule_id, x.template_name, x.attempt,
+           x.max_attempts, x.next_attempt_at, x.attempts);
 }
 
 template <class Inspector>
@@ -59,7 +130,7 @@ typename Inspector::result_type inspect(Inspector& f, output_query& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, output_chunk& x) {
   return f(caf::meta::type_name("jobd.output_chunk"), x.sequence, x.timestamp,
-           x.stream, x.content);
+           x.stream, x.content, x.attempt);
 }
 
 template <class Inspector>
@@ -72,7 +143,8 @@ typename Inspector::result_type inspect(Inspector& f, output_page& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, list_query& x) {
   return f(caf::meta::type_name("jobd.list_query"), x.statuses, x.session_id,
-           x.tags, x.limit, x.cursor);
+           x.tags, x.limit, x.cursor, x.depends_on, x.schedule_id,
+           x.template_name);
 }
 
 template <class Inspector>
@@ -163,7 +235,9 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
            x.running_jobs, x.completed_jobs, x.failed_jobs, x.cancelled_jobs,
            x.queue_size, x.concurrency_current, x.concurrency_maximum,
            x.average_execution_ms, x.system_load, x.uptime_ms, x.retained_jobs,
-           x.sessions, x.persistence, x.persistence_error, x.usage);
+           x.sessions, x.persistence, x.persistence_error, x.usage, x.retries,
+           x.dependency_failures, x.schedule_firings, x.schedule_skips,
+           x.schedule_misses);
 }
 
 template <class Inspector>

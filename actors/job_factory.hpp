@@ -58,6 +58,12 @@ struct job_context {
   job_defaults defaults;
   /// The job's kind (owned by the factory, which outlives every job).
   std::shared_ptr<const job_kind> kind;
+  /// A requeued job's attempts so far (options.retry; from its row after a
+  /// restart of jobd): its next attempt is `attempt + 1`, not before
+  /// `next_attempt_at`.
+  int32_t attempt = 0;
+  std::vector<attempt_record> attempts;
+  timestamp_ms next_attempt_at = 0;
 };
 
 /// One job's work as its kind runs it. The core calls these from the job's

@@ -24,14 +24,17 @@ struct candidate {
 class output_buffer;
 
 /// What happened to a job, as told to METRICS and the ENDPOINT.
-/// `updated`: paused, resumed, or its stdin closed (status fields changed
-/// without a change of state).
+/// `updated`: paused, resumed, its stdin closed, or why it is pending
+/// changed (status fields changed without a change of state).
+/// `retrying`: an attempt of a job with options.retry ended and another
+/// follows: the job is pending again (`next_attempt_at`) and its slot free.
 enum class transition : uint8_t {
   created,
   started,
   finished,
   removed,
-  updated
+  updated,
+  retrying
 };
 
 struct job_event {

@@ -110,6 +110,17 @@ void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
         add_usage(t.usage, ev.job, 1);
         add_usage(s.usage, ev.job, 1);
       }
+      if (ev.what == transition::finished
+          && ev.job.error_code == codes::dependency_failed)
+        ++t.dependency_failures;
+      break;
+    case transition::retrying:
+      // The attempt ended; the job is pending again for the next one.
+      count(g, ev.previous, -1);
+      count(s, ev.previous, -1);
+      count(g, job_status::pending, 1);
+      count(s, job_status::pending, 1);
+      ++t.retries;
       break;
     case transition::removed:
       --t.retained_jobs;

@@ -9,6 +9,7 @@
 #include <rapidjson/fwd.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -32,6 +33,25 @@ struct cancel_call {
 };
 
 struct metrics_call {};
+
+/// console_execute_async with `template`: the template's job with these
+/// parameter values, under the call's own options (see
+/// protocol/templates.hpp).
+struct template_call {
+  std::string name;
+  std::map<std::string, std::string> params;
+  /// The call's `options` object as JSON text; "{}" when none was given.
+  std::string options;
+};
+
+struct list_schedules_call {};
+struct delete_schedule_call {
+  std::string id;
+};
+struct list_templates_call {};
+struct delete_template_call {
+  std::string name;
+};
 
 /// A `tools/call` the runtime must carry out.
 using tool_request

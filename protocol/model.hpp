@@ -10,6 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/error_codes.hpp"
+#include "protocol/workflow_model.hpp"
+
 namespace jobd {
 
 /// Milliseconds since the Unix epoch; 0 means "not set".
@@ -49,40 +52,6 @@ inline bool is_terminal(job_status x) {
          || x == job_status::cancelled;
 }
 
-/// Machine-readable codes of tool failures (the seed's `code` field).
-namespace codes {
-inline constexpr const char* job_not_found = "JOB_NOT_FOUND";
-inline constexpr const char* command_not_found = "COMMAND_NOT_FOUND";
-inline constexpr const char* permission_denied = "PERMISSION_DENIED";
-inline constexpr const char* invalid_working_directory
-  = "INVALID_WORKING_DIRECTORY";
-inline constexpr const char* invalid_arguments = "INVALID_ARGUMENTS";
-inline constexpr const char* job_already_finished = "JOB_ALREADY_FINISHED";
-inline constexpr const char* spawn_failed = "SPAWN_FAILED";
-inline constexpr const char* timeout = "TIMEOUT";
-inline constexpr const char* cancelled = "CANCELLED";
-inline constexpr const char* unknown_job_kind = "UNKNOWN_JOB_KIND";
-inline constexpr const char* internal_error = "INTERNAL_ERROR";
-/// A job's actor died unexpectedly (a bug): the job ends failed with this.
-inline constexpr const char* internal = "INTERNAL";
-/// More pending jobs than --max-pending-jobs allows.
-inline constexpr const char* queue_full = "QUEUE_FULL";
-/// A job was running (or pending, with --no-requeue) when its jobd died.
-inline constexpr const char* interrupted = "INTERRUPTED";
-/// Cancel of a job that another live jobd instance owns.
-inline constexpr const char* owned_elsewhere = "JOB_OWNED_ELSEWHERE";
-/// console_send_input: the job's stdin queue is full (--max-stdin-bytes).
-inline constexpr const char* stdin_full = "STDIN_FULL";
-/// console_send_input: the job has no stdin pipe or terminal.
-inline constexpr const char* stdin_not_open = "STDIN_NOT_OPEN";
-/// console_send_input: the job's stdin was closed (closeStdin, or the job
-/// closed its end).
-inline constexpr const char* stdin_closed = "STDIN_CLOSED";
-/// Signal, pause, resume, input or resize of a job that is not running.
-inline constexpr const char* job_not_running = "JOB_NOT_RUNNING";
-/// The job's kind cannot do what was asked (pause, resize, ...).
-inline constexpr const char* not_supported = "NOT_SUPPORTED";
-} // namespace codes
 
 /// A failure of a tool's own work, rendered as an `isError` result in the
 /// seed's shape `{success: false, error, code, details}`.
@@ -139,6 +108,19 @@ struct job_spec {
   uint64_t wait_max_bytes = 16 * 1024;
   /// The job this one restarts (console_restart_job); empty otherwise.
   std::string restart_of;
+  // -- workflows (protocol/workflow_model.hpp) --
+  /// options.dependsOn (existing job ids, any session; at most 100).
+  std::vector<std::string> depends_on;
+  dependency_condition condition = dependency_condition::success;
+  /// options.retry; max_attempts 1 = none.
+  retry_policy retry;
+  /// options.startAt, or now + options.delayMs at submission; for a
+  /// schedule's job, its firing time. 0 = at once.
+  timestamp_ms start_at = 0;
+  /// The schedule whose firing created this job; empty otherwise.
+  std::string schedule_id;
+  /// The template this job was made from; empty otherwise.
+  std::string template_name;
 };
 
 struct output_query {
@@ -166,6 +148,11 @@ struct list_query {
   uint64_t limit = 0;
   /// Opaque cursor from a previous page; empty = first page.
   std::string cursor;
+  /// Only jobs that depend on this job id; empty: any.
+  std::string depends_on;
+  /// Only jobs of this schedule / made from this template; empty: any.
+  std::string schedule_id;
+  std::string template_name;
 };
 
 struct cleanup_query {
@@ -348,6 +335,25 @@ struct job_info {
   std::string idempotency_key;
   job_progress progress;
   resource_usage usage;
+  // -- workflows --
+  /// Why a pending job waits (pending_reasons); empty unless pending.
+  std::string pending_reason;
+  std::vector<std::string> depends_on;
+  dependency_condition condition = dependency_condition::success;
+  /// Dependencies that have not ended yet.
+  std::vector<std::string> waiting_for;
+  /// options.startAt / delayMs, or the firing time of a schedule's job.
+  timestamp_ms scheduled_for = 0;
+  std::string schedule_id;
+  std::string template_name;
+  /// The current (or last) attempt, 1-based; 0 before the first started.
+  int32_t attempt = 0;
+  int32_t max_attempts = 1;
+  /// When the next attempt may start (pending between attempts).
+  timestamp_ms next_attempt_at = 0;
+  /// The attempts that ended before the current one (the last attempt's
+  /// outcome is the job's own).
+  std::vector<attempt_record> attempts;
 };
 
 struct output_chunk {
@@ -355,6 +361,8 @@ struct output_chunk {
   timestamp_ms timestamp = 0;
   stream_kind stream = stream_kind::out;
   std::string content;
+  /// The attempt that wrote it (options.retry), 1-based.
+  int32_t attempt = 1;
 };
 
 struct output_page {
@@ -459,6 +467,14 @@ struct metrics_snapshot {
   std::string persistence_error;
   /// Of every finished job that is retained.
   usage_totals usage;
+  /// Workflows, since this jobd started: attempts started again after a
+  /// failure, jobs ended by DEPENDENCY_FAILED, schedule firings that
+  /// submitted a job, and firings skipped (overlap) or missed (down).
+  uint64_t retries = 0;
+  uint64_t dependency_failures = 0;
+  uint64_t schedule_firings = 0;
+  uint64_t schedule_skips = 0;
+  uint64_t schedule_misses = 0;
 };
 
 struct cleanup_result {

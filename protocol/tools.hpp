@@ -52,6 +52,14 @@ inline constexpr size_t max_tag_value = 1024;
 inline constexpr size_t max_pattern = 1024;
 /// console_wait_job's jobIds.
 inline constexpr size_t max_wait_ids = 1000;
+/// options.dependsOn.
+inline constexpr size_t max_dependencies = 100;
+/// options.retry.exitCodes.
+inline constexpr size_t max_exit_codes = 256;
+/// A template's parameters, and a call's params.
+inline constexpr size_t max_template_params = 64;
+/// Schedule and template names.
+inline constexpr size_t max_name = 128;
 /// Arguments are never nested deeper than this.
 inline constexpr int max_depth = 8;
 } // namespace limits
