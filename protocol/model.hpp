@@ -351,8 +351,8 @@ struct job_info {
   int32_t max_attempts = 1;
   /// When the next attempt may start (pending between attempts).
   timestamp_ms next_attempt_at = 0;
-  /// The attempts that ended before the current one (the last attempt's
-  /// outcome is the job's own).
+  /// Every attempt that ended, oldest first (the last one's outcome is
+  /// also the job's own once it finished); the running one is not listed.
   std::vector<attempt_record> attempts;
 };
 
