@@ -97,6 +97,9 @@ std::pair<protocol::log_level, const char*> describe(const job_event& ev) {
   using protocol::log_level;
   switch (ev.what) {
     case transition::created:
+      // A schedule's firing is worth telling; other new jobs were asked for.
+      if (!ev.job.schedule_id.empty())
+        return {log_level::info, "schedule.fired"};
       return {log_level::debug, "job.created"};
     case transition::started:
       return {log_level::info, "job.started"};

@@ -35,6 +35,11 @@ struct endpoint_config {
   uint64_t max_line_bytes = 16 * 1024 * 1024;
   /// Called once every job was stopped after a shutdown request.
   std::function<void()> on_stopped;
+  /// Where templates are kept (console_save_template, and
+  /// console_execute_async with `template`).
+  store_actor store;
+  /// Serves the schedule tools.
+  schedules_actor schedules;
 };
 
 struct endpoint_state {

@@ -4,6 +4,9 @@
 // the call meanwhile.
 #include "actors/endpoint.hpp"
 
+#include "protocol/templates.hpp"
+#include "protocol/tools.hpp"
+
 #include <caf/event_based_actor.hpp>
 
 #include <algorithm>
@@ -75,6 +78,44 @@ void run_and_wait(self_ptr self, const std::string& id,
       on_error(self, id));
 }
 
+// Submits a job (console_execute_async, also from a template): answered
+// at once, or with options.waitMs once it ended or the time is up.
+void submit_job(self_ptr self, const std::string& id, const std::string& token,
+                job_spec spec) {
+  auto& sched = self->state.scheduler;
+  if (spec.wait_ms <= 0) {
+    self->request(sched, caf::infinite, atom::submit_v, std::move(spec))
+      .then(
+        [self, id](submit_result& r) {
+          submit_reply reply{std::move(r), false, {}, {}};
+          on_result<submit_reply>(self, id)(reply);
+        },
+        on_error(self, id));
+    return;
+  }
+  auto kept = std::make_shared<job_spec>(spec);
+  self->request(sched, caf::infinite, atom::submit_v, std::move(spec))
+    .then([self, id, token, kept](
+            submit_result& r) { run_and_wait(self, id, token, r, *kept); },
+          on_error(self, id));
+}
+
+const protocol::tool_catalog& catalog(self_ptr self) {
+  auto& tools = self->state.config.tools;
+  return tools ? *tools : *protocol::default_catalog();
+}
+
+// A tool served by another actor than SCHEDULER, which may be missing in a
+// configuration without it (tests): the call fails instead of hanging.
+template <class Handle> bool require(self_ptr self, const std::string& id,
+                                     const Handle& handle, const char* what) {
+  if (handle)
+    return true;
+  on_error(self, id)(make_tool_error(
+    codes::internal_error, std::string{what} + " is not available"));
+  return false;
+}
+
 struct call_visitor {
   self_ptr self;
   const std::string& id;
@@ -85,21 +126,84 @@ struct call_visitor {
   }
 
   void operator()(job_spec& spec) {
-    if (spec.wait_ms <= 0) {
-      self->request(sched(), caf::infinite, atom::submit_v, std::move(spec))
-        .then(
-          [self{self}, id{id}](submit_result& r) {
-            submit_reply reply{std::move(r), false, {}, {}};
-            on_result<submit_reply>(self, id)(reply);
-          },
-          on_error(self, id));
+    submit_job(self, id, token, std::move(spec));
+  }
+  // The template comes from the STORE; instantiating it (substitution,
+  // the call's options over the template's, the same checks as any
+  // submit) is protocol work done here, off SCHEDULER.
+  void operator()(protocol::template_call& call) {
+    auto& store = self->state.config.store;
+    if (!require(self, id, store, "the template store"))
       return;
-    }
-    auto kept = std::make_shared<job_spec>(spec);
-    self->request(sched(), caf::infinite, atom::submit_v, std::move(spec))
-      .then([self{self}, id{id}, token{token}, kept](
-              submit_result& r) { run_and_wait(self, id, token, r, *kept); },
-            on_error(self, id));
+    auto name = call.name;
+    self
+      ->request(store, caf::infinite, atom::templates_v, atom::get_v,
+                std::move(name))
+      .then(
+        [self{self}, id{id}, token{token},
+         call{std::move(call)}](job_template& tpl) {
+          job_spec spec;
+          tool_error err;
+          if (!protocol::instantiate(catalog(self), tpl, call, spec, err)) {
+            if (settle(self, id))
+              reply(self, self->state.session.render_error(id, err));
+            return;
+          }
+          submit_job(self, id, token, std::move(spec));
+        },
+        on_error(self, id));
+  }
+  void operator()(schedule_spec& x) {
+    auto& to = self->state.config.schedules;
+    if (require(self, id, to, "the schedule service"))
+      self
+        ->request(to, caf::infinite, atom::schedules_v, atom::submit_v,
+                  std::move(x))
+        .then(on_result<schedule_info>(self, id), on_error(self, id));
+  }
+  void operator()(schedule_update& x) {
+    auto& to = self->state.config.schedules;
+    if (require(self, id, to, "the schedule service"))
+      self
+        ->request(to, caf::infinite, atom::schedules_v, atom::put_v,
+                  std::move(x))
+        .then(on_result<schedule_info>(self, id), on_error(self, id));
+  }
+  void operator()(protocol::list_schedules_call&) {
+    auto& to = self->state.config.schedules;
+    if (require(self, id, to, "the schedule service"))
+      self->request(to, caf::infinite, atom::schedules_v, atom::list_v)
+        .then(on_result<schedule_list>(self, id), on_error(self, id));
+  }
+  void operator()(protocol::delete_schedule_call& x) {
+    auto& to = self->state.config.schedules;
+    if (require(self, id, to, "the schedule service"))
+      self
+        ->request(to, caf::infinite, atom::schedules_v, atom::erase_v,
+                  std::move(x.id))
+        .then(on_result<delete_result>(self, id), on_error(self, id));
+  }
+  void operator()(job_template& x) {
+    auto& to = self->state.config.store;
+    if (require(self, id, to, "the template store"))
+      self
+        ->request(to, caf::infinite, atom::templates_v, atom::put_v,
+                  std::move(x))
+        .then(on_result<job_template>(self, id), on_error(self, id));
+  }
+  void operator()(protocol::list_templates_call&) {
+    auto& to = self->state.config.store;
+    if (require(self, id, to, "the template store"))
+      self->request(to, caf::infinite, atom::templates_v, atom::list_v)
+        .then(on_result<template_list>(self, id), on_error(self, id));
+  }
+  void operator()(protocol::delete_template_call& x) {
+    auto& to = self->state.config.store;
+    if (require(self, id, to, "the template store"))
+      self
+        ->request(to, caf::infinite, atom::templates_v, atom::erase_v,
+                  std::move(x.name))
+        .then(on_result<delete_result>(self, id), on_error(self, id));
   }
   void operator()(std::string& job_id) {
     self->request(sched(), caf::infinite, atom::status_v, std::move(job_id))

@@ -8,11 +8,13 @@
 #include "actors/logger.hpp"
 #include "actors/metrics.hpp"
 #include "actors/scheduler.hpp"
+#include "actors/schedules.hpp"
 #include "actors/store/store_actor.hpp"
 #include "actors/sweeper.hpp"
 #include "actors/transport/stdin_reader.hpp"
 #include "actors/transport/stdio_sink.hpp"
 #include "app/config.hpp"
+#include "protocol/templates.hpp"
 #include "protocol/tools.hpp"
 
 #include <caf/actor_system.hpp>
@@ -174,11 +176,22 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     auto sweep = sys.spawn(sweeper, sched,
                            std::chrono::milliseconds(cfg.cleanup_interval_ms),
                            cfg.retention_ms);
+    schedules_config schedules_cfg;
+    schedules_cfg.store = kept;
+    schedules_cfg.scheduler = sched;
+    schedules_cfg.metrics = stats;
+    schedules_cfg.parse_job = [tools](const std::string& job, job_spec& spec,
+                                      tool_error& err) {
+      return protocol::parse_job_object(*tools, job, spec, err);
+    };
+    auto timetable = sys.spawn(schedules, std::move(schedules_cfg));
     endpoint_config ec;
     ec.max_line_bytes = cfg.max_line_bytes;
     ec.out = out;
     ec.tools = tools;
     ec.input = gate;
+    ec.store = kept;
+    ec.schedules = timetable;
     // Wakes the main thread at once (SIGUSR1 is blocked and waited for).
     ec.on_stopped = [&stopped] {
       stopped = true;
@@ -219,6 +232,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     reader.stop();
     for (auto& h :
          {caf::actor_cast<caf::actor>(ep), caf::actor_cast<caf::actor>(sweep),
+          caf::actor_cast<caf::actor>(timetable),
           caf::actor_cast<caf::actor>(sched),
           caf::actor_cast<caf::actor>(stats)})
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);

@@ -67,6 +67,13 @@ const EXPECTED_TOOLS = [
   'console_resume_job',
   'console_resize_terminal',
   'console_restart_job',
+  'console_create_schedule',
+  'console_list_schedules',
+  'console_update_schedule',
+  'console_delete_schedule',
+  'console_save_template',
+  'console_list_templates',
+  'console_delete_template',
 ];
 const MAX_CONCURRENT = 4;
 
@@ -852,6 +859,87 @@ step('usage', 'usage in status and metrics', async () => {
   const m = await ok('console_get_job_metrics');
   assert.ok(m.metrics.usage && m.metrics.usage.jobs >= 1, jsonText(m.metrics));
   assert.ok(m.metrics.sessions.some((s) => s.usage?.jobs >= 1), jsonText(m.metrics.sessions));
+});
+
+// -- workflows (issue 12) -----------------------------------------------------
+
+step('depends-on', 'options.dependsOn: wait for all, then process; a failure cascades', async () => {
+  const a = await start('sh', ['-c', 'sleep 0.3; echo a']);
+  const b = await start('sh', ['-c', 'exit 4']);
+  const after = await start('echo', ['processed'], { dependsOn: [a] });
+  const j = await status(after);
+  if (j.status === 'pending') {
+    assert.equal(j.pendingReason, 'waiting_for_dependencies', jsonText(j));
+    assert.deepEqual(j.waitingFor, [a]);
+  }
+  const done = await waitExit(after);
+  assert.equal(done.job.status, 'completed', jsonText(done.job));
+  const chained = await start('true', [], { dependsOn: [a, b] });
+  const w = await waitExit(chained);
+  assert.equal(w.job.status, 'cancelled');
+  assert.equal(w.job.errorCode, 'DEPENDENCY_FAILED', jsonText(w.job));
+  const alert = await start('echo', ['alert'], { dependsOn: [b], dependencyCondition: 'failure' });
+  assert.equal((await waitExit(alert)).job.status, 'completed');
+  await err('console_execute_async', { command: 'true', options: { dependsOn: ['job-0-nope0'] } }, 'JOB_NOT_FOUND');
+});
+
+step('retry', 'options.retry: a job that fails twice succeeds on its third attempt', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jobd-sdk-retry-'));
+  const script = `n=$(cat ${dir}/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${dir}/n; echo try $n; [ $n -ge 3 ]`;
+  const id = await start('sh', ['-c', script], { retry: { maxAttempts: 4, backoffMs: 50, jitter: false } });
+  const w = await waitExit(id);
+  assert.equal(w.job.status, 'completed', jsonText(w.job));
+  assert.equal(w.job.attempt, 3);
+  assert.equal(w.job.maxAttempts, 4);
+  assert.equal(w.job.attempts.length, 3, jsonText(w.job.attempts));
+  rmSync(dir, { recursive: true, force: true });
+  const out = await ok('console_get_job_output', { jobId: id });
+  assert.deepEqual(out.chunks.map((c) => c.attempt), [1, 2, 3], jsonText(out.chunks));
+});
+
+step('delay', 'options.delayMs: pending with scheduledFor, then runs', async () => {
+  const id = await start('true', [], { delayMs: 400 });
+  const j = await status(id);
+  assert.equal(j.status, 'pending');
+  assert.equal(j.pendingReason, 'scheduled', jsonText(j));
+  assert.ok(Date.parse(j.scheduledFor) > Date.now() - 1000, jsonText(j));
+  const w = await waitExit(id);
+  assert.ok(Date.parse(w.job.startedAt) >= Date.parse(j.scheduledFor), jsonText(w.job));
+});
+
+step('templates', 'console_save_template / execute with params / list / delete', async () => {
+  const saved = await ok('console_save_template', {
+    name: 'sdk-greet', command: 'echo', args: ['hi', '{{who}}'],
+    parameters: { who: { description: 'whom to greet', pattern: '[a-z ;$()]+' } },
+  });
+  assert.equal(saved.name, 'sdk-greet', jsonText(saved));
+  const list = await ok('console_list_templates');
+  assert.ok(list.templates.some((t) => t.name === 'sdk-greet'), jsonText(list));
+  const sc = await ok('console_execute_async', { template: 'sdk-greet', params: { who: 'you; $(reboot)' } });
+  jobs.set(sc.jobId, { session: 'default', status: sc.status });
+  const w = await waitExit(sc.jobId);
+  assert.equal(w.job.template, 'sdk-greet');
+  const out = await ok('console_get_job_output', { jobId: sc.jobId });
+  assert.equal(out.chunks.map((c) => c.content).join(''), 'hi you; $(reboot)\n');
+  await err('console_execute_async', { template: 'sdk-greet', params: { who: 'UPPER' } }, 'INVALID_ARGUMENTS');
+  await ok('console_delete_template', { name: 'sdk-greet' });
+  await err('console_execute_async', { template: 'sdk-greet', params: { who: 'x' } }, 'TEMPLATE_NOT_FOUND');
+});
+
+step('schedules', 'console_create_schedule / list (next five firings) / update / delete', async () => {
+  const created = await ok('console_create_schedule', {
+    name: 'sdk-hourly', cron: '0 * * * *', timezone: 'America/New_York', command: 'echo', args: ['tick'],
+  });
+  assert.match(created.scheduleId, /\S/, jsonText(created));
+  const list = await ok('console_list_schedules');
+  const mine = list.schedules.find((s) => s.scheduleId === created.scheduleId);
+  assert.ok(mine, jsonText(list));
+  assert.equal(mine.nextFirings.length, 5);
+  const times = mine.nextFirings.map((t) => Date.parse(t));
+  for (let i = 1; i < 5; ++i) assert.equal(times[i] - times[i - 1], 3_600_000);
+  await ok('console_update_schedule', { scheduleId: created.scheduleId, enabled: false });
+  await ok('console_delete_schedule', { scheduleId: created.scheduleId });
+  await err('console_delete_schedule', { scheduleId: created.scheduleId }, 'SCHEDULE_NOT_FOUND');
 });
 
 step('shutdown', 'shutdown: jobd exits 0 when the client closes stdin', async () => {
