@@ -27,8 +27,7 @@ inline int64_t int_or(const Value* obj, const char* name, int64_t fallback) {
   return v != nullptr && v->IsInt64() ? v->GetInt64() : fallback;
 }
 
-inline uint64_t uint_or(const Value* obj, const char* name,
-                        uint64_t fallback) {
+inline uint64_t uint_or(const Value* obj, const char* name, uint64_t fallback) {
   auto v = member(obj, name);
   return v != nullptr && v->IsUint64() ? v->GetUint64() : fallback;
 }
@@ -62,7 +61,6 @@ template_call parse_template_call(const Value& args);
 /// The tools of schedules and templates; false with `err` filled if the
 /// job they carry does not parse (arguments_workflows.cpp).
 bool parse_workflow_tool(const tool_catalog& catalog, tool_id id,
-                         const Value& args, tool_request& out,
-                         tool_error& err);
+                         const Value& args, tool_request& out, tool_error& err);
 
 } // namespace jobd::protocol::arguments_detail

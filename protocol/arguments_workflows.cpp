@@ -29,8 +29,8 @@ void parse_retry(const Value& retry, retry_policy& out) {
         out.on_timeout = true;
     }
   }
-  if (auto codes = member(retry, "exitCodes"); codes != nullptr
-                                               && codes->IsArray())
+  if (auto codes = member(retry, "exitCodes");
+      codes != nullptr && codes->IsArray())
     for (auto& x : codes->GetArray())
       if (x.IsInt())
         out.exit_codes.push_back(x.GetInt());
@@ -133,8 +133,8 @@ bool parse_save(const tool_catalog& catalog, const Value& args,
 
 void parse_workflow_options(const Value& options, timestamp_ms now,
                             job_spec& spec) {
-  if (auto deps = member(options, "dependsOn"); deps != nullptr
-                                                && deps->IsArray()) {
+  if (auto deps = member(options, "dependsOn");
+      deps != nullptr && deps->IsArray()) {
     spec.depends_on.reserve(deps->Size());
     for (auto& x : deps->GetArray())
       if (x.IsString())
@@ -143,8 +143,8 @@ void parse_workflow_options(const Value& options, timestamp_ms now,
   if (auto c = member(options, "dependencyCondition");
       c != nullptr && c->IsString())
     from_string(str(*c), spec.condition);
-  if (auto retry = member(options, "retry"); retry != nullptr
-                                             && retry->IsObject())
+  if (auto retry = member(options, "retry");
+      retry != nullptr && retry->IsObject())
     parse_retry(*retry, spec.retry);
   if (auto at = member(options, "startAt"); at != nullptr && at->IsString()) {
     timestamp_ms ts = 0;

@@ -61,8 +61,8 @@ bool expect(std::string_view text, size_t& pos, char c) {
 }
 
 unsigned days_in_month(unsigned y, unsigned m) {
-  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30,
-                                      31, 31, 30, 31, 30, 31};
+  static constexpr unsigned days[]
+    = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   return m == 2 && leap ? 29 : days[m - 1];
 }

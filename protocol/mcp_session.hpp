@@ -55,27 +55,27 @@ struct delete_template_call {
 
 /// A `tools/call` the runtime must carry out.
 using tool_request
-  = std::variant<job_spec,         // console_execute_async
-                 std::string,      // console_get_job_status (id)
-                 output_call,      // console_get_job_output
-                 cancel_call,      // console_cancel_job
-                 list_query,       // console_list_jobs
-                 metrics_call,     // console_get_job_metrics
-                 cleanup_query,    // console_cleanup_jobs
-                 wait_query,       // console_wait_job (jobId)
-                 wait_many_query,  // console_wait_job (jobIds)
-                 input_request,    // console_send_input
-                 signal_request,   // console_signal_job
-                 pause_request,    // console_pause_job, console_resume_job
-                 resize_request,   // console_resize_terminal
-                 restart_request,  // console_restart_job
-                 template_call,    // console_execute_async (template)
-                 schedule_spec,    // console_create_schedule
-                 schedule_update,  // console_update_schedule
-                 list_schedules_call,  // console_list_schedules
-                 delete_schedule_call, // console_delete_schedule
-                 job_template,         // console_save_template
-                 list_templates_call,  // console_list_templates
+  = std::variant<job_spec,              // console_execute_async
+                 std::string,           // console_get_job_status (id)
+                 output_call,           // console_get_job_output
+                 cancel_call,           // console_cancel_job
+                 list_query,            // console_list_jobs
+                 metrics_call,          // console_get_job_metrics
+                 cleanup_query,         // console_cleanup_jobs
+                 wait_query,            // console_wait_job (jobId)
+                 wait_many_query,       // console_wait_job (jobIds)
+                 input_request,         // console_send_input
+                 signal_request,        // console_signal_job
+                 pause_request,         // console_pause_job, console_resume_job
+                 resize_request,        // console_resize_terminal
+                 restart_request,       // console_restart_job
+                 template_call,         // console_execute_async (template)
+                 schedule_spec,         // console_create_schedule
+                 schedule_update,       // console_update_schedule
+                 list_schedules_call,   // console_list_schedules
+                 delete_schedule_call,  // console_delete_schedule
+                 job_template,          // console_save_template
+                 list_templates_call,   // console_list_templates
                  delete_template_call>; // console_delete_template
 
 /// What the runtime must do after a line was handled.

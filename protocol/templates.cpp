@@ -46,8 +46,7 @@ bool placeholder_at(std::string_view text, size_t at, std::string_view& name,
   if (text.compare(at, 2, "{{") != 0)
     return false;
   auto end = text.find("}}", at + 2);
-  if (end == std::string_view::npos
-      || end - at - 2 > limits::max_placeholder)
+  if (end == std::string_view::npos || end - at - 2 > limits::max_placeholder)
     return false;
   name = text.substr(at + 2, end - at - 2);
   length = end + 2 - at;
@@ -55,8 +54,7 @@ bool placeholder_at(std::string_view text, size_t at, std::string_view& name,
 }
 
 /// Calls `f(name)` for every placeholder of `text`; stops at false.
-template <class F>
-bool each_placeholder(std::string_view text, F f) {
+template <class F> bool each_placeholder(std::string_view text, F f) {
   for (auto at = text.find("{{"); at != std::string_view::npos;) {
     std::string_view name;
     size_t length = 0;
@@ -156,8 +154,8 @@ std::vector<slot> placeholder_slots(Document& job) {
       env != o.MemberEnd() && env->value.IsObject())
     for (auto& m : env->value.GetObject())
       if (m.value.IsString())
-        out.push_back({&m.value, "options.environment."
-                                   + shorten(str(m.name), 64)});
+        out.push_back(
+          {&m.value, "options.environment." + shorten(str(m.name), 64)});
   if (auto wd = o.FindMember("workingDirectory");
       wd != o.MemberEnd() && wd->value.IsString())
     out.push_back({&wd->value, "options.workingDirectory"});
@@ -186,7 +184,8 @@ bool substitute_job(Document& job, const value_map& values, tool_error& err) {
                            "parameter values");
       return false;
     }
-    s.value->SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()),
+    s.value->SetString(text.data(),
+                       static_cast<rapidjson::SizeType>(text.size()),
                        job.GetAllocator());
   }
   return true;

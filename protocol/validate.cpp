@@ -460,8 +460,7 @@ bool validate_arguments(const tool_catalog& tools, tool_id id,
       if (with_template)
         return true;
       return check_execute(tools, args, err)
-             && check_workflow_options(member(args, "options"), now_ms(),
-                                       err);
+             && check_workflow_options(member(args, "options"), now_ms(), err);
     }
     case tool_id::list:
       return check_tag_names(member(member(args, "options"), "tags"),

@@ -129,8 +129,7 @@ bool check_workflow_options(const Value* options, timestamp_ms now,
     return true;
   if (both(options, "startAt", "delayMs", "options.", err))
     return false;
-  if (both(member(options, "retry"), "on", "exitCodes", "options.retry.",
-           err))
+  if (both(member(options, "retry"), "on", "exitCodes", "options.retry.", err))
     return false;
   auto at = member(options, "startAt");
   if (at == nullptr)

@@ -28,10 +28,9 @@ job_template saved(const std::string& args) {
 // Instantiates `tpl` with `params` (a JSON object) and call options.
 bool run(const job_template& tpl, const std::string& params,
          const std::string& options, job_spec& out, tool_error& err) {
-  auto call = std::get<template_call>(
-    dispatched("console_execute_async", R"({"template":")" + tpl.name
-                                          + R"(","params":)" + params
-                                          + R"(,"options":)" + options + "}"));
+  auto call = std::get<template_call>(dispatched(
+    "console_execute_async", R"({"template":")" + tpl.name + R"(","params":)"
+                               + params + R"(,"options":)" + options + "}"));
   return instantiate(*default_catalog(), tpl, call, out, err);
 }
 
@@ -80,11 +79,10 @@ TEST(schedule_tools, refusals_name_the_field) {
   std::string msg;
   for (auto name : {"waitMs", "idempotencyKey", "startAt", "delayMs",
                     "dependsOn", "waitOutput", "dependencyCondition"}) {
-    auto value = std::string(name) == "dependsOn" ? "[\"a\"]"
+    auto value = std::string(name) == "dependsOn"    ? "[\"a\"]"
                  : std::string(name) == "waitOutput" ? "{}"
-                 : std::string(name) == "startAt"
-                     ? "\"2026-12-01T18:00:00Z\""
-                 : std::string(name) == "idempotencyKey" ? "\"k\""
+                 : std::string(name) == "startAt" ? "\"2026-12-01T18:00:00Z\""
+                 : std::string(name) == "idempotencyKey"      ? "\"k\""
                  : std::string(name) == "dependencyCondition" ? "\"finish\""
                                                               : "1";
     EXPECT_EQ(refused_field(t,
@@ -181,8 +179,9 @@ TEST(template_save, parses_parameters_and_the_job) {
   EXPECT_EQ(tpl.parameters.at("env").default_value, "staging");
   EXPECT_FALSE(tpl.parameters.at("target").has_default);
   EXPECT_EQ(tpl.parameters.at("target").description, "host");
-  auto numeric = saved(R"({"name":"n","command":"x","args":["{{n}}"],)"
-                       R"("parameters":{"n":{"default":3},"b":{"default":false}}})");
+  auto numeric
+    = saved(R"({"name":"n","command":"x","args":["{{n}}"],)"
+            R"("parameters":{"n":{"default":3},"b":{"default":false}}})");
   EXPECT_EQ(numeric.parameters.at("n").default_value, "3");
   EXPECT_EQ(numeric.parameters.at("b").default_value, "false");
 }
@@ -190,12 +189,13 @@ TEST(template_save, parses_parameters_and_the_job) {
 TEST(template_save, refusals_name_the_field) {
   const std::string t = "console_save_template";
   std::string msg;
-  EXPECT_EQ(refused_field(t, R"({"name":"t","command":"{{p}}",)"
-                             R"("parameters":{"p":{}}})",
+  EXPECT_EQ(refused_field(t,
+                          R"({"name":"t","command":"{{p}}",)"
+                          R"("parameters":{"p":{}}})",
                           &msg),
             "command");
-  EXPECT_EQ(refused_field(t, R"({"name":"t","command":"x","args":["a","{{q}}"]})",
-                          &msg),
+  EXPECT_EQ(refused_field(
+              t, R"({"name":"t","command":"x","args":["a","{{q}}"]})", &msg),
             "args[1]");
   EXPECT_EQ(msg, "args[1] uses {{q}}, which names no parameter");
   EXPECT_EQ(refused_field(t, R"({"name":"t","command":"x",)"
@@ -239,8 +239,8 @@ TEST(template_run, substitutes_literally_and_sets_the_template_name) {
   auto tpl = saved(deploy);
   job_spec spec;
   tool_error err;
-  ASSERT_TRUE(run(tpl, R"({"target":"web-1","version":"2.10"})", "{}", spec,
-                  err))
+  ASSERT_TRUE(
+    run(tpl, R"({"target":"web-1","version":"2.10"})", "{}", spec, err))
     << err.message;
   EXPECT_EQ(spec.command, "/usr/bin/deploy");
   EXPECT_EQ(spec.args, (std::vector<std::string>{"--env=staging", "web-1",
@@ -255,16 +255,15 @@ TEST(template_run, injection_attempts_stay_one_literal_value) {
   auto tpl = saved(R"({"name":"echo","command":"echo",)"
                    R"("args":["{{msg}}","{{other}}"],)"
                    R"("parameters":{"msg":{},"other":{"default":"o"}}})");
-  for (auto value :
-       {"; rm -rf /", "$(reboot)", "`id`", "a b c", "line1\nline2",
-        "{{other}}", "{{msg}}", "' \" \\", "--flag=1 && true"}) {
+  for (auto value : {"; rm -rf /", "$(reboot)", "`id`", "a b c", "line1\nline2",
+                     "{{other}}", "{{msg}}", "' \" \\", "--flag=1 && true"}) {
     job_spec spec;
     tool_error err;
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
     w.String(value);
-    ASSERT_TRUE(run(tpl, std::string(R"({"msg":)") + sb.GetString() + "}",
-                    "{}", spec, err))
+    ASSERT_TRUE(run(tpl, std::string(R"({"msg":)") + sb.GetString() + "}", "{}",
+                    spec, err))
       << value << ": " << err.message;
     ASSERT_EQ(spec.args.size(), 2u) << value;
     EXPECT_EQ(spec.args[0], value);
@@ -285,14 +284,13 @@ TEST(template_run, parameter_values_are_checked) {
   EXPECT_EQ(err.details.at("field"), "\"params.nope\"");
   // The pattern must match the whole value.
   for (auto bad : {"production", "prod;x", "xprod", "prod\\n", ""}) {
-    EXPECT_FALSE(run(tpl,
-                     std::string(R"({"target":"t","env":")") + bad + "\"}",
+    EXPECT_FALSE(run(tpl, std::string(R"({"target":"t","env":")") + bad + "\"}",
                      "{}", spec, err))
       << bad;
     EXPECT_EQ(err.details.at("field"), "\"params.env\"") << bad;
   }
-  EXPECT_TRUE(run(tpl, R"({"target":"t","env":"prod","version":12})", "{}",
-                  spec, err))
+  EXPECT_TRUE(
+    run(tpl, R"({"target":"t","env":"prod","version":12})", "{}", spec, err))
     << err.message;
   EXPECT_EQ(spec.args[3], "v12");
   EXPECT_FALSE(run(tpl, R"({"target":"t","version":-1})", "{}", spec, err));

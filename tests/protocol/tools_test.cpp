@@ -123,13 +123,26 @@ TEST(tools_list, has_twenty_one_complete_tools) {
       EXPECT_TRUE(ro) << name;
     }
   }
-  EXPECT_EQ(names, (std::set<std::string>{t_exec, t_status, t_output, t_cancel,
-                                          t_list, t_metrics, t_cleanup, t_wait,
-                                          t_input, t_signal, t_pause, t_resume,
-                                          t_resize, t_restart,
-                                          t_create_schedule, t_list_schedules,
-                                          t_update_schedule, t_delete_schedule,
-                                          t_save_template, t_list_templates,
+  EXPECT_EQ(names, (std::set<std::string>{t_exec,
+                                          t_status,
+                                          t_output,
+                                          t_cancel,
+                                          t_list,
+                                          t_metrics,
+                                          t_cleanup,
+                                          t_wait,
+                                          t_input,
+                                          t_signal,
+                                          t_pause,
+                                          t_resume,
+                                          t_resize,
+                                          t_restart,
+                                          t_create_schedule,
+                                          t_list_schedules,
+                                          t_update_schedule,
+                                          t_delete_schedule,
+                                          t_save_template,
+                                          t_list_templates,
                                           t_delete_template}));
 }
 

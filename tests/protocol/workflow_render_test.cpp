@@ -361,5 +361,6 @@ TEST(workflow_render, the_declared_field_check_finds_undeclared_fields) {
                    R"("extra":1})");
   std::vector<std::string> extra;
   undeclared(schema, doc, "", extra);
-  EXPECT_EQ(extra, (std::vector<std::string>{".job.attempts[].bogus", ".extra"}));
+  EXPECT_EQ(extra,
+            (std::vector<std::string>{".job.attempts[].bogus", ".extra"}));
 }

@@ -73,8 +73,7 @@ TEST(workflow_options, depends_on_from_one_to_a_hundred_distinct_ids) {
   EXPECT_EQ(msg, "options.dependsOn[2] repeats an earlier item (items must "
                  "differ)");
   EXPECT_EQ(exec_refused(R"({"dependsOn":[""]})"), "options.dependsOn[0]");
-  EXPECT_EQ(exec_refused(R"({"dependsOn":[")" + std::string(257, 'a')
-                         + "\"]}"),
+  EXPECT_EQ(exec_refused(R"({"dependsOn":[")" + std::string(257, 'a') + "\"]}"),
             "options.dependsOn[0]");
 }
 
@@ -119,16 +118,14 @@ TEST(workflow_options, retry_defaults_and_every_field) {
 
 TEST(workflow_options, retry_refusals_name_the_field) {
   std::string msg;
-  EXPECT_EQ(exec_refused(R"({"retry":{}})", &msg),
-            "options.retry.maxAttempts");
+  EXPECT_EQ(exec_refused(R"({"retry":{}})", &msg), "options.retry.maxAttempts");
   EXPECT_EQ(msg, "options.retry.maxAttempts is required");
   EXPECT_EQ(exec_refused(R"({"retry":{"maxAttempts":2,"on":["failure"],)"
                          R"("exitCodes":[1]}})",
                          &msg),
             "options.retry.exitCodes");
-  EXPECT_EQ(msg,
-            "give either options.retry.on or options.retry.exitCodes, not "
-            "both");
+  EXPECT_EQ(msg, "give either options.retry.on or options.retry.exitCodes, not "
+                 "both");
   EXPECT_EQ(exec_refused(R"({"retry":{"maxAttempts":2,"on":[]}})"),
             "options.retry.on");
   EXPECT_EQ(
@@ -175,8 +172,7 @@ TEST(workflow_options, exit_codes_0_to_255_and_1_to_256_distinct) {
 TEST(workflow_options, start_at_is_read_strictly) {
   EXPECT_EQ(exec_with(R"({"startAt":"2026-12-01T18:00:00Z"})").start_at,
             1796148000000);
-  EXPECT_EQ(exec_with(R"({"startAt":"2026-12-01T19:30:00.25+01:30"})")
-              .start_at,
+  EXPECT_EQ(exec_with(R"({"startAt":"2026-12-01T19:30:00.25+01:30"})").start_at,
             1796148000250);
   // A time in the past starts at once: it stays as given.
   EXPECT_EQ(exec_with(R"({"startAt":"2000-02-29T00:00:00-00:00"})").start_at,
@@ -189,9 +185,8 @@ TEST(workflow_options, start_at_is_read_strictly) {
         "2026-12-01T18:00:00.1234567890Z", "2026-12-01T18:00:00+0100",
         "2026-12-01T18:00:00+24:00", "2026-12-01T18:00:00Zjunk",
         "+2026-12-01T18:00:00Z", "1969-12-31T23:59:59Z"}) {
-    EXPECT_EQ(
-      exec_refused(std::string(R"({"startAt":")") + bad + "\"}", &msg),
-      "options.startAt")
+    EXPECT_EQ(exec_refused(std::string(R"({"startAt":")") + bad + "\"}", &msg),
+              "options.startAt")
       << bad;
   }
   auto far = iso8601(now_ms() + limits::max_delay_ms + 60000);
@@ -209,9 +204,9 @@ TEST(workflow_options, delay_ms_counts_from_now_and_excludes_start_at) {
   EXPECT_LE(spec.start_at, now_ms() + 5000);
   EXPECT_EQ(exec_with(R"({"delayMs":0})").start_at, 0);
   std::string msg;
-  EXPECT_EQ(exec_refused(R"({"delayMs":1,"startAt":"2026-12-01T18:00:00Z"})",
-                         &msg),
-            "options.delayMs");
+  EXPECT_EQ(
+    exec_refused(R"({"delayMs":1,"startAt":"2026-12-01T18:00:00Z"})", &msg),
+    "options.delayMs");
   EXPECT_EQ(msg, "give either options.startAt or options.delayMs, not both");
 }
 
@@ -232,9 +227,9 @@ TEST(iso8601_parse, round_trips_and_calendar) {
 }
 
 TEST(template_call_parse, params_and_options_as_text) {
-  auto call = std::get<template_call>(dispatched(
-    exec, R"({"template":"train.v2","params":{"lr":0.5,"epochs":3,)"
-          R"("dry":true,"name":"a b"},"options":{"priority":7}})"));
+  auto call = std::get<template_call>(
+    dispatched(exec, R"({"template":"train.v2","params":{"lr":0.5,"epochs":3,)"
+                     R"("dry":true,"name":"a b"},"options":{"priority":7}})"));
   EXPECT_EQ(call.name, "train.v2");
   EXPECT_EQ(call.params.at("lr"), "0.5");
   EXPECT_EQ(call.params.at("epochs"), "3");
@@ -260,9 +255,9 @@ TEST(template_call_parse, refusals_name_the_field) {
   EXPECT_EQ(msg, "params is only allowed with template");
   EXPECT_EQ(refused_field(exec, R"({"template":"a/b"})"), "template");
   EXPECT_EQ(refused_field(exec, R"({"template":""})"), "template");
-  EXPECT_EQ(refused_field(exec, R"({"template":")" + std::string(129, 'a')
-                                  + "\"}"),
-            "template");
+  EXPECT_EQ(
+    refused_field(exec, R"({"template":")" + std::string(129, 'a') + "\"}"),
+    "template");
   EXPECT_EQ(refused_field(exec, R"({"template":"t","params":{"a":[1]}})"),
             "params.a");
   EXPECT_EQ(refused_field(exec, R"({"template":"t","params":{"a":null}})"),
@@ -285,12 +280,13 @@ TEST(template_call_parse, refusals_name_the_field) {
 }
 
 TEST(list_filters, depends_on_schedule_and_template) {
-  auto q = std::get<list_query>(
-    dispatched("console_list_jobs", R"({"options":{"dependsOn":"job-1",)"
-                                    R"("scheduleId":"sched-1","template":"t"}})"));
+  auto q = std::get<list_query>(dispatched(
+    "console_list_jobs", R"({"options":{"dependsOn":"job-1",)"
+                         R"("scheduleId":"sched-1","template":"t"}})"));
   EXPECT_EQ(q.depends_on, "job-1");
   EXPECT_EQ(q.schedule_id, "sched-1");
   EXPECT_EQ(q.template_name, "t");
-  EXPECT_EQ(refused_field("console_list_jobs", R"({"options":{"dependsOn":""}})"),
-            "options.dependsOn");
+  EXPECT_EQ(
+    refused_field("console_list_jobs", R"({"options":{"dependsOn":""}})"),
+    "options.dependsOn");
 }
