@@ -187,7 +187,13 @@ constexpr tool_def defs[tool_count] = {
    "console_send_input feed it; options.tty runs it on a terminal. With "
    "options.idempotencyKey a repeated submit returns the first job "
    "(deduplicated true) instead of starting another. status and list show "
-   "progress read from its output (percentages, N/M counts, bars).",
+   "progress read from its output (percentages, N/M counts, bars). "
+   "Workflows: options.dependsOn waits for other jobs (pending until "
+   "options.dependencyCondition holds, else cancelled with "
+   "DEPENDENCY_FAILED), options.retry runs failed attempts again with "
+   "backoff under the same jobId, options.startAt or options.delayMs "
+   "delay the start; template and params run a template saved with "
+   "console_save_template instead of command and args.",
    execute_input, execute_output, false, false, false, true},
   {"console_get_job_status", "Get job status",
    "Get a job's status (pending, running, completed, failed, cancelled) and "
@@ -211,15 +217,17 @@ constexpr tool_def defs[tool_count] = {
    "the job had already ended.",
    cancel_input, cancel_output, false, true, true, false},
   {"console_list_jobs", "List jobs",
-   "List jobs, newest first, optionally filtered by status, session and "
-   "tags. Returns at most options.limit jobs (default 100), the total number "
+   "List jobs, newest first, optionally filtered by status, session, "
+   "tags, a dependency (dependsOn), a schedule (scheduleId) or a template. "
+   "Returns at most options.limit jobs (default 100), the total number "
    "of matches, and a nextCursor to pass as options.cursor when more remain.",
    list_input, list_output, true, false, true, false},
   {"console_get_job_metrics", "Get job metrics",
    "Get server-wide counters: jobs started, running, completed, failed and "
    "cancelled since the server started, queue size, concurrency in use and "
-   "its limit, average execution time, system load, uptime and per-session "
-   "counts. Takes no arguments.",
+   "its limit, average execution time, system load, uptime, per-session "
+   "counts, and in workflows the retries, dependency failures and "
+   "schedule firings, skips and misses. Takes no arguments.",
    metrics_input, metrics_output, true, false, true, false},
   {"console_cleanup_jobs", "Clean up finished jobs",
    "Remove finished jobs (completed, failed, cancelled) and their buffered "

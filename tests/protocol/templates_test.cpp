@@ -363,3 +363,88 @@ TEST(template_run, parse_job_object_refuses_what_is_not_a_job) {
                                R"({"command":"x","args":["1"]})", spec, err));
   EXPECT_EQ(spec.args, std::vector<std::string>{"1"});
 }
+
+TEST(workflow_limits, strings_and_counts_at_their_bounds_and_one_past) {
+  struct bound {
+    std::string tool;
+    std::string before; // arguments before the value
+    std::string after;
+    size_t max;
+    std::string field;
+  };
+  const std::string cs = "console_create_schedule";
+  const std::string st = "console_save_template";
+  std::vector<bound> bounds{
+    {cs, R"({"command":"x","cron":")", "\"}", 256, "cron"},
+    {cs, R"({"command":"x","cron":"@daily","timezone":")", "\"}", 64,
+     "timezone"},
+    {cs, R"({"command":"x","cron":"@daily","name":")", "\"}", 128, "name"},
+    {"console_update_schedule", R"({"scheduleId":")", "\"}", 256, "scheduleId"},
+    {"console_delete_schedule", R"({"scheduleId":")", "\"}", 256, "scheduleId"},
+    {st, R"({"command":"x","name":")", "\"}", 128, "name"},
+    {st, R"({"command":"x","name":"t","description":")", "\"}", 4096,
+     "description"},
+    {"console_delete_template", R"({"name":")", "\"}", 128, "name"},
+    {"console_execute_async", R"({"template":")", "\"}", 128, "template"},
+  };
+  for (auto& b : bounds) {
+    SCOPED_TRACE(b.tool + " " + b.field);
+    // Letters only: valid in every one of these fields.
+    auto ok = dispatched(b.tool, b.before + std::string(b.max, 'a') + b.after);
+    EXPECT_FALSE(std::holds_alternative<std::string>(ok));
+    std::string msg;
+    EXPECT_EQ(refused_field(
+                b.tool, b.before + std::string(b.max + 1, 'a') + b.after, &msg),
+              b.field);
+    EXPECT_EQ(msg, b.field + " must have at most " + std::to_string(b.max)
+                     + " characters");
+  }
+  // 64 parameters, not 65.
+  auto params = [](int n) {
+    std::string out = "{";
+    for (int i = 0; i < n; ++i)
+      out += (i > 0 ? ",\"p" : "\"p") + std::to_string(i) + "\":{}";
+    return out + "}";
+  };
+  EXPECT_EQ(
+    saved(R"({"name":"t","command":"x","parameters":)" + params(64) + "}")
+      .parameters.size(),
+    64u);
+  EXPECT_EQ(refused_field(st, R"({"name":"t","command":"x","parameters":)"
+                                + params(65) + "}"),
+            "parameters");
+  // Placeholder names up to 64 characters.
+  auto name64 = std::string(64, 'p');
+  EXPECT_EQ(saved(R"({"name":"t","command":"x","args":["{{)" + name64
+                  + R"(}}"],"parameters":{")" + name64 + R"(":{}}})")
+              .parameters.size(),
+            1u);
+}
+
+TEST(workflow_limits, patterns_are_bounded_and_linear) {
+  std::string msg;
+  EXPECT_EQ(refused_field(
+              "console_save_template",
+              R"({"name":"t","command":"x","parameters":)"
+              R"({"p":{"pattern":"[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000})"
+              R"([a-z]{1000}[a-z]{1000}"}}})",
+              &msg),
+            "parameters.p.pattern");
+  EXPECT_NE(msg.find("too complex"), std::string::npos) << msg;
+  EXPECT_EQ(refused_field("console_save_template",
+                          R"({"name":"t","command":"x","parameters":)"
+                          R"x({"p":{"pattern":"(?=a)"}}})x"),
+            "parameters.p.pattern");
+  // A catastrophic pattern for a backtracking engine against a long value
+  // that almost matches: RE2 answers at once.
+  auto tpl = saved(R"({"name":"t","command":"x","args":["{{p}}"],)"
+                   R"("parameters":{"p":{"pattern":"(a+)+b"}}})");
+  job_spec spec;
+  tool_error err;
+  EXPECT_FALSE(
+    run(tpl, R"({"p":")" + std::string(100000, 'a') + "\"}", "{}", spec, err));
+  EXPECT_EQ(err.details.at("field"), "\"params.p\"");
+  EXPECT_TRUE(
+    run(tpl, R"({"p":")" + std::string(100000, 'a') + "b\"}", "{}", spec, err))
+    << err.message;
+}
