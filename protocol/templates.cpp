@@ -40,16 +40,19 @@ bool valid_parameter_name(std::string_view name) {
 }
 
 // The placeholder at `at` ("{{name}}"): its name and length, or false if
-// the braces there do not form one (then they are literal text).
+// the braces there do not form one (then they are literal text). Only a
+// name's length is looked at for the closing braces, so a string of many
+// "{{" costs time linear in its length.
 bool placeholder_at(std::string_view text, size_t at, std::string_view& name,
                     size_t& length) {
   if (text.compare(at, 2, "{{") != 0)
     return false;
-  auto end = text.find("}}", at + 2);
-  if (end == std::string_view::npos || end - at - 2 > limits::max_placeholder)
+  auto window = text.substr(at + 2, limits::max_placeholder + 2);
+  auto close = window.find("}}");
+  if (close == std::string_view::npos)
     return false;
-  name = text.substr(at + 2, end - at - 2);
-  length = end + 2 - at;
+  name = window.substr(0, close);
+  length = close + 4;
   return valid_parameter_name(name);
 }
 

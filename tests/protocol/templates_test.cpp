@@ -350,6 +350,25 @@ TEST(template_run, sizes_stay_bounded) {
   EXPECT_EQ(spec.args[4095].size(), 32u);
 }
 
+TEST(template_run, braces_that_form_no_placeholder_are_literal_and_cheap) {
+  // Seven arguments of 131072 "{" each: linear to scan, all literal.
+  std::string args = "[";
+  for (int i = 0; i < 7; ++i)
+    args += (i > 0 ? ",\"" : "\"") + std::string(131072, '{') + "\"";
+  args += R"(,"{{ p }}","{{p}","{{1p}}","{{p}}}"])";
+  auto tpl = saved(R"({"name":"b","command":"x","args":)" + args
+                   + R"(,"parameters":{"p":{}}})");
+  job_spec spec;
+  tool_error err;
+  ASSERT_TRUE(run(tpl, R"({"p":"V"})", "{}", spec, err)) << err.message;
+  ASSERT_EQ(spec.args.size(), 11u);
+  EXPECT_EQ(spec.args[0], std::string(131072, '{'));
+  EXPECT_EQ(spec.args[7], "{{ p }}");
+  EXPECT_EQ(spec.args[8], "{{p}");
+  EXPECT_EQ(spec.args[9], "{{1p}}");
+  EXPECT_EQ(spec.args[10], "V}");
+}
+
 TEST(template_run, parse_job_object_refuses_what_is_not_a_job) {
   job_spec spec;
   tool_error err;
