@@ -84,7 +84,8 @@ typename Inspector::result_type inspect(Inspector& f, template_list& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delete_result& x) {
-  return f(caf::meta::type_name("jobd.delete_result"), x.id, x.deleted);
+  return f(caf::meta::type_name("jobd.delete_result"), x.id, x.deleted,
+           x.schedule);
 }
 
 template <class Inspector>

@@ -1,4 +1,5 @@
 // Parsing checked tool arguments into the typed requests of model.hpp.
+#include "protocol/arguments_detail.hpp"
 #include "protocol/json.hpp"
 #include "protocol/tools.hpp"
 #include "protocol/validate.hpp"
@@ -10,43 +11,13 @@ namespace jobd::protocol {
 namespace {
 
 using rapidjson::Value;
-
-// Compact JSON text of a value (a tag's scalar, the kindOptions object).
-std::string json_text(const Value& v) {
-  rapidjson::StringBuffer sb;
-  json_writer w(sb);
-  v.Accept(w);
-  return std::string(view(sb));
-}
+using namespace arguments_detail;
 
 void parse_tags(const Value* tags, std::map<std::string, std::string>& out) {
   if (tags == nullptr)
     return;
   for (auto& m : tags->GetObject())
     out[std::string(str(m.name))] = json_text(m.value);
-}
-
-// The schemas guarantee types and ranges; the checks keep a schema edit from
-// turning into an assertion or a wrapped number.
-int64_t int_or(const Value* options, const char* name, int64_t fallback) {
-  auto v = member(options, name);
-  return v != nullptr && v->IsInt64() ? v->GetInt64() : fallback;
-}
-
-uint64_t uint_or(const Value* options, const char* name, uint64_t fallback) {
-  auto v = member(options, name);
-  return v != nullptr && v->IsUint64() ? v->GetUint64() : fallback;
-}
-
-bool bool_or(const Value* options, const char* name, bool fallback) {
-  auto v = member(options, name);
-  return v != nullptr && v->IsBool() ? v->GetBool() : fallback;
-}
-
-std::string string_or(const Value* obj, const char* name,
-                      std::string fallback) {
-  auto v = member(obj, name);
-  return v != nullptr && v->IsString() ? std::string(str(*v)) : fallback;
 }
 
 void parse_statuses(const Value* v, std::vector<job_status>& out) {
@@ -104,6 +75,7 @@ job_spec parse_execute(const server_options& server, const Value& args) {
   auto wait_output = member(*options, "waitOutput");
   spec.wait_tail_lines = uint_or(wait_output, "tail", 50);
   spec.wait_max_bytes = uint_or(wait_output, "maxBytes", 16 * 1024);
+  parse_workflow_options(*options, now_ms(), spec);
   return spec;
 }
 
@@ -136,6 +108,9 @@ list_query parse_list(const Value& args) {
   parse_tags(member(*options, "tags"), q.tags);
   q.limit = uint_or(options, "limit", 100);
   q.cursor = string_or(options, "cursor", "");
+  q.depends_on = string_or(options, "dependsOn", "");
+  q.schedule_id = string_or(options, "scheduleId", "");
+  q.template_name = string_or(options, "template", "");
   return q;
 }
 
@@ -225,7 +200,10 @@ bool tool_catalog::parse_arguments(tool_id id, const Value& args,
   auto& server = options();
   switch (id) {
     case tool_id::execute:
-      out = parse_execute(server, args);
+      if (args.HasMember("template"))
+        out = parse_template_call(args);
+      else
+        out = parse_execute(server, args);
       return true;
     case tool_id::status:
       out = std::string(str(args["jobId"]));
@@ -274,6 +252,14 @@ bool tool_catalog::parse_arguments(tool_id id, const Value& args,
       out = restart_request{std::string(str(args["jobId"])),
                             bool_or(&args, "replace", false)};
       return true;
+    case tool_id::create_schedule:
+    case tool_id::list_schedules:
+    case tool_id::update_schedule:
+    case tool_id::delete_schedule:
+    case tool_id::save_template:
+    case tool_id::list_templates:
+    case tool_id::delete_template:
+      return parse_workflow_tool(*this, id, args, out, err);
   }
   if (id == tool_id::signal) {
     invalid_argument(err, "signal", "signal is not one jobd can send");

@@ -28,7 +28,94 @@ char* put_digits(char* p, unsigned value, int width) {
   return p + width;
 }
 
+// Howard Hinnant's days_from_civil, the inverse of civil_from_days.
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// `n` digits at `pos`, advancing it; false if any is not a digit.
+bool digits(std::string_view text, size_t& pos, size_t n, unsigned& out) {
+  if (pos + n > text.size())
+    return false;
+  out = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char c = text[pos + i];
+    if (c < '0' || c > '9')
+      return false;
+    out = out * 10 + static_cast<unsigned>(c - '0');
+  }
+  pos += n;
+  return true;
+}
+
+bool expect(std::string_view text, size_t& pos, char c) {
+  if (pos >= text.size() || text[pos] != c)
+    return false;
+  ++pos;
+  return true;
+}
+
+unsigned days_in_month(unsigned y, unsigned m) {
+  static constexpr unsigned days[]
+    = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : days[m - 1];
+}
+
 } // namespace
+
+bool parse_iso8601(std::string_view text, timestamp_ms& out) {
+  size_t pos = 0;
+  unsigned y, mo, d, h, mi, s;
+  if (!digits(text, pos, 4, y) || !expect(text, pos, '-')
+      || !digits(text, pos, 2, mo) || !expect(text, pos, '-')
+      || !digits(text, pos, 2, d) || !expect(text, pos, 'T')
+      || !digits(text, pos, 2, h) || !expect(text, pos, ':')
+      || !digits(text, pos, 2, mi) || !expect(text, pos, ':')
+      || !digits(text, pos, 2, s))
+    return false;
+  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23
+      || mi > 59 || s > 59)
+    return false;
+  unsigned ms = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    size_t n = 0;
+    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9';
+         ++pos, ++n) {
+      if (n < 3)
+        ms = ms * 10 + static_cast<unsigned>(text[pos] - '0');
+    }
+    if (n == 0 || n > 9)
+      return false;
+    for (; n < 3; ++n)
+      ms *= 10;
+  }
+  int64_t offset_min = 0;
+  if (pos < text.size() && text[pos] == 'Z') {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    bool minus = text[pos++] == '-';
+    unsigned oh, om;
+    if (!digits(text, pos, 2, oh) || !expect(text, pos, ':')
+        || !digits(text, pos, 2, om) || oh > 23 || om > 59)
+      return false;
+    offset_min = (minus ? -1 : 1) * static_cast<int64_t>(oh * 60 + om);
+  } else {
+    return false;
+  }
+  if (pos != text.size())
+    return false;
+  int64_t days = days_from_civil(y, mo, d);
+  out = ((days * 24 + h) * 60 + mi - offset_min) * 60000
+        + static_cast<int64_t>(s) * 1000 + ms;
+  return true;
+}
 
 size_t format_iso8601(timestamp_ms ts, char* buf) {
   int64_t days = ts / 86400000;

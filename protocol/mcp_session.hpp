@@ -55,20 +55,28 @@ struct delete_template_call {
 
 /// A `tools/call` the runtime must carry out.
 using tool_request
-  = std::variant<job_spec,         // console_execute_async
-                 std::string,      // console_get_job_status (id)
-                 output_call,      // console_get_job_output
-                 cancel_call,      // console_cancel_job
-                 list_query,       // console_list_jobs
-                 metrics_call,     // console_get_job_metrics
-                 cleanup_query,    // console_cleanup_jobs
-                 wait_query,       // console_wait_job (jobId)
-                 wait_many_query,  // console_wait_job (jobIds)
-                 input_request,    // console_send_input
-                 signal_request,   // console_signal_job
-                 pause_request,    // console_pause_job, console_resume_job
-                 resize_request,   // console_resize_terminal
-                 restart_request>; // console_restart_job
+  = std::variant<job_spec,              // console_execute_async
+                 std::string,           // console_get_job_status (id)
+                 output_call,           // console_get_job_output
+                 cancel_call,           // console_cancel_job
+                 list_query,            // console_list_jobs
+                 metrics_call,          // console_get_job_metrics
+                 cleanup_query,         // console_cleanup_jobs
+                 wait_query,            // console_wait_job (jobId)
+                 wait_many_query,       // console_wait_job (jobIds)
+                 input_request,         // console_send_input
+                 signal_request,        // console_signal_job
+                 pause_request,         // console_pause_job, console_resume_job
+                 resize_request,        // console_resize_terminal
+                 restart_request,       // console_restart_job
+                 template_call,         // console_execute_async (template)
+                 schedule_spec,         // console_create_schedule
+                 schedule_update,       // console_update_schedule
+                 list_schedules_call,   // console_list_schedules
+                 delete_schedule_call,  // console_delete_schedule
+                 job_template,          // console_save_template
+                 list_templates_call,   // console_list_templates
+                 delete_template_call>; // console_delete_template
 
 /// What the runtime must do after a line was handled.
 struct dispatch_call {
@@ -104,11 +112,14 @@ using action = std::variant<std::monostate, dispatch_call, cancel_request,
 
 /// A tool's successful result. console_execute_async answers a
 /// submit_reply, console_restart_job a submit_result; pause, resume and
-/// resize answer the job's status.
+/// resize answer the job's status. console_create_schedule and
+/// console_update_schedule answer a schedule_info, console_save_template the
+/// job_template as saved, both deletes a delete_result.
 using tool_result
   = std::variant<submit_result, job_info, output_page, cancel_result, list_page,
                  metrics_snapshot, cleanup_result, wait_result, submit_reply,
-                 wait_many_result, input_result, signal_result>;
+                 wait_many_result, input_result, signal_result, schedule_info,
+                 schedule_list, job_template, template_list, delete_result>;
 
 /// Syslog severities of MCP logging, least severe first.
 enum class log_level : uint8_t {

@@ -92,4 +92,10 @@ bool pattern::search(std::string_view text) const {
   return RE2::PartialMatch(re2::StringPiece{text.data(), text.size()}, *re_);
 }
 
+bool pattern::full_match(std::string_view text) const {
+  if (re_ == nullptr)
+    return true;
+  return RE2::FullMatch(re2::StringPiece{text.data(), text.size()}, *re_);
+}
+
 } // namespace jobd

@@ -46,6 +46,10 @@ public:
   /// True if `text` contains a match (always, for the empty pattern).
   bool search(std::string_view text) const;
 
+  /// True if the whole of `text` matches (always, for the empty pattern):
+  /// a template parameter's pattern.
+  bool full_match(std::string_view text) const;
+
   bool empty() const {
     return re_ == nullptr;
   }

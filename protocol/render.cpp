@@ -110,6 +110,7 @@ void write_list_item(json_writer& w, const job_info& job) {
   write_tracking(w, job);
   write_owner(w, job);
   write_list_controls(w, job);
+  write_job_workflow(w, job);
   w.EndObject();
 }
 
@@ -124,6 +125,7 @@ void write_page_fields(json_writer& w, const output_page& page) {
     write_uint(w, "sequenceNumber", c.sequence);
     write_key(w, "type");
     w.String(to_string(c.stream));
+    write_int(w, "attempt", c.attempt);
     w.EndObject();
   }
   w.EndArray();
@@ -226,6 +228,7 @@ struct structured_writer {
     }
     w.EndArray();
     write_usage_totals(w, x.usage);
+    write_workflow_metrics(w, x);
     w.EndObject();
     w.EndObject();
   }
@@ -260,6 +263,26 @@ struct structured_writer {
 
   void operator()(const signal_result& x) {
     write_signal_result(w, x);
+  }
+
+  void operator()(const schedule_info& x) {
+    write_schedule_result(w, x);
+  }
+
+  void operator()(const schedule_list& x) {
+    write_schedule_list(w, x);
+  }
+
+  void operator()(const job_template& x) {
+    write_template_result(w, x);
+  }
+
+  void operator()(const template_list& x) {
+    write_template_list(w, x);
+  }
+
+  void operator()(const delete_result& x) {
+    write_delete_result(w, x);
   }
 };
 
@@ -330,6 +353,7 @@ void render_detail::write_job(json_writer& w, const job_info& job,
   write_uint(w, "lastSequence", o.last_sequence);
   w.EndObject();
   write_job_controls(w, job);
+  write_job_workflow(w, job);
   w.EndObject();
 }
 

@@ -1,6 +1,7 @@
-// Internal to render.cpp and render_control.cpp: the small field writers and
-// the writers of the results added for issue 11 (stdin, signals, pause,
-// restart, waiting on many, run and wait, progress, usage).
+// Internal to render.cpp, render_control.cpp and render_workflows.cpp: the
+// small field writers and the writers of the results added for issue 11
+// (stdin, signals, pause, restart, waiting on many, run and wait, progress,
+// usage) and issue 12 (workflows).
 #pragma once
 
 #include "protocol/json.hpp"
@@ -80,5 +81,20 @@ void write_wait_many(json_writer& w, const wait_many_result& x,
                      timestamp_ms now);
 void write_input_result(json_writer& w, const input_result& x);
 void write_signal_result(json_writer& w, const signal_result& x);
+
+/// The workflow fields of a job, status and list item alike
+/// (render_workflows.cpp): pendingReason, dependsOn, dependencyCondition,
+/// waitingFor, scheduledFor, scheduleId, template, attempt, maxAttempts,
+/// nextAttemptAt, attempts; each only when it says something.
+void write_job_workflow(json_writer& w, const job_info& job);
+
+/// `workflows` of metrics.
+void write_workflow_metrics(json_writer& w, const metrics_snapshot& x);
+
+void write_schedule_result(json_writer& w, const schedule_info& x);
+void write_schedule_list(json_writer& w, const schedule_list& x);
+void write_template_result(json_writer& w, const job_template& x);
+void write_template_list(json_writer& w, const template_list& x);
+void write_delete_result(json_writer& w, const delete_result& x);
 
 } // namespace jobd::protocol::render_detail

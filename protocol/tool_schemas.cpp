@@ -53,8 +53,72 @@ constexpr fragment fragments[] = {
     "paused": {"type": "boolean"}, "pausedAt": @NSTRING@,
     "pausedMs": {"type": "integer"},
     "restartOf": {"type": "string"}, "idempotencyKey": {"type": "string"},
-    "progress": @PROGRESS@, "usage": @USAGE@},
+    "progress": @PROGRESS@, "usage": @USAGE@, @JOB_WORKFLOW_PROPS@},
   "required": ["id", "status"]})"},
+  // The workflow fields of a job (status and list items alike).
+  {"@JOB_WORKFLOW_PROPS@", R"("pendingReason": {"type": "string",
+      "enum": ["queued", "waiting_for_dependencies", "scheduled",
+               "retry_backoff"]},
+    "dependsOn": {"type": "array", "items": {"type": "string"}},
+    "dependencyCondition": {"type": "string",
+      "enum": ["success", "finish", "failure"]},
+    "waitingFor": {"type": "array", "items": {"type": "string"}},
+    "scheduledFor": {"type": "string"}, "scheduleId": {"type": "string"},
+    "template": {"type": "string"},
+    "attempt": {"type": "integer"}, "maxAttempts": {"type": "integer"},
+    "nextAttemptAt": {"type": "string"},
+    "attempts": {"type": "array", "items": {"type": "object", "properties": {
+      "attempt": {"type": "integer"}, "startedAt": @NSTRING@,
+      "finishedAt": @NSTRING@,
+      "status": {"type": "string", "enum": ["completed", "failed", "cancelled"]},
+      "exitCode": @NINT@, "signal": @NSTRING@, "errorCode": @NSTRING@}}})"},
+  {"@EXEC_OPTIONS@", schema_text::exec_options},
+  {"@TEMPLATE_NAME@", R"({"type": "string", "minLength": 1,
+     "maxLength": 128,
+     "description": "A template's name: 1-128 of A-Z a-z 0-9 . _ -"})"},
+  {"@SCHEDULE_ID_PROP@", R"("scheduleId": {"type": "string", "minLength": 1,
+     "maxLength": 256,
+     "description": "The schedule's id, as returned by console_create_schedule."})"},
+  {"@CRON_PROP@", R"({"type": "string", "minLength": 1, "maxLength": 256,
+     "description": "When it fires: five fields (minute hour day-of-month month day-of-week, with lists 1,5, ranges 1-5, steps */15, month and day names JAN, MON) or @yearly, @monthly, @weekly, @daily, @hourly. As in cron, when both day fields are restricted either may match."})"},
+  {"@TIMEZONE_PROP@", R"({"type": "string", "minLength": 1, "maxLength": 64,
+     "default": "UTC",
+     "description": "IANA time zone the cron fields are read in (Europe/Berlin, America/New_York). Across daylight-saving changes, a time that does not exist fires once when the clocks have moved on, a time that exists twice fires once."})"},
+  {"@OVERLAP_PROP@", R"({"type": "string",
+     "enum": ["skip", "queue", "cancel_previous"], "default": "skip",
+     "description": "A firing while the previous firing's job has not ended: skip = fire nothing (counted in skipped); queue = the new job waits for the previous one to end (dependsOn with condition finish); cancel_previous = cancel the previous job, then start the new one."})"},
+  {"@SCHEDULE_JOB_PROPS@", R"("command": {"type": "string", "minLength": 1,
+      "maxLength": 131072,
+      "description": "Program each firing runs, as console_execute_async's command."},
+    "args": {"type": "array", "maxItems": 4096,
+      "items": {"type": "string", "maxLength": 131072},
+      "description": "Arguments, as console_execute_async's args."},
+    "options": @EXEC_OPTIONS@)"},
+  {"@SCHEDULE_SCHEMA@", R"({"type": "object", "properties": {
+    "scheduleId": {"type": "string"}, "name": {"type": "string"},
+    "cron": {"type": "string"}, "timezone": {"type": "string"},
+    "command": {"type": "string"},
+    "args": {"type": "array", "items": {"type": "string"}},
+    "options": {"type": "object"},
+    "overlap": {"type": "string", "enum": ["skip", "queue", "cancel_previous"]},
+    "catchUp": {"type": "boolean"}, "enabled": {"type": "boolean"},
+    "createdAt": @NSTRING@, "updatedAt": @NSTRING@,
+    "lastFiredAt": @NSTRING@, "lastJobId": {"type": "string"},
+    "fired": {"type": "integer"}, "skipped": {"type": "integer"},
+    "missed": {"type": "integer"}, "lastError": {"type": "string"},
+    "nextFirings": {"type": "array", "items": {"type": "string"}}},
+    "required": ["scheduleId", "cron", "timezone", "command", "enabled"]})"},
+  {"@TEMPLATE_SCHEMA@", R"({"type": "object", "properties": {
+    "name": {"type": "string"}, "description": {"type": "string"},
+    "command": {"type": "string"},
+    "args": {"type": "array", "items": {"type": "string"}},
+    "options": {"type": "object"},
+    "parameters": {"type": "object", "additionalProperties": {
+      "type": "object", "properties": {
+        "description": {"type": "string"}, "default": {"type": "string"},
+        "pattern": {"type": "string"}}}},
+    "createdAt": @NSTRING@, "updatedAt": @NSTRING@},
+    "required": ["name", "command"]})"},
   {"@PROGRESS@", R"({"type": "object", "properties": {
     "percent": @NNUM@, "current": @NNUM@, "total": @NNUM@,
     "text": {"type": "string"}, "at": @NSTRING@}})"},
@@ -75,7 +139,8 @@ constexpr fragment fragments[] = {
       "type": "object", "properties": {
       "content": {"type": "string"}, "timestamp": @NSTRING@,
       "sequenceNumber": {"type": "integer"},
-      "type": {"type": "string", "enum": ["stdout", "stderr"]}}}},
+      "type": {"type": "string", "enum": ["stdout", "stderr"]},
+      "attempt": {"type": "integer"}}}},
     "nextSince": {"type": "integer"}, "truncated": {"type": "boolean"},
     "droppedChunks": {"type": "integer"}, "finished": {"type": "boolean"},
     "complete": {"type": "boolean"}, "tail": {"type": "string"})"},
@@ -122,7 +187,13 @@ constexpr tool_def defs[tool_count] = {
    "console_send_input feed it; options.tty runs it on a terminal. With "
    "options.idempotencyKey a repeated submit returns the first job "
    "(deduplicated true) instead of starting another. status and list show "
-   "progress read from its output (percentages, N/M counts, bars).",
+   "progress read from its output (percentages, N/M counts, bars). "
+   "Workflows: options.dependsOn waits for other jobs (pending until "
+   "options.dependencyCondition holds, else cancelled with "
+   "DEPENDENCY_FAILED), options.retry runs failed attempts again with "
+   "backoff under the same jobId, options.startAt or options.delayMs "
+   "delay the start; template and params run a template saved with "
+   "console_save_template instead of command and args.",
    execute_input, execute_output, false, false, false, true},
   {"console_get_job_status", "Get job status",
    "Get a job's status (pending, running, completed, failed, cancelled) and "
@@ -146,15 +217,17 @@ constexpr tool_def defs[tool_count] = {
    "the job had already ended.",
    cancel_input, cancel_output, false, true, true, false},
   {"console_list_jobs", "List jobs",
-   "List jobs, newest first, optionally filtered by status, session and "
-   "tags. Returns at most options.limit jobs (default 100), the total number "
+   "List jobs, newest first, optionally filtered by status, session, "
+   "tags, a dependency (dependsOn), a schedule (scheduleId) or a template. "
+   "Returns at most options.limit jobs (default 100), the total number "
    "of matches, and a nextCursor to pass as options.cursor when more remain.",
    list_input, list_output, true, false, true, false},
   {"console_get_job_metrics", "Get job metrics",
    "Get server-wide counters: jobs started, running, completed, failed and "
    "cancelled since the server started, queue size, concurrency in use and "
-   "its limit, average execution time, system load, uptime and per-session "
-   "counts. Takes no arguments.",
+   "its limit, average execution time, system load, uptime, per-session "
+   "counts, and in workflows the retries, dependency failures and "
+   "schedule firings, skips and misses. Takes no arguments.",
    metrics_input, metrics_output, true, false, true, false},
   {"console_cleanup_jobs", "Clean up finished jobs",
    "Remove finished jobs (completed, failed, cancelled) and their buffered "
@@ -222,6 +295,53 @@ constexpr tool_def defs[tool_count] = {
    "status, queuePosition. Errors: JOB_NOT_FOUND, QUEUE_FULL, and the "
    "start errors of console_execute_async.",
    restart_input, restart_output, false, true, false, true},
+  {"console_create_schedule", "Create a recurring schedule",
+   "Run a command on a cron schedule: at each firing (cron in timezone, "
+   "default UTC) a job is submitted as console_execute_async would, tagged "
+   "scheduleId, with scheduledFor the firing time. Returns the schedule with "
+   "its scheduleId and nextFirings. overlap says what a firing does while "
+   "the previous job runs (skip, queue, cancel_previous); catchUp runs "
+   "firings missed while jobd was down once at its start. options are "
+   "console_execute_async's, but waitMs, idempotencyKey, startAt, delayMs "
+   "and dependsOn make no sense for a schedule and are refused. Find its "
+   "jobs with console_list_jobs options.scheduleId. Errors: "
+   "INVALID_ARGUMENTS (a bad cron expression or time zone, named).",
+   create_schedule_input, schedule_output, false, false, false, true},
+  {"console_list_schedules", "List schedules",
+   "List every schedule with its next five firing times (none while "
+   "disabled), counts of firings fired, skipped and missed, and the last "
+   "job and error. Takes no arguments.",
+   metrics_input, schedule_list_output, true, false, true, false},
+  {"console_update_schedule", "Update a schedule",
+   "Change a schedule: the fields given replace the schedule's, the others "
+   "stay. command, args and options replace its job as a whole, so give "
+   "command whenever args or options are given. enabled false pauses it. "
+   "Returns the schedule as updated. Errors: SCHEDULE_NOT_FOUND, "
+   "INVALID_ARGUMENTS.",
+   update_schedule_input, schedule_output, false, false, true, true},
+  {"console_delete_schedule", "Delete a schedule",
+   "Delete a schedule: it fires no more. Jobs it started are not touched. "
+   "Errors: SCHEDULE_NOT_FOUND.",
+   schedule_id_input, delete_schedule_output, false, true, true, false},
+  {"console_save_template", "Save a job template",
+   "Save a reusable job under a name: command, args and options as "
+   "console_execute_async takes them, with {{name}} placeholders in args, "
+   "environment values and options.workingDirectory, and the parameters "
+   "they name (description, default, pattern). Run it with "
+   "console_execute_async {template, params, options}: each value replaces "
+   "its placeholders as a literal part of that one string (never split, "
+   "never through a shell), and the call's options override the "
+   "template's key by key. Saving an existing name replaces that template. "
+   "Templates are kept across restarts.",
+   save_template_input, template_output, false, false, true, false},
+  {"console_list_templates", "List job templates",
+   "List every saved template (by name) with its command, args, options and "
+   "parameters. Takes no arguments.",
+   metrics_input, template_list_output, true, false, true, false},
+  {"console_delete_template", "Delete a job template",
+   "Delete a saved template by name. Jobs made from it are not touched. "
+   "Errors: TEMPLATE_NOT_FOUND.",
+   template_name_input, delete_template_output, false, true, true, false},
 };
 
 void replace_all(std::string& text, std::string_view name,

@@ -33,6 +33,12 @@ extern const char execute_input[], status_input[], output_input[],
 extern const char execute_output[], status_output[], output_output[],
   cancel_output[], list_output[], metrics_output[], cleanup_output[],
   wait_output[], send_input_output[], signal_output[], restart_output[];
+extern const char exec_options[];
+extern const char create_schedule_input[], update_schedule_input[],
+  schedule_id_input[], save_template_input[], template_name_input[];
+extern const char schedule_output[], schedule_list_output[],
+  delete_schedule_output[], template_output[], template_list_output[],
+  delete_template_output[];
 } // namespace schema_text
 
 /// The definition of a tool (same order as tool_id).

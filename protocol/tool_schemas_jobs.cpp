@@ -9,7 +9,7 @@ const char execute_input[] = R"({
   "type": "object",
   "properties": {
     "command": {"type": "string", "minLength": 1, "maxLength": 131072,
-      "description": "Program to run: a name looked up in PATH or a path. With options.shell true, a /bin/sh command line instead."},
+      "description": "Program to run: a name looked up in PATH or a path. With options.shell true, a /bin/sh command line instead. Required unless template is given."},
     "args": {"type": "array", "maxItems": 4096, "default": [],
       "items": {"type": "string", "maxLength": 131072},
       "description": "Arguments for the program, passed as given (no shell quoting or expansion needed). At most 4096."},
@@ -17,68 +17,13 @@ const char execute_input[] = R"({
       "description": "Which kind of job runs the command: @KIND_NAMES@. Default @DEFAULT_KIND_TEXT@."},
     "kindOptions": {"type": "object",
       "description": "Settings for the chosen kind, checked against that kind's own schema. @KIND_OPTIONS_TEXT@"},
-    "options": {"type": "object", "additionalProperties": false,
-      "description": "Optional settings for the job.",
-      "properties": {
-        "sessionId": {"type": "string", "minLength": 1, "maxLength": 256,
-          "default": "default",
-          "description": "Session to group the job under: console_list_jobs and console_cleanup_jobs filter by it, and per-session concurrency limits apply."},
-        "workingDirectory": {"type": "string", "minLength": 1,
-          "maxLength": 4096,
-          "description": "Existing directory to run in. Default: the server's working directory."},
-        "environment": {"type": "object", "maxProperties": 1024,
-          "additionalProperties": {"type": "string", "maxLength": 131072},
-          "description": "Environment variables added to (and overriding) the server's. Names must be non-empty and must not contain '='."},
-        "timeout": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": @DEFAULT_TIMEOUT@,
-          "description": "Milliseconds from start after which the job is killed and fails with errorCode TIMEOUT. 0 = no timeout."},
-        "priority": {"type": "integer", "minimum": 1, "maximum": 10,
-          "default": 5,
-          "description": "Queue priority 1-10 while the concurrency limit is reached; 10 starts first."},
-        "tags": {"type": "object", "maxProperties": 64,
-          "additionalProperties": @TAG_VALUE@,
-          "description": "Labels with string, number or boolean values, to find the job again with console_list_jobs."},
-        "shell": {"type": "boolean", "default": false,
-          "description": "Run command through /bin/sh -c (pipes, redirections, globbing). Default false: command and args go to execve as given."},
-        "killGraceMs": {"type": "integer", "minimum": 0,
-          "maximum": @MAX_INT@, "default": @KILL_GRACE@,
-          "description": "Milliseconds between SIGTERM and SIGKILL when the job is cancelled or times out."},
-        "outputByteLimit": {"type": "integer", "minimum": @OUTPUT_MIN@,
-          "maximum": @OUTPUT_CAP@, "default": @OUTPUT_CAP@,
-          "description": "Cap in bytes on this job's buffered output; beyond it the oldest chunks are dropped. At most the server's cap (@OUTPUT_CAP@), which is also the default: a job can lower its cap, never raise it."},
-        "stdin": {"type": "string", "enum": ["null", "pipe"],
-          "default": "null",
-          "description": "The job's standard input. null: /dev/null (reading gets end-of-file at once). pipe: a pipe that console_send_input writes to; the job reads end-of-file after console_send_input with closeStdin true."},
-        "tty": {"type": "boolean", "default": false,
-          "description": "Run the job on a pseudo-terminal of cols x rows: programs behave as in an interactive terminal (prompts, colours, line editing), stdout and stderr arrive merged as stream stdout, console_send_input types into it (\\u0003 is Ctrl-C) and console_resize_terminal changes its size. The terminal is then the job's stdin: options.stdin is ignored."},
-        "cols": {"type": "integer", "minimum": 1, "maximum": 1000,
-          "default": 80,
-          "description": "Terminal width in columns with tty true; ignored otherwise."},
-        "rows": {"type": "integer", "minimum": 1, "maximum": 1000,
-          "default": 24,
-          "description": "Terminal height in rows with tty true; ignored otherwise."},
-        "idempotencyKey": {"type": "string", "minLength": 1,
-          "maxLength": 128,
-          "description": "Submitting again with the same key in the same session, while the first job is still retained, starts nothing and returns the first job with deduplicated true. Use it to retry a submit safely."},
-        "progressPattern": {"type": "string", "minLength": 1,
-          "maxLength": 1024,
-          "description": "RE2 regular expression with named groups current, total and/or percent (for example 'epoch (?P<current>\\d+)/(?P<total>\\d+)'), matched against the job's last output line to read its progress; replaces the built-in reading of percentages, N/M counts and bars."},
-        "waitMs": {"type": "integer", "minimum": 0, "maximum": @MAX_WAIT@,
-          "default": 0,
-          "description": "Wait up to this many milliseconds for the job to end before answering (at most the server's cap @MAX_WAIT@). The reply then has finished, the exit code and the output tail; a job that is still running keeps running (finished false) and can be followed with its jobId. 0 = answer at once."},
-        "waitOutput": {"type": "object", "additionalProperties": false,
-          "description": "The output tail a reply after waitMs carries.",
-          "properties": {
-            "tail": {"type": "integer", "minimum": 1, "maximum": 10000,
-              "default": 50,
-              "description": "The last N lines of output (stdout and stderr)."},
-            "maxBytes": {"type": "integer", "minimum": 1,
-              "maximum": @MAX_INT@, "default": 16384,
-              "description": "At most this many bytes of tail (its end is kept)."}
-          }}
-      }}
+    "options": @EXEC_OPTIONS@,
+    "template": @TEMPLATE_NAME@,
+    "params": {"type": "object", "maxProperties": 64,
+      "additionalProperties": {"anyOf": [{"type": "string", "maxLength": 131072},
+        {"type": "number"}, {"type": "boolean"}]},
+      "description": "With template: the values of its parameters (strings; numbers and booleans stand for their JSON text). Each replaces its {{name}} placeholders as a literal part of one argument, environment value or working directory, never through a shell. Parameters with a default may be left out."}
   },
-  "required": ["command"],
   "additionalProperties": false
 })";
 
@@ -151,7 +96,13 @@ const char list_input[] = R"({
         "limit": {"type": "integer", "minimum": 1, "maximum": 1000,
           "default": 100, "description": "At most this many jobs per page."},
         "cursor": {"type": "string", "maxLength": 256,
-          "description": "nextCursor of the previous page, to get the next one."}
+          "description": "nextCursor of the previous page, to get the next one."},
+        "dependsOn": {"type": "string", "minLength": 1, "maxLength": 256,
+          "description": "Only jobs that depend on this job id (options.dependsOn)."},
+        "scheduleId": {"type": "string", "minLength": 1, "maxLength": 256,
+          "description": "Only jobs started by this schedule's firings."},
+        "template": {"type": "string", "minLength": 1, "maxLength": 128,
+          "description": "Only jobs made from this template."}
       }}
   },
   "additionalProperties": false
@@ -255,7 +206,8 @@ const char list_output[] = R"({"type": "object", "properties": {
     "tracking": {"type": "string", "enum": ["cgroup", "pgroup"]},
     "owner": @OWNER@, "paused": {"type": "boolean"},
     "restartOf": {"type": "string"},
-    "progress": @PROGRESS@, "usage": @USAGE@}}},
+    "progress": @PROGRESS@, "usage": @USAGE@,
+    @JOB_WORKFLOW_PROPS@}}},
   "total": {"type": "integer"}, "nextCursor": {"type": "string"}},
   "required": ["success", "jobs", "total"]})";
 
@@ -279,7 +231,13 @@ const char metrics_output[] = R"({"type": "object", "properties": {
       "failedJobs": {"type": "integer"},
       "cancelledJobs": {"type": "integer"}, "limit": {"type": "integer"},
       "usage": @USAGE_TOTALS@}}},
-    "usage": @USAGE_TOTALS@}}},
+    "usage": @USAGE_TOTALS@,
+    "workflows": {"type": "object", "properties": {
+      "retries": {"type": "integer"},
+      "dependencyFailures": {"type": "integer"},
+      "scheduleFirings": {"type": "integer"},
+      "scheduleSkips": {"type": "integer"},
+      "scheduleMisses": {"type": "integer"}}}}}},
   "required": ["success", "metrics"]})";
 
 const char cleanup_output[] = R"({"type": "object", "properties": {

@@ -113,6 +113,23 @@ std::string fill(const std::string& text, const placeholder_values& values) {
   return out;
 }
 
+// A schedule's job takes console_execute_async's options but those that
+// only make sense for one submission: each firing submits the job anew, at
+// its firing time, and nobody waits for its reply. Left out of the schema,
+// they are refused as unknown fields, named.
+void drop_schedule_options(rapidjson::Document& schema) {
+  rapidjson::Value* cur = &schema;
+  for (auto name : {"properties", "options", "properties"}) {
+    auto it = cur->FindMember(name);
+    if (it == cur->MemberEnd() || !it->value.IsObject())
+      return;
+    cur = &it->value;
+  }
+  for (auto name : {"waitMs", "waitOutput", "idempotencyKey", "startAt",
+                    "delayMs", "dependsOn", "dependencyCondition"})
+    cur->RemoveMember(name);
+}
+
 } // namespace
 
 // The kinds and the placeholder values are made by the constructor (a bad
@@ -203,6 +220,9 @@ void tool_catalog::impl::need_input(size_t i) {
     auto& def = tool_definition(static_cast<tool_id>(i));
     parse_schema(expand(def.input), inputs[i],
                  std::string{"input schema of "} + def.name);
+    auto id = static_cast<tool_id>(i);
+    if (id == tool_id::create_schedule || id == tool_id::update_schedule)
+      drop_schedule_options(inputs[i]);
     compiled[i] = std::make_unique<rapidjson::SchemaDocument>(inputs[i]);
   });
 }

@@ -33,9 +33,16 @@ enum class tool_id : uint8_t {
   resume,
   resize,
   restart,
+  create_schedule,
+  list_schedules,
+  update_schedule,
+  delete_schedule,
+  save_template,
+  list_templates,
+  delete_template,
 };
 
-inline constexpr size_t tool_count = 14;
+inline constexpr size_t tool_count = 21;
 
 /// Limits on arguments beyond what the schemas say (see docs/tools.md).
 namespace limits {
@@ -60,6 +67,20 @@ inline constexpr size_t max_exit_codes = 256;
 inline constexpr size_t max_template_params = 64;
 /// Schedule and template names.
 inline constexpr size_t max_name = 128;
+/// options.delayMs, and how far ahead options.startAt may be: 366 days,
+/// well inside what a steady-clock timer can be armed for.
+inline constexpr int64_t max_delay_ms = 366LL * 24 * 3600 * 1000;
+/// options.retry.backoffMs and maxBackoffMs: one day.
+inline constexpr int64_t max_backoff_ms = 24LL * 3600 * 1000;
+/// options.retry.backoffFactor.
+inline constexpr int max_backoff_factor = 100;
+/// A template parameter's description; a template's description.
+inline constexpr size_t max_description = 4096;
+/// A cron expression and a time zone name.
+inline constexpr size_t max_cron = 256;
+inline constexpr size_t max_timezone = 64;
+/// A placeholder's name ({{name}}).
+inline constexpr size_t max_placeholder = 64;
 /// Arguments are never nested deeper than this.
 inline constexpr int max_depth = 8;
 } // namespace limits

@@ -451,8 +451,17 @@ bool validate_arguments(const tool_catalog& tools, tool_id id,
   if (!check_nul(args, path, err))
     return false;
   switch (id) {
-    case tool_id::execute:
-      return check_execute(tools, args, err);
+    case tool_id::execute: {
+      // With a template, the call's options are checked once they are
+      // merged into the template's (protocol/templates.hpp).
+      bool with_template = false;
+      if (!check_execute_form(args, with_template, err))
+        return false;
+      if (with_template)
+        return true;
+      return check_execute(tools, args, err)
+             && check_workflow_options(member(args, "options"), now_ms(), err);
+    }
     case tool_id::list:
       return check_tag_names(member(member(args, "options"), "tags"),
                              "options.tags", err);
@@ -461,7 +470,7 @@ bool validate_arguments(const tool_catalog& tools, tool_id id,
     case tool_id::send_input:
       return check_input(args, err);
     default:
-      return true;
+      return validate_workflow_tool(id, args, err);
   }
 }
 

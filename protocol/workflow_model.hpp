@@ -181,6 +181,9 @@ struct template_list {
 struct delete_result {
   std::string id;
   bool deleted = false;
+  /// What `id` names: a schedule (rendered as scheduleId) or, false, a
+  /// template (rendered as name). Set by whoever answers the delete.
+  bool schedule = false;
 };
 
 } // namespace jobd

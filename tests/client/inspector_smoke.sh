@@ -41,14 +41,18 @@ for t in console_execute_async console_get_job_status console_get_job_output \
          console_cancel_job console_list_jobs console_get_job_metrics \
          console_cleanup_jobs console_wait_job console_send_input \
          console_signal_job console_pause_job console_resume_job \
-         console_resize_terminal console_restart_job; do
+         console_resize_terminal console_restart_job \
+         console_create_schedule console_list_schedules \
+         console_update_schedule console_delete_schedule \
+         console_save_template console_list_templates \
+         console_delete_template; do
   grep -qx "$t" <<<"$names" || missing+=("$t")
 done
 count=$(grep -c . <<<"$names")
-if [ ${#missing[@]} -ne 0 ] || [ "$count" -ne 14 ]; then
+if [ ${#missing[@]} -ne 0 ] || [ "$count" -ne 21 ]; then
   echo "FAIL: tools/list via the Inspector: $count tools, missing: ${missing[*]:-none}" >&2
   echo "tools: $names"
   exit 1
 fi
-echo "inspector_smoke: 14 tools listed: $(tr '\n' ' ' <<<"$names")"
+echo "inspector_smoke: 21 tools listed: $(tr '\n' ' ' <<<"$names")"
 echo "inspector_smoke: 1 passed, 0 failed"

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 
 namespace jobd::fuzz {
 
@@ -150,7 +151,22 @@ void dispatch(client_ptr self, protocol::dispatch_call& call) {
       ask<submit_result>(self, id, atom::start_v, std::move(x));
     }
   };
-  std::visit(visitor{self, id}, call.request);
+  // Templates and schedules live in the STORE and SCHEDULES, which this
+  // harness does not run: their calls are answered as unsupported, still
+  // rendered.
+  std::visit(
+    [&](auto& x) {
+      visitor v{self, id};
+      if constexpr (std::is_invocable_v<visitor&, decltype(x)>)
+        v(x);
+      else
+        check_line(self->state.session.render_error(
+          id, tool_error{codes::not_supported,
+                         "templates and schedules are not in the actor "
+                         "harness",
+                         {}}));
+    },
+    call.request);
 }
 
 caf::behavior client(client_ptr self, scheduler_actor scheduler) {

