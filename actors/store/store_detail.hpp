@@ -31,6 +31,10 @@ inline constexpr int spec_column = job_column_count;
 /// Migration step `from` -> `from + 1` (store_schema.cpp).
 const char* store_migration(int64_t from);
 
+/// The schema of store_schema_version for a new database, in one script
+/// (store_schema.cpp): what every step builds, without the ALTERs.
+const char* store_fresh_schema();
+
 struct store_statements {
   explicit store_statements(sql::database& db);
   sql::statement upsert_job;
