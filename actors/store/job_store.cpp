@@ -178,8 +178,11 @@ void job_store::migrate() {
   sql::transaction tx{db_};
   // Another instance may have migrated meanwhile: read again under the lock.
   version = db_.query_int("PRAGMA user_version");
-  for (auto v = version; v < store_schema_version; ++v)
-    db_.exec(store_migration(v));
+  if (version == 0)
+    db_.exec(store_fresh_schema());
+  else
+    for (auto v = version; v < store_schema_version; ++v)
+      db_.exec(store_migration(v));
   db_.exec(("PRAGMA application_id = " + std::to_string(store_application_id))
              .c_str());
   db_.exec(

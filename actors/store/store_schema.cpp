@@ -3,7 +3,14 @@
 // create_schema_at for the tests of migrations).
 #include "actors/store/store_detail.hpp"
 
+#include <sqlite3.h>
+
+#include <cctype>
 #include <iterator>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace jobd {
 
@@ -213,14 +220,157 @@ constexpr const char* migrations[] = {
     DELETE FROM session_usage WHERE session = old.session AND jobs <= 0;
   END;
   )",
+  // 7 (issue 12): workflows. Lists (depends_on, waiting_for, attempts) are
+  // JSON texts, NULL when empty; schedule_id and template_name are NULL
+  // when the job has none, so their partial indexes (what the list filters
+  // need) hold only the jobs that have one and cost the others nothing on
+  // insert and delete. job_dependencies answers "who depends on X"
+  // (filter depends_on) from its key, newest first as the tags key does;
+  // its rows go with their job by a trigger that only jobs with
+  // dependencies fire, through the serial index (without it each removal
+  // scans the table: the schema 3 lesson). Output rows carry the attempt
+  // that wrote them. Templates and schedules belong to the state directory,
+  // not to an instance.
+  R"(
+  ALTER TABLE jobs ADD COLUMN pending_reason TEXT NOT NULL DEFAULT '';
+  ALTER TABLE jobs ADD COLUMN depends_on TEXT;
+  ALTER TABLE jobs ADD COLUMN dependency_condition INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN waiting_for TEXT;
+  ALTER TABLE jobs ADD COLUMN scheduled_for INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN schedule_id TEXT;
+  ALTER TABLE jobs ADD COLUMN template_name TEXT;
+  ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE jobs ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN attempts TEXT;
+  ALTER TABLE output ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+  CREATE INDEX jobs_schedule ON jobs(schedule_id, serial)
+    WHERE schedule_id IS NOT NULL;
+  CREATE INDEX jobs_template ON jobs(template_name, serial)
+    WHERE template_name IS NOT NULL;
+  CREATE TABLE job_dependencies(dependency TEXT NOT NULL,
+    serial INTEGER NOT NULL, PRIMARY KEY(dependency, serial)) WITHOUT ROWID;
+  CREATE INDEX job_dependencies_serial ON job_dependencies(serial);
+  CREATE TRIGGER dependencies_removed AFTER DELETE ON jobs
+    WHEN old.depends_on IS NOT NULL BEGIN
+    DELETE FROM job_dependencies WHERE serial = old.serial;
+  END;
+  CREATE TABLE templates(name TEXT PRIMARY KEY, description TEXT NOT NULL,
+    job TEXT NOT NULL, parameters TEXT NOT NULL, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL);
+  CREATE TABLE schedules(id TEXT PRIMARY KEY, name TEXT NOT NULL,
+    cron TEXT NOT NULL, timezone TEXT NOT NULL, job TEXT NOT NULL,
+    overlap INTEGER NOT NULL, catch_up INTEGER NOT NULL,
+    enabled INTEGER NOT NULL, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL, last_fired_at INTEGER NOT NULL,
+    last_job_id TEXT NOT NULL, fired INTEGER NOT NULL,
+    skipped INTEGER NOT NULL, missed INTEGER NOT NULL,
+    last_error TEXT NOT NULL);
+  )",
 };
 
 static_assert(std::size(migrations) == store_schema_version);
+
+bool starts_with_word(std::string_view text, std::string_view word) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text[0])))
+    text.remove_prefix(1);
+  if (text.size() < word.size())
+    return false;
+  for (size_t i = 0; i < word.size(); ++i)
+    if (std::toupper(static_cast<unsigned char>(text[i])) != word[i])
+      return false;
+  return true;
+}
+
+// The name after `prefix` (a keyword run such as "ALTER TABLE "), up to
+// the next space or parenthesis.
+std::string name_after(std::string_view stmt, std::string_view prefix) {
+  auto at = stmt.find_first_not_of(" \n", 0);
+  auto rest = stmt.substr(at + prefix.size());
+  auto end = rest.find_first_of(" (\n");
+  return std::string{rest.substr(0, end)};
+}
+
+// Where the column definitions of a CREATE TABLE end: before its first
+// table constraint (a PRIMARY KEY(...) after the columns), else before the
+// parenthesis that closes the list (the last one: table options such as
+// WITHOUT ROWID have none).
+size_t end_of_columns(const std::string& stmt) {
+  int depth = 0;
+  for (size_t i = 0; i < stmt.size(); ++i) {
+    auto c = stmt[i];
+    if (c == '(')
+      ++depth;
+    else if (c == ')')
+      --depth;
+    else if (c == ',' && depth == 1) {
+      std::string_view next{stmt.data() + i + 1, stmt.size() - i - 1};
+      for (auto word :
+           {"PRIMARY ", "UNIQUE", "CHECK", "FOREIGN ", "CONSTRAINT "})
+        if (starts_with_word(next, word))
+          return i;
+    }
+  }
+  return stmt.rfind(')');
+}
+
+// Every migration as one script, with each ALTER TABLE ... ADD COLUMN
+// folded into its table's CREATE TABLE. A new database gets exactly the
+// schema the steps build (tests compare the two), without an ALTER each
+// reloading and re-checking the whole schema (26 of them were most of the
+// time an --ephemeral start took).
+std::string build_fresh_schema() {
+  std::vector<std::string> stmts;
+  std::map<std::string, std::vector<std::string>> added;
+  for (auto* step : migrations) {
+    std::string_view text{step};
+    std::string current;
+    size_t from = 0;
+    while (from < text.size()) {
+      auto semi = text.find(';', from);
+      if (semi == std::string_view::npos)
+        break;
+      current.append(text.substr(from, semi + 1 - from));
+      from = semi + 1;
+      if (!sqlite3_complete(current.c_str()))
+        continue; // a ';' inside a trigger
+      auto def = current.find("ADD COLUMN ");
+      if (starts_with_word(current, "ALTER TABLE ")
+          && def != std::string::npos) {
+        added[name_after(current, "ALTER TABLE ")].push_back(
+          current.substr(def + 11, current.size() - def - 12));
+      } else { // any other ALTER runs as it is
+        stmts.push_back(std::move(current));
+      }
+      current.clear();
+    }
+  }
+  std::string script;
+  for (auto& stmt : stmts) {
+    if (starts_with_word(stmt, "CREATE TABLE ")) {
+      auto i = added.find(name_after(stmt, "CREATE TABLE "));
+      if (i != added.end()) {
+        auto at = end_of_columns(stmt);
+        std::string cols;
+        for (auto& def : i->second)
+          cols += ", " + def;
+        stmt.insert(at, cols);
+      }
+    }
+    script += stmt;
+  }
+  return script;
+}
 
 } // namespace
 
 const char* store_migration(int64_t from) {
   return migrations[from];
+}
+
+const char* store_fresh_schema() {
+  static const std::string script = build_fresh_schema();
+  return script.c_str();
 }
 
 } // namespace jobd
