@@ -259,6 +259,23 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::cleanup, cleanup_query>::with<cleanup_done>,
   // Counters and per-session figures, with the persistence state.
   caf::replies_to<atom::metrics>::with<metrics_snapshot>,
+  // console_save_template: inserts or replaces by name (keeping the first
+  // created_at); answers the template as saved.
+  caf::replies_to<atom::templates, atom::put, job_template>::with<job_template>,
+  // A template by name; TEMPLATE_NOT_FOUND if none.
+  caf::replies_to<atom::templates, atom::get, std::string>::with<job_template>,
+  // console_list_templates: all, by name.
+  caf::replies_to<atom::templates, atom::list>::with<template_list>,
+  // console_delete_template.
+  caf::replies_to<atom::templates, atom::erase,
+                  std::string>::with<delete_result>,
+  // From SCHEDULES: a schedule's whole row, inserted or replaced (each
+  // change, each firing).
+  caf::replies_to<atom::schedules, atom::put, schedule_spec>::with<bool>,
+  // Every stored schedule (SCHEDULES loads them at start); no firings.
+  caf::replies_to<atom::schedules, atom::list>::with<schedule_list>,
+  // Removes a schedule; false if it was not stored.
+  caf::replies_to<atom::schedules, atom::erase, std::string>::with<bool>,
   // Reserve this many job serials; answers the first.
   caf::replies_to<atom::reserve, uint64_t>::with<uint64_t>,
   // Look for dead instances: interrupt their running jobs, hand back their

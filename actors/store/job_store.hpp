@@ -8,7 +8,8 @@
 // Split by concern: job_store.cpp (opening, schema, migrations, serials,
 // instances and recovery), store_schema.cpp (the migrations),
 // store_rows.cpp (writes), store_queries.cpp (reads), store_codec.cpp
-// (rows <-> job_info and job_spec).
+// (rows <-> job_info and job_spec), store_workflows.cpp (templates and
+// schedules).
 #pragma once
 
 #include "actors/actors.hpp"
@@ -28,7 +29,7 @@ namespace jobd {
 
 /// The store's schema version (PRAGMA user_version); a database with a
 /// higher one comes from a newer jobd and is refused.
-inline constexpr int64_t store_schema_version = 6;
+inline constexpr int64_t store_schema_version = 7;
 
 /// Identifies a jobd database (PRAGMA application_id: "jobd").
 inline constexpr int64_t store_application_id = 0x6a6f6264;
@@ -139,6 +140,32 @@ public:
 
   /// Whether the instance that owns a job is alive.
   bool live(const std::string& instance);
+
+  // -- templates and schedules (store_workflows.cpp); each call is its own
+  // transaction --------------------------------------------------------------
+
+  /// Inserts or replaces a template by name: created_at is kept from the
+  /// first save (now for a new one), updated_at is now. Returns it as
+  /// stored.
+  job_template put_template(const job_template& t);
+
+  /// A template by name.
+  std::optional<job_template> get_template(const std::string& name);
+
+  /// Every template, by name.
+  template_list list_templates();
+
+  /// Removes a template; false if there was none by that name.
+  bool erase_template(const std::string& name);
+
+  /// Inserts or replaces a schedule's whole row (by id).
+  void put_schedule(const schedule_spec& s);
+
+  /// Every schedule, oldest first (next_firings left empty).
+  schedule_list list_schedules();
+
+  /// Removes a schedule; false if there was none with that id.
+  bool erase_schedule(const std::string& id);
 
 private:
   friend struct store_statements;

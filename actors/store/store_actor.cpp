@@ -390,6 +390,52 @@ store_actor::behavior_type store(store_ptr self, std::shared_ptr<job_store> db,
         return m;
       });
     },
+    [self](atom::templates, atom::put,
+           const job_template& t) -> caf::result<job_template> {
+      return query(self, [&]() -> caf::result<job_template> {
+        return self->state.db->put_template(t);
+      });
+    },
+    [self](atom::templates, atom::get,
+           const std::string& name) -> caf::result<job_template> {
+      return query(self, [&]() -> caf::result<job_template> {
+        auto t = self->state.db->get_template(name);
+        if (!t)
+          return make_tool_error(codes::template_not_found,
+                                 "Template not found: " + name,
+                                 {{"name", json_quote(name)}});
+        return std::move(*t);
+      });
+    },
+    [self](atom::templates, atom::list) -> caf::result<template_list> {
+      return query(self, [&]() -> caf::result<template_list> {
+        return self->state.db->list_templates();
+      });
+    },
+    [self](atom::templates, atom::erase,
+           const std::string& name) -> caf::result<delete_result> {
+      return query(self, [&]() -> caf::result<delete_result> {
+        return delete_result{name, self->state.db->erase_template(name)};
+      });
+    },
+    [self](atom::schedules, atom::put,
+           const schedule_spec& s) -> caf::result<bool> {
+      return query(self, [&]() -> caf::result<bool> {
+        self->state.db->put_schedule(s);
+        return true;
+      });
+    },
+    [self](atom::schedules, atom::list) -> caf::result<schedule_list> {
+      return query(self, [&]() -> caf::result<schedule_list> {
+        return self->state.db->list_schedules();
+      });
+    },
+    [self](atom::schedules, atom::erase,
+           const std::string& id) -> caf::result<bool> {
+      return query(self, [&]() -> caf::result<bool> {
+        return self->state.db->erase_schedule(id);
+      });
+    },
     [self](atom::reserve, uint64_t n) -> uint64_t { return reserve(self, n); },
     [self](atom::recheck) -> caf::result<requeue_list> {
       return query(self, [&]() -> caf::result<requeue_list> {

@@ -1,64 +1,21 @@
-// Rows <-> job_info and job_spec. Lists and maps that have no column of
-// their own (arguments, tags, environment) are stored as JSON texts.
+// Rows <-> job_info. Lists and maps that have no column of their own
+// (arguments, tags, dependencies, attempts) are stored as JSON texts; the
+// spec's codec is in store_spec_codec.cpp.
 #include "actors/store/store_detail.hpp"
+#include "actors/store/store_json.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include <algorithm>
 #include <cmath>
-#include <limits>
 
 namespace jobd {
 
+using namespace store_json;
+
 namespace {
-
-using writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void put(writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-rapidjson::Document parse(std::string_view text) {
-  rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
-  return doc;
-}
-
-std::string str(const rapidjson::Value& v) {
-  return v.IsString() ? std::string{v.GetString(), v.GetStringLength()}
-                      : std::string{};
-}
-
-int64_t int_of(const rapidjson::Value& obj, const char* key, int64_t fallback) {
-  auto i = obj.FindMember(key);
-  return i != obj.MemberEnd() && i->value.IsInt64() ? i->value.GetInt64()
-                                                    : fallback;
-}
-
-double double_of(const rapidjson::Value& obj, const char* key,
-                 double fallback) {
-  auto i = obj.FindMember(key);
-  return i != obj.MemberEnd() && i->value.IsNumber() ? i->value.GetDouble()
-                                                     : fallback;
-}
-
-std::string str_of(const rapidjson::Value& obj, const char* key) {
-  auto i = obj.FindMember(key);
-  return i != obj.MemberEnd() ? str(i->value) : std::string{};
-}
 
 stdin_mode stdin_of(int64_t x) {
   return x == 1   ? stdin_mode::pipe
          : x == 2 ? stdin_mode::tty
                   : stdin_mode::null;
-}
-
-int32_t i32(int64_t x) {
-  return static_cast<int32_t>(
-    std::clamp<int64_t>(x, std::numeric_limits<int32_t>::min(),
-                        std::numeric_limits<int32_t>::max()));
 }
 
 // job_progress as JSON; empty (the column is NULL) when nothing was found.
@@ -104,6 +61,88 @@ job_progress decode_progress(std::string_view text) {
   return p;
 }
 
+// A list of ids as a JSON array; empty (the column is NULL) when none.
+std::string encode_ids(const std::vector<std::string>& ids) {
+  return ids.empty() ? std::string{} : encode_args(ids);
+}
+
+std::vector<std::string> decode_ids(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty())
+    return out;
+  if (auto doc = parse(text); doc.IsArray())
+    for (auto& a : doc.GetArray())
+      out.push_back(str(a));
+  return out;
+}
+
+// status.attempts as a JSON array; empty (NULL) when no attempt ended.
+std::string encode_attempts(const std::vector<attempt_record>& attempts) {
+  if (attempts.empty())
+    return {};
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartArray();
+  for (auto& a : attempts) {
+    w.StartObject();
+    w.Key("attempt");
+    w.Int(a.attempt);
+    w.Key("startedAt");
+    w.Int64(a.started_at);
+    w.Key("finishedAt");
+    w.Int64(a.finished_at);
+    w.Key("status");
+    put(w, a.status);
+    w.Key("exitCode");
+    w.Int(a.exit_code);
+    w.Key("signal");
+    w.Int(a.signal);
+    if (!a.error_code.empty()) {
+      w.Key("errorCode");
+      put(w, a.error_code);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::vector<attempt_record> decode_attempts(std::string_view text) {
+  std::vector<attempt_record> out;
+  if (text.empty())
+    return out;
+  auto doc = parse(text);
+  if (!doc.IsArray())
+    return out;
+  for (auto& a : doc.GetArray()) {
+    if (!a.IsObject())
+      continue;
+    attempt_record r;
+    r.attempt = i32(int_of(a, "attempt", 1));
+    r.started_at = int_of(a, "startedAt", 0);
+    r.finished_at = int_of(a, "finishedAt", 0);
+    r.status = str_of(a, "status");
+    r.exit_code = i32(int_of(a, "exitCode", -1));
+    r.signal = i32(int_of(a, "signal", 0));
+    r.error_code = str_of(a, "errorCode");
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+dependency_condition condition_of(int64_t x) {
+  return x == 1   ? dependency_condition::finish
+         : x == 2 ? dependency_condition::failure
+                  : dependency_condition::success;
+}
+// Binds `text`, or NULL when it is empty.
+void bind_or_null(sql::statement& st, int i, const std::string& text) {
+  if (text.empty())
+    st.bind_null(i);
+  else
+    st.bind(i, text);
+}
+
 } // namespace
 
 std::string encode_args(const std::vector<std::string>& args) {
@@ -130,109 +169,6 @@ std::string encode_tags(const std::map<std::string, std::string>& tags) {
   w.EndArray();
   return {buf.GetString(), buf.GetSize()};
 }
-
-std::string encode_spec(const job_spec& spec) {
-  // Only what differs from decode_spec's defaults (every finished job keeps
-  // its spec now: at 1M jobs each byte here is a megabyte of file). The
-  // timeout is always written: without it the row's resolved timeout
-  // would be read instead of "the server's default".
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  if (!spec.environment.empty()) {
-    w.Key("environment");
-    w.StartObject();
-    for (auto& [k, v] : spec.environment) {
-      put(w, k);
-      put(w, v);
-    }
-    w.EndObject();
-  }
-  w.Key("timeoutMs");
-  w.Int64(spec.timeout_ms);
-  if (spec.kill_grace_ms != use_default) {
-    w.Key("killGraceMs");
-    w.Int64(spec.kill_grace_ms);
-  }
-  if (spec.output_byte_limit != use_default) {
-    w.Key("outputByteLimit");
-    w.Int64(spec.output_byte_limit);
-  }
-  if (!spec.kind_options.empty()) {
-    w.Key("kindOptions");
-    put(w, spec.kind_options);
-  }
-  // Issue 11. The idempotency key and restart_of have columns of their own.
-  if (spec.input != stdin_mode::null) {
-    w.Key("stdin");
-    w.String(to_string(spec.input));
-  }
-  job_spec defaults;
-  if (spec.cols != defaults.cols || spec.rows != defaults.rows) {
-    w.Key("cols");
-    w.Int(spec.cols);
-    w.Key("rows");
-    w.Int(spec.rows);
-  }
-  if (!spec.progress_pattern.empty()) {
-    w.Key("progressPattern");
-    put(w, spec.progress_pattern);
-  }
-  if (spec.wait_ms != 0) {
-    w.Key("waitMs");
-    w.Int64(spec.wait_ms);
-    w.Key("waitTailLines");
-    w.Uint64(spec.wait_tail_lines);
-    w.Key("waitMaxBytes");
-    w.Uint64(spec.wait_max_bytes);
-  }
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
-}
-
-job_spec decode_spec(const job_info& info, std::string_view spec_json) {
-  job_spec spec;
-  spec.command = info.command;
-  spec.args = info.args;
-  spec.shell = info.shell;
-  spec.session_id = info.session_id;
-  spec.working_directory = info.working_directory;
-  spec.priority = info.priority;
-  spec.tags = info.tags;
-  spec.kind = info.kind;
-  spec.timeout_ms = info.timeout_ms;
-  spec.idempotency_key = info.idempotency_key;
-  spec.restart_of = info.restart_of;
-  spec.input = info.input;
-  auto doc = parse(spec_json);
-  if (!doc.IsObject())
-    return spec;
-  if (auto env = doc.FindMember("environment");
-      env != doc.MemberEnd() && env->value.IsObject())
-    for (auto& m : env->value.GetObject())
-      spec.environment[str(m.name)] = str(m.value);
-  spec.timeout_ms = int_of(doc, "timeoutMs", spec.timeout_ms);
-  spec.kill_grace_ms = int_of(doc, "killGraceMs", use_default);
-  spec.output_byte_limit = int_of(doc, "outputByteLimit", use_default);
-  if (auto k = doc.FindMember("kindOptions"); k != doc.MemberEnd())
-    spec.kind_options = str(k->value);
-  // A spec written before issue 11 has none of these: the defaults.
-  auto in = str_of(doc, "stdin");
-  spec.input = in == "pipe"  ? stdin_mode::pipe
-               : in == "tty" ? stdin_mode::tty
-                             : stdin_mode::null;
-  spec.cols = i32(int_of(doc, "cols", spec.cols));
-  spec.rows = i32(int_of(doc, "rows", spec.rows));
-  spec.progress_pattern = str_of(doc, "progressPattern");
-  spec.wait_ms = int_of(doc, "waitMs", 0);
-  spec.wait_tail_lines = static_cast<uint64_t>(std::max<int64_t>(
-    int_of(doc, "waitTailLines", static_cast<int64_t>(spec.wait_tail_lines)),
-    0));
-  spec.wait_max_bytes = static_cast<uint64_t>(std::max<int64_t>(
-    int_of(doc, "waitMaxBytes", static_cast<int64_t>(spec.wait_max_bytes)), 0));
-  return spec;
-}
-
 job_info decode_job(const sql::statement& row) {
   job_info j;
   int c = 0;
@@ -290,6 +226,22 @@ job_info decode_job(const sql::statement& row) {
   j.usage.cpu_user_ms = row.int_at(c++);
   j.usage.cpu_system_ms = row.int_at(c++);
   j.usage.max_rss_kb = row.int_at(c++);
+  // Issue 12 (rows written under schema 6 read as the defaults).
+  j.pending_reason = row.text_at(c++);
+  j.depends_on = decode_ids(row.view_at(c++));
+  j.condition = condition_of(row.int_at(c++));
+  j.waiting_for = decode_ids(row.view_at(c++));
+  j.scheduled_for = row.int_at(c++);
+  j.schedule_id = row.text_at(c++); // NULL reads as ""
+  j.template_name = row.text_at(c++);
+  j.attempt = i32(row.int_at(c++));
+  // A job that started ran at least its first attempt: rows from before
+  // schema 7 have no attempt number (0).
+  if (j.attempt == 0 && j.started_at > 0)
+    j.attempt = 1;
+  j.max_attempts = std::max(i32(row.int_at(c++)), 1);
+  j.next_attempt_at = row.int_at(c++);
+  j.attempts = decode_attempts(row.view_at(c++));
   return j;
 }
 
@@ -349,6 +301,17 @@ void bind_job(sql::statement& st, const job_info& j, const std::string& owner,
   st.bind(c++, j.usage.cpu_user_ms);
   st.bind(c++, j.usage.cpu_system_ms);
   st.bind(c++, j.usage.max_rss_kb);
+  st.bind(c++, j.pending_reason);
+  bind_or_null(st, c++, encode_ids(j.depends_on));
+  st.bind(c++, static_cast<int64_t>(j.condition));
+  bind_or_null(st, c++, encode_ids(j.waiting_for));
+  st.bind(c++, j.scheduled_for);
+  bind_or_null(st, c++, j.schedule_id); // NULL: not in jobs_schedule
+  bind_or_null(st, c++, j.template_name);
+  st.bind(c++, int64_t{j.attempt});
+  st.bind(c++, int64_t{j.max_attempts});
+  st.bind(c++, j.next_attempt_at);
+  bind_or_null(st, c++, encode_attempts(j.attempts));
   if (spec_json != nullptr)
     st.bind(c, *spec_json);
   else

@@ -19,11 +19,13 @@ namespace jobd {
   "dropped_bytes, buffered_bytes, last_sequence, restart_of, "                 \
   "idempotency_key, stdin_mode, stdin_open, term_cols, term_rows, paused, "    \
   "paused_at, paused_ms, progress, usage_known, cpu_user_ms, cpu_system_ms, "  \
-  "max_rss_kb"
+  "max_rss_kb, pending_reason, depends_on, dependency_condition, "             \
+  "waiting_for, scheduled_for, schedule_id, template_name, attempt, "          \
+  "max_attempts, next_attempt_at, attempts"
 
 /// How many columns JOBD_JOB_COLUMNS lists; also the index of the `spec`
 /// column when a query selects it after them.
-inline constexpr int job_column_count = 45;
+inline constexpr int job_column_count = 56;
 inline constexpr int spec_column = job_column_count;
 
 /// Migration step `from` -> `from + 1` (store_schema.cpp).
@@ -33,6 +35,7 @@ struct store_statements {
   explicit store_statements(sql::database& db);
   sql::statement upsert_job;
   sql::statement insert_tag;
+  sql::statement insert_dependency;
   sql::statement insert_chunk;
   sql::statement trim_chunks;
   sql::statement update_output;
@@ -59,8 +62,9 @@ std::string encode_spec(const job_spec& spec);
 std::string encode_args(const std::vector<std::string>& args);
 std::string encode_tags(const std::map<std::string, std::string>& tags);
 
-/// Binds a job_info to the upsert statement (parameters 1 to 45, and 46
-/// for the spec, null when `spec_json` is null).
+/// Binds a job_info to the upsert statement (parameters 1 to
+/// job_column_count, and one more for the spec, null when `spec_json` is
+/// null).
 void bind_job(sql::statement& st, const job_info& info,
               const std::string& owner, const std::string* spec_json);
 

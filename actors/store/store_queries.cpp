@@ -29,20 +29,30 @@ bool parse_cursor(const std::string& cursor, int64_t& after) {
 }
 
 // The FROM and WHERE clauses of a list query and their parameters, in
-// order. With tags, the first one drives the query from the tags key
-// (name, value, serial) newest first, so a page costs its own rows however
-// many jobs match; further tags are checked per row.
+// order. With a dependsOn filter, job_dependencies' key (dependency,
+// serial) drives the query newest first; else with tags, the first tag
+// drives it from the tags key (name, value, serial). Either way a page
+// costs its own rows however many jobs match; the other filters are checked
+// per row (schedule_id and template_name alone use their partial indexes).
 struct filter {
   std::string from = " FROM jobs";
   std::string where = " WHERE 1";
   /// The column the pages are ordered and cut by.
   std::string order = "serial";
   std::vector<std::variant<int64_t, std::string>> params;
-  bool only_tags = true;
+  /// Only one tag and nothing else: counted from the tags key.
+  bool only_tags = false;
+  /// No tags, no workflow filters: counted from session_counts.
+  bool by_session_counts = false;
 
   explicit filter(const list_query& q) {
     auto tag = q.tags.begin();
-    if (tag != q.tags.end()) {
+    if (!q.depends_on.empty()) {
+      from = " FROM (SELECT serial AS s FROM job_dependencies WHERE "
+             "dependency = ?) AS d CROSS JOIN jobs ON jobs.serial = d.s";
+      order = "d.s";
+      params.emplace_back(q.depends_on);
+    } else if (tag != q.tags.end()) {
       from = " FROM (SELECT serial AS s FROM tags WHERE name = ? AND value = ?)"
              " AS t CROSS JOIN jobs ON jobs.serial = t.s";
       order = "t.s";
@@ -57,7 +67,6 @@ struct filter {
       params.emplace_back(tag->second);
     }
     if (!q.statuses.empty()) {
-      only_tags = false;
       where += " AND status IN (";
       for (size_t i = 0; i < q.statuses.size(); ++i) {
         where += i == 0 ? "?" : ", ?";
@@ -66,11 +75,22 @@ struct filter {
       where += ")";
     }
     if (!q.session_id.empty()) {
-      only_tags = false;
       where += " AND session = ?";
       params.emplace_back(q.session_id);
     }
-    only_tags = only_tags && q.tags.size() == 1;
+    if (!q.schedule_id.empty()) {
+      where += " AND schedule_id = ?";
+      params.emplace_back(q.schedule_id);
+    }
+    if (!q.template_name.empty()) {
+      where += " AND template_name = ?";
+      params.emplace_back(q.template_name);
+    }
+    auto workflow = !q.depends_on.empty() || !q.schedule_id.empty()
+                    || !q.template_name.empty();
+    by_session_counts = q.tags.empty() && !workflow;
+    only_tags = q.tags.size() == 1 && !workflow && q.statuses.empty()
+                && q.session_id.empty();
   }
 
   // Binds the parameters from 1; returns the next free index.
@@ -128,7 +148,7 @@ std::shared_ptr<output_buffer> job_store::load_output(const job_info& info) {
   while (st.step())
     chunks.push_back({static_cast<uint64_t>(st.int_at(0)), st.int_at(1),
                       st.int_at(2) == 0 ? stream_kind::out : stream_kind::err,
-                      st.text_at(3)});
+                      st.text_at(3), static_cast<int32_t>(st.int_at(4))});
   st.reset();
   return std::make_shared<output_buffer>(
     output_buffer::restore(std::move(chunks), info.output));
@@ -141,10 +161,11 @@ list_page job_store::list(const list_query& q) {
                                 "server");
   filter f{q};
   list_page page;
-  // The total: from the per-session counts without tags; with one tag
-  // alone, from the tags key; else by counting the matching rows.
+  // The total: from the per-session counts without tags or workflow
+  // filters; with one tag alone, from the tags key; else by counting the
+  // matching rows.
   std::string count_sql;
-  if (q.tags.empty())
+  if (f.by_session_counts)
     count_sql = "SELECT coalesce(sum(n), 0) FROM session_counts" + f.where;
   else if (f.only_tags)
     count_sql = "SELECT count(*) FROM tags WHERE name = ? AND value = ?";

@@ -6,52 +6,75 @@
 
 namespace jobd {
 
+namespace {
+
+// The upsert of a job row: every column of JOBD_JOB_COLUMNS and the spec.
+std::string upsert_sql() {
+  std::string sql = "INSERT INTO jobs(" JOBD_JOB_COLUMNS ", spec) VALUES (";
+  for (int i = 1; i <= job_column_count + 1; ++i)
+    sql += (i == 1 ? "?" : ", ?") + std::to_string(i);
+  sql += ") ON CONFLICT(serial) DO UPDATE SET "
+         "owner = excluded.owner, status = excluded.status, "
+         "started_at = excluded.started_at, "
+         "finished_at = excluded.finished_at, "
+         "exit_code = excluded.exit_code, signal = excluded.signal, "
+         "error_code = excluded.error_code, error = excluded.error, "
+         "pid = excluded.pid, run_ms = excluded.run_ms, "
+         "tracking = excluded.tracking, "
+         "process_start = excluded.process_start, "
+         "stdout_bytes = excluded.stdout_bytes, "
+         "stderr_bytes = excluded.stderr_bytes, "
+         "chunks = excluded.chunks, "
+         "dropped_chunks = max(dropped_chunks, excluded.dropped_chunks), "
+         "dropped_bytes = max(dropped_bytes, excluded.dropped_bytes), "
+         "buffered_bytes = excluded.buffered_bytes, "
+         "last_sequence = excluded.last_sequence, "
+         "stdin_open = excluded.stdin_open, "
+         "term_cols = excluded.term_cols, "
+         "term_rows = excluded.term_rows, paused = excluded.paused, "
+         "paused_at = excluded.paused_at, "
+         "paused_ms = excluded.paused_ms, "
+         "progress = excluded.progress, "
+         "usage_known = excluded.usage_known, "
+         "cpu_user_ms = excluded.cpu_user_ms, "
+         "cpu_system_ms = excluded.cpu_system_ms, "
+         "max_rss_kb = excluded.max_rss_kb, "
+         "pending_reason = excluded.pending_reason, "
+         "waiting_for = excluded.waiting_for, "
+         "scheduled_for = excluded.scheduled_for, "
+         "attempt = excluded.attempt, "
+         "max_attempts = excluded.max_attempts, "
+         "next_attempt_at = excluded.next_attempt_at, "
+         "attempts = excluded.attempts, "
+         // Set with the first row: a later one may fill them in, never
+         // clear them. depends_on and its job_dependencies rows are
+         // written together with the first row (as tags are).
+         "restart_of = CASE WHEN restart_of = '' THEN "
+         "excluded.restart_of ELSE restart_of END, "
+         "idempotency_key = coalesce(idempotency_key, "
+         "excluded.idempotency_key), "
+         "stdin_mode = CASE WHEN stdin_mode = 0 THEN excluded.stdin_mode "
+         "ELSE stdin_mode END, "
+         "dependency_condition = CASE WHEN depends_on IS NULL THEN "
+         "excluded.dependency_condition ELSE dependency_condition END, "
+         "depends_on = coalesce(depends_on, excluded.depends_on), "
+         "schedule_id = coalesce(schedule_id, excluded.schedule_id), "
+         "template_name = coalesce(template_name, excluded.template_name), "
+         // Written with the first row only (bound as NULL after it), kept
+         // for good: what a restart needs.
+         "spec = coalesce(excluded.spec, spec)";
+  return sql;
+}
+
+} // namespace
+
 store_statements::store_statements(sql::database& db)
-  : upsert_job(db,
-               "INSERT INTO jobs(" JOBD_JOB_COLUMNS ", spec) VALUES (?1, ?2, "
-               "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-               "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-               "?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, "
-               "?40, ?41, ?42, ?43, ?44, ?45, ?46) ON CONFLICT(serial) DO "
-               "UPDATE SET "
-               "owner = excluded.owner, status = excluded.status, "
-               "started_at = excluded.started_at, "
-               "finished_at = excluded.finished_at, "
-               "exit_code = excluded.exit_code, signal = excluded.signal, "
-               "error_code = excluded.error_code, error = excluded.error, "
-               "pid = excluded.pid, run_ms = excluded.run_ms, "
-               "tracking = excluded.tracking, "
-               "process_start = excluded.process_start, "
-               "stdout_bytes = excluded.stdout_bytes, "
-               "stderr_bytes = excluded.stderr_bytes, "
-               "chunks = excluded.chunks, "
-               "dropped_chunks = max(dropped_chunks, excluded.dropped_chunks), "
-               "dropped_bytes = max(dropped_bytes, excluded.dropped_bytes), "
-               "buffered_bytes = excluded.buffered_bytes, "
-               "last_sequence = excluded.last_sequence, "
-               "stdin_open = excluded.stdin_open, "
-               "term_cols = excluded.term_cols, "
-               "term_rows = excluded.term_rows, paused = excluded.paused, "
-               "paused_at = excluded.paused_at, "
-               "paused_ms = excluded.paused_ms, "
-               "progress = excluded.progress, "
-               "usage_known = excluded.usage_known, "
-               "cpu_user_ms = excluded.cpu_user_ms, "
-               "cpu_system_ms = excluded.cpu_system_ms, "
-               "max_rss_kb = excluded.max_rss_kb, "
-               // Set with the first row: a later one may fill them in,
-               // never clear them.
-               "restart_of = CASE WHEN restart_of = '' THEN "
-               "excluded.restart_of ELSE restart_of END, "
-               "idempotency_key = coalesce(idempotency_key, "
-               "excluded.idempotency_key), "
-               "stdin_mode = CASE WHEN stdin_mode = 0 THEN excluded.stdin_mode "
-               "ELSE stdin_mode END, "
-               // Written with the first row only (bound as NULL after it),
-               // kept for good: what a restart needs.
-               "spec = coalesce(excluded.spec, spec)"),
+  : upsert_job(db, upsert_sql().c_str()),
     insert_tag(db, "INSERT OR IGNORE INTO tags VALUES (?, ?, ?)"),
-    insert_chunk(db, "INSERT OR IGNORE INTO output VALUES (?, ?, ?, ?, ?)"),
+    insert_dependency(db,
+                      "INSERT OR IGNORE INTO job_dependencies VALUES (?, ?)"),
+    insert_chunk(db, "INSERT OR IGNORE INTO output(serial, seq, ts, stream, "
+                     "content, attempt) VALUES (?, ?, ?, ?, ?, ?)"),
     trim_chunks(db, "DELETE FROM output WHERE serial = ? AND seq < ?"),
     update_output(db,
                   "UPDATE jobs SET stdout_bytes = ?2, stderr_bytes = ?3, "
@@ -59,7 +82,7 @@ store_statements::store_statements(sql::database& db)
                   "dropped_bytes = max(dropped_bytes, ?6), "
                   "buffered_bytes = ?7, last_sequence = ?8 WHERE serial = ?1"),
     find_job(db, "SELECT " JOBD_JOB_COLUMNS " FROM jobs WHERE id = ?"),
-    read_chunks(db, "SELECT seq, ts, stream, content FROM output "
+    read_chunks(db, "SELECT seq, ts, stream, content, attempt FROM output "
                     "WHERE serial = ? ORDER BY seq"),
     meta_get(db, "SELECT value FROM meta WHERE key = ?"),
     meta_add(db, "UPDATE meta SET value = value + ? WHERE key = ?"),
@@ -99,13 +122,19 @@ void job_store::put_job(const job_info& info, const job_spec* spec) {
   st.reset();
   bind_job(st, info, owner, spec != nullptr ? &spec_json : nullptr);
   st.run();
-  if (spec != nullptr)
-    for (auto& [name, value] : info.tags)
-      stmts_->insert_tag.reset()
-        .bind(1, name)
-        .bind(2, value)
-        .bind(3, static_cast<int64_t>(info.serial))
-        .run();
+  if (spec == nullptr)
+    return;
+  for (auto& [name, value] : info.tags)
+    stmts_->insert_tag.reset()
+      .bind(1, name)
+      .bind(2, value)
+      .bind(3, static_cast<int64_t>(info.serial))
+      .run();
+  for (auto& dependency : info.depends_on)
+    stmts_->insert_dependency.reset()
+      .bind(1, dependency)
+      .bind(2, static_cast<int64_t>(info.serial))
+      .run();
 }
 
 void job_store::put_output(uint64_t serial,
@@ -124,6 +153,7 @@ void job_store::put_output(uint64_t serial,
       .bind(3, c.timestamp)
       .bind(4, int64_t{c.stream == stream_kind::out ? 0 : 1})
       .bind(5, c.content)
+      .bind(6, int64_t{c.attempt})
       .run();
   }
   stmts_->trim_chunks.reset().bind(1, key).bind(2, i64(first_kept)).run();

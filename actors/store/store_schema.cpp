@@ -213,6 +213,53 @@ constexpr const char* migrations[] = {
     DELETE FROM session_usage WHERE session = old.session AND jobs <= 0;
   END;
   )",
+  // 7 (issue 12): workflows. Lists (depends_on, waiting_for, attempts) are
+  // JSON texts, NULL when empty; schedule_id and template_name are NULL
+  // when the job has none, so their partial indexes (what the list filters
+  // need) hold only the jobs that have one and cost the others nothing on
+  // insert and delete. job_dependencies answers "who depends on X"
+  // (filter depends_on) from its key, newest first as the tags key does;
+  // its rows go with their job by a trigger that only jobs with
+  // dependencies fire, through the serial index (without it each removal
+  // scans the table: the schema 3 lesson). Output rows carry the attempt
+  // that wrote them. Templates and schedules belong to the state directory,
+  // not to an instance.
+  R"(
+  ALTER TABLE jobs ADD COLUMN pending_reason TEXT NOT NULL DEFAULT '';
+  ALTER TABLE jobs ADD COLUMN depends_on TEXT;
+  ALTER TABLE jobs ADD COLUMN dependency_condition INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN waiting_for TEXT;
+  ALTER TABLE jobs ADD COLUMN scheduled_for INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN schedule_id TEXT;
+  ALTER TABLE jobs ADD COLUMN template_name TEXT;
+  ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE jobs ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN attempts TEXT;
+  ALTER TABLE output ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+  CREATE INDEX jobs_schedule ON jobs(schedule_id, serial)
+    WHERE schedule_id IS NOT NULL;
+  CREATE INDEX jobs_template ON jobs(template_name, serial)
+    WHERE template_name IS NOT NULL;
+  CREATE TABLE job_dependencies(dependency TEXT NOT NULL,
+    serial INTEGER NOT NULL, PRIMARY KEY(dependency, serial)) WITHOUT ROWID;
+  CREATE INDEX job_dependencies_serial ON job_dependencies(serial);
+  CREATE TRIGGER dependencies_removed AFTER DELETE ON jobs
+    WHEN old.depends_on IS NOT NULL BEGIN
+    DELETE FROM job_dependencies WHERE serial = old.serial;
+  END;
+  CREATE TABLE templates(name TEXT PRIMARY KEY, description TEXT NOT NULL,
+    job TEXT NOT NULL, parameters TEXT NOT NULL, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL);
+  CREATE TABLE schedules(id TEXT PRIMARY KEY, name TEXT NOT NULL,
+    cron TEXT NOT NULL, timezone TEXT NOT NULL, job TEXT NOT NULL,
+    overlap INTEGER NOT NULL, catch_up INTEGER NOT NULL,
+    enabled INTEGER NOT NULL, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL, last_fired_at INTEGER NOT NULL,
+    last_job_id TEXT NOT NULL, fired INTEGER NOT NULL,
+    skipped INTEGER NOT NULL, missed INTEGER NOT NULL,
+    last_error TEXT NOT NULL);
+  )",
 };
 
 static_assert(std::size(migrations) == store_schema_version);

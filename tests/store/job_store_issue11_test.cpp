@@ -299,7 +299,7 @@ TEST(JobStoreIssue11, MigratesAVersionFiveDatabase) {
   }
   job_store db{at(dir)};
   sql::database check{path, false};
-  EXPECT_EQ(check.query_int("PRAGMA user_version"), 6);
+  EXPECT_EQ(check.query_int("PRAGMA user_version"), store_schema_version);
   auto j = db.find("job-7-old");
   ASSERT_TRUE(j);
   EXPECT_EQ(j->status, job_status::completed);
