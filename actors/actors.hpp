@@ -344,7 +344,31 @@ using scheduler_actor = caf::typed_actor<
 /// The METRICS actor interface: counters fed by lifecycle events.
 using metrics_actor = event_listener::extend<
   // console_get_job_metrics.
-  caf::replies_to<atom::metrics>::with<metrics_snapshot>>;
+  caf::replies_to<atom::metrics>::with<metrics_snapshot>,
+  // From SCHEDULES: firings that submitted a job, that were skipped
+  // (overlap "skip") and that were missed while jobd was down.
+  caf::reacts_to<atom::schedules, uint64_t, uint64_t, uint64_t>>;
+
+/// The SCHEDULES actor: recurring schedules (console_*_schedule). Holds
+/// every schedule (loaded from the STORE at start, where each change and
+/// firing is written), arms one timer for the next firing, and submits each
+/// firing's job to SCHEDULER (tagged scheduleId, with its overlap rule).
+using schedules_actor = caf::typed_actor<
+  // console_create_schedule: the id is made here; answers the schedule
+  // with its next firings.
+  caf::replies_to<atom::schedules, atom::submit,
+                  schedule_spec>::with<schedule_info>,
+  // console_update_schedule; SCHEDULE_NOT_FOUND if unknown.
+  caf::replies_to<atom::schedules, atom::put,
+                  schedule_update>::with<schedule_info>,
+  // console_list_schedules, each with its next five firings.
+  caf::replies_to<atom::schedules, atom::list>::with<schedule_list>,
+  // console_delete_schedule; SCHEDULE_NOT_FOUND if unknown. Jobs it
+  // created are left alone.
+  caf::replies_to<atom::schedules, atom::erase,
+                  std::string>::with<delete_result>,
+  // Its timer: a firing may be due (the number tells stale armings).
+  caf::reacts_to<atom::tick, uint64_t>>;
 
 /// The SWEEPER actor interface: a timer that asks SCHEDULER to drop finished
 /// jobs past the retention.

@@ -153,6 +153,13 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
     },
     // Output growth changes no counter.
     [](atom::output, const output_news&) {},
+    // SCHEDULES' firings: submitted, skipped (overlap), missed (down).
+    [self](atom::schedules, uint64_t fired, uint64_t skipped, uint64_t missed) {
+      auto& t = self->state.totals;
+      t.schedule_firings += fired;
+      t.schedule_skips += skipped;
+      t.schedule_misses += missed;
+    },
     // console_get_job_metrics: what this instance runs and queues now,
     // with the store's history (every instance's, surviving restarts).
     [self, per_session](atom::metrics) -> caf::result<metrics_snapshot> {

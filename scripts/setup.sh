@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libre2-dev
   libsqlite3-dev
+  libhowardhinnant-date-dev libdate-tz3
   sqlite3
 )
 if [ "${JOBD_SETUP_CLANG:-0}" = 1 ]; then
