@@ -145,7 +145,11 @@ using job_actor = caf::typed_actor<
   // changes nothing.
   caf::replies_to<atom::pause, bool>::with<job_info>,
   // console_resize_terminal: columns, rows.
-  caf::replies_to<atom::resize, int32_t, int32_t>::with<job_info>>;
+  caf::replies_to<atom::resize, int32_t, int32_t>::with<job_info>,
+  // From SCHEDULER to a pending job: why it waits (dependencies, a start
+  // time, a retry's backoff, a free slot), or that it can never start
+  // (`fail_code`: it ends cancelled with it).
+  caf::reacts_to<atom::hold, job_hold>>;
 
 /// What a kind's backend reports to its job's core (see actors/core/): the
 /// process reactor sends these for a local process, other kinds for theirs.

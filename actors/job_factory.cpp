@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "actors/core/job_core.hpp"
 
 namespace jobd {
@@ -54,6 +56,28 @@ job_info initial_info(const job_context& ctx) {
   }
   info.restart_of = spec.restart_of;
   info.idempotency_key = spec.idempotency_key;
+  info.depends_on = spec.depends_on;
+  info.condition = spec.condition;
+  info.scheduled_for = spec.start_at;
+  info.schedule_id = spec.schedule_id;
+  info.template_name = spec.template_name;
+  info.max_attempts = std::max<int32_t>(spec.retry.max_attempts, 1);
+  // A requeued job goes on from its row: its attempts so far, and the
+  // rest of its backoff.
+  info.attempt = ctx.attempt;
+  info.attempts = ctx.attempts;
+  info.next_attempt_at = ctx.next_attempt_at;
+  // What it waits for until SCHEDULER says otherwise (job_hold).
+  if (ctx.next_attempt_at > 0) {
+    info.pending_reason = pending_reasons::backoff;
+  } else if (!spec.depends_on.empty() && ctx.attempt == 0) {
+    info.pending_reason = pending_reasons::dependencies;
+    info.waiting_for = spec.depends_on;
+  } else if (spec.start_at > now_ms() && ctx.attempt == 0) {
+    info.pending_reason = pending_reasons::scheduled;
+  } else {
+    info.pending_reason = pending_reasons::queued;
+  }
   return info;
 }
 

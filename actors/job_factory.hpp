@@ -27,6 +27,9 @@ struct job_defaults {
   int64_t max_wait_ms = 60000;
   /// Bytes a job's stdin queue holds at most (--max-stdin-bytes).
   uint64_t max_stdin_bytes = 1024 * 1024;
+  /// Seeds the random source of every job's retry jitter (tests); 0: each
+  /// job seeds its own from std::random_device.
+  uint64_t retry_seed = 0;
 };
 
 /// What became of bytes for a job's stdin.

@@ -41,6 +41,7 @@ void cancel_pending(self_ptr self, entry& e) {
   st.ready.erase(candidate_of(info));
   info.status = job_status::cancelled;
   st.pending.erase(key_of(info));
+  drop_gates(self, info.id);
   self->send(session_for(self, info.session_id), atom::forget_v, info.id);
 }
 
@@ -78,6 +79,8 @@ void on_finished(self_ptr self, entry& e, job_status previous,
   }
   release_session(self, info.session_id);
   keep_record(self, e, std::move(output));
+  // Jobs waiting for this one may start now, or never (cascading).
+  dependency_ended(self, info);
   log_finished(info);
   // Listeners count a job as running only once it said it started.
   auto told = previous == job_status::running && !e.announced
@@ -94,6 +97,16 @@ void on_event(self_ptr self, job_event& ev) {
     return; // removed, or already recorded (e.g. its actor died first)
   auto previous = e->info.status;
   e->info = std::move(ev.job);
+  if (ev.what == transition::updated) {
+    // No change of state: ours stands (a job cancelled or started here
+    // may report a change of its fields from before).
+    e->info.status = previous;
+  }
+  if (ev.what == transition::retrying) {
+    on_retrying(self, *e, previous, ev.previous);
+    dispatch(self);
+    return;
+  }
   if (ev.what == transition::finished) {
     // The record takes over: the actor answers what reached it before this
     // (same sender, same order) and then quits.
@@ -113,6 +126,8 @@ void on_event(self_ptr self, job_event& ev) {
       st.pending.erase(key_of(e->info));
   }
   publish(self, {ev.what, ev.previous, e->info, nullptr});
+  if (ev.what == transition::updated)
+    held_job_updated(self, *e);
   dispatch(self);
 }
 
@@ -202,7 +217,8 @@ void dispatch(self_ptr self) {
     auto c = *st.ready.begin();
     st.ready.erase(st.ready.begin());
     auto e = find_job(self, c.job_id);
-    if (e == nullptr || e->info.status != job_status::pending || !e->handle)
+    if (e == nullptr || e->info.status != job_status::pending || !e->handle
+        || is_held(self, c.job_id))
       continue;
     e->info.status = job_status::running;
     st.pending.erase(key_of(e->info));
@@ -358,7 +374,8 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
     // A session offers a job it may start.
     [self](atom::offer, const candidate& c) {
       auto e = find_job(self, c.job_id);
-      if (e == nullptr || e->info.status != job_status::pending)
+      if (e == nullptr || e->info.status != job_status::pending
+          || is_held(self, c.job_id))
         return;
       self->state.ready.insert(c);
       dispatch(self);

@@ -102,6 +102,23 @@ struct scheduler_state {
     std::vector<caf::typed_response_promise<submit_result>> waiting;
   };
 
+  /// What holds a job back from its session (workflows): its dependencies
+  /// and a time (start time, backoff) that the job reports due.
+  struct gate {
+    /// Each dependency (in the spec's order) and its state: pending or
+    /// running until it ended.
+    std::vector<std::pair<std::string, job_status>> deps;
+    dependency_condition condition = dependency_condition::success;
+    /// Waits for the time `time_reason` names (scheduled, retry_backoff).
+    bool timed = false;
+    const char* time_reason = pending_reasons::scheduled;
+    /// What the job was last told; empty: nothing yet.
+    std::string told_reason;
+    std::vector<std::string> told_waiting;
+    /// Told it never starts (DEPENDENCY_FAILED): its end is on the way.
+    bool failed = false;
+  };
+
   struct session_entry {
     session_actor handle;
     /// The session's jobs that have not ended; at 0 the session goes.
@@ -129,6 +146,10 @@ struct scheduler_state {
   std::map<caf::actor_addr, std::string> job_addresses;
   std::map<caf::actor_addr, std::string> session_addresses;
   std::vector<event_listener> listeners;
+  /// Pending jobs held back from their sessions (not in `pending`: they
+  /// have no queue position), and each dependency's dependents.
+  std::unordered_map<std::string, gate> held;
+  std::unordered_map<std::string, std::vector<std::string>> dependents;
   size_t running = 0;
   /// Submissions whose job is still checking its spec.
   size_t submitting = 0;
@@ -189,6 +210,47 @@ inline std::string idempotency_slot_key(const std::string& session,
 
 /// Forgets the idempotency key of a job that is removed.
 void forget_idempotency(scheduler_ptr self, const job_info& job);
+
+// -- workflows (scheduler_workflow.cpp)
+// ----------------------------------------
+
+/// What the STORE said of dependencies SCHEDULER does not hold, by id.
+using dep_states = std::map<std::string, job_info>;
+
+/// Checks that every dependency of a job exists (in the index, else in the
+/// STORE) and is not run by another live instance, then calls `done` with
+/// the STORE's answers, or with the refusal (JOB_NOT_FOUND naming the id,
+/// INVALID_ARGUMENTS). A requeued job (`again`) is never refused: a
+/// dependency gone or run elsewhere counts as ended cancelled.
+void resolve_dependencies(
+  scheduler_ptr self, const job_spec& spec, bool again,
+  std::function<void(std::shared_ptr<const dep_states>, caf::error)> done);
+
+/// A job just admitted: holds it if its gates (dependencies, start time,
+/// a requeued job's backoff) do not clear at once; true if held (it is
+/// not handed to its session).
+bool hold_admitted(scheduler_ptr self, scheduler_state::entry& e,
+                   const job_spec& spec, const dep_states* known, bool again);
+
+/// A `retrying` job (`previous`: SCHEDULER's state before, `told`: the
+/// event's): its slot is free, listeners hear it, and it is held until its
+/// next attempt is due.
+void on_retrying(scheduler_ptr self, scheduler_state::entry& e,
+                 job_status previous, job_status told);
+
+/// An `updated` job: a held job that says `queued` reached its time.
+void held_job_updated(scheduler_ptr self, scheduler_state::entry& e);
+
+/// A job ended (or will never be admitted): its gates go, and the jobs
+/// that depend on it are evaluated.
+void dependency_ended(scheduler_ptr self, const job_info& job);
+
+/// A held job is cancelled: its gates go.
+void drop_gates(scheduler_ptr self, const std::string& id);
+
+inline bool is_held(scheduler_ptr self, const std::string& id) {
+  return self->state.held.count(id) > 0;
+}
 
 // -- working with jobs (scheduler_control.cpp) --------------------------------
 

@@ -82,15 +82,14 @@ void requeued(self_ptr self) {
 // The job passed its kind's checks: store and index it, and hand it to its
 // session.
 void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
-           bool again, caf::typed_response_promise<submit_result> rp) {
+           bool again, caf::typed_response_promise<submit_result> rp,
+           std::shared_ptr<const dep_states> deps) {
   auto& st = self->state;
   auto id = info.id;
   auto kept = std::make_shared<const job_spec>(spec);
   self->send(st.config.store, atom::submit_v, info, std::move(spec));
-  st.jobs.emplace(
-    id, entry{handle, info, nullptr, 0, 0, false, false, std::move(kept)});
+  st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false, false, kept});
   st.by_serial.emplace(info.serial, id);
-  st.pending.insert(key_of(info));
   auto session = session_for(self, info.session_id);
   ++st.sessions[info.session_id].active;
   log::info("job " + id + " created session=" + info.session_id
@@ -110,6 +109,12 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
     }
     rp.deliver(std::move(result));
   };
+  // Held back by its gates: not queued, so its session does not see it.
+  if (hold_admitted(self, st.jobs.at(id), *kept, deps.get(), again)) {
+    answer();
+    return;
+  }
+  st.pending.insert(key_of(info));
   // The session answers after any offer it made, so the reply tells
   // running or pending; if it went meanwhile, the job's state says.
   self->request(session, caf::infinite, atom::enqueue_v, candidate_of(info))
@@ -164,15 +169,46 @@ void fail_requeued(self_ptr self, job_info info, const caf::error& err) {
   info.error_code = why.code;
   info.error = why.message;
   info.finished_at = now_ms();
-  self->send(self->state.config.store, atom::event_v, std::move(info));
+  self->send(self->state.config.store, atom::event_v, info);
+  dependency_ended(self, info);
   requeued(self);
 }
 
 // Creates the job (a new one, or `again`: one of a dead instance queued
 // again with its old identity) and asks it to check its spec.
 void create_job(self_ptr self, job_spec spec, const job_info* again,
-                caf::typed_response_promise<submit_result> rp) {
+                caf::typed_response_promise<submit_result> rp,
+                std::shared_ptr<const dep_states> deps = nullptr) {
   auto& st = self->state;
+  // Dependencies first (the STORE may be asked about them); a requeued
+  // job that ran an attempt had them met.
+  if (!deps && !spec.depends_on.empty()
+      && (again == nullptr || again->attempt == 0)) {
+    std::optional<job_info> revived;
+    if (again != nullptr)
+      revived = *again;
+    auto held = std::make_shared<job_spec>(std::move(spec));
+    resolve_dependencies(
+      self, *held, again != nullptr,
+      [self, held, revived, rp](std::shared_ptr<const dep_states> known,
+                                caf::error err) mutable {
+        if (err && revived) {
+          fail_requeued(self, std::move(*revived), err);
+          rp.deliver(std::move(err));
+          return;
+        }
+        if (err) {
+          key_refused(self, *held, err);
+          rp.deliver(std::move(err));
+          return;
+        }
+        create_job(self, std::move(*held), revived ? &*revived : nullptr, rp,
+                   std::move(known));
+      });
+    return;
+  }
+  if (!deps)
+    deps = std::make_shared<const dep_states>();
   // A requeued job that cannot be created is counted as queued (so the
   // queue does not stay held) and fails in the store.
   auto refuse = [&](caf::error err) {
@@ -186,7 +222,8 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
     return refuse(
       make_tool_error(codes::internal_error, "jobd is shutting down"));
   if (again == nullptr
-      && st.pending.size() + st.submitting >= st.config.max_pending)
+      && st.pending.size() + st.held.size() + st.submitting
+           >= st.config.max_pending)
     return refuse(make_tool_error(
       codes::queue_full,
       "Too many pending jobs (limit " + std::to_string(st.config.max_pending)
@@ -202,14 +239,19 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
     ctx.serial = again->serial;
     ctx.id = again->id;
     ctx.created_at = again->created_at;
+    // Its attempts so far go on (options.retry): a job in backoff waits
+    // out the rest of it.
+    ctx.attempt = again->attempt;
+    ctx.attempts = again->attempts;
+    ctx.next_attempt_at = again->next_attempt_at;
   } else {
     auto serial = take_serial(self);
     if (!serial) {
       // The store has not answered yet: try again when it did.
       if (st.reserving) {
         st.serial_waiters.emplace_back(
-          [self, spec{std::move(spec)}, rp]() mutable {
-            create_job(self, std::move(spec), nullptr, rp);
+          [self, spec{std::move(spec)}, rp, deps]() mutable {
+            create_job(self, std::move(spec), nullptr, rp, deps);
           });
         return;
       }
@@ -246,7 +288,7 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
   // The job checks its spec on its own actor (file system work).
   self->request(handle, caf::infinite, atom::submit_v)
     .then(
-      [self, handle, rp, stored_spec,
+      [self, handle, rp, stored_spec, deps,
        again{revived.has_value()}](job_info& info) mutable {
         auto& st = self->state;
         --st.submitting;
@@ -262,7 +304,8 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
           return;
         }
         st.job_addresses[handle.address()] = info.id;
-        admit(self, handle, std::move(info), std::move(stored_spec), again, rp);
+        admit(self, handle, std::move(info), std::move(stored_spec), again, rp,
+              deps);
       },
       [self, handle, rp, revived, stored_spec](caf::error& err) mutable {
         auto& st = self->state;

@@ -111,6 +111,9 @@ caf::result<submit_result> restart_job(self_ptr self,
     spec.restart_of = old_id;
     spec.idempotency_key.clear();
     spec.wait_ms = 0;
+    // Its dependencies and retries stand; its start time does not (a
+    // restart runs now; dependencies still gate it).
+    spec.start_at = 0;
     self
       ->request(caf::actor_cast<scheduler_actor>(self), caf::infinite,
                 atom::submit_v, std::move(spec))

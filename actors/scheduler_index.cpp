@@ -41,6 +41,8 @@ void publish(scheduler_ptr self, const job_event& ev) {
 }
 
 uint64_t queue_position(scheduler_ptr self, const job_info& job) {
+  if (is_held(self, job.id))
+    return 0; // not in the ready queue until its gates clear
   auto& idx = self->state.pending.get<0>();
   return idx.rank(idx.lower_bound(queue_key{job.priority, job.serial})) + 1;
 }

@@ -61,6 +61,7 @@ void core_detail::arm(self_ptr self) {
   };
   consider(st.timeout_at);
   consider(st.escalate_at);
+  consider(st.release_at);
   for (auto& [id, w] : st.waiters)
     consider(w.expires);
   if (!next || (st.tick_at && *st.tick_at <= *next))
@@ -78,6 +79,7 @@ void start(self_ptr self) {
   auto& st = self->state;
   if (st.info.status != job_status::pending)
     return;
+  begin_attempt(self);
   st.info.status = job_status::running;
   st.info.started_at = now_ms();
   st.started_steady_ms = steady_ms();
@@ -105,8 +107,12 @@ void on_tick(self_ptr self) {
   }
   if (st.escalate_at && *st.escalate_at <= now) {
     st.escalate_at.reset();
-    if (!finished(self))
+    if (!finished(self) && st.backend)
       st.backend->kill();
+  }
+  if (st.release_at && *st.release_at <= now) {
+    st.release_at.reset();
+    release_due(self);
   }
   for (auto i = st.waiters.begin(); i != st.waiters.end();) {
     if (i->second.expires <= now) {
@@ -201,6 +207,10 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     std::string why;
     progress_pattern::compile(ctx.spec.progress_pattern, st.progress_re, why);
   }
+  if (ctx.defaults.retry_seed != 0)
+    st.rng.seed(ctx.defaults.retry_seed);
+  else
+    st.rng.seed(std::random_device{}());
   st.ctx = std::move(ctx);
   self->set_exception_handler(
     [self](std::exception_ptr& eptr) { return on_exception(self, eptr); });
@@ -238,9 +248,13 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       auto& st = self->state;
       auto& info = st.info;
       if (info.status == job_status::pending) {
-        finish_unstarted(self, "Cancelled before it started");
+        // Between attempts no more follow.
+        bool between = info.attempt > 0;
+        finish_unstarted(self, between ? "Cancelled between attempts"
+                                       : "Cancelled before it started");
         return cancel_result{info.id, info.status,
-                             "Job cancelled before it started"};
+                             between ? "Job cancelled between attempts"
+                                     : "Job cancelled before it started"};
       }
       if (is_terminal(info.status)) {
         return make_tool_error(codes::job_already_finished,
@@ -272,6 +286,8 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       terminate(self, stop_reason::shutdown, 0);
       return rp;
     },
+    // SCHEDULER's word on why we wait, or that we never start.
+    [self](atom::hold, job_hold& hold) { apply_hold(self, hold); },
     // SCHEDULER keeps our record now.
     [self](atom::retire) { self->quit(); },
     // -- working with the running job (job_control.cpp) ------------------

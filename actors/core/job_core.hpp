@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <vector>
 
 namespace jobd {
@@ -103,6 +104,17 @@ struct job_core_state {
   bool progress_dirty = false;
   /// options.progressPattern, compiled; empty: the heuristic.
   progress_pattern progress_re;
+
+  // -- workflows (job_retry.cpp) -------------------------------------------
+  /// The retry jitter's random source (job_defaults::retry_seed).
+  std::mt19937_64 rng;
+  /// While pending: when the start time or the backoff that SCHEDULER holds
+  /// the job for is reached (on the actor clock), and that wall-clock time.
+  std::optional<time_point> release_at;
+  timestamp_ms release_target = 0;
+  /// release_at is a saturated deadline (a target more than a century
+  /// ahead): when reached, the rest is measured again.
+  bool release_saturated = false;
   static inline const char* name = "job_core";
 };
 

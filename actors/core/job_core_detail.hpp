@@ -46,11 +46,36 @@ void emit_update(self_ptr self);
 /// Ends the job once the backend's work exited and both streams ended.
 void maybe_finish(self_ptr self);
 
-/// Ends a job that never ran (cancelled while pending, or shutdown).
-void finish_unstarted(self_ptr self, std::string message);
+/// Ends a job that never ran (cancelled while pending, or shutdown; a
+/// dependency failed), with this error code.
+void finish_unstarted(self_ptr self, std::string message,
+                      const char* code = codes::cancelled);
+
+/// Tells the STORE (the row) and SCHEDULER (through it the listeners).
+void emit(self_ptr self, transition what, job_status previous);
 
 /// SIGTERM to the tree, SIGKILL after the grace (at once for grace 0).
 void terminate(self_ptr self, stop_reason why, int64_t grace_ms);
+
+// -- job_retry.cpp ------------------------------------------------------------
+
+/// The attempt that ended (its outcome set in `info`) is tried again if
+/// options.retry says so: recorded, the job pending in backoff (the
+/// `retrying` event), its per-attempt state reset. False: it ends.
+bool maybe_retry(self_ptr self, job_status previous);
+
+/// The final attempt of a job with options.retry ended: listed in
+/// `attempts`.
+void record_final_attempt(self_ptr self);
+
+/// Readies the next attempt on `atom::start`: a new backend, attempt + 1.
+void begin_attempt(self_ptr self);
+
+/// SCHEDULER's job_hold: why the job waits, or that it never starts.
+void apply_hold(self_ptr self, job_hold& hold);
+
+/// The release deadline passed (from the tick): the job says it is due.
+void release_due(self_ptr self);
 
 // -- job_control.cpp ----------------------------------------------------------
 

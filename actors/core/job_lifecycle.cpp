@@ -90,8 +90,6 @@ void persist_output(self_ptr self, bool force) {
       [self](caf::error&) { self->state.storing = false; });
 }
 
-namespace {
-
 void emit(self_ptr self, transition what, job_status previous) {
   auto& st = self->state;
   job_event ev{what, previous, current_info(self), nullptr};
@@ -105,8 +103,6 @@ void emit(self_ptr self, transition what, job_status previous) {
     ev.output = st.buffer;
   self->send(st.ctx.scheduler, atom::event_v, std::move(ev));
 }
-
-} // namespace
 
 void emit_update(self_ptr self) {
   emit(self, transition::updated, self->state.info.status);
@@ -146,6 +142,11 @@ void conclude(self_ptr self, job_status previous) {
   thaw(self);
   read_progress(self);
   st.early_input.clear();
+  st.release_at.reset();
+  info.pending_reason.clear();
+  info.waiting_for.clear();
+  info.next_attempt_at = 0;
+  record_final_attempt(self);
   // A finished job needs no spec (environment, arguments) any more.
   st.ctx.spec = job_spec{};
   emit(self, transition::finished, previous);
@@ -203,15 +204,17 @@ void maybe_finish(self_ptr self) {
       }
       break;
   }
+  if (maybe_retry(self, previous))
+    return;
   conclude(self, previous);
 }
 
 // Ends a job that never ran (cancelled while pending, or shutdown).
-void finish_unstarted(self_ptr self, std::string message) {
+void finish_unstarted(self_ptr self, std::string message, const char* code) {
   auto& info = self->state.info;
   auto previous = info.status;
   info.status = job_status::cancelled;
-  info.error_code = codes::cancelled;
+  info.error_code = code;
   info.error = std::move(message);
   conclude(self, previous);
 }

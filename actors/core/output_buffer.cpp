@@ -143,7 +143,7 @@ void output_buffer::emit(stream_kind stream, std::string content,
   }
   auto size = content.size();
   chunks_.push_back(
-    output_chunk{next_sequence_++, now, stream, std::move(content)});
+    output_chunk{next_sequence_++, now, stream, std::move(content), attempt_});
   stats_.chunks += 1;
   stats_.buffered_bytes += size;
   stats_.last_sequence = next_sequence_ - 1;

@@ -82,6 +82,11 @@ public:
     return next_sequence_ - 1;
   }
 
+  /// The attempt (options.retry) that new chunks are written by.
+  void set_attempt(int32_t attempt) {
+    attempt_ = attempt;
+  }
+
 private:
   /// Index of the first chunk with a sequence number greater than `since`.
   size_t first_after(uint64_t since) const;
@@ -103,6 +108,7 @@ private:
   pending partial_[2];
   uint64_t next_sequence_ = 1;
   output_stats stats_;
+  int32_t attempt_ = 1;
 };
 
 // The sanitiser lives in protocol/utf8.hpp (one for output and JSON alike);
