@@ -1,7 +1,7 @@
 // The rules beyond the schemas for the workflow arguments (issue 12):
-// exclusive options, strict start times, names and the options a
-// schedule's job cannot have. Messages name the field as the client wrote
-// it.
+// exclusive options, strict start times, names, and a schedule's job given
+// whole. (The options a schedule's job cannot have are left out of its
+// schema: tools.cpp.) Messages name the field as the client wrote it.
 #include "protocol/iso8601.hpp"
 #include "protocol/json.hpp"
 #include "protocol/validate.hpp"
@@ -14,6 +14,7 @@ namespace {
 
 using rapidjson::Value;
 
+// True, with `err` naming the second, if `obj` has both `a` and `b`.
 bool both(const Value* obj, const char* a, const char* b,
           const std::string& prefix, tool_error& err) {
   if (member(obj, a) == nullptr || member(obj, b) == nullptr)
