@@ -39,6 +39,7 @@ bool parse_test_job(const std::string& text, job_spec& spec, tool_error& err) {
   spec.command = doc["command"].GetString();
   if (spec.command == "scripted")
     spec.kind = "scripted";
+  spec.timeout_ms = 0; // jobs run longer than the default 5 minutes
   if (doc.HasMember("args") && doc["args"].IsArray())
     for (auto& a : doc["args"].GetArray())
       spec.args.emplace_back(a.GetString());
@@ -67,7 +68,7 @@ protected:
     cfg.store = store_h;
     start(10, 10, 5000, cfg);
     metrics_h = sys.spawn(metrics, uint64_t{10}, uint64_t{10}, store_actor{});
-    t0 = sched.clock().now();
+    t0 = clock_now();
     if (with_schedules)
       start_schedules();
   }
@@ -94,12 +95,17 @@ protected:
     drain();
   }
 
+  // The coordinator's clock (`sched` is SCHEDULER in actor_test).
+  caf::actor_clock::time_point clock_now() {
+    return test_coordinator_fixture<>::sched.clock().now();
+  }
+
   // The fake wall clock: base_ms plus the actor time since start, plus any
   // jump a test makes.
   int64_t now() {
     return base_ms + jump_ms
-           + std::chrono::duration_cast<std::chrono::milliseconds>(
-               sched.clock().now() - t0)
+           + std::chrono::duration_cast<std::chrono::milliseconds>(clock_now()
+                                                                   - t0)
                .count();
   }
 
@@ -259,9 +265,11 @@ TEST_F(schedules_test, create_list_update_delete) {
   EXPECT_FALSE(r->spec.enabled);
   EXPECT_TRUE(r->next_firings.empty());
   EXPECT_FALSE(get(info.spec.id).enabled);
-  for (auto& s : stored())
-    if (s.id == info.spec.id)
+  for (auto& s : stored()) {
+    if (s.id == info.spec.id) {
       EXPECT_FALSE(s.enabled);
+    }
+  }
   // A bad update changes nothing.
   u = {};
   u.id = info.spec.id;
@@ -466,9 +474,11 @@ TEST_F(schedules_test, missed_firings_are_caught_up_once_or_counted) {
   EXPECT_EQ(s.missed, 6u);
   EXPECT_EQ(s.fired, 0u);
   EXPECT_EQ(s.last_fired_at, base_ms);
-  for (auto& row : stored())
-    if (row.id == down.id)
+  for (auto& row : stored()) {
+    if (row.id == down.id) {
       EXPECT_EQ(row.missed, 6u);
+    }
+  }
   // Disabled: nothing.
   EXPECT_EQ(get(off.id).missed, 0u);
   EXPECT_TRUE(jobs_of(off.id).empty());
