@@ -13,7 +13,8 @@
 //
 // Daylight saving, as ISC/Vixie cron handles clock changes. A job is
 // "wildcard" when its minute or hour field begins with `*` (Vixie's
-// MIN_STAR/HR_STAR; @hourly is one), "fixed" otherwise.
+// MIN_STAR/HR_STAR; @hourly is one, and so is `* 1 * * *`, which runs every
+// minute of both 01:00 hours of a fall-back night), "fixed" otherwise.
 // - Spring forward (a gap of local times that do not exist): a fixed job
 //   whose time falls in the gap fires once, at the first instant after the
 //   gap (several such times fire once together, and once with a firing
@@ -29,6 +30,9 @@
 // which Debian builds with USE_OS_TZDB). Its TZif files list transitions
 // until 2037; later instants follow the rule in each file's POSIX TZ footer
 // (date/ptz.h), so New York still has DST in 2100. "UTC" needs no tzdb.
+//
+// protocol/cron.cpp parses; protocol/cron_firings.cpp has the zones and
+// the firing search.
 #pragma once
 
 #include <bitset>

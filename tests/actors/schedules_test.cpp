@@ -1,218 +1,13 @@
-// SCHEDULES on the deterministic coordinator, with the real SCHEDULER (a
-// fake launcher, the scripted kind) and an in-memory STORE: creating,
-// listing, updating and deleting, firing on a fake wall clock that moves
-// with the actor clock, the overlap rules, catch-up and missed firings at
-// start, refused jobs, and a wall clock that jumps.
-#include "fixture.hpp"
+// SCHEDULES: creating, listing, updating and deleting; firing at the
+// right (fake-clock) times; catch-up and missed firings at start; refused
+// jobs; a wall clock that jumps. The overlap rules: schedules_overlap_test.
+#include "schedules_fixture.hpp"
 
-#include "actors/metrics.hpp"
-#include "actors/schedules.hpp"
-#include "actors/store/job_store.hpp"
-#include "actors/store/store_actor.hpp"
-
-#include <rapidjson/document.h>
-
-#include <chrono>
 #include <regex>
 
 using namespace std::chrono_literals;
 using namespace jobd;
 using namespace jobd::test;
-
-namespace {
-
-// 2024-01-01T00:00:00Z: the fake wall clock's start (in the past, so a
-// firing's start_at never delays its job).
-constexpr int64_t base_ms = 1704067200000;
-constexpr int64_t minute_ms = 60000;
-
-// The test's job parser: {"command", "args"}; command "scripted" runs the
-// scripted kind (args: ms, exit code), others the process kind.
-bool parse_test_job(const std::string& text, job_spec& spec, tool_error& err) {
-  rapidjson::Document doc;
-  doc.Parse(text.c_str());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("command")
-      || !doc["command"].IsString()) {
-    err = {codes::invalid_arguments, "job: command missing", {}};
-    return false;
-  }
-  spec.command = doc["command"].GetString();
-  if (spec.command == "scripted")
-    spec.kind = "scripted";
-  if (doc.HasMember("args") && doc["args"].IsArray())
-    for (auto& a : doc["args"].GetArray())
-      spec.args.emplace_back(a.GetString());
-  return true;
-}
-
-std::string scripted_job(int ms) {
-  return R"({"command":"scripted","args":[")" + std::to_string(ms)
-         + R"(","0"]})";
-}
-
-class schedules_test : public actor_test {
-protected:
-  // The store (shared with SCHEDULER), then SCHEDULER, METRICS and, unless
-  // told to wait, SCHEDULES.
-  void start_all(bool with_schedules = true) {
-    store_options opts;
-    opts.ephemeral = true;
-    db = std::make_shared<job_store>(opts);
-    scheduler_config cfg;
-    cfg.instance = db->instance();
-    cfg.first_serial = db->reserve_serials(uint64_t{1} << 40);
-    cfg.serial_end = cfg.first_serial + (uint64_t{1} << 40);
-    store_h
-      = sys.spawn(store, db, int64_t{60000}, int64_t{86400000}, std::string{});
-    cfg.store = store_h;
-    start(10, 10, 5000, cfg);
-    metrics_h = sys.spawn(metrics, uint64_t{10}, uint64_t{10}, store_actor{});
-    t0 = sched.clock().now();
-    if (with_schedules)
-      start_schedules();
-  }
-
-  void start_schedules() {
-    schedules_config cfg;
-    cfg.store = store_h;
-    cfg.scheduler = sched;
-    cfg.metrics = metrics_h;
-    cfg.parse_job = parse_test_job;
-    cfg.now = [this] { return now(); };
-    scheds = sys.spawn(schedules, cfg);
-    drain();
-  }
-
-  void TearDown() override {
-    if (scheds)
-      self->send_exit(scheds, caf::exit_reason::user_shutdown);
-    if (metrics_h)
-      self->send_exit(metrics_h, caf::exit_reason::user_shutdown);
-    actor_test::TearDown();
-    if (store_h)
-      self->send_exit(store_h, caf::exit_reason::user_shutdown);
-    drain();
-  }
-
-  // The fake wall clock: base_ms plus the actor time since start, plus any
-  // jump a test makes.
-  int64_t now() {
-    return base_ms + jump_ms
-           + std::chrono::duration_cast<std::chrono::milliseconds>(
-               sched.clock().now() - t0)
-               .count();
-  }
-
-  // Moves actor time (and so the wall clock) in steps, delivering
-  // everything after each.
-  void advance(std::chrono::milliseconds total,
-               std::chrono::milliseconds step = 1000ms) {
-    while (total.count() > 0) {
-      auto d = std::min(total, step);
-      advance_time(d);
-      drain();
-      total -= d;
-    }
-  }
-
-  template <class T, class Handle, class... Ts>
-  caf::expected<T> ask_of(const Handle& h, Ts&&... xs) {
-    auto req = self->request(h, caf::infinite, std::forward<Ts>(xs)...);
-    drain();
-    caf::expected<T> result{caf::sec::unexpected_response};
-    if (self->mailbox().empty())
-      return result;
-    std::move(req).receive([&](T& x) { result = std::move(x); },
-                           [&](caf::error& e) { result = std::move(e); });
-    return result;
-  }
-
-  schedule_info create(schedule_spec spec) {
-    auto r = ask_of<schedule_info>(scheds, atom::schedules_v, atom::submit_v,
-                                   std::move(spec));
-    if (!r)
-      throw dsl_failure{"create failed: " + sys.render(r.error())};
-    return *r;
-  }
-
-  tool_error create_error(schedule_spec spec) {
-    auto r = ask_of<schedule_info>(scheds, atom::schedules_v, atom::submit_v,
-                                   std::move(spec));
-    if (r)
-      throw dsl_failure{"create succeeded"};
-    return to_tool_error(sys, r.error());
-  }
-
-  std::vector<schedule_info> list() {
-    auto r = ask_of<schedule_list>(scheds, atom::schedules_v, atom::list_v);
-    if (!r)
-      throw dsl_failure{"list failed"};
-    return r->schedules;
-  }
-
-  schedule_spec get(const std::string& id) {
-    for (auto& s : list())
-      if (s.spec.id == id)
-        return s.spec;
-    throw dsl_failure{"no schedule " + id};
-  }
-
-  std::vector<schedule_spec> stored() {
-    auto r = ask_of<schedule_list>(store_h, atom::schedules_v, atom::list_v);
-    if (!r)
-      throw dsl_failure{"store list failed"};
-    std::vector<schedule_spec> out;
-    for (auto& s : r->schedules)
-      out.push_back(s.spec);
-    return out;
-  }
-
-  // The jobs SCHEDULER admitted for a schedule, oldest first, with the
-  // specs it admitted.
-  std::vector<std::shared_ptr<const job_spec>> jobs_of(const std::string& id) {
-    std::vector<std::shared_ptr<const job_spec>> out;
-    for (auto& [serial, job_id] : sched_state().by_serial) {
-      auto& e = sched_state().jobs.at(job_id);
-      if (e.spec && e.spec->schedule_id == id)
-        out.push_back(e.spec);
-    }
-    return out;
-  }
-
-  std::vector<std::string> job_ids_of(const std::string& id) {
-    std::vector<std::string> out;
-    for (auto& [serial, job_id] : sched_state().by_serial) {
-      auto& e = sched_state().jobs.at(job_id);
-      if (e.spec && e.spec->schedule_id == id)
-        out.push_back(job_id);
-    }
-    return out;
-  }
-
-  metrics_snapshot metrics_now() {
-    auto r = ask_of<metrics_snapshot>(metrics_h, atom::metrics_v);
-    if (!r)
-      throw dsl_failure{"metrics failed"};
-    return *r;
-  }
-
-  static schedule_spec every(const std::string& cron, std::string job) {
-    schedule_spec s;
-    s.name = "test";
-    s.cron = cron;
-    s.job = std::move(job);
-    return s;
-  }
-
-  std::shared_ptr<job_store> db;
-  store_actor store_h;
-  metrics_actor metrics_h;
-  schedules_actor scheds;
-  caf::actor_clock::time_point t0;
-  int64_t jump_ms = 0;
-};
-
-} // namespace
 
 TEST_F(schedules_test, create_list_update_delete) {
   start_all();
@@ -259,9 +54,11 @@ TEST_F(schedules_test, create_list_update_delete) {
   EXPECT_FALSE(r->spec.enabled);
   EXPECT_TRUE(r->next_firings.empty());
   EXPECT_FALSE(get(info.spec.id).enabled);
-  for (auto& s : stored())
-    if (s.id == info.spec.id)
+  for (auto& s : stored()) {
+    if (s.id == info.spec.id) {
       EXPECT_FALSE(s.enabled);
+    }
+  }
   // A bad update changes nothing.
   u = {};
   u.id = info.spec.id;
@@ -360,77 +157,6 @@ TEST_F(schedules_test, disabled_and_deleted_schedules_do_not_fire) {
   EXPECT_TRUE(jobs_of(b.spec.id).empty());
 }
 
-TEST_F(schedules_test, overlap_skip_counts_and_submits_nothing) {
-  start_all();
-  // Each job runs 12 minutes: the 5-minute firing in between is skipped.
-  auto info = create(every("*/5 * * * *", scripted_job(12 * 60000)));
-  auto id = info.spec.id;
-  advance(std::chrono::milliseconds{10 * minute_ms + 1000});
-  EXPECT_EQ(jobs_of(id).size(), 1u);
-  auto s = get(id);
-  EXPECT_EQ(s.fired, 1u);
-  EXPECT_EQ(s.skipped, 1u);
-  EXPECT_EQ(s.last_fired_at, base_ms + 10 * minute_ms);
-  // 17:00 ended the first job; the 20-minute firing runs.
-  advance(std::chrono::milliseconds{10 * minute_ms});
-  EXPECT_EQ(jobs_of(id).size(), 2u);
-  s = get(id);
-  EXPECT_EQ(s.fired, 2u);
-  EXPECT_EQ(s.skipped, 2u); // 15:00 was skipped too
-  auto m = metrics_now();
-  EXPECT_EQ(m.schedule_firings, 2u);
-  EXPECT_EQ(m.schedule_skips, 2u);
-}
-
-TEST_F(schedules_test, overlap_queue_makes_the_job_wait_for_the_previous) {
-  start_all();
-  auto spec = every("*/5 * * * *", scripted_job(7 * 60000));
-  spec.overlap = overlap_policy::queue;
-  auto id = create(spec).spec.id;
-  advance(std::chrono::milliseconds{10 * minute_ms + 1000});
-  auto jobs = jobs_of(id);
-  auto ids = job_ids_of(id);
-  ASSERT_EQ(jobs.size(), 2u);
-  EXPECT_TRUE(jobs[0]->depends_on.empty());
-  EXPECT_EQ(jobs[1]->depends_on, std::vector<std::string>{ids[0]});
-  EXPECT_EQ(jobs[1]->condition, dependency_condition::finish);
-  EXPECT_EQ(get(id).skipped, 0u);
-  // At 15:00 the second job (started at 10:00 at the earliest, or after
-  // the first, 05:00-12:00) has not ended: the third waits for it.
-  advance(std::chrono::milliseconds{5 * minute_ms});
-  jobs = jobs_of(id);
-  ids = job_ids_of(id);
-  ASSERT_EQ(jobs.size(), 3u);
-  EXPECT_EQ(jobs[2]->depends_on, std::vector<std::string>{ids[1]});
-  // A job whose previous one ended gets no dependency.
-  auto quick = every("*/5 * * * *", scripted_job(1000));
-  quick.overlap = overlap_policy::queue;
-  auto qid = create(quick).spec.id;
-  advance(std::chrono::milliseconds{10 * minute_ms});
-  auto qjobs = jobs_of(qid);
-  ASSERT_EQ(qjobs.size(), 2u);
-  EXPECT_TRUE(qjobs[1]->depends_on.empty());
-}
-
-TEST_F(schedules_test, overlap_cancel_previous_cancels_then_submits) {
-  start_all();
-  auto spec = every("*/5 * * * *", scripted_job(60 * 60000));
-  spec.overlap = overlap_policy::cancel_previous;
-  auto id = create(spec).spec.id;
-  advance(std::chrono::milliseconds{5 * minute_ms + 1000});
-  auto first = job_ids_of(id);
-  ASSERT_EQ(first.size(), 1u);
-  EXPECT_EQ(status(first[0]).status, job_status::running);
-  advance(std::chrono::milliseconds{5 * minute_ms}, 500ms);
-  auto ids = job_ids_of(id);
-  ASSERT_EQ(ids.size(), 2u);
-  EXPECT_EQ(status(ids[0]).status, job_status::cancelled);
-  EXPECT_NE(status(ids[1]).status, job_status::cancelled);
-  EXPECT_TRUE(jobs_of(id)[1]->depends_on.empty());
-  EXPECT_EQ(get(id).last_job_id, ids[1]);
-  EXPECT_EQ(get(id).fired, 2u);
-}
-
 TEST_F(schedules_test, missed_firings_are_caught_up_once_or_counted) {
   start_all(false);
   // Two schedules stored by an earlier run, created an hour ago: six
@@ -466,9 +192,11 @@ TEST_F(schedules_test, missed_firings_are_caught_up_once_or_counted) {
   EXPECT_EQ(s.missed, 6u);
   EXPECT_EQ(s.fired, 0u);
   EXPECT_EQ(s.last_fired_at, base_ms);
-  for (auto& row : stored())
-    if (row.id == down.id)
+  for (auto& row : stored()) {
+    if (row.id == down.id) {
       EXPECT_EQ(row.missed, 6u);
+    }
+  }
   // Disabled: nothing.
   EXPECT_EQ(get(off.id).missed, 0u);
   EXPECT_TRUE(jobs_of(off.id).empty());
@@ -527,4 +255,38 @@ TEST_F(schedules_test, a_wall_clock_jump_is_seen_within_a_minute) {
   EXPECT_EQ(s.fired, 2u);
   EXPECT_EQ(s.missed, 23u);
   EXPECT_EQ(s.last_fired_at, base_ms + 25 * 60 * minute_ms);
+}
+
+TEST_F(schedules_test, firings_due_together_run_in_order_once_each) {
+  start_all();
+  // Queued: no actor time passes between these firings, so each job is
+  // still running when the next comes (with "skip" they would be skipped).
+  auto spec = every("* * * * *", scripted_job(10));
+  spec.overlap = overlap_policy::queue;
+  auto id = create(spec).spec.id;
+  advance(30000ms);
+  // Three minutes ahead: 01:00, 02:00 and 03:00 are due at once, then
+  // 04:00 within the minute; each is handled after the one before.
+  jump_ms = 3 * minute_ms;
+  advance(61000ms);
+  auto jobs = jobs_of(id);
+  ASSERT_EQ(jobs.size(), 4u);
+  auto ids = job_ids_of(id);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(jobs[i]->start_at,
+              base_ms + static_cast<int64_t>(i + 1) * minute_ms);
+    if (i > 0) {
+      EXPECT_EQ(jobs[i]->depends_on, std::vector<std::string>{ids[i - 1]});
+    }
+  }
+  auto s = get(id);
+  EXPECT_EQ(s.fired, 4u);
+  EXPECT_EQ(s.missed, 0u);
+  EXPECT_EQ(s.last_fired_at, base_ms + 4 * minute_ms);
+  // A stale tick changes nothing.
+  self->send(scheds, atom::tick_v, uint64_t{0});
+  drain();
+  EXPECT_EQ(jobs_of(id).size(), 4u);
+  advance(60000ms);
+  EXPECT_EQ(jobs_of(id).size(), 5u);
 }
