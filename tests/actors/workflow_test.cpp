@@ -294,3 +294,36 @@ TEST_F(workflow_test, a_restart_keeps_dependencies_but_not_the_start_time) {
   EXPECT_EQ(status(r->job_id).status, job_status::running);
   EXPECT_EQ(status(b).status, job_status::pending); // still until its time
 }
+
+TEST_F(workflow_test, a_requeued_job_evaluates_its_dependencies_again) {
+  start(10, 5);
+  auto a = submit(scripted(1000, 0));
+  auto requeued
+    = [&](std::string id, uint64_t serial, std::vector<std::string> deps) {
+        requeued_job r;
+        r.spec = scripted(100, 0);
+        r.spec.depends_on = std::move(deps);
+        r.info.id = std::move(id);
+        r.info.serial = serial;
+        r.info.created_at = now_ms() - 1000;
+        r.info.status = job_status::pending;
+        return r;
+      };
+  requeue_list list;
+  list.jobs.push_back(requeued("job-90010-aaaaa", 90010, {a}));
+  // A dependency the store no longer has cannot be met: it counts as
+  // ended cancelled (a requeued job is not refused: it exists already).
+  list.jobs.push_back(requeued("job-90011-bbbbb", 90011, {"job-424242-zzzzz"}));
+  self->send(sched, list);
+  drain();
+  auto info = status("job-90010-aaaaa");
+  EXPECT_EQ(info.status, job_status::pending);
+  EXPECT_EQ(info.pending_reason, pending_reasons::dependencies);
+  EXPECT_EQ(info.waiting_for, std::vector<std::string>{a});
+  info = status("job-90011-bbbbb");
+  EXPECT_EQ(info.status, job_status::cancelled);
+  EXPECT_EQ(info.error_code, codes::dependency_failed);
+  EXPECT_NE(info.error.find("job-424242-zzzzz"), std::string::npos);
+  advance(1000ms);
+  EXPECT_EQ(status("job-90010-aaaaa").status, job_status::running);
+}
