@@ -230,7 +230,7 @@ void resolve_dependencies(
 /// a requeued job's backoff) do not clear at once; true if held (it is
 /// not handed to its session).
 bool hold_admitted(scheduler_ptr self, scheduler_state::entry& e,
-                   const job_spec& spec, const dep_states* known, bool again);
+                   const job_spec& spec, const dep_states* known);
 
 /// A `retrying` job (`previous`: SCHEDULER's state before, `told`: the
 /// event's): its slot is free, listeners hear it, and it is held until its

@@ -110,7 +110,7 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
     rp.deliver(std::move(result));
   };
   // Held back by its gates: not queued, so its session does not see it.
-  if (hold_admitted(self, st.jobs.at(id), *kept, deps.get(), again)) {
+  if (hold_admitted(self, st.jobs.at(id), *kept, deps.get())) {
     answer();
     return;
   }

@@ -65,8 +65,8 @@ void replace_session(scheduler_ptr self, const std::string& id) {
     ++active;
     if (e.info.status == job_status::running)
       running.push_back(&e.info);
-    else if (e.info.status == job_status::pending)
-      pending.push_back(&e.info);
+    else if (e.info.status == job_status::pending && !is_held(self, e.info.id))
+      pending.push_back(&e.info); // held ones go to it when released
   }
   if (active == 0)
     return;

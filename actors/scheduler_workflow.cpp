@@ -76,13 +76,17 @@ void tell(self_ptr self, entry& e, job_hold hold) {
     self->send(e.handle, atom::hold_v, std::move(hold));
 }
 
-// Hands a held job to its session: it queues like any pending job.
-void release(self_ptr self, entry& e, gate& g) {
+// Hands a held job to its session: it queues like any pending job (at
+// admission, `admitting`, the admission does that).
+void release(self_ptr self, entry& e, gate& g, bool admitting) {
   auto& st = self->state;
   auto id = e.info.id;
-  if (g.told_reason != pending_reasons::queued)
+  auto told = g.told_reason.empty() ? e.info.pending_reason : g.told_reason;
+  if (told != pending_reasons::queued)
     tell(self, e, job_hold{});
   st.held.erase(id);
+  if (admitting)
+    return;
   st.pending.insert(key_of(e.info));
   auto session = session_for(self, e.info.session_id);
   self->request(session, caf::infinite, atom::enqueue_v, candidate_of(e.info))
@@ -91,7 +95,7 @@ void release(self_ptr self, entry& e, gate& g) {
 
 // Looks at a held job's gates: fails it, tells it why it waits (if that
 // changed), or releases it.
-void evaluate(self_ptr self, const std::string& id) {
+void evaluate(self_ptr self, const std::string& id, bool admitting = false) {
   auto& st = self->state;
   auto h = st.held.find(id);
   if (h == st.held.end() || h->second.failed)
@@ -131,7 +135,7 @@ void evaluate(self_ptr self, const std::string& id) {
   } else if (g.timed) {
     hold.reason = g.time_reason;
   } else {
-    release(self, *e, g);
+    release(self, *e, g, admitting);
     return;
   }
   if (hold.reason == g.told_reason && hold.waiting_for == g.told_waiting)
@@ -207,7 +211,7 @@ void resolve_dependencies(
 }
 
 bool hold_admitted(self_ptr self, entry& e, const job_spec& spec,
-                   const dep_states* known, bool again) {
+                   const dep_states* known) {
   auto& st = self->state;
   auto& info = e.info;
   gate g;
@@ -230,12 +234,16 @@ bool hold_admitted(self_ptr self, entry& e, const job_spec& spec,
     g.timed = true;
     g.time_reason = pending_reasons::backoff;
   }
-  (void) again;
-  if (g.deps.empty() && !g.timed)
+  if (g.deps.empty() && !g.timed) {
+    // Its status may still say why it would have waited (a start time
+    // that passed since it was created).
+    if (info.pending_reason != pending_reasons::queued)
+      tell(self, e, job_hold{});
     return false;
+  }
   auto id = info.id;
   st.held.emplace(id, std::move(g));
-  evaluate(self, id);
+  evaluate(self, id, true);
   return is_held(self, id);
 }
 

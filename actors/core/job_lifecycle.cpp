@@ -209,7 +209,8 @@ void maybe_finish(self_ptr self) {
   conclude(self, previous);
 }
 
-// Ends a job that never ran (cancelled while pending, or shutdown).
+// Ends a job that never ran (cancelled while pending, shutdown, or a
+// dependency failed: `code`).
 void finish_unstarted(self_ptr self, std::string message, const char* code) {
   auto& info = self->state.info;
   auto previous = info.status;

@@ -363,7 +363,7 @@ TEST_F(attempts_test, a_requeued_job_in_backoff_waits_out_the_rest) {
   first.status = "failed";
   first.exit_code = 1;
   r.info.attempts = {first};
-  r.info.next_attempt_at = now_ms() + 3000;
+  r.info.next_attempt_at = now_ms() + 5000;
   requeue_list list;
   list.jobs.push_back(r);
   self->send(sched, list);
@@ -373,9 +373,9 @@ TEST_F(attempts_test, a_requeued_job_in_backoff_waits_out_the_rest) {
   EXPECT_EQ(info.pending_reason, pending_reasons::backoff);
   EXPECT_EQ(info.attempt, 1);
   EXPECT_EQ(info.queue_position, 0u);
-  advance(2800ms);
+  advance(4000ms);
   EXPECT_EQ(status(r.info.id).status, job_status::pending);
-  advance(400ms);
+  advance(1200ms);
   info = status(r.info.id);
   ASSERT_EQ(info.status, job_status::running);
   EXPECT_EQ(info.attempt, 2);

@@ -210,7 +210,9 @@ TEST_F(workflow_test, cancelling_a_held_job_drops_its_gates) {
 TEST_F(workflow_test, a_delayed_start_is_released_at_its_time_and_not_before) {
   start(10, 5);
   auto spec = scripted(100, 0);
-  spec.start_at = now_ms() + 5000;
+  // The job measures the wall-clock time left once, then counts on the
+  // actor clock (here the test's): a margin for the wall time this takes.
+  spec.start_at = now_ms() + 10000;
   auto r = try_submit(spec);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, job_status::pending);
@@ -218,9 +220,9 @@ TEST_F(workflow_test, a_delayed_start_is_released_at_its_time_and_not_before) {
   auto info = status(r->job_id);
   EXPECT_EQ(info.pending_reason, pending_reasons::scheduled);
   EXPECT_EQ(info.scheduled_for, spec.start_at);
-  advance(4800ms);
+  advance(9000ms);
   EXPECT_EQ(status(r->job_id).status, job_status::pending);
-  advance(400ms);
+  advance(1100ms);
   info = status(r->job_id);
   EXPECT_EQ(info.status, job_status::running);
   EXPECT_EQ(info.scheduled_for, spec.start_at);
@@ -258,7 +260,7 @@ TEST_F(workflow_test, dependencies_then_a_start_time) {
   auto a = submit(scripted(1000, 0));
   auto spec = scripted(100, 0);
   spec.depends_on = {a};
-  spec.start_at = now_ms() + 3000;
+  spec.start_at = now_ms() + 10000;
   auto b = submit(spec);
   EXPECT_EQ(status(b).pending_reason, pending_reasons::dependencies);
   advance(1000ms);
@@ -266,9 +268,11 @@ TEST_F(workflow_test, dependencies_then_a_start_time) {
   EXPECT_EQ(info.status, job_status::pending);
   EXPECT_EQ(info.pending_reason, pending_reasons::scheduled);
   EXPECT_TRUE(info.waiting_for.empty());
-  advance(1800ms);
+  // The wall clock stood still while the test's clock ran: the job counts
+  // the 10 s from when it was told to wait for its time.
+  advance(9000ms);
   EXPECT_EQ(status(b).status, job_status::pending);
-  advance(400ms);
+  advance(1100ms);
   EXPECT_EQ(status(b).status, job_status::running);
 }
 
@@ -289,4 +293,37 @@ TEST_F(workflow_test, a_restart_keeps_dependencies_but_not_the_start_time) {
   advance(100ms);
   EXPECT_EQ(status(r->job_id).status, job_status::running);
   EXPECT_EQ(status(b).status, job_status::pending); // still until its time
+}
+
+TEST_F(workflow_test, a_requeued_job_evaluates_its_dependencies_again) {
+  start(10, 5);
+  auto a = submit(scripted(1000, 0));
+  auto requeued
+    = [&](std::string id, uint64_t serial, std::vector<std::string> deps) {
+        requeued_job r;
+        r.spec = scripted(100, 0);
+        r.spec.depends_on = std::move(deps);
+        r.info.id = std::move(id);
+        r.info.serial = serial;
+        r.info.created_at = now_ms() - 1000;
+        r.info.status = job_status::pending;
+        return r;
+      };
+  requeue_list list;
+  list.jobs.push_back(requeued("job-90010-aaaaa", 90010, {a}));
+  // A dependency the store no longer has cannot be met: it counts as
+  // ended cancelled (a requeued job is not refused: it exists already).
+  list.jobs.push_back(requeued("job-90011-bbbbb", 90011, {"job-424242-zzzzz"}));
+  self->send(sched, list);
+  drain();
+  auto info = status("job-90010-aaaaa");
+  EXPECT_EQ(info.status, job_status::pending);
+  EXPECT_EQ(info.pending_reason, pending_reasons::dependencies);
+  EXPECT_EQ(info.waiting_for, std::vector<std::string>{a});
+  info = status("job-90011-bbbbb");
+  EXPECT_EQ(info.status, job_status::cancelled);
+  EXPECT_EQ(info.error_code, codes::dependency_failed);
+  EXPECT_NE(info.error.find("job-424242-zzzzz"), std::string::npos);
+  advance(1000ms);
+  EXPECT_EQ(status("job-90010-aaaaa").status, job_status::running);
 }
