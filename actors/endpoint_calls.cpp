@@ -111,8 +111,9 @@ template <class Handle> bool require(self_ptr self, const std::string& id,
                                      const Handle& handle, const char* what) {
   if (handle)
     return true;
-  on_error(self, id)(make_tool_error(
-    codes::internal_error, std::string{what} + " is not available"));
+  auto err = make_tool_error(codes::internal_error,
+                             std::string{what} + " is not available");
+  on_error(self, id)(err);
   return false;
 }
 

@@ -208,7 +208,7 @@ typename Inspector::result_type inspect(Inspector& f, restart_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, submit_result& x) {
   return f(caf::meta::type_name("jobd.submit_result"), x.job_id, x.status,
-           x.queue_position, x.deduplicated, x.restart_of);
+           x.queue_position, x.deduplicated, x.restart_of, x.pending_reason);
 }
 
 template <class Inspector>

@@ -67,6 +67,9 @@ struct job_context {
   int32_t attempt = 0;
   std::vector<attempt_record> attempts;
   timestamp_ms next_attempt_at = 0;
+  /// Its output counters then: the output of its earlier attempts is read
+  /// back from the STORE (job_core's `submit`), numbering continues.
+  output_stats output;
 };
 
 /// One job's work as its kind runs it. The core calls these from the job's

@@ -148,6 +148,10 @@ void on_down(self_ptr self, caf::down_msg& msg) {
       enforce_output_budget(self); // its output is ours alone now
       return;
     }
+    // A job held at shutdown (a start time, dependencies, a backoff) stays
+    // pending in the STORE for the next jobd: its actor was told to go.
+    if (st.shutting_down && e->info.status == job_status::pending)
+      return;
     auto previous = e->info.status;
     auto& info = e->info;
     info.status = job_status::failed;

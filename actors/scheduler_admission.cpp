@@ -28,9 +28,11 @@ std::string make_job_id(uint64_t serial) {
 }
 
 submit_result deduplicated(self_ptr self, const entry& e) {
-  submit_result r{e.info.id, e.info.status, 0, true, e.info.restart_of};
-  if (r.status == job_status::pending)
+  submit_result r{e.info.id, e.info.status, 0, true, e.info.restart_of, {}};
+  if (r.status == job_status::pending) {
     r.queue_position = queue_position(self, e.info);
+    r.pending_reason = e.info.pending_reason;
+  }
   return r;
 }
 
@@ -59,7 +61,7 @@ void key_admitted(self_ptr self, const job_info& info) {
     if (auto e = find_job(self, info.id))
       rp.deliver(deduplicated(self, *e));
     else
-      rp.deliver(submit_result{info.id, info.status, 0, true, info.restart_of});
+      rp.deliver(submit_result{info.id, info.status, 0, true, info.restart_of, {}});
   });
 }
 
@@ -99,12 +101,14 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
     // A requeued job counts as queued once its session offered it.
     if (again)
       requeued(self);
-    submit_result result{id, job_status::pending, 0, false, {}};
+    submit_result result{id, job_status::pending, 0, false, {}, {}};
     if (auto e = find_job(self, id)) {
       result.status = e->info.status;
       result.restart_of = e->info.restart_of;
-      if (result.status == job_status::pending)
+      if (result.status == job_status::pending) {
         result.queue_position = queue_position(self, e->info);
+        result.pending_reason = e->info.pending_reason;
+      }
       key_admitted(self, e->info);
     }
     rp.deliver(std::move(result));
@@ -244,6 +248,7 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
     ctx.attempt = again->attempt;
     ctx.attempts = again->attempts;
     ctx.next_attempt_at = again->next_attempt_at;
+    ctx.output = again->output;
   } else {
     auto serial = take_serial(self);
     if (!serial) {
@@ -356,7 +361,7 @@ caf::result<submit_result> submit(self_ptr self, job_spec& spec) {
     create_job(self, std::move(spec), nullptr, rp);
   };
   auto found = [self, rp, key](job_info& info) mutable {
-    submit_result r{info.id, info.status, 0, true, info.restart_of};
+    submit_result r{info.id, info.status, 0, true, info.restart_of, {}};
     answer_waiting(self, key, [&](auto& waiting) { waiting.deliver(r); });
     self->state.idempotent.erase(key);
     rp.deliver(std::move(r));

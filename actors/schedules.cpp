@@ -427,7 +427,7 @@ schedules(schedules_actor::stateful_pointer<schedules_state> self,
                            + self->system().render(err));
               });
       arm(self);
-      return delete_result{id, true};
+      return delete_result{id, true, true};
     },
     // The timer: due firings start; stale armings are ignored.
     [self](atom::tick, uint64_t gen) {

@@ -237,6 +237,9 @@ struct submit_result {
   bool deduplicated = false;
   /// The job a restart replaced (console_restart_job); empty otherwise.
   std::string restart_of;
+  /// Why a pending job waits (pending_reasons): a held job (dependencies,
+  /// a start time) has no queue position.
+  std::string pending_reason;
 };
 
 /// Counters of a job's output buffer.

@@ -111,6 +111,8 @@ void write_submit_fields(json_writer& w, const submit_result& x) {
   write_status(w, x.status);
   if (x.queue_position != 0)
     write_uint(w, "queuePosition", x.queue_position);
+  if (x.status == job_status::pending && !x.pending_reason.empty())
+    write_str(w, "pendingReason", x.pending_reason);
   if (x.deduplicated)
     write_bool(w, "deduplicated", true);
   if (!x.restart_of.empty())

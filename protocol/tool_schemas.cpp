@@ -134,6 +134,9 @@ constexpr fragment fragments[] = {
   {"@SUBMIT_PROPS@", R"("jobId": {"type": "string"},
     "status": {"type": "string", "enum": @STATUS_ENUM@},
     "queuePosition": {"type": "integer"},
+    "pendingReason": {"type": "string",
+      "enum": ["queued", "waiting_for_dependencies", "scheduled",
+               "retry_backoff"]},
     "deduplicated": {"type": "boolean"}, "restartOf": {"type": "string"})"},
   {"@PAGE_PROPS@", R"("output": {"type": "array", "items": {
       "type": "object", "properties": {

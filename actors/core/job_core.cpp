@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <exception>
+#include <limits>
 #include <sys/wait.h>
 
 namespace jobd {
@@ -187,6 +188,31 @@ caf::error on_exception(self_ptr self, std::exception_ptr& eptr) {
   return err;
 }
 
+// A job taken over between attempts (a restart of jobd during its
+// backoff): its earlier attempts' output comes back from the STORE before
+// the job is admitted, so readers see all of it and numbering continues.
+caf::result<job_info> resume_output(self_ptr self) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<job_info>();
+  output_query all;
+  all.max_bytes = std::numeric_limits<uint64_t>::max();
+  self->request(st.ctx.store, caf::infinite, atom::output_v, st.info.id, all)
+    .then(
+      [self, rp](output_page& page) mutable {
+        auto& st = self->state;
+        auto limits = st.buffer->limits();
+        *st.buffer = output_buffer::restore(std::move(page.chunks),
+                                            st.ctx.output, limits);
+        st.buffer->set_attempt(st.ctx.attempt);
+        st.stored_sequence = st.buffer->last_sequence();
+        st.announced_sequence = st.stored_sequence;
+        rp.deliver(st.info);
+      },
+      // Unreadable: the job runs on; what is lost counts as dropped.
+      [self, rp](caf::error&) mutable { rp.deliver(self->state.info); });
+  return rp;
+}
+
 } // namespace
 
 job_core_actor::behavior_type
@@ -222,6 +248,8 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
         return make_tool_error(err->code.c_str(), err->message, err->details);
       st.info = initial_info(st.ctx);
       st.backend = st.ctx.kind->make_backend(st.ctx);
+      if (st.ctx.attempt > 0 && st.ctx.store)
+        return resume_output(self);
       return st.info;
     },
     // Admitted: start the work and arm the timeout.
@@ -275,7 +303,13 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     [self](atom::shutdown) -> caf::result<bool> {
       auto& st = self->state;
       if (st.info.status == job_status::pending) {
-        finish_unstarted(self, "Server shut down before the job started");
+        // A job held for a time, its dependencies or a retry's backoff
+        // stays pending in the STORE: the next jobd takes it over (see
+        // job_store::recover) and waits out the rest. A job that only
+        // waited for a slot ends with the session that queued it.
+        if (st.info.pending_reason.empty()
+            || st.info.pending_reason == pending_reasons::queued)
+          finish_unstarted(self, "Server shut down before the job started");
         return true;
       }
       if (finished(self))

@@ -23,8 +23,9 @@ output_buffer::output_buffer(output_limits limits) : limits_(limits) {
 }
 
 output_buffer output_buffer::restore(std::vector<output_chunk> chunks,
-                                     const output_stats& stats) {
-  output_buffer out;
+                                     const output_stats& stats,
+                                     output_limits limits) {
+  output_buffer out{limits};
   out.stats_ = stats;
   uint64_t bytes = 0;
   uint64_t last = stats.last_sequence;

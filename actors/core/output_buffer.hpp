@@ -36,10 +36,13 @@ public:
 
   explicit output_buffer(output_limits limits = {});
 
-  /// A finished job's buffer rebuilt from stored chunks (oldest first) and
-  /// its counters; chunks the store no longer has count as dropped.
+  /// A buffer rebuilt from stored chunks (oldest first) and its counters
+  /// (a finished job's record, or a job taken over between attempts, which
+  /// goes on appending under `limits`); chunks the store no longer has
+  /// count as dropped.
   static output_buffer restore(std::vector<output_chunk> chunks,
-                               const output_stats& stats);
+                               const output_stats& stats,
+                               output_limits limits = {});
 
   /// Sequence number of the oldest chunk kept (last_sequence() + 1 when
   /// none is).
@@ -80,6 +83,10 @@ public:
 
   uint64_t last_sequence() const {
     return next_sequence_ - 1;
+  }
+
+  const output_limits& limits() const {
+    return limits_;
   }
 
   /// The attempt (options.retry) that new chunks are written by.

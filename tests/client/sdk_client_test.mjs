@@ -199,7 +199,12 @@ async function start(command, args, options = {}) {
   const sc = await ok('console_execute_async', a);
   assert.match(sc.jobId, /\S/, 'jobId is empty');
   assert.ok(['pending', 'running'].includes(sc.status), `new job status: ${sc.status}`);
-  if (sc.status === 'pending') assert.ok(Number.isInteger(sc.queuePosition) && sc.queuePosition >= 1);
+  if (sc.status === 'pending' && (sc.pendingReason ?? 'queued') === 'queued') {
+    assert.ok(Number.isInteger(sc.queuePosition) && sc.queuePosition >= 1, jsonText(sc));
+  } else if (sc.status === 'pending') {
+    // Held (dependencies, a start time): not in the ready queue.
+    assert.equal(sc.queuePosition, undefined, jsonText(sc));
+  }
   else assert.equal(sc.queuePosition, undefined, 'queuePosition on a running job');
   jobs.set(sc.jobId, { session: options.sessionId ?? 'default', status: sc.status });
   return sc.jobId;
@@ -894,7 +899,7 @@ step('retry', 'options.retry: a job that fails twice succeeds on its third attem
   assert.equal(w.job.attempts.length, 3, jsonText(w.job.attempts));
   rmSync(dir, { recursive: true, force: true });
   const out = await ok('console_get_job_output', { jobId: id });
-  assert.deepEqual(out.chunks.map((c) => c.attempt), [1, 2, 3], jsonText(out.chunks));
+  assert.deepEqual(out.output.map((c) => c.attempt), [1, 2, 3], jsonText(out.output));
 });
 
 step('delay', 'options.delayMs: pending with scheduledFor, then runs', async () => {
@@ -912,7 +917,7 @@ step('templates', 'console_save_template / execute with params / list / delete',
     name: 'sdk-greet', command: 'echo', args: ['hi', '{{who}}'],
     parameters: { who: { description: 'whom to greet', pattern: '[a-z ;$()]+' } },
   });
-  assert.equal(saved.name, 'sdk-greet', jsonText(saved));
+  assert.equal(saved.template.name, 'sdk-greet', jsonText(saved));
   const list = await ok('console_list_templates');
   assert.ok(list.templates.some((t) => t.name === 'sdk-greet'), jsonText(list));
   const sc = await ok('console_execute_async', { template: 'sdk-greet', params: { who: 'you; $(reboot)' } });
@@ -920,7 +925,7 @@ step('templates', 'console_save_template / execute with params / list / delete',
   const w = await waitExit(sc.jobId);
   assert.equal(w.job.template, 'sdk-greet');
   const out = await ok('console_get_job_output', { jobId: sc.jobId });
-  assert.equal(out.chunks.map((c) => c.content).join(''), 'hi you; $(reboot)\n');
+  assert.equal(out.output.map((c) => c.content).join(''), 'hi you; $(reboot)\n');
   await err('console_execute_async', { template: 'sdk-greet', params: { who: 'UPPER' } }, 'INVALID_ARGUMENTS');
   await ok('console_delete_template', { name: 'sdk-greet' });
   await err('console_execute_async', { template: 'sdk-greet', params: { who: 'x' } }, 'TEMPLATE_NOT_FOUND');
@@ -930,16 +935,18 @@ step('schedules', 'console_create_schedule / list (next five firings) / update /
   const created = await ok('console_create_schedule', {
     name: 'sdk-hourly', cron: '0 * * * *', timezone: 'America/New_York', command: 'echo', args: ['tick'],
   });
-  assert.match(created.scheduleId, /\S/, jsonText(created));
+  const sid = created.schedule.scheduleId;
+  assert.match(sid, /\S/, jsonText(created));
   const list = await ok('console_list_schedules');
-  const mine = list.schedules.find((s) => s.scheduleId === created.scheduleId);
+  const mine = list.schedules.find((s) => s.scheduleId === sid);
   assert.ok(mine, jsonText(list));
   assert.equal(mine.nextFirings.length, 5);
   const times = mine.nextFirings.map((t) => Date.parse(t));
   for (let i = 1; i < 5; ++i) assert.equal(times[i] - times[i - 1], 3_600_000);
-  await ok('console_update_schedule', { scheduleId: created.scheduleId, enabled: false });
-  await ok('console_delete_schedule', { scheduleId: created.scheduleId });
-  await err('console_delete_schedule', { scheduleId: created.scheduleId }, 'SCHEDULE_NOT_FOUND');
+  const off = await ok('console_update_schedule', { scheduleId: sid, enabled: false });
+  assert.deepEqual(off.schedule.nextFirings, [], jsonText(off));
+  await ok('console_delete_schedule', { scheduleId: sid });
+  await err('console_delete_schedule', { scheduleId: sid }, 'SCHEDULE_NOT_FOUND');
 });
 
 step('shutdown', 'shutdown: jobd exits 0 when the client closes stdin', async () => {

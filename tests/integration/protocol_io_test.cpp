@@ -127,7 +127,11 @@ TEST(ProtocolIo, ToolsListHasEveryToolWithSchemas) {
     "console_cleanup_jobs",    "console_wait_job",
     "console_send_input",      "console_signal_job",
     "console_pause_job",       "console_resume_job",
-    "console_resize_terminal", "console_restart_job"};
+    "console_resize_terminal", "console_restart_job",
+    "console_create_schedule", "console_list_schedules",
+    "console_update_schedule", "console_delete_schedule",
+    "console_save_template",   "console_list_templates",
+    "console_delete_template"};
   EXPECT_EQ(names, expected);
 }
 

@@ -205,7 +205,8 @@ TEST(Retry, FailsTwiceThenSucceedsUnderOneJobId) {
   // Each attempt's output carries its number.
   auto o = j.tool("console_get_job_output", id_args(id));
   ASSERT_TRUE(o.ok()) << o.dump();
-  auto& chunks = *at(*o, "chunks");
+  ASSERT_TRUE(at(*o, "output") && at(*o, "output")->IsArray()) << o.dump();
+  auto& chunks = *at(*o, "output");
   ASSERT_EQ(chunks.Size(), 3u) << o.dump();
   for (rapidjson::SizeType i = 0; i < 3; ++i) {
     EXPECT_EQ(chunks[i]["attempt"].GetInt(), static_cast<int>(i + 1));
@@ -344,7 +345,7 @@ TEST(Templates, ParametersAreSubstitutedAsWholeValuesNeverThroughAShell) {
   ASSERT_TRUE(l.ok()) << l.dump();
   EXPECT_NE(to_json(*l).find("\"greet\""), std::string::npos) << l.dump();
   auto r = j.tool("console_execute_async",
-                  R"({"template":"greet","params":{"who":"; touch pwned $(id)"}})");
+                  R"x({"template":"greet","params":{"who":"; touch pwned $(id)"}})x");
   ASSERT_TRUE(r.ok()) << r.dump();
   auto id = str(*r, "jobId");
   auto s = j.wait_terminal(id);
@@ -389,7 +390,7 @@ TEST(Schedules, CreateListUpdateDelete) {
                   R"("command":"echo","args":["tick"]})");
   ASSERT_TRUE(r.ok()) << r.dump();
   auto text = to_json(*r);
-  auto sid = str(*r, "scheduleId");
+  auto sid = str(*r, "schedule.scheduleId");
   ASSERT_FALSE(sid.empty()) << text;
   auto l = j.tool("console_list_schedules", "{}");
   ASSERT_TRUE(l.ok()) << l.dump();
@@ -424,11 +425,11 @@ TEST(Schedules, MissedFiringsRunOnceAtStartWithCatchUpElseAreCounted) {
                     R"({"name":"catch","cron":"*/5 * * * *","command":"echo",)"
                     R"("args":["caught up"],"catchUp":true})");
     ASSERT_TRUE(r.ok()) << r.dump();
-    caught = str(*r, "scheduleId");
+    caught = str(*r, "schedule.scheduleId");
     r = j.tool("console_create_schedule",
                R"({"name":"skip","cron":"*/5 * * * *","command":"true"})");
     ASSERT_TRUE(r.ok()) << r.dump();
-    skipped = str(*r, "scheduleId");
+    skipped = str(*r, "schedule.scheduleId");
   }
   // As if jobd had been down for the last two hours.
   auto two_hours_ago = std::to_string(
@@ -438,7 +439,8 @@ TEST(Schedules, MissedFiringsRunOnceAtStartWithCatchUpElseAreCounted) {
     - 7200000);
   ASSERT_TRUE(sql_exec(state.path + "/jobd.db",
                        "UPDATE schedules SET last_fired_at = " + two_hours_ago
-                         + ", created_at = " + two_hours_ago));
+                         + ", created_at = " + two_hours_ago
+                         + ", updated_at = " + two_hours_ago));
   jobd_process k{state.options()};
   auto deadline = now_ms() + 5000;
   tool_result l;

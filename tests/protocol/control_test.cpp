@@ -343,7 +343,7 @@ TEST(control_args, pause_resume_resize_restart) {
 
 TEST(control_render, submit_reply) {
   submit_reply x;
-  x.result = {"job-2", job_status::running, 0, false, ""};
+  x.result = {"job-2", job_status::running, 0, false, "", ""};
   auto sc = render(x, tool_id::execute);
   EXPECT_EQ(to_json(sc),
             R"({"success":true,"jobId":"job-2","status":"running"})");
@@ -396,7 +396,7 @@ TEST(control_render, submit_reply) {
 
 TEST(control_render, restart) {
   auto sc = render(
-    submit_result{"job-3", job_status::pending, 2, false, "job-1-k3j9a"},
+    submit_result{"job-3", job_status::pending, 2, false, "job-1-k3j9a", ""},
     tool_id::restart);
   EXPECT_EQ(to_json(sc),
             R"({"success":true,"jobId":"job-3","status":"pending",)"

@@ -105,11 +105,11 @@ TEST(json, signal_names) {
 }
 
 TEST(render, submit) {
-  auto sc = render(submit_result{"job-1", job_status::running, 0, false, ""},
+  auto sc = render(submit_result{"job-1", job_status::running, 0, false, "", ""},
                    tool_id::execute);
   EXPECT_EQ(to_json(sc),
             R"({"success":true,"jobId":"job-1","status":"running"})");
-  sc = render(submit_result{"job-2", job_status::pending, 1, false, ""},
+  sc = render(submit_result{"job-2", job_status::pending, 1, false, "", ""},
               tool_id::execute, R"("abc")");
   EXPECT_EQ(to_json(sc), R"({"success":true,"jobId":"job-2",)"
                          R"("status":"pending","queuePosition":1})");
