@@ -51,6 +51,11 @@ void arm(self_ptr self) {
   for (auto& [id, e] : st.schedules)
     if (!e.busy && e.spec.enabled && e.next != 0)
       earliest = std::min(earliest.value_or(e.next), e.next);
+  // Sharing a state directory: look at the STORE (and the lead) again
+  // now and then, whether or not anything is due here.
+  if (st.config.lead)
+    earliest = std::min(earliest.value_or(INT64_MAX),
+                        st.synced_at + resync_interval_ms);
   if (!earliest)
     return;
   auto delay
@@ -198,6 +203,10 @@ void start_firing(self_ptr self, const std::string& id, int64_t now) {
 // armed for the next.
 void run_due(self_ptr self) {
   auto now = self->state.config.now();
+  if (!self->state.leading) {
+    arm(self);
+    return;
+  }
   std::vector<std::string> due;
   for (auto& [id, e] : self->state.schedules)
     if (!e.busy && e.spec.enabled && e.next != 0 && e.next <= now)
@@ -268,13 +277,26 @@ uint64_t serial_of(const std::string& id) {
 
 // At start: every stored schedule; firings missed while jobd was down run
 // once (catch_up) or are counted as missed.
-void load(self_ptr self, schedule_list& stored) {
+// Takes the STORE's schedules as they are (at start, and on every resync:
+// other instances may have changed them); a firing in flight keeps its
+// entry. With `settle`, firings missed since each schedule's last handled
+// one are caught up or counted (at start, or when this instance takes
+// over the firing from one that ended).
+void load(self_ptr self, schedule_list& stored, bool settle) {
   auto& st = self->state;
   auto now = st.config.now();
+  st.synced_at = now;
   std::vector<std::string> catch_up;
+  std::map<std::string, entry> kept;
+  for (auto& [id, e] : st.schedules)
+    if (e.busy)
+      kept.emplace(id, std::move(e));
+  st.schedules = std::move(kept);
   for (auto& s : stored.schedules) {
     auto& spec = s.spec;
     st.next_serial = std::max(st.next_serial, serial_of(spec.id) + 1);
+    if (st.schedules.count(spec.id) != 0)
+      continue;
     entry e;
     e.spec = std::move(spec);
     std::string err;
@@ -291,7 +313,9 @@ void load(self_ptr self, schedule_list& stored) {
     // then (a disabled stretch included).
     auto base
       = std::max({e.spec.last_fired_at, e.spec.created_at, e.spec.updated_at});
-    if (e.spec.enabled) {
+    if (e.spec.enabled && !settle) {
+      e.next = next_firing(e, base);
+    } else if (e.spec.enabled) {
       auto c = protocol::count_firings(e.expr, e.zone, base, now,
                                        max_counted_missed);
       if (c.count > 0 && e.spec.catch_up) {
@@ -314,18 +338,48 @@ void load(self_ptr self, schedule_list& stored) {
   arm(self);
 }
 
+// Asks the lock (if any) whether this instance fires.
+bool leads(self_ptr self) {
+  auto& lead = self->state.config.lead;
+  return !lead || lead();
+}
+
+// Reads the STORE's schedules again (see load), then fires what is due.
+void resync(self_ptr self, bool took_over) {
+  auto& st = self->state;
+  st.syncing = true;
+  self
+    ->request(st.config.store, caf::infinite, atom::schedules_v, atom::list_v)
+    .then(
+      [self, took_over](schedule_list& stored) {
+        self->state.syncing = false;
+        load(self, stored, took_over);
+        run_due(self);
+      },
+      [self](caf::error& err) {
+        self->state.syncing = false;
+        self->state.synced_at = self->state.config.now();
+        log::warning("schedules: could not read the stored schedules: "
+                     + self->system().render(err));
+        run_due(self);
+      });
+}
+
 } // namespace
 
 schedules_actor::behavior_type
 schedules(schedules_actor::stateful_pointer<schedules_state> self,
           schedules_config config) {
   self->state.config = std::move(config);
+  self->state.leading = leads(self);
   // Every request waits until the stored schedules are in (await holds the
   // mailbox), so none is answered from a half-loaded set.
   self
     ->request(self->state.config.store, caf::infinite, atom::schedules_v,
               atom::list_v)
-    .await([self](schedule_list& stored) { load(self, stored); },
+    .await([self](schedule_list& stored) {
+             load(self, stored, self->state.leading);
+           },
            [self](caf::error& err) {
              log::error("schedules: could not load the stored schedules: "
                         + self->system().render(err));
@@ -431,8 +485,16 @@ schedules(schedules_actor::stateful_pointer<schedules_state> self,
     },
     // The timer: due firings start; stale armings are ignored.
     [self](atom::tick, uint64_t gen) {
-      if (gen == self->state.generation)
-        run_due(self);
+      auto& st = self->state;
+      if (gen != st.generation)
+        return;
+      bool was = st.leading;
+      st.leading = leads(self);
+      bool took_over = st.leading && !was;
+      if (st.config.lead && !st.syncing
+          && (took_over || st.config.now() >= st.synced_at + resync_interval_ms))
+        return resync(self, took_over);
+      run_due(self);
     },
   };
 }

@@ -30,6 +30,10 @@ struct schedules_config {
   /// The wall clock, ms since the epoch (tests move it with the actor
   /// clock).
   std::function<int64_t()> now = [] { return now_ms(); };
+  /// Whether this jobd fires schedules: of the instances sharing a state
+  /// directory only one may (the app holds a lock for it); asked on every
+  /// tick, so another takes over when the one firing ends. Null: always.
+  std::function<bool()> lead;
 };
 
 /// Firings counted at most per schedule and start (or clock jump): beyond
@@ -45,6 +49,10 @@ inline constexpr uint64_t max_firing_backlog = 10;
 /// The longest the timer sleeps: the wall clock may jump, so it looks at
 /// `now()` again at least this often.
 inline constexpr int64_t max_timer_step_ms = 60000;
+
+/// How often the STORE's schedules are read again: other instances on the
+/// same state directory may have created, changed or deleted some.
+inline constexpr int64_t resync_interval_ms = 30000;
 
 struct schedules_state {
   struct entry {
@@ -64,6 +72,11 @@ struct schedules_state {
   uint64_t next_serial = 1;
   /// The latest timer arming; older ticks are stale.
   uint64_t generation = 0;
+  /// This instance fires (config.lead said so at the last tick).
+  bool leading = false;
+  /// When the STORE's schedules were last read (config.now()).
+  int64_t synced_at = 0;
+  bool syncing = false;
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "schedules";
 };

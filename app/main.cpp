@@ -29,7 +29,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -184,6 +186,20 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
                                       tool_error& err) {
       return protocol::parse_job_object(*tools, job, spec, err);
     };
+    // Of the jobd instances sharing a state directory, the one holding this
+    // lock fires the schedules; another takes it over when that one ends.
+    if (!cfg.ephemeral && degraded.empty())
+      schedules_cfg.lead = [fd = std::make_shared<int>(-1),
+                            path = cfg.state_dir + "/schedules.lock"] {
+        if (*fd >= 0)
+          return true;
+        int f = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (f >= 0 && ::flock(f, LOCK_EX | LOCK_NB) == 0)
+          *fd = f;
+        else if (f >= 0)
+          ::close(f);
+        return *fd >= 0;
+      };
     auto timetable = sys.spawn(schedules, std::move(schedules_cfg));
     endpoint_config ec;
     ec.max_line_bytes = cfg.max_line_bytes;

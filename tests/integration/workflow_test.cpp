@@ -468,3 +468,42 @@ TEST(Schedules, MissedFiringsRunOnceAtStartWithCatchUpElseAreCounted) {
   EXPECT_NE(to_json(*m).find("\"scheduleMisses\":24"), std::string::npos)
     << m.dump();
 }
+
+TEST(Schedules, OfTwoJobdsOnOneStateDirectoryOnlyOneFires) {
+  temp_dir state;
+  std::string sid;
+  {
+    jobd_process j{state.options()};
+    auto r = j.tool("console_create_schedule",
+                    R"({"cron":"*/5 * * * *","command":"echo",)"
+                    R"("args":["once"],"catchUp":true})");
+    ASSERT_TRUE(r.ok()) << r.dump();
+    sid = str(*r, "schedule.scheduleId");
+  }
+  auto hour_ago = std::to_string(
+    std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch())
+      .count()
+    - 3600000);
+  ASSERT_TRUE(sql_exec(state.path + "/jobd.db",
+                       "UPDATE schedules SET last_fired_at = " + hour_ago
+                         + ", created_at = " + hour_ago
+                         + ", updated_at = " + hour_ago));
+  jobd_process a{state.options()};
+  jobd_process b{state.options()};
+  auto filter = "{\"options\":{\"scheduleId\":" + q(sid) + "}}";
+  auto deadline = now_ms() + 5000;
+  while (now_ms() < deadline) {
+    auto l = a.tool("console_list_jobs", filter);
+    if (l.ok() && num(*l, "total") >= 1)
+      break;
+    sleep_ms(50);
+  }
+  sleep_ms(500); // time for a second firing, if there were one
+  auto l = b.tool("console_list_jobs", filter);
+  ASSERT_TRUE(l.ok()) << l.dump();
+  EXPECT_EQ(num(*l, "total"), 1) << l.dump();
+  // Both list the schedule, with the firing the other one made.
+  auto sl = b.tool("console_list_schedules", "{}");
+  EXPECT_NE(to_json(*sl).find(sid), std::string::npos) << sl.dump();
+}
