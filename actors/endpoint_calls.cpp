@@ -95,8 +95,8 @@ void submit_job(self_ptr self, const std::string& id, const std::string& token,
   }
   auto kept = std::make_shared<job_spec>(spec);
   self->request(sched, caf::infinite, atom::submit_v, std::move(spec))
-    .then([self, id, token, kept](
-            submit_result& r) { run_and_wait(self, id, token, r, *kept); },
+    .then([self, id, token,
+           kept](submit_result& r) { run_and_wait(self, id, token, r, *kept); },
           on_error(self, id));
 }
 
@@ -107,8 +107,9 @@ const protocol::tool_catalog& catalog(self_ptr self) {
 
 // A tool served by another actor than SCHEDULER, which may be missing in a
 // configuration without it (tests): the call fails instead of hanging.
-template <class Handle> bool require(self_ptr self, const std::string& id,
-                                     const Handle& handle, const char* what) {
+template <class Handle>
+bool require(self_ptr self, const std::string& id, const Handle& handle,
+             const char* what) {
   if (handle)
     return true;
   auto err = make_tool_error(codes::internal_error,

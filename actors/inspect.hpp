@@ -29,9 +29,8 @@ typename Inspector::result_type inspect(Inspector& f, retry_policy& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attempt_record& x) {
-  return f(caf::meta::type_name("jobd.attempt_record"), x.attempt,
-           x.started_at, x.finished_at, x.status, x.exit_code, x.signal,
-           x.error_code);
+  return f(caf::meta::type_name("jobd.attempt_record"), x.attempt, x.started_at,
+           x.finished_at, x.status, x.exit_code, x.signal, x.error_code);
 }
 
 template <class Inspector>
@@ -51,8 +50,8 @@ typename Inspector::result_type inspect(Inspector& f, schedule_spec& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, schedule_update& x) {
   return f(caf::meta::type_name("jobd.schedule_update"), x.id, x.has_name,
-           x.has_cron, x.has_timezone, x.has_job, x.has_overlap,
-           x.has_catch_up, x.has_enabled, x.values);
+           x.has_cron, x.has_timezone, x.has_job, x.has_overlap, x.has_catch_up,
+           x.has_enabled, x.values);
 }
 
 template <class Inspector>

@@ -61,7 +61,8 @@ void key_admitted(self_ptr self, const job_info& info) {
     if (auto e = find_job(self, info.id))
       rp.deliver(deduplicated(self, *e));
     else
-      rp.deliver(submit_result{info.id, info.status, 0, true, info.restart_of, {}});
+      rp.deliver(
+        submit_result{info.id, info.status, 0, true, info.restart_of, {}});
   });
 }
 

@@ -348,8 +348,7 @@ bool leads(self_ptr self) {
 void resync(self_ptr self, bool took_over) {
   auto& st = self->state;
   st.syncing = true;
-  self
-    ->request(st.config.store, caf::infinite, atom::schedules_v, atom::list_v)
+  self->request(st.config.store, caf::infinite, atom::schedules_v, atom::list_v)
     .then(
       [self, took_over](schedule_list& stored) {
         self->state.syncing = false;
@@ -377,13 +376,14 @@ schedules(schedules_actor::stateful_pointer<schedules_state> self,
   self
     ->request(self->state.config.store, caf::infinite, atom::schedules_v,
               atom::list_v)
-    .await([self](schedule_list& stored) {
-             load(self, stored, self->state.leading);
-           },
-           [self](caf::error& err) {
-             log::error("schedules: could not load the stored schedules: "
-                        + self->system().render(err));
-           });
+    .await(
+      [self](schedule_list& stored) {
+        load(self, stored, self->state.leading);
+      },
+      [self](caf::error& err) {
+        log::error("schedules: could not load the stored schedules: "
+                   + self->system().render(err));
+      });
   return {
     // console_create_schedule.
     [self](atom::schedules, atom::submit,
@@ -492,7 +492,8 @@ schedules(schedules_actor::stateful_pointer<schedules_state> self,
       st.leading = leads(self);
       bool took_over = st.leading && !was;
       if (st.config.lead && !st.syncing
-          && (took_over || st.config.now() >= st.synced_at + resync_interval_ms))
+          && (took_over
+              || st.config.now() >= st.synced_at + resync_interval_ms))
         return resync(self, took_over);
       run_due(self);
     },

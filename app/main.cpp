@@ -28,8 +28,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <iostream>
 #include <fcntl.h>
+#include <iostream>
 #include <pthread.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -182,10 +182,10 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     schedules_cfg.store = kept;
     schedules_cfg.scheduler = sched;
     schedules_cfg.metrics = stats;
-    schedules_cfg.parse_job = [tools](const std::string& job, job_spec& spec,
-                                      tool_error& err) {
-      return protocol::parse_job_object(*tools, job, spec, err);
-    };
+    schedules_cfg.parse_job
+      = [tools](const std::string& job, job_spec& spec, tool_error& err) {
+          return protocol::parse_job_object(*tools, job, spec, err);
+        };
     // Of the jobd instances sharing a state directory, the one holding this
     // lock fires the schedules; another takes it over when that one ends.
     if (!cfg.ephemeral && degraded.empty())

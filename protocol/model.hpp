@@ -52,7 +52,6 @@ inline bool is_terminal(job_status x) {
          || x == job_status::cancelled;
 }
 
-
 /// A failure of a tool's own work, rendered as an `isError` result in the
 /// seed's shape `{success: false, error, code, details}`.
 struct tool_error {

@@ -105,8 +105,9 @@ TEST(json, signal_names) {
 }
 
 TEST(render, submit) {
-  auto sc = render(submit_result{"job-1", job_status::running, 0, false, "", ""},
-                   tool_id::execute);
+  auto sc
+    = render(submit_result{"job-1", job_status::running, 0, false, "", ""},
+             tool_id::execute);
   EXPECT_EQ(to_json(sc),
             R"({"success":true,"jobId":"job-1","status":"running"})");
   sc = render(submit_result{"job-2", job_status::pending, 1, false, "", ""},
