@@ -21,29 +21,6 @@ using namespace jobd::test;
 
 namespace {
 
-struct actor_system_test : ::testing::Test {
-  static caf::actor_system_config& config() {
-    static caf::actor_system_config cfg = [] {
-      caf::actor_system_config c;
-      c.add_message_types<caf::id_block::jobd>();
-      c.set("scheduler.max-threads", 2);
-      return c;
-    }();
-    return cfg;
-  }
-  caf::actor_system sys{config()};
-  caf::scoped_actor self{sys};
-
-  template <class T, class Handle, class... Ts>
-  caf::expected<T> ask(const Handle& h, Ts&&... xs) {
-    caf::expected<T> out{caf::error{}};
-    self->request(h, caf::infinite, std::forward<Ts>(xs)...)
-      .receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& e) { out = std::move(e); });
-    return out;
-  }
-};
-
 job_info finished(uint64_t serial, std::string session, int64_t user,
                   int64_t sys, int64_t rss, bool known = true) {
   job_info j;

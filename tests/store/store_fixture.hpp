@@ -2,7 +2,13 @@
 // store in it, and finding a session's figures in a metrics snapshot.
 #pragma once
 
+#include "actors/actors.hpp"
 #include "actors/store/job_store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -64,5 +70,29 @@ inline const session_metrics* session_of(const metrics_snapshot& m,
       return &s;
   return nullptr;
 }
+
+/// A real actor system (two threads) and a scoped actor that asks.
+struct actor_system_test : ::testing::Test {
+  static caf::actor_system_config& config() {
+    static caf::actor_system_config cfg = [] {
+      caf::actor_system_config c;
+      c.add_message_types<caf::id_block::jobd>();
+      c.set("scheduler.max-threads", 2);
+      return c;
+    }();
+    return cfg;
+  }
+  caf::actor_system sys{config()};
+  caf::scoped_actor self{sys};
+
+  template <class T, class Handle, class... Ts>
+  caf::expected<T> ask(const Handle& h, Ts&&... xs) {
+    caf::expected<T> out{caf::error{}};
+    self->request(h, caf::infinite, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { out = std::move(x); },
+               [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+};
 
 } // namespace jobd::test

@@ -266,28 +266,7 @@ TEST(StoreSchedules, BelongToTheStateDirectoryNotToAnInstance) {
 
 namespace {
 
-struct store_actor_test : ::testing::Test {
-  static caf::actor_system_config& config() {
-    static caf::actor_system_config cfg = [] {
-      caf::actor_system_config c;
-      c.add_message_types<caf::id_block::jobd>();
-      c.set("scheduler.max-threads", 2);
-      return c;
-    }();
-    return cfg;
-  }
-  caf::actor_system sys{config()};
-  caf::scoped_actor self{sys};
-
-  template <class T, class Handle, class... Ts>
-  caf::expected<T> ask(const Handle& h, Ts&&... xs) {
-    caf::expected<T> out{caf::error{}};
-    self->request(h, caf::infinite, std::forward<Ts>(xs)...)
-      .receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& e) { out = std::move(e); });
-    return out;
-  }
-
+struct store_actor_test : actor_system_test {
   store_actor spawn_store(const store_options& opts) {
     return sys.spawn(store, std::make_shared<job_store>(opts), int64_t{1000},
                      int64_t{86400000}, std::string{});
