@@ -48,12 +48,16 @@ void arm(self_ptr self) {
   auto& st = self->state;
   auto gen = ++st.generation;
   std::optional<int64_t> earliest;
-  for (auto& [id, e] : st.schedules)
-    if (!e.busy && e.spec.enabled && e.next != 0)
-      earliest = std::min(earliest.value_or(e.next), e.next);
+  // Firings only where this instance fires them: one that does not lead
+  // would find them due on every tick until the next resync.
+  if (st.leading)
+    for (auto& [id, e] : st.schedules)
+      if (!e.busy && e.spec.enabled && e.next != 0)
+        earliest = std::min(earliest.value_or(e.next), e.next);
   // Sharing a state directory: look at the STORE (and the lead) again
-  // now and then, whether or not anything is due here.
-  if (st.config.lead)
+  // now and then, whether or not anything is due here (a resync under way
+  // arms again when it is done).
+  if (st.config.lead && !st.syncing)
     earliest = std::min(earliest.value_or(INT64_MAX),
                         st.synced_at + resync_interval_ms);
   if (!earliest)

@@ -13,6 +13,7 @@
 #include <rapidjson/document.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,6 +82,7 @@ protected:
     cfg.metrics = metrics_h;
     cfg.parse_job = parse_test_job;
     cfg.now = [this] { return now(); };
+    cfg.lead = lead;
     scheds = sys.spawn(schedules, cfg);
     drain();
   }
@@ -95,6 +97,9 @@ protected:
       self->send_exit(store_h, caf::exit_reason::user_shutdown);
     drain();
   }
+
+  /// SCHEDULES' lead function (null: it always fires).
+  std::function<bool()> lead;
 
   // The coordinator's clock (`sched` is SCHEDULER in actor_test).
   caf::actor_clock::time_point clock_now() {

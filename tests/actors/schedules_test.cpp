@@ -290,3 +290,25 @@ TEST_F(schedules_test, firings_due_together_run_in_order_once_each) {
   advance(60000ms);
   EXPECT_EQ(jobs_of(id).size(), 5u);
 }
+
+// Of several jobds on one state directory only the one that leads fires;
+// the others wait (they must not spin on firings left to it) and take over,
+// settling what was missed meanwhile, when the lead comes to them.
+TEST_F(schedules_test, only_the_lead_fires_and_another_takes_over) {
+  bool leading = false;
+  lead = [&leading] { return leading; };
+  start_all();
+  auto id = create(every("*/5 * * * *", scripted_job(1000))).spec.id;
+  advance_time(std::chrono::milliseconds{5 * minute_ms + 1000});
+  // A busy loop would never leave the mailbox empty.
+  auto handled = test_coordinator_fixture<>::sched.run(10000);
+  EXPECT_LT(handled, 10000u) << "a jobd that does not lead spins";
+  advance(std::chrono::milliseconds{resync_interval_ms});
+  EXPECT_TRUE(jobs_of(id).empty());
+  leading = true;
+  advance(std::chrono::milliseconds{resync_interval_ms});
+  EXPECT_TRUE(jobs_of(id).empty()) << "the missed firing is not run";
+  EXPECT_EQ(list().at(0).spec.missed, 1u);
+  advance(std::chrono::milliseconds{5 * minute_ms});
+  EXPECT_EQ(jobs_of(id).size(), 1u);
+}

@@ -21,29 +21,6 @@ const std::string max_int = "9007199254740991"; // 2^53 - 1
 // ends by itself after 2 s and says so: only a SIGKILL stops it earlier.
 const std::string term_proof = "trap '' TERM; sleep 2; echo survived";
 
-/// utime + stime of a process in seconds; -1 if unknown.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos)
-    return -1;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  // After the comm: state is field 3; utime and stime are fields 14 and 15.
-  unsigned long long utime = 0;
-  unsigned long long stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14)
-      utime = std::stoull(field);
-    if (i == 15)
-      stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime)
-         / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 /// The job's signal name, "" when it has none.
 std::string signal_of(const Value& result) {
   return is_null(result, "job.signal") ? "" : str(result, "job.signal");

@@ -348,6 +348,28 @@ bool pid_alive(pid_t pid) {
   return info.state != 'Z' && info.state != 'X';
 }
 
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return -1;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  // After the comm: state is field 3; utime and stime are fields 14 and 15.
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14)
+      utime = std::stoull(field);
+    if (i == 15)
+      stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime)
+         / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 long vm_rss_kib(pid_t pid) {
   std::string text;
   if (!read_small_file(("/proc/" + std::to_string(pid) + "/status").c_str(),

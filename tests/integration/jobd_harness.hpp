@@ -78,6 +78,8 @@ bool wait_group_gone(pid_t pgid, int timeout_ms);
 bool pid_alive(pid_t pid);
 /// VmRSS of a process in KiB (-1 if unknown).
 long vm_rss_kib(pid_t pid);
+/// utime + stime of a process in seconds; -1 if unknown.
+double cpu_seconds(pid_t pid);
 std::string describe(const std::vector<proc_info>& procs);
 
 /// Milliseconds since an arbitrary steady epoch.

@@ -192,6 +192,13 @@ TEST(Schedules, OfTwoJobdsOnOneStateDirectoryOnlyOneFires) {
   auto l = b.tool("console_list_jobs", filter);
   ASSERT_TRUE(l.ok()) << l.dump();
   EXPECT_EQ(num(*l, "total"), 1) << l.dump();
+  // The one that does not fire waits for its turn, it does not spin on
+  // the firing it leaves to the other.
+  auto before = cpu_seconds(b.pid());
+  sleep_ms(2000);
+  auto after = cpu_seconds(b.pid());
+  ASSERT_GE(before, 0);
+  EXPECT_LT(after - before, 0.5) << "the second jobd used a core while idle";
   // Both list the schedule, with the firing the other one made.
   auto sl = b.tool("console_list_schedules", "{}");
   EXPECT_NE(to_json(*sl).find(sid), std::string::npos) << sl.dump();
