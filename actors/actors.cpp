@@ -22,25 +22,6 @@ caf::error make_tool_error(const char* code, std::string message,
                                       std::move(details))};
 }
 
-std::string json_quote(std::string_view text) {
-  std::string out = "\"";
-  for (auto c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
-
 tool_error to_tool_error(caf::actor_system& sys, const caf::error& err) {
   using details = std::map<std::string, std::string>;
   auto& ctx = err.context();

@@ -401,9 +401,6 @@ using endpoint_actor = event_listener::extend<
 caf::error make_tool_error(const char* code, std::string message,
                            std::map<std::string, std::string> details = {});
 
-/// `text` as a JSON string literal, for tool_error details.
-std::string json_quote(std::string_view text);
-
 /// Recovers the tool failure from an error; errors of other categories
 /// become INTERNAL_ERROR with the error rendered as text.
 tool_error to_tool_error(caf::actor_system& sys, const caf::error& err);

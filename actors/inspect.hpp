@@ -17,7 +17,19 @@ typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
            x.kind_options, x.input, x.cols, x.rows, x.idempotency_key,
            x.progress_pattern, x.wait_ms, x.wait_tail_lines, x.wait_max_bytes,
            x.restart_of, x.depends_on, x.condition, x.retry, x.start_at,
-           x.schedule_id, x.template_name);
+           x.schedule_id, x.template_name, x.limits, x.sandbox, x.security);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resource_limits& x) {
+  return f(caf::meta::type_name("jobd.resource_limits"), x.cpu_seconds,
+           x.memory_bytes, x.max_processes, x.open_files, x.file_size_bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_security& x) {
+  return f(caf::meta::type_name("jobd.job_security"), x.limits, x.enforced_by,
+           x.sandboxed, x.landlock_abi, x.writable, x.readable, x.env_policy);
 }
 
 template <class Inspector>
@@ -96,7 +108,7 @@ typename Inspector::result_type inspect(Inspector& f, job_progress& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, resource_usage& x) {
   return f(caf::meta::type_name("jobd.resource_usage"), x.known, x.cpu_user_ms,
-           x.cpu_system_ms, x.max_rss_kb);
+           x.cpu_system_ms, x.max_rss_kb, x.limit_exceeded);
 }
 
 template <class Inspector>
@@ -118,7 +130,7 @@ typename Inspector::result_type inspect(Inspector& f, job_info& x) {
            x.paused_ms, x.restart_of, x.idempotency_key, x.progress, x.usage,
            x.pending_reason, x.depends_on, x.condition, x.waiting_for,
            x.scheduled_for, x.schedule_id, x.template_name, x.attempt,
-           x.max_attempts, x.next_attempt_at, x.attempts);
+           x.max_attempts, x.next_attempt_at, x.attempts, x.security);
 }
 
 template <class Inspector>

@@ -61,6 +61,7 @@ job_info initial_info(const job_context& ctx) {
   info.scheduled_for = spec.start_at;
   info.schedule_id = spec.schedule_id;
   info.template_name = spec.template_name;
+  info.security = spec.security;
   info.max_attempts = std::max<int32_t>(spec.retry.max_attempts, 1);
   // A requeued job goes on from its row: its attempts so far, and the
   // rest of its backoff.

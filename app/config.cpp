@@ -54,6 +54,70 @@ setting number(const char* flag, const char* env, const char* help,
           std::to_string(min) + " to " + std::to_string(max)};
 }
 
+/// A repeatable setting: each flag adds one value; its variable holds
+/// several, split at `separator`.
+setting list(const char* flag, const char* env, const char* help,
+             std::vector<std::string> config::*field, char separator,
+             const char* what) {
+  return {flag,
+          env,
+          help,
+          [=](config& c, const std::string& text) {
+            size_t begin = 0;
+            while (begin <= text.size()) {
+              auto end = text.find(separator, begin);
+              if (end == std::string::npos)
+                end = text.size();
+              auto item = text.substr(begin, end - begin);
+              if (item.empty() || item.find('\0') != std::string::npos)
+                return false;
+              (c.*field).push_back(std::move(item));
+              begin = end + 1;
+            }
+            return true;
+          },
+          [=](const config& c) {
+            std::string out;
+            for (auto& item : c.*field)
+              out += (out.empty() ? "" : std::string(1, separator)) + item;
+            return out.empty() ? std::string{"none"} : out;
+          },
+          std::string{what} + "; repeatable"};
+}
+
+setting flag_switch(const char* flag, const char* env, const char* help,
+                    bool config::*field) {
+  return {flag,
+          env,
+          help,
+          [=](config& c, const std::string& text) {
+            c.*field = text != "0";
+            return true;
+          },
+          [=](const config& c) { return c.*field ? "on" : "off"; },
+          "a switch",
+          true};
+}
+
+/// --limit-<name> (the default) or --limit-<name>-max (the maximum) of
+/// one options.limits field.
+setting limit(const char* flag, const char* env, const char* help,
+              resource_limits config::*which, int64_t resource_limits::*field,
+              int64_t max) {
+  return {flag,
+          env,
+          help,
+          [=](config& c, const std::string& text) {
+            int64_t x = 0;
+            if (!parse_int(text, 0, max, x))
+              return false;
+            (c.*which).*field = x;
+            return true;
+          },
+          [=](const config& c) { return std::to_string((c.*which).*field); },
+          "0 (none) to " + std::to_string(max)};
+}
+
 // Beyond 1 GiB a line is no sane MCP message (and RapidJSON's sizes are 32
 // bits).
 constexpr int64_t max_line_limit = int64_t{1} << 30;
@@ -61,6 +125,11 @@ constexpr int64_t max_concurrency = 100000;
 constexpr int64_t min_output_total = int64_t{1} << 20;
 // A job's stdin queue is memory of jobd's: at most 1 GiB.
 constexpr int64_t max_stdin_limit = int64_t{1} << 30;
+// Limits: RLIMIT values and cgroup files take any 63-bit number, but beyond
+// these no limit means anything (a year of CPU, 1 EiB, 2^31 processes).
+constexpr int64_t max_cpu_seconds = 366 * 86400;
+constexpr int64_t max_limit_bytes = int64_t{1} << 60;
+constexpr int64_t max_limit_count = int64_t{1} << 31;
 
 const std::vector<setting>& settings() {
   static const std::vector<setting> all = {
@@ -137,6 +206,115 @@ const std::vector<setting>& settings() {
            "output bytes kept in the store over all jobs; the oldest "
            "finished jobs' output is pruned first",
            &config::store_max_bytes, int64_t{1} << 20),
+    // -- security (docs/security.md) --
+    list("--allow-dir", "JOBD_ALLOW_DIRS",
+         "a job's working directory must be inside one of these (real "
+         "paths, symlinks followed; PATH_NOT_ALLOWED otherwise)",
+         &config::allow_dirs, ':', "a directory (variable: colon-separated)"),
+    flag_switch("--sandbox-fs", "JOBD_SANDBOX_FS",
+                "confine every job with Landlock: writes only under "
+                "--allow-dir and the temporary directories",
+                &config::sandbox_fs),
+    list("--allow-read", "JOBD_ALLOW_READ",
+         "a sandboxed job reads only here (and in the system's program "
+         "directories); default: everywhere",
+         &config::allow_read, ':', "a directory (variable: colon-separated)"),
+    {"--env-policy", "JOBD_ENV_POLICY",
+     "the environment a job gets: inherit (jobd's, minus its own settings), "
+     "clean (PATH, HOME, USER, LANG, LC_*, TERM, TZ, TMPDIR) or allowlist "
+     "(clean plus --env-allow)",
+     [](config& c, const std::string& text) {
+       if (text != "inherit" && text != "clean" && text != "allowlist")
+         return false;
+       c.env_policy = text;
+       return true;
+     },
+     [](const config& c) { return c.env_policy; },
+     "one of inherit, clean, allowlist"},
+    list("--env-allow", "JOBD_ENV_ALLOW",
+         "with --env-policy allowlist: a variable passed on (a trailing * "
+         "matches a prefix)",
+         &config::env_allow, ',', "a name (variable: comma-separated)"),
+    list("--allow-command", "JOBD_ALLOW_COMMANDS",
+         "only executables whose path (or real path) matches one of these "
+         "start (glob, or re:PATTERN for RE2); COMMAND_NOT_ALLOWED otherwise",
+         &config::allow_commands, ':', "a pattern (variable: colon-separated)"),
+    list("--deny-command", "JOBD_DENY_COMMANDS",
+         "executables whose path (or real path) matches one of these never "
+         "start (glob, or re:PATTERN)",
+         &config::deny_commands, ':', "a pattern (variable: colon-separated)"),
+    flag_switch("--no-shell", "JOBD_NO_SHELL",
+                "refuse options.shell (COMMAND_NOT_ALLOWED)",
+                &config::no_shell),
+    limit("--limit-cpu-seconds", "JOBD_LIMIT_CPU_SECONDS",
+          "default options.limits.cpuSeconds (RLIMIT_CPU per process)",
+          &config::limit_defaults, &resource_limits::cpu_seconds,
+          max_cpu_seconds),
+    limit("--limit-cpu-seconds-max", "JOBD_LIMIT_CPU_SECONDS_MAX",
+          "largest options.limits.cpuSeconds", &config::limit_maxima,
+          &resource_limits::cpu_seconds, max_cpu_seconds),
+    limit("--limit-memory-bytes", "JOBD_LIMIT_MEMORY_BYTES",
+          "default options.limits.memoryBytes (a memory cgroup)",
+          &config::limit_defaults, &resource_limits::memory_bytes,
+          max_limit_bytes),
+    limit("--limit-memory-bytes-max", "JOBD_LIMIT_MEMORY_BYTES_MAX",
+          "largest options.limits.memoryBytes", &config::limit_maxima,
+          &resource_limits::memory_bytes, max_limit_bytes),
+    limit("--limit-max-processes", "JOBD_LIMIT_MAX_PROCESSES",
+          "default options.limits.maxProcesses (a pids cgroup)",
+          &config::limit_defaults, &resource_limits::max_processes,
+          max_limit_count),
+    limit("--limit-max-processes-max", "JOBD_LIMIT_MAX_PROCESSES_MAX",
+          "largest options.limits.maxProcesses", &config::limit_maxima,
+          &resource_limits::max_processes, max_limit_count),
+    limit("--limit-open-files", "JOBD_LIMIT_OPEN_FILES",
+          "default options.limits.openFiles (RLIMIT_NOFILE)",
+          &config::limit_defaults, &resource_limits::open_files,
+          max_limit_count),
+    limit("--limit-open-files-max", "JOBD_LIMIT_OPEN_FILES_MAX",
+          "largest options.limits.openFiles", &config::limit_maxima,
+          &resource_limits::open_files, max_limit_count),
+    limit("--limit-file-size-bytes", "JOBD_LIMIT_FILE_SIZE_BYTES",
+          "default options.limits.fileSizeBytes (RLIMIT_FSIZE)",
+          &config::limit_defaults, &resource_limits::file_size_bytes,
+          max_limit_bytes),
+    limit("--limit-file-size-bytes-max", "JOBD_LIMIT_FILE_SIZE_BYTES_MAX",
+          "largest options.limits.fileSizeBytes", &config::limit_maxima,
+          &resource_limits::file_size_bytes, max_limit_bytes),
+    // -- quotas --
+    number("--max-queued-per-session", "JOBD_MAX_QUEUED_PER_SESSION",
+           "jobs of one session waiting to start at once (0 = no quota; "
+           "QUOTA_EXCEEDED beyond)",
+           &config::max_queued_per_session, 0),
+    number("--max-retained-per-session", "JOBD_MAX_RETAINED_PER_SESSION",
+           "jobs one session keeps, finished ones included, until cleaned up "
+           "(0 = no quota)",
+           &config::max_retained_per_session, 0),
+    number("--max-output-bytes-per-session",
+           "JOBD_MAX_OUTPUT_BYTES_PER_SESSION",
+           "output bytes one session's jobs keep; a session at its quota "
+           "starts no new job (0 = no quota)",
+           &config::max_output_bytes_per_session, 0),
+    // -- audit --
+    {"--audit-log", "JOBD_AUDIT_LOG",
+     "append every tool call and job lifecycle event to this file (JSON "
+     "lines, mode 0600)",
+     [](config& c, const std::string& text) {
+       if (text.empty() || text.find('\0') != std::string::npos)
+         return false;
+       c.audit_log = text;
+       return true;
+     },
+     [](const config& c) {
+       return c.audit_log.empty() ? std::string{"none"} : c.audit_log;
+     },
+     "a file path"},
+    number("--audit-log-max-bytes", "JOBD_AUDIT_LOG_MAX_BYTES",
+           "rotate the audit log beyond this size", &config::audit_log_max_bytes,
+           4096),
+    number("--audit-log-keep", "JOBD_AUDIT_LOG_KEEP",
+           "rotated audit logs kept (FILE.1 is the newest)",
+           &config::audit_log_keep, 1, 100),
     {"--log-level", "LOG_LEVEL", "stderr logging",
      [](config& c, const std::string& text) {
        log::level lvl;
@@ -149,6 +327,24 @@ const std::vector<setting>& settings() {
      "one of debug, info, warning, error, off"},
   };
   return all;
+}
+
+/// The placeholder of a setting's value in --help.
+const char* value_name(const setting& s) {
+  const std::string flag = s.flag;
+  if (flag == "--log-level")
+    return " LEVEL";
+  if (flag == "--env-policy")
+    return " POLICY";
+  if (flag == "--audit-log")
+    return " FILE";
+  if (flag == "--env-allow")
+    return " NAME";
+  if (flag.find("-command") != std::string::npos)
+    return " PATTERN";
+  if (flag.find("-dir") != std::string::npos || flag == "--allow-read")
+    return " DIR";
+  return " N";
 }
 
 std::string invalid(const setting& s, const char* source,
@@ -167,6 +363,28 @@ bool consistent(const config& c, std::string& message) {
               + ": the global output budget must hold at least one job's "
                 "output";
     return false;
+  }
+  if (!c.env_allow.empty() && c.env_policy != "allowlist") {
+    message = "--env-allow (JOBD_ENV_ALLOW) needs --env-policy allowlist "
+              "(the policy is "
+              + c.env_policy + ")";
+    return false;
+  }
+  const std::pair<const char*, int64_t resource_limits::*> limits[] = {
+    {"cpu-seconds", &resource_limits::cpu_seconds},
+    {"memory-bytes", &resource_limits::memory_bytes},
+    {"max-processes", &resource_limits::max_processes},
+    {"open-files", &resource_limits::open_files},
+    {"file-size-bytes", &resource_limits::file_size_bytes},
+  };
+  for (auto& [name, field] : limits) {
+    const auto dflt = c.limit_defaults.*field;
+    const auto max = c.limit_maxima.*field;
+    if (max > 0 && dflt > max) {
+      message = std::string{"--limit-"} + name + " " + std::to_string(dflt)
+                + " is over --limit-" + name + "-max " + std::to_string(max);
+      return false;
+    }
   }
   return true;
 }
@@ -243,16 +461,20 @@ std::string usage() {
          "logs go to stderr. Every option is also an environment variable;\n"
          "options win.\n\n";
   for (auto& s : settings()) {
-    auto value = s.boolean                              ? ""
-                 : std::string{s.flag} == "--log-level" ? " LEVEL"
-                 : std::string{s.flag} == "--state-dir" ? " DIR"
-                                                        : " N";
+    auto value = s.boolean ? "" : value_name(s);
     out << "  " << s.flag << value << "\n      " << s.help << " [env " << s.env
         << ", default " << s.show(config{}) << ", " << s.range << "]\n";
   }
   out << "  --help       show this text\n"
          "  --version    print the version\n";
   return out.str();
+}
+
+std::vector<std::string> setting_variables() {
+  std::vector<std::string> names;
+  for (auto& s : settings())
+    names.emplace_back(s.env);
+  return names;
 }
 
 protocol::server_options server_options_of(const config& cfg) {
@@ -262,6 +484,8 @@ protocol::server_options server_options_of(const config& cfg) {
   o.output_byte_cap = cfg.output_buffer_bytes;
   o.max_wait_ms = cfg.max_wait_ms;
   o.max_stdin_bytes = cfg.max_stdin_bytes;
+  o.limit_maxima = cfg.limit_maxima;
+  o.sandbox_forced = cfg.sandbox_fs;
   return o;
 }
 

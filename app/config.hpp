@@ -41,6 +41,36 @@ struct config {
   /// Pending jobs of a dead instance are queued again.
   bool requeue = true;
   uint64_t store_max_bytes = uint64_t{4} << 30;
+
+  // -- security and quotas (docs/security.md) --
+  /// --allow-dir (repeatable; JOBD_ALLOW_DIRS, colon-separated).
+  std::vector<std::string> allow_dirs;
+  /// --sandbox-fs: every job confined by Landlock.
+  bool sandbox_fs = false;
+  /// --allow-read (repeatable; JOBD_ALLOW_READ): a sandboxed job reads only
+  /// there (and the system's program directories).
+  std::vector<std::string> allow_read;
+  /// --env-policy: inherit, clean or allowlist.
+  std::string env_policy = "inherit";
+  /// --env-allow (repeatable; JOBD_ENV_ALLOW, comma-separated).
+  std::vector<std::string> env_allow;
+  /// --allow-command / --deny-command (repeatable): globs or re:PATTERN.
+  std::vector<std::string> allow_commands;
+  std::vector<std::string> deny_commands;
+  /// --no-shell: options.shell is refused.
+  bool no_shell = false;
+  /// --limit-<name> (default) and --limit-<name>-max (maximum); 0 = none.
+  resource_limits limit_defaults;
+  resource_limits limit_maxima;
+  /// Per-session quotas; 0 = none.
+  uint64_t max_queued_per_session = 0;
+  uint64_t max_retained_per_session = 0;
+  uint64_t max_output_bytes_per_session = 0;
+  /// --audit-log FILE (JSON lines, 0600); empty = none.
+  std::string audit_log;
+  /// Rotated beyond this many bytes, keeping `audit_log_keep` old files.
+  uint64_t audit_log_max_bytes = uint64_t{64} << 20;
+  uint64_t audit_log_keep = 5;
 };
 
 enum class parse_outcome { run, help, version, error };
@@ -53,6 +83,10 @@ parse_outcome parse_config(const std::vector<std::string>& args, config& out,
 
 /// The --help text: every setting with its flag, variable, default and range.
 std::string usage();
+
+/// The names of every environment variable jobd reads as a setting: never
+/// passed on to a job under --env-policy inherit.
+std::vector<std::string> setting_variables();
 
 /// What the protocol layer shows and enforces of `cfg` (version, defaults,
 /// caps). Kinds are left at the built-in "process" only: add the others'

@@ -14,6 +14,7 @@
 #include "actors/transport/stdin_reader.hpp"
 #include "actors/transport/stdio_sink.hpp"
 #include "app/config.hpp"
+#include "app/security_setup.hpp"
 #include "protocol/templates.hpp"
 #include "protocol/tools.hpp"
 
@@ -125,9 +126,15 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   using namespace jobd;
   auto reactor = std::make_shared<process_reactor>();
   auto factory = std::make_shared<job_factory>();
-  factory->add("process", std::make_shared<process_job_kind>(reactor));
+  auto policy = std::make_shared<security_policy>();
+  if (std::string why; !make_security_policy(cfg, *reactor, *policy, why)) {
+    log::error(why);
+    return 2;
+  }
+  factory->add("process", std::make_shared<process_job_kind>(reactor, policy));
   // The tools as offered: live defaults and caps, and every kind's schema.
   auto options = server_options_of(cfg);
+  options.sandbox_available = policy->landlock_abi > 0;
   options.kinds = factory->option_schemas();
   std::shared_ptr<const protocol::tool_catalog> tools;
   try {

@@ -44,6 +44,15 @@ inline constexpr const char* dependency_failed = "DEPENDENCY_FAILED";
 inline constexpr const char* schedule_not_found = "SCHEDULE_NOT_FOUND";
 /// A template name that is not saved.
 inline constexpr const char* template_not_found = "TEMPLATE_NOT_FOUND";
+/// A working directory outside --allow-dir (details name the real path).
+inline constexpr const char* path_not_allowed = "PATH_NOT_ALLOWED";
+/// An executable refused by --allow-command / --deny-command, or a shell
+/// job under --no-shell.
+inline constexpr const char* command_not_allowed = "COMMAND_NOT_ALLOWED";
+/// A per-session quota (details name it: --max-queued-per-session, ...).
+inline constexpr const char* quota_exceeded = "QUOTA_EXCEEDED";
+/// A job stopped by one of its options.limits (details/status name it).
+inline constexpr const char* limit_exceeded = "LIMIT_EXCEEDED";
 } // namespace codes
 
 } // namespace jobd

@@ -1,6 +1,7 @@
 #include "protocol/model.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <iterator>
 
 namespace jobd {
@@ -45,6 +46,25 @@ bool from_string(std::string_view text, job_status& out) {
     }
   }
   return false;
+}
+
+std::string json_quote(std::string_view text) {
+  std::string out = "\"";
+  for (auto c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
 }
 
 } // namespace jobd

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "protocol/error_codes.hpp"
+#include "protocol/security_model.hpp"
 #include "protocol/workflow_model.hpp"
 
 namespace jobd {
@@ -60,6 +61,9 @@ struct tool_error {
   /// Extra fields for `details`; values are JSON texts (strings quoted).
   std::map<std::string, std::string> details;
 };
+
+/// `text` as a JSON string literal, for tool_error details.
+std::string json_quote(std::string_view text);
 
 // -- requests -----------------------------------------------------------------
 
@@ -120,6 +124,14 @@ struct job_spec {
   std::string schedule_id;
   /// The template this job was made from; empty otherwise.
   std::string template_name;
+  // -- security (protocol/security_model.hpp) --
+  /// options.limits as asked for (0 = unset).
+  resource_limits limits;
+  /// options.sandbox: true asks for Landlock confinement.
+  bool sandbox = false;
+  /// The controls the job runs under, filled by its kind when it is
+  /// submitted (effective limits, their enforcement, the sandbox).
+  job_security security;
 };
 
 struct output_query {
@@ -275,6 +287,9 @@ struct resource_usage {
   int64_t cpu_user_ms = 0;
   int64_t cpu_system_ms = 0;
   int64_t max_rss_kb = 0;
+  /// The limit (limit_names) that stopped the job, when one did: the job
+  /// ends failed with LIMIT_EXCEEDED. Empty otherwise.
+  std::string limit_exceeded{};
 };
 
 /// A job's status and metadata (`console_get_job_status`).
@@ -356,6 +371,8 @@ struct job_info {
   /// Every attempt that ended, oldest first (the last one's outcome is
   /// also the job's own once it finished); the running one is not listed.
   std::vector<attempt_record> attempts;
+  /// The controls it runs under (from its spec).
+  job_security security;
 };
 
 struct output_chunk {

@@ -4,6 +4,8 @@
 // it from the live configuration; the defaults here are the built-in ones.
 #pragma once
 
+#include "protocol/security_model.hpp"
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -51,6 +53,13 @@ struct server_options {
   /// The kind of a console_execute_async call without `kind`; must be one
   /// of `kinds`.
   std::string default_kind = "process";
+  /// The maxima of options.limits (--limit-...-max; 0 = none): the schema's
+  /// `maximum` of each.
+  resource_limits limit_maxima{};
+  /// options.sandbox can be honoured (Landlock is available); with
+  /// `sandbox_forced` (--sandbox-fs) every job is sandboxed anyway.
+  bool sandbox_available = false;
+  bool sandbox_forced = false;
 };
 
 } // namespace jobd::protocol

@@ -165,6 +165,25 @@ void conclude(self_ptr self, job_status previous) {
 
 } // namespace
 
+namespace {
+
+// " (N unit)" for the limit named `name`, "" for an unknown name.
+std::string limit_value(const resource_limits& limits, const std::string& name) {
+  const std::pair<const char*, std::pair<int64_t, const char*>> all[] = {
+    {limit_names::cpu_seconds, {limits.cpu_seconds, "s of CPU"}},
+    {limit_names::memory_bytes, {limits.memory_bytes, "bytes"}},
+    {limit_names::max_processes, {limits.max_processes, "processes"}},
+    {limit_names::open_files, {limits.open_files, "open files"}},
+    {limit_names::file_size_bytes, {limits.file_size_bytes, "bytes"}},
+  };
+  for (auto& [n, v] : all)
+    if (name == n)
+      return " (" + std::to_string(v.first) + " " + v.second + ")";
+  return "";
+}
+
+} // namespace
+
 // Ends the job once the backend's work exited and both streams ended.
 void maybe_finish(self_ptr self) {
   auto& st = self->state;
@@ -195,6 +214,14 @@ void maybe_finish(self_ptr self) {
         info.status = job_status::failed; // could not start
       } else if (info.exit_code == 0) {
         info.status = job_status::completed;
+      } else if (!info.usage.limit_exceeded.empty()) {
+        // The backend saw one of options.limits stop it (an OOM kill in
+        // its memory cgroup, SIGXCPU, SIGXFSZ, refused forks).
+        info.status = job_status::failed;
+        info.error_code = codes::limit_exceeded;
+        info.error = "Stopped by its limit " + info.usage.limit_exceeded
+                     + limit_value(info.security.limits,
+                                   info.usage.limit_exceeded);
       } else if (info.exit_code > 0) {
         info.status = job_status::failed;
         info.error = "Exited with code " + std::to_string(info.exit_code);

@@ -312,10 +312,10 @@ TEST(Jobs, WorkingDirectoryHonoured) {
 
 TEST(Jobs, EnvironmentAddedToServers) {
   jobd_options o;
-  o.env = {{"JOBD_IT_PARENT", "from-server"}, {"JOBD_IT_OVERRIDE", "server"}};
+  o.env = {{"IT_PARENT", "from-server"}, {"JOBD_IT_OVERRIDE", "server"}};
   jobd_process j(o);
   auto id = j.submit_sh(
-    "echo \"$JOBD_IT_VAR|$JOBD_IT_PARENT|$JOBD_IT_OVERRIDE|$JOBD_IT_EMPTY.\"",
+    "echo \"$JOBD_IT_VAR|$IT_PARENT|$JOBD_IT_OVERRIDE|$JOBD_IT_EMPTY.\"",
     R"({"environment":{"JOBD_IT_VAR":"hello world; $HOME","JOBD_IT_OVERRIDE":"job","JOBD_IT_EMPTY":""}})");
   j.wait_terminal(id);
   EXPECT_EQ(j.output_text(id), "hello world; $HOME|from-server|job|.\n");

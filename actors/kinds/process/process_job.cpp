@@ -2,11 +2,17 @@
 
 #include <caf/send.hpp>
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <sys/stat.h>
 #include <unistd.h>
+
+extern "C" {
+extern char** environ;
+}
 
 namespace jobd {
 
@@ -134,10 +140,19 @@ bool resolve_command(const job_spec& spec, resolved_command& out,
 namespace {
 
 // A local process tree, started and signalled through the launcher.
+/// The server's environment as NAME=VALUE entries.
+std::vector<std::string> server_environment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry)
+    env.emplace_back(*entry);
+  return env;
+}
+
 class process_backend : public job_backend {
 public:
-  process_backend(launcher_ptr launcher, const job_context& ctx)
-    : launcher_(std::move(launcher)), ctx_(ctx) {
+  process_backend(launcher_ptr launcher, const job_context& ctx,
+                  std::shared_ptr<const security_policy> policy)
+    : launcher_(std::move(launcher)), ctx_(ctx), policy_(std::move(policy)) {
     // nop
   }
 
@@ -166,6 +181,11 @@ public:
     // job's: a terminal job gets a common one unless its spec names one.
     if (spec.input == stdin_mode::tty && ls.environment.count("TERM") == 0)
       ls.environment["TERM"] = "xterm-256color";
+    // --env-policy: the job's whole environment, from the server's.
+    ls.replace_environment = true;
+    ls.environment_entries
+      = job_environment(*policy_, server_environment(), ls.environment);
+    ls.security = spec.security;
     launcher_->launch(std::move(ls), std::move(sink));
   }
 
@@ -203,6 +223,7 @@ public:
 private:
   launcher_ptr launcher_;
   const job_context& ctx_;
+  std::shared_ptr<const security_policy> policy_;
   int64_t pid_ = 0;
 };
 
@@ -210,8 +231,9 @@ private:
 
 // -- the kind -----------------------------------------------------------------
 
-process_job_kind::process_job_kind(launcher_ptr launcher)
-  : launcher_(std::move(launcher)) {
+process_job_kind::process_job_kind(
+  launcher_ptr launcher, std::shared_ptr<const security_policy> policy)
+  : launcher_(std::move(launcher)), policy_(std::move(policy)) {
   // nop
 }
 
@@ -227,15 +249,72 @@ std::optional<tool_error> process_job_kind::validate(job_spec& spec) const {
   }
   if (!check_working_directory(spec.working_directory, err))
     return err;
+  if (!policy_->allow_dirs.empty()) {
+    // Symlinks and `..` resolved: the directory the job really gets, and
+    // the one it runs in (a symlink swapped after this check changes
+    // nothing).
+    std::string why;
+    auto real = real_path(dir, why);
+    if (!real)
+      return make_error(codes::invalid_working_directory,
+                        "Working directory " + dir + ": " + why, dir);
+    if (auto refused = check_directory(*policy_, *real))
+      return refused;
+    dir = *real;
+  }
   resolved_command cmd;
   if (!resolve_command(spec, cmd, err))
     return err;
+  if (spec.shell || !policy_->allow_commands.empty()
+      || !policy_->deny_commands.empty()) {
+    std::string why;
+    auto exe = cmd.executable.front() == '/'
+                 ? cmd.executable
+                 : join_path(spec.working_directory, cmd.executable);
+    auto real = real_path(exe, why).value_or(exe);
+    if (auto refused = check_command(*policy_, spec.shell, exe, real))
+      return refused;
+  }
+  return confine(spec);
+}
+
+std::optional<tool_error> process_job_kind::confine(job_spec& spec) const {
+  auto& policy = *policy_;
+  auto& sec = spec.security;
+  sec = job_security{};
+  sec.env_policy = to_string(policy.environment);
+  if (auto err = effective_limits(policy, spec.limits, sec.limits))
+    return err;
+  if (auto err = limit_enforcement(policy, sec.limits, sec.enforced_by))
+    return err;
+  if (!policy.sandbox_all && !spec.sandbox)
+    return std::nullopt;
+  if (policy.landlock_abi <= 0) {
+    tool_error err{codes::not_supported,
+                   "options.sandbox: this kernel has no Landlock, so jobd "
+                   "cannot confine a job's file-system access",
+                   {}};
+    err.details["field"] = json_quote("options.sandbox");
+    return err;
+  }
+  sec.sandboxed = true;
+  sec.landlock_abi = policy.landlock_abi;
+  // Writable: the allowed directories (none configured: the job's own
+  // working directory) and the temporary directories.
+  sec.writable = policy.allow_dirs.empty()
+                   ? std::vector<std::string>{spec.working_directory}
+                   : policy.allow_dirs;
+  for (auto& tmp : policy.temp_dirs)
+    if (std::find(sec.writable.begin(), sec.writable.end(), tmp)
+        == sec.writable.end())
+      sec.writable.push_back(tmp);
+  sec.readable = sandbox_read_dirs(policy);
   return std::nullopt;
 }
 
 std::unique_ptr<job_backend>
 process_job_kind::make_backend(const job_context& ctx) const {
-  return std::make_unique<process_backend>(launcher_, ctx);
+  return std::make_unique<process_backend>(launcher_, ctx, policy_);
 }
 
 } // namespace jobd

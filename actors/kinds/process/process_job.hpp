@@ -5,6 +5,7 @@
 
 #include "actors/job_factory.hpp"
 #include "actors/kinds/process/process_launcher.hpp"
+#include "protocol/security.hpp"
 
 #include <string>
 #include <vector>
@@ -24,19 +25,27 @@ bool resolve_command(const job_spec& spec, resolved_command& out,
 /// with INVALID_WORKING_DIRECTORY.
 bool check_working_directory(const std::string& dir, tool_error& err);
 
-/// The "process" job kind.
+/// The "process" job kind, under the server's security policy.
 class process_job_kind : public job_kind {
 public:
-  explicit process_job_kind(launcher_ptr launcher);
+  explicit process_job_kind(launcher_ptr launcher,
+                            std::shared_ptr<const security_policy> policy
+                            = std::make_shared<security_policy>());
 
-  /// Makes the working directory absolute and checks it and the command.
+  /// Makes the working directory absolute and checks it and the command
+  /// against the policy (--allow-dir, --allow-command, --deny-command,
+  /// --no-shell); fills `spec.security` with the limits, the sandbox and
+  /// the environment policy the job will run under.
   std::optional<tool_error> validate(job_spec& spec) const override;
 
   std::unique_ptr<job_backend>
   make_backend(const job_context& ctx) const override;
 
 private:
+  std::optional<tool_error> confine(job_spec& spec) const;
+
   launcher_ptr launcher_;
+  std::shared_ptr<const security_policy> policy_;
 };
 
 } // namespace jobd

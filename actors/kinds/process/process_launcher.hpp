@@ -23,8 +23,19 @@ struct launch_spec {
   std::vector<std::string> argv;
   /// Empty: inherit the server's.
   std::string working_directory;
-  /// Overrides of the server's environment.
+  /// Overrides of the server's environment...
   std::map<std::string, std::string> environment;
+  /// ...or, with `replace_environment`, the job's whole environment as
+  /// NAME=VALUE entries (the kind applied --env-policy to it).
+  bool replace_environment = false;
+  std::vector<std::string> environment_entries;
+  /// The controls it runs under: `security.limits` (rlimits in the child;
+  /// memory and pids cgroups), and with `security.sandboxed` a Landlock
+  /// ruleset of `writable` and `readable` (empty: read everywhere) that
+  /// the child restricts itself to right before execve. A control that
+  /// cannot be applied fails the launch (SPAWN_FAILED): a job never runs
+  /// with less confinement than its status shows.
+  job_security security;
   /// Names the job's cgroup (a job id: letters, digits and '-').
   std::string name;
   /// Bytes sent to the job but not yet taken by it; reading pauses while

@@ -145,6 +145,13 @@ public:
   /// `<it>/<job id>`); empty in pgroup mode.
   std::string cgroup_parent_path() const;
 
+  /// How this reactor gives a job options.limits.memoryBytes and
+  /// maxProcesses: "cgroup-v2" (memory.max, pids.max in the job's cgroup),
+  /// "cgroup-v1" (a cgroup per job in the v1 memory or pids hierarchy), or
+  /// "" where neither can be made (reactor_limits.cpp).
+  std::string memory_limit_support() const;
+  std::string pids_limit_support() const;
+
   /// Leaders launched and not yet reaped.
   size_t live_children() const;
 

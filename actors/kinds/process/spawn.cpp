@@ -256,7 +256,8 @@ spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
     argv.push_back(arg.c_str());
   argv.push_back(nullptr);
   const char** argv_data = argv.data();
-  auto env = make_environment(spec.environment);
+  auto env = spec.replace_environment ? spec.environment_entries
+                                      : make_environment(spec.environment);
   std::vector<const char*> envp;
   envp.reserve(env.size() + 1);
   for (const auto& entry : env)

@@ -1,0 +1,34 @@
+// Landlock (Linux >= 5.13): a job confined to where it may write and read.
+// The ruleset is built in the parent before the child starts; the child
+// only calls prctl(PR_SET_NO_NEW_PRIVS) and landlock_restrict_self right
+// before execve (both plain system calls, safe under vfork). The calls are
+// raw syscalls (444-446): glibc 2.36 has no wrappers, <linux/landlock.h>
+// has the structures.
+#pragma once
+
+#include "protocol/model.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace jobd {
+
+/// The Landlock ABI version of the running kernel; 0 where Landlock is not
+/// built in or not enabled (then no job can be sandboxed).
+int32_t landlock_abi_version();
+
+/// A ruleset for `security`: every file-system access right the kernel's
+/// ABI knows is handled; `security.writable` directories get all of them,
+/// `security.readable` ones (or `/`, when empty) read, list and execute.
+/// Also always allowed: writing the usual character devices (/dev/null,
+/// /dev/zero, /dev/full, /dev/tty, /dev/ptmx, /dev/pts). Returns the
+/// ruleset's descriptor (O_CLOEXEC; the caller closes it), or -1 with the
+/// reason in `error` (a directory that cannot be opened is an error, not a
+/// rule left out).
+int make_landlock_ruleset(const job_security& security, std::string& error);
+
+/// In the child: no_new_privs, then restricts the calling process (and
+/// everything it starts) to `ruleset_fd`. 0 or the errno of the failure.
+int landlock_restrict_in_child(int ruleset_fd);
+
+} // namespace jobd
