@@ -22,7 +22,25 @@ struct setting {
   std::string range;
   /// A switch: takes no value (its variable: any non-empty value but "0").
   bool boolean = false;
+  /// A repeatable setting: its variable lists values split at this.
+  char separator = 0;
 };
+
+/// Sets `s` from its environment variable's `text`: each item of a list.
+bool set_from_env(const setting& s, config& c, const std::string& text) {
+  if (s.separator == 0)
+    return s.set(c, text);
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    auto end = text.find(s.separator, begin);
+    if (end == std::string::npos)
+      end = text.size();
+    if (!s.set(c, text.substr(begin, end - begin)))
+      return false;
+    begin = end + 1;
+  }
+  return true;
+}
 
 bool parse_int(const std::string& text, int64_t min, int64_t max,
                int64_t& out) {
@@ -59,30 +77,24 @@ setting number(const char* flag, const char* env, const char* help,
 setting list(const char* flag, const char* env, const char* help,
              std::vector<std::string> config::*field, char separator,
              const char* what) {
-  return {flag,
-          env,
-          help,
-          [=](config& c, const std::string& text) {
-            size_t begin = 0;
-            while (begin <= text.size()) {
-              auto end = text.find(separator, begin);
-              if (end == std::string::npos)
-                end = text.size();
-              auto item = text.substr(begin, end - begin);
+  setting s{flag,
+            env,
+            help,
+            [=](config& c, const std::string& item) {
               if (item.empty() || item.find('\0') != std::string::npos)
                 return false;
-              (c.*field).push_back(std::move(item));
-              begin = end + 1;
-            }
-            return true;
-          },
-          [=](const config& c) {
-            std::string out;
-            for (auto& item : c.*field)
-              out += (out.empty() ? "" : std::string(1, separator)) + item;
-            return out.empty() ? std::string{"none"} : out;
-          },
-          std::string{what} + "; repeatable"};
+              (c.*field).push_back(item);
+              return true;
+            },
+            [=](const config& c) {
+              std::string out;
+              for (auto& item : c.*field)
+                out += (out.empty() ? "" : std::string(1, separator)) + item;
+              return out.empty() ? std::string{"none"} : out;
+            },
+            std::string{what} + "; repeatable"};
+  s.separator = separator;
+  return s;
 }
 
 setting flag_switch(const char* flag, const char* env, const char* help,
@@ -238,11 +250,11 @@ const std::vector<setting>& settings() {
     list("--allow-command", "JOBD_ALLOW_COMMANDS",
          "only executables whose path (or real path) matches one of these "
          "start (glob, or re:PATTERN for RE2); COMMAND_NOT_ALLOWED otherwise",
-         &config::allow_commands, ':', "a pattern (variable: colon-separated)"),
+         &config::allow_commands, ',', "a pattern (variable: comma-separated)"),
     list("--deny-command", "JOBD_DENY_COMMANDS",
          "executables whose path (or real path) matches one of these never "
          "start (glob, or re:PATTERN)",
-         &config::deny_commands, ':', "a pattern (variable: colon-separated)"),
+         &config::deny_commands, ',', "a pattern (variable: comma-separated)"),
     flag_switch("--no-shell", "JOBD_NO_SHELL",
                 "refuse options.shell (COMMAND_NOT_ALLOWED)",
                 &config::no_shell),
@@ -395,7 +407,7 @@ parse_outcome parse_config(const std::vector<std::string>& args, config& out,
                            std::string& message) {
   for (auto& s : settings()) {
     if (auto value = std::getenv(s.env); value != nullptr && *value != '\0') {
-      if (!s.set(out, value)) {
+      if (!set_from_env(s, out, value)) {
         message = invalid(s, s.env, value);
         return parse_outcome::error;
       }
