@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include <fnmatch.h>
+#include <unistd.h>
 
 namespace jobd {
 
@@ -143,9 +144,12 @@ std::vector<std::string> sandbox_read_dirs(const security_policy& policy) {
   if (policy.allow_read.empty())
     return {};
   std::vector<std::string> dirs = policy.allow_read;
+  // Only those this machine has (no /libx32 on most): the Landlock ruleset
+  // refuses a directory it cannot open.
   for (const char* sys : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
                           "/libx32", "/etc", "/dev", "/proc", "/sys"})
-    dirs.emplace_back(sys);
+    if (::access(sys, F_OK) == 0)
+      dirs.emplace_back(sys);
   return dirs;
 }
 
