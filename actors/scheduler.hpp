@@ -22,6 +22,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace jobd {
@@ -51,6 +52,11 @@ struct scheduler_config {
   uint64_t serial_block = 64;
   /// The default age of cleanup (the server's retention).
   int64_t retention_ms = 86400000;
+  /// Per-session quotas, 0 = none (scheduler_quotas.cpp says what each
+  /// counts): jobs waiting to start, jobs kept, output bytes kept.
+  uint64_t max_queued_per_session = 0;
+  uint64_t max_retained_per_session = 0;
+  uint64_t max_output_bytes_per_session = 0;
 };
 
 /// Where a pending job stands in the queue: priority, then arrival.
@@ -68,6 +74,30 @@ struct queue_key {
 using pending_queue = boost::multi_index_container<
   queue_key, boost::multi_index::indexed_by<boost::multi_index::ranked_unique<
                boost::multi_index::identity<queue_key>>>>;
+
+/// Submissions that passed the quotas and are not in the index yet, by
+/// session: they count as their session's until admitted or refused.
+using admitting_counts = std::unordered_map<std::string, uint64_t>;
+
+/// One such submission, counted while it lives: admit() releases it once
+/// the job is indexed; a refusal (any path) drops it. It holds its count
+/// weakly, so it may outlive SCHEDULER's state.
+class quota_hold {
+public:
+  quota_hold(const std::shared_ptr<admitting_counts>& counts,
+             std::string session);
+  quota_hold(const quota_hold&) = delete;
+  quota_hold& operator=(const quota_hold&) = delete;
+  ~quota_hold();
+  void release();
+
+private:
+  std::weak_ptr<admitting_counts> counts_;
+  std::string session_;
+  bool held_ = true;
+};
+
+using quota_hold_ptr = std::shared_ptr<quota_hold>;
 
 struct scheduler_state {
   struct entry {
@@ -140,6 +170,10 @@ struct scheduler_state {
   /// Offered candidates, best first.
   std::set<candidate, candidate_order> ready;
   std::unordered_map<std::string, session_entry> sessions;
+  /// Each session's jobs in the index (the quotas count them).
+  std::unordered_map<std::string, std::unordered_set<std::string>> session_jobs;
+  std::shared_ptr<admitting_counts> admitting
+    = std::make_shared<admitting_counts>();
   /// By session id and key (see idempotency_slot_key).
   std::unordered_map<std::string, idempotent_slot> idempotent;
   /// Monitored actors: jobs and sessions by address.
@@ -210,6 +244,17 @@ inline std::string idempotency_slot_key(const std::string& session,
 
 /// Forgets the idempotency key of a job that is removed.
 void forget_idempotency(scheduler_ptr self, const job_info& job);
+
+// -- per-session quotas (scheduler_quotas.cpp) --------------------------------
+
+/// The refusal (QUOTA_EXCEEDED) of a new job of `session`, or none if it
+/// is within every quota; then `hold` counts it until it is admitted.
+caf::error check_quotas(scheduler_ptr self, const std::string& session,
+                        quota_hold_ptr& hold);
+
+/// A job entered or left the index.
+void index_session_job(scheduler_ptr self, const job_info& job);
+void unindex_session_job(scheduler_ptr self, const job_info& job);
 
 // -- workflows (scheduler_workflow.cpp)
 // ----------------------------------------

@@ -86,13 +86,16 @@ void requeued(self_ptr self) {
 // session.
 void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
            bool again, caf::typed_response_promise<submit_result> rp,
-           std::shared_ptr<const dep_states> deps) {
+           std::shared_ptr<const dep_states> deps, quota_hold_ptr hold) {
   auto& st = self->state;
   auto id = info.id;
   auto kept = std::make_shared<const job_spec>(spec);
   self->send(st.config.store, atom::submit_v, info, std::move(spec));
   st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false, false, kept});
   st.by_serial.emplace(info.serial, id);
+  index_session_job(self, info);
+  if (hold)
+    hold->release(); // the index counts it now
   auto session = session_for(self, info.session_id);
   ++st.sessions[info.session_id].active;
   log::info("job " + id + " created session=" + info.session_id
@@ -181,9 +184,11 @@ void fail_requeued(self_ptr self, job_info info, const caf::error& err) {
 
 // Creates the job (a new one, or `again`: one of a dead instance queued
 // again with its old identity) and asks it to check its spec.
+// `hold`: it passed the quotas already (it waited for serials).
 void create_job(self_ptr self, job_spec spec, const job_info* again,
                 caf::typed_response_promise<submit_result> rp,
-                std::shared_ptr<const dep_states> deps = nullptr) {
+                std::shared_ptr<const dep_states> deps = nullptr,
+                quota_hold_ptr hold = nullptr) {
   auto& st = self->state;
   // Dependencies first (the STORE may be asked about them); a requeued
   // job that ran an attempt had them met.
@@ -217,6 +222,8 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
   // A requeued job that cannot be created is counted as queued (so the
   // queue does not stay held) and fails in the store.
   auto refuse = [&](caf::error err) {
+    if (hold)
+      hold->release();
     if (again != nullptr)
       fail_requeued(self, *again, err);
     else
@@ -234,6 +241,10 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
       "Too many pending jobs (limit " + std::to_string(st.config.max_pending)
         + "); wait for some to start or cancel some",
       {{"limit", std::to_string(st.config.max_pending)}}));
+  // A new job's session within its quotas (scheduler_quotas.cpp).
+  if (again == nullptr && !hold)
+    if (auto err = check_quotas(self, spec.session_id, hold))
+      return refuse(std::move(err));
   auto kind = st.factory->find(spec.kind);
   if (kind == nullptr)
     return refuse(make_tool_error(codes::unknown_job_kind,
@@ -255,10 +266,10 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
     if (!serial) {
       // The store has not answered yet: try again when it did.
       if (st.reserving) {
-        st.serial_waiters.emplace_back(
-          [self, spec{std::move(spec)}, rp, deps]() mutable {
-            create_job(self, std::move(spec), nullptr, rp, deps);
-          });
+        st.serial_waiters.emplace_back([self, spec{std::move(spec)}, rp, deps,
+                                        hold]() mutable {
+          create_job(self, std::move(spec), nullptr, rp, deps, std::move(hold));
+        });
         return;
       }
       return refuse(make_tool_error(codes::internal_error,
@@ -294,7 +305,7 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
   // The job checks its spec on its own actor (file system work).
   self->request(handle, caf::infinite, atom::submit_v)
     .then(
-      [self, handle, rp, stored_spec, deps,
+      [self, handle, rp, stored_spec, deps, hold,
        again{revived.has_value()}](job_info& info) mutable {
         auto& st = self->state;
         --st.submitting;
@@ -304,6 +315,8 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
           self->send_exit(handle, caf::exit_reason::user_shutdown);
           auto err
             = make_tool_error(codes::internal_error, "jobd is shutting down");
+          if (hold)
+            hold->release();
           if (!again)
             key_refused(self, stored_spec, err);
           rp.deliver(std::move(err));
@@ -311,11 +324,13 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
         }
         st.job_addresses[handle.address()] = info.id;
         admit(self, handle, std::move(info), std::move(stored_spec), again, rp,
-              deps);
+              deps, std::move(hold));
       },
-      [self, handle, rp, revived, stored_spec](caf::error& err) mutable {
+      [self, handle, rp, revived, stored_spec, hold](caf::error& err) mutable {
         auto& st = self->state;
         --st.submitting;
+        if (hold)
+          hold->release();
         st.job_addresses.erase(handle.address());
         self->send_exit(handle, caf::exit_reason::user_shutdown);
         // Queued again but no longer startable (its directory went, say):

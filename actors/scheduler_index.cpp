@@ -28,6 +28,7 @@ void remove_job(scheduler_ptr self, const std::string& id) {
       -= std::min(st.record_bytes, e.output->stats().buffered_bytes);
   st.finished_order.erase(e.finish_serial);
   st.by_serial.erase(e.info.serial);
+  unindex_session_job(self, e.info);
   forget_idempotency(self, e.info);
   st.jobs.erase(i);
   publish(self, ev);

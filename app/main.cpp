@@ -52,6 +52,9 @@ jobd::scheduler_config to_scheduler_config(const jobd::config& cfg) {
   sc.defaults.output.max_chunks = cfg.output_buffer_size;
   sc.defaults.output.max_bytes = cfg.output_buffer_bytes;
   sc.retention_ms = cfg.retention_ms;
+  sc.max_queued_per_session = cfg.max_queued_per_session;
+  sc.max_retained_per_session = cfg.max_retained_per_session;
+  sc.max_output_bytes_per_session = cfg.max_output_bytes_per_session;
   return sc;
 }
 
