@@ -36,6 +36,17 @@ void parse_statuses(const Value* v, std::vector<job_status>& out) {
       out.push_back(st);
 }
 
+// options.limits (each validated to be 1 to its maximum); absent = 0.
+void parse_limits(const Value* limits, resource_limits& out) {
+  if (limits == nullptr)
+    return;
+  out.cpu_seconds = int_or(limits, limit_names::cpu_seconds, 0);
+  out.memory_bytes = int_or(limits, limit_names::memory_bytes, 0);
+  out.max_processes = int_or(limits, limit_names::max_processes, 0);
+  out.open_files = int_or(limits, limit_names::open_files, 0);
+  out.file_size_bytes = int_or(limits, limit_names::file_size_bytes, 0);
+}
+
 job_spec parse_execute(const server_options& server, const Value& args) {
   job_spec spec;
   spec.command = str(args["command"]);
@@ -75,6 +86,8 @@ job_spec parse_execute(const server_options& server, const Value& args) {
   auto wait_output = member(*options, "waitOutput");
   spec.wait_tail_lines = uint_or(wait_output, "tail", 50);
   spec.wait_max_bytes = uint_or(wait_output, "maxBytes", 16 * 1024);
+  parse_limits(member(*options, "limits"), spec.limits);
+  spec.sandbox = bool_or(options, "sandbox", false);
   parse_workflow_options(*options, now_ms(), spec);
   return spec;
 }

@@ -33,14 +33,73 @@ void write_progress(json_writer& w, const job_progress& p) {
   w.EndObject();
 }
 
+// The figures when known; limitExceeded whenever a limit stopped the job.
 void write_usage(json_writer& w, const resource_usage& u) {
-  if (!u.known)
+  if (!u.known && u.limit_exceeded.empty())
     return;
   write_key(w, "usage");
   w.StartObject();
-  write_int(w, "cpuUserMs", u.cpu_user_ms);
-  write_int(w, "cpuSystemMs", u.cpu_system_ms);
-  write_int(w, "maxRssKb", u.max_rss_kb);
+  if (u.known) {
+    write_int(w, "cpuUserMs", u.cpu_user_ms);
+    write_int(w, "cpuSystemMs", u.cpu_system_ms);
+    write_int(w, "maxRssKb", u.max_rss_kb);
+  }
+  if (!u.limit_exceeded.empty())
+    write_str(w, "limitExceeded", u.limit_exceeded);
+  w.EndObject();
+}
+
+void write_dirs(json_writer& w, const char* key,
+                const std::vector<std::string>& dirs) {
+  write_key(w, key);
+  w.StartArray();
+  for (auto& d : dirs)
+    write_string(w, d);
+  w.EndArray();
+}
+
+// `security`, always: an agent must see that a job runs unconfined too.
+// limits: those in force, each with what enforces it.
+void write_security(json_writer& w, const job_security& s) {
+  write_key(w, "security");
+  w.StartObject();
+  write_key(w, "limits");
+  w.StartObject();
+  const std::pair<const char*, int64_t> limits[] = {
+    {limit_names::cpu_seconds, s.limits.cpu_seconds},
+    {limit_names::memory_bytes, s.limits.memory_bytes},
+    {limit_names::max_processes, s.limits.max_processes},
+    {limit_names::open_files, s.limits.open_files},
+    {limit_names::file_size_bytes, s.limits.file_size_bytes},
+  };
+  for (auto& [name, value] : limits) {
+    if (value <= 0)
+      continue;
+    write_key(w, name);
+    w.StartObject();
+    write_int(w, "value", value);
+    auto by = s.enforced_by.find(name);
+    write_str(w, "enforcedBy",
+              by == s.enforced_by.end() ? std::string_view("rlimit")
+                                        : std::string_view(by->second));
+    w.EndObject();
+  }
+  w.EndObject();
+  write_key(w, "sandbox");
+  w.StartObject();
+  write_bool(w, "enabled", s.sandboxed);
+  if (s.sandboxed) {
+    write_int(w, "landlockAbi", s.landlock_abi);
+    write_dirs(w, "writable", s.writable);
+    if (s.readable.empty())
+      write_str(w, "readable", "all");
+    else
+      write_dirs(w, "readable", s.readable);
+  }
+  w.EndObject();
+  write_str(w, "environment",
+            s.env_policy.empty() ? std::string_view("inherit")
+                                 : std::string_view(s.env_policy));
   w.EndObject();
 }
 
@@ -75,6 +134,7 @@ void write_job_controls(json_writer& w, const job_info& job) {
     write_str(w, "idempotencyKey", job.idempotency_key);
   write_progress(w, job.progress);
   write_usage(w, job.usage);
+  write_security(w, job.security);
 }
 
 // Lists stay lean: paused only when it is.

@@ -63,7 +63,8 @@ void write_job(json_writer& w, const job_info& job, timestamp_ms now);
 void write_exit_fields(json_writer& w, const job_info& job, timestamp_ms now);
 
 /// The issue-11 fields of a job's status: stdin, stdinOpen, terminal,
-/// paused, pausedAt, pausedMs, restartOf, idempotencyKey, progress, usage.
+/// paused, pausedAt, pausedMs, restartOf, idempotencyKey, progress, usage;
+/// and issue 13's security (render_control.cpp).
 void write_job_controls(json_writer& w, const job_info& job);
 
 /// The same for a list item: paused, restartOf, progress, usage.

@@ -53,7 +53,8 @@ constexpr fragment fragments[] = {
     "paused": {"type": "boolean"}, "pausedAt": @NSTRING@,
     "pausedMs": {"type": "integer"},
     "restartOf": {"type": "string"}, "idempotencyKey": {"type": "string"},
-    "progress": @PROGRESS@, "usage": @USAGE@, @JOB_WORKFLOW_PROPS@},
+    "progress": @PROGRESS@, "usage": @USAGE@, "security": @SECURITY@,
+    @JOB_WORKFLOW_PROPS@},
   "required": ["id", "status"]})"},
   // The workflow fields of a job (status and list items alike).
   {"@JOB_WORKFLOW_PROPS@", R"("pendingReason": {"type": "string",
@@ -124,7 +125,27 @@ constexpr fragment fragments[] = {
     "text": {"type": "string"}, "at": @NSTRING@}})"},
   {"@USAGE@", R"({"type": "object", "properties": {
     "cpuUserMs": {"type": "integer"}, "cpuSystemMs": {"type": "integer"},
-    "maxRssKb": {"type": "integer"}}})"},
+    "maxRssKb": {"type": "integer"},
+    "limitExceeded": {"type": "string", "enum": @LIMIT_NAMES@}}})"},
+  // The controls a job runs under (issue 13): the limits in force, the
+  // Landlock confinement, the environment policy.
+  {"@SECURITY@", R"({"type": "object", "properties": {
+    "limits": {"type": "object", "additionalProperties": {
+      "type": "object", "properties": {
+        "value": {"type": "integer"},
+        "enforcedBy": {"type": "string",
+          "enum": ["rlimit", "rlimit-as", "cgroup-v2", "cgroup-v1"]}}}},
+    "sandbox": {"type": "object", "properties": {
+      "enabled": {"type": "boolean"}, "landlockAbi": {"type": "integer"},
+      "writable": {"type": "array", "items": {"type": "string"}},
+      "readable": {"anyOf": [{"type": "string", "enum": ["all"]},
+        {"type": "array", "items": {"type": "string"}}]}},
+      "required": ["enabled"]},
+    "environment": {"type": "string",
+      "enum": ["inherit", "clean", "allowlist"]}},
+    "required": ["limits", "sandbox", "environment"]})"},
+  {"@LIMIT_NAMES@", R"(["cpuSeconds", "memoryBytes", "maxProcesses",
+    "openFiles", "fileSizeBytes"])"},
   {"@USAGE_TOTALS@", R"({"type": "object", "properties": {
     "jobs": {"type": "integer"}, "cpuUserMs": {"type": "integer"},
     "cpuSystemMs": {"type": "integer"}, "cpuMs": {"type": "integer"},
@@ -196,7 +217,11 @@ constexpr tool_def defs[tool_count] = {
    "DEPENDENCY_FAILED), options.retry runs failed attempts again with "
    "backoff under the same jobId, options.startAt or options.delayMs "
    "delay the start; template and params run a template saved with "
-   "console_save_template instead of command and args.",
+   "console_save_template instead of command and args. options.limits "
+   "bounds its CPU, memory, processes, open files and file size (a job "
+   "stopped by one fails with LIMIT_EXCEEDED), options.sandbox confines its "
+   "writes with Landlock; status shows both as security. Refusals: "
+   "PATH_NOT_ALLOWED, COMMAND_NOT_ALLOWED, QUOTA_EXCEEDED.",
    execute_input, execute_output, false, false, false, true},
   {"console_get_job_status", "Get job status",
    "Get a job's status (pending, running, completed, failed, cancelled) and "

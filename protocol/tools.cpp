@@ -39,6 +39,35 @@ int64_t clamp_uint(uint64_t x, int64_t lo) {
            : std::max<int64_t>(static_cast<int64_t>(x), lo);
 }
 
+// The largest value of each options.limits field that means anything (the
+// bounds of app/config.cpp's --limit-... flags): a year of CPU, 1 EiB,
+// 2^31 processes or files.
+constexpr int64_t max_cpu_seconds = 366 * 86400;
+constexpr int64_t max_limit_bytes = int64_t{1} << 60;
+constexpr int64_t max_limit_count = int64_t{1} << 31;
+
+// The schema's maximum of one limit: the server's, else the absolute one.
+std::string limit_maximum(int64_t server_max, int64_t absolute) {
+  return std::to_string(server_max > 0 ? std::min(server_max, absolute)
+                                       : absolute);
+}
+
+// options.sandbox's description for this server.
+std::string sandbox_text(const server_options& o) {
+  std::string text
+    = "Confine the job with Landlock: it may write only under the server's "
+      "allowed directories (with none configured, the job's working "
+      "directory) and the temporary directories (/tmp, /var/tmp, /dev/shm, "
+      "$TMPDIR), and read everywhere or only where the server allows; "
+      "status shows it as security.sandbox.";
+  if (o.sandbox_forced)
+    text += " This server confines every job anyway (--sandbox-fs).";
+  else if (!o.sandbox_available)
+    text += " Unavailable on this server (its kernel has no Landlock): true "
+            "is refused with NOT_SUPPORTED.";
+  return text;
+}
+
 // `text` as the inside of a JSON string literal.
 std::string json_escaped(std::string_view text) {
   rapidjson::StringBuffer sb;
@@ -212,6 +241,17 @@ void tool_catalog::impl::build_values() {
     {"@DEFAULT_KIND_TEXT@", o.default_kind},
     {"@KIND_NAMES@", kind_names},
     {"@KIND_OPTIONS_TEXT@", json_escaped(kind_options_text(kind_docs))},
+    {"@LIMIT_MAX_CPU_SECONDS@",
+     limit_maximum(o.limit_maxima.cpu_seconds, max_cpu_seconds)},
+    {"@LIMIT_MAX_MEMORY_BYTES@",
+     limit_maximum(o.limit_maxima.memory_bytes, max_limit_bytes)},
+    {"@LIMIT_MAX_MAX_PROCESSES@",
+     limit_maximum(o.limit_maxima.max_processes, max_limit_count)},
+    {"@LIMIT_MAX_OPEN_FILES@",
+     limit_maximum(o.limit_maxima.open_files, max_limit_count)},
+    {"@LIMIT_MAX_FILE_SIZE_BYTES@",
+     limit_maximum(o.limit_maxima.file_size_bytes, max_limit_bytes)},
+    {"@SANDBOX_TEXT@", json_escaped(sandbox_text(o))},
   };
 }
 

@@ -5,6 +5,7 @@
 #include "protocol/json.hpp"
 #include "protocol/pattern.hpp"
 #include "protocol/progress.hpp"
+#include "protocol/security.hpp"
 
 #include <rapidjson/pointer.h>
 #include <rapidjson/schema.h>
@@ -329,31 +330,60 @@ bool check_tag_names(const Value* tags, const char* field, tool_error& err) {
   return true;
 }
 
+// One NAME=VALUE of options.environment, in bytes: Linux's MAX_ARG_STRLEN
+// (131072) less the NUL that ends it; execve refuses a longer one (E2BIG).
+constexpr size_t max_env_entry = 131071;
+
+// options.environment beyond its schema (which bounds the count and each
+// value's characters): valid names, each NAME=VALUE within what execve
+// takes (NUL bytes were refused before). Adds the bytes of the entries
+// (with '=' and NUL) to `bytes`.
+bool check_environment(const Value* env, size_t& bytes, tool_error& err) {
+  if (env == nullptr)
+    return true;
+  for (auto& m : env->GetObject()) {
+    auto name = str(m.name);
+    std::string field = "options.environment";
+    if (!name.empty())
+      append_field(field, name);
+    if (!valid_env_name(name)) {
+      invalid(err, field,
+              field
+                + ": a variable name must have 1 to 255 bytes and no '=' "
+                  "or NUL");
+      return false;
+    }
+    auto entry = name.size() + 1 + m.value.GetStringLength();
+    if (entry > max_env_entry) {
+      invalid(err, field,
+              field + ": NAME=VALUE must have at most "
+                + std::to_string(max_env_entry)
+                + " bytes (Linux's MAX_ARG_STRLEN, with its NUL)");
+      return false;
+    }
+    bytes += entry + 1;
+  }
+  return true;
+}
+
 bool check_execute(const tool_catalog& tools, const Value& args,
                    tool_error& err) {
   if (!check_kind_options(tools, args, err))
     return false;
   auto options = member(args, "options");
-  size_t total = str(args["command"]).size();
+  size_t command_bytes = str(args["command"]).size();
   if (auto a = member(args, "args"))
     for (auto& x : a->GetArray())
-      total += x.GetStringLength() + 1;
-  if (auto env = member(options, "environment")) {
-    for (auto& m : env->GetObject()) {
-      auto name = str(m.name);
-      if (name.empty() || name.find('=') != std::string_view::npos) {
-        invalid(err, "options.environment",
-                "options.environment names must be non-empty and must not "
-                "contain '='");
-        return false;
-      }
-      total += name.size() + m.value.GetStringLength() + 2;
-    }
-  }
-  if (total > limits::max_exec_bytes) {
-    invalid(err, "args",
-            "command, args and environment must have at most 1048576 bytes "
-            "together");
+      command_bytes += x.GetStringLength() + 1;
+  size_t env_bytes = 0;
+  if (!check_environment(member(options, "environment"), env_bytes, err))
+    return false;
+  if (command_bytes + env_bytes > limits::max_exec_bytes) {
+    // Named after the larger part, the one to cut.
+    invalid(err, env_bytes > command_bytes ? "options.environment" : "args",
+            "command, args and options.environment (each NAME=VALUE with "
+            "its NUL) must have at most "
+              + std::to_string(limits::max_exec_bytes) + " bytes together");
     return false;
   }
   if (!check_tag_names(options ? member(*options, "tags") : nullptr,

@@ -242,6 +242,9 @@ job_info decode_job(const sql::statement& row) {
   j.max_attempts = std::max(i32(row.int_at(c++)), 1);
   j.next_attempt_at = row.int_at(c++);
   j.attempts = decode_attempts(row.view_at(c++));
+  // Issue 13 (rows written under schema 7 read as unconfined).
+  j.security = decode_security(row.view_at(c++)); // NULL reads as ""
+  j.usage.limit_exceeded = row.text_at(c++);
   return j;
 }
 
@@ -312,6 +315,8 @@ void bind_job(sql::statement& st, const job_info& j, const std::string& owner,
   st.bind(c++, int64_t{j.max_attempts});
   st.bind(c++, j.next_attempt_at);
   bind_or_null(st, c++, encode_attempts(j.attempts));
+  bind_or_null(st, c++, encode_security(j.security));
+  st.bind(c++, j.usage.limit_exceeded);
   if (spec_json != nullptr)
     st.bind(c, *spec_json);
   else

@@ -21,11 +21,11 @@ namespace jobd {
   "paused_at, paused_ms, progress, usage_known, cpu_user_ms, cpu_system_ms, "  \
   "max_rss_kb, pending_reason, depends_on, dependency_condition, "             \
   "waiting_for, scheduled_for, schedule_id, template_name, attempt, "          \
-  "max_attempts, next_attempt_at, attempts"
+  "max_attempts, next_attempt_at, attempts, security, limit_exceeded"
 
 /// How many columns JOBD_JOB_COLUMNS lists; also the index of the `spec`
 /// column when a query selects it after them.
-inline constexpr int job_column_count = 56;
+inline constexpr int job_column_count = 58;
 inline constexpr int spec_column = job_column_count;
 
 /// Migration step `from` -> `from + 1` (store_schema.cpp).
@@ -62,6 +62,12 @@ job_spec decode_spec(const job_info& info, std::string_view spec_json);
 
 /// The parts of a spec that the job row has no column for, as JSON.
 std::string encode_spec(const job_spec& spec);
+
+/// A job's security controls as JSON; "" (a NULL column) for the
+/// defaults (unconfined, no limits, env policy inherit), which "" decodes
+/// to (store_spec_codec.cpp).
+std::string encode_security(const job_security& security);
+job_security decode_security(std::string_view json);
 
 std::string encode_args(const std::vector<std::string>& args);
 std::string encode_tags(const std::map<std::string, std::string>& tags);

@@ -46,6 +46,8 @@ std::string upsert_sql() {
          "max_attempts = excluded.max_attempts, "
          "next_attempt_at = excluded.next_attempt_at, "
          "attempts = excluded.attempts, "
+         "security = excluded.security, "
+         "limit_exceeded = excluded.limit_exceeded, "
          // Set with the first row: a later one may fill them in, never
          // clear them. depends_on and its job_dependencies rows are
          // written together with the first row (as tags are).

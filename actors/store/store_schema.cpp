@@ -267,6 +267,13 @@ constexpr const char* migrations[] = {
     skipped INTEGER NOT NULL, missed INTEGER NOT NULL,
     last_error TEXT NOT NULL);
   )",
+  // 8 (issue 13): the security controls a job ran under (JSON, NULL when
+  // unconfined with no limits and the inherit policy) and the limit that
+  // stopped it, so status shows both after a restart.
+  R"(
+  ALTER TABLE jobs ADD COLUMN security TEXT;
+  ALTER TABLE jobs ADD COLUMN limit_exceeded TEXT NOT NULL DEFAULT '';
+  )",
 };
 
 static_assert(std::size(migrations) == store_schema_version);

@@ -1,6 +1,7 @@
 // The stored spec: the parts of a job_spec that the job row has no column
 // for (and the issue 12 fields, which some columns repeat), as one JSON
-// text. Only what differs from the defaults is written.
+// text. Only what differs from the defaults is written. Also the JSON of a
+// job's security controls (its spec's, and the row's own `security`).
 #include "actors/store/store_detail.hpp"
 #include "actors/store/store_json.hpp"
 
@@ -11,6 +12,111 @@ namespace jobd {
 using namespace store_json;
 
 namespace {
+
+// The five limits, named as the tools name them.
+struct limit_field {
+  const char* name;
+  int64_t resource_limits::*field;
+};
+
+constexpr limit_field limit_fields[] = {
+  {limit_names::cpu_seconds, &resource_limits::cpu_seconds},
+  {limit_names::memory_bytes, &resource_limits::memory_bytes},
+  {limit_names::max_processes, &resource_limits::max_processes},
+  {limit_names::open_files, &resource_limits::open_files},
+  {limit_names::file_size_bytes, &resource_limits::file_size_bytes},
+};
+
+// {name: value} of the limits set (0 = none, left out).
+void put_limits(writer& w, const resource_limits& l) {
+  w.StartObject();
+  for (auto& f : limit_fields) {
+    if (l.*f.field > 0) {
+      w.Key(f.name);
+      w.Int64(l.*f.field);
+    }
+  }
+  w.EndObject();
+}
+
+resource_limits limits_of(const rapidjson::Value& obj) {
+  resource_limits l;
+  if (!obj.IsObject())
+    return l;
+  for (auto& f : limit_fields)
+    l.*f.field = std::max<int64_t>(int_of(obj, f.name, 0), 0);
+  return l;
+}
+
+void put_strings(writer& w, const std::vector<std::string>& xs) {
+  w.StartArray();
+  for (auto& x : xs)
+    put(w, x);
+  w.EndArray();
+}
+
+std::vector<std::string> strings_of(const rapidjson::Value& obj,
+                                    const char* key) {
+  std::vector<std::string> out;
+  auto i = obj.FindMember(key);
+  if (i != obj.MemberEnd() && i->value.IsArray())
+    for (auto& x : i->value.GetArray())
+      out.push_back(str(x));
+  return out;
+}
+
+void put_security(writer& w, const job_security& s) {
+  w.StartObject();
+  w.Key("limits");
+  put_limits(w, s.limits);
+  if (!s.enforced_by.empty()) {
+    w.Key("enforcedBy");
+    w.StartObject();
+    for (auto& [name, by] : s.enforced_by) {
+      put(w, name);
+      put(w, by);
+    }
+    w.EndObject();
+  }
+  if (s.sandboxed) {
+    w.Key("sandboxed");
+    w.Bool(true);
+    w.Key("landlockAbi");
+    w.Int(s.landlock_abi);
+    w.Key("writable");
+    put_strings(w, s.writable);
+    w.Key("readable");
+    put_strings(w, s.readable);
+  }
+  w.Key("env");
+  put(w, s.env_policy);
+  w.EndObject();
+}
+
+job_security security_of(const rapidjson::Value& obj) {
+  job_security s;
+  if (!obj.IsObject())
+    return s;
+  if (auto l = obj.FindMember("limits"); l != obj.MemberEnd())
+    s.limits = limits_of(l->value);
+  if (auto e = obj.FindMember("enforcedBy");
+      e != obj.MemberEnd() && e->value.IsObject())
+    for (auto& m : e->value.GetObject())
+      s.enforced_by[str(m.name)] = str(m.value);
+  s.sandboxed = bool_of(obj, "sandboxed", false);
+  s.landlock_abi = i32(int_of(obj, "landlockAbi", 0));
+  s.writable = strings_of(obj, "writable");
+  s.readable = strings_of(obj, "readable");
+  if (auto env = str_of(obj, "env"); !env.empty())
+    s.env_policy = env;
+  return s;
+}
+
+bool is_default(const job_security& s) {
+  return !s.limits.any() && s.enforced_by.empty() && !s.sandboxed
+         && s.writable.empty() && s.readable.empty()
+         && s.env_policy == job_security{}.env_policy;
+}
 
 bool same(const retry_policy& a, const retry_policy& b) {
   return a.max_attempts == b.max_attempts && a.backoff_ms == b.backoff_ms
@@ -131,8 +237,37 @@ std::string encode_spec(const job_spec& spec) {
     w.Key("templateName");
     put(w, spec.template_name);
   }
+  // Issue 13: the controls as asked for (a requeued job is checked again
+  // and gets them anew) and, once the kind filled them, as applied.
+  if (spec.limits.any()) {
+    w.Key("limits");
+    put_limits(w, spec.limits);
+  }
+  if (spec.sandbox) {
+    w.Key("sandbox");
+    w.Bool(true);
+  }
+  if (!is_default(spec.security)) {
+    w.Key("security");
+    put_security(w, spec.security);
+  }
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
+}
+
+std::string encode_security(const job_security& security) {
+  if (is_default(security))
+    return {};
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  put_security(w, security);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+job_security decode_security(std::string_view json) {
+  if (json.empty())
+    return {};
+  return security_of(parse(json));
 }
 
 job_spec decode_spec(const job_info& info, std::string_view spec_json) {
@@ -202,6 +337,12 @@ job_spec decode_spec(const job_info& info, std::string_view spec_json) {
   spec.start_at = int_of(doc, "startAt", 0);
   spec.schedule_id = str_of(doc, "scheduleId");
   spec.template_name = str_of(doc, "templateName");
+  // Issue 13; a spec written before has none of these: no controls asked.
+  if (auto l = doc.FindMember("limits"); l != doc.MemberEnd())
+    spec.limits = limits_of(l->value);
+  spec.sandbox = bool_of(doc, "sandbox", false);
+  if (auto sec = doc.FindMember("security"); sec != doc.MemberEnd())
+    spec.security = security_of(sec->value);
   return spec;
 }
 } // namespace jobd

@@ -118,6 +118,17 @@ std::vector<numeric_field> all_fields() {
      [=](auto& r) { return spec(r).retry.backoff_ms; }},
     {tool_id::execute, "options.retry.maxBackoffMs", 0, 86400000,
      [=](auto& r) { return spec(r).retry.max_backoff_ms; }},
+    // Without server maxima, the absolute ones of the --limit-... flags.
+    {tool_id::execute, "options.limits.cpuSeconds", 1, 366 * 86400,
+     [=](auto& r) { return spec(r).limits.cpu_seconds; }},
+    {tool_id::execute, "options.limits.memoryBytes", 1, int64_t{1} << 60,
+     [=](auto& r) { return spec(r).limits.memory_bytes; }},
+    {tool_id::execute, "options.limits.maxProcesses", 1, int64_t{1} << 31,
+     [=](auto& r) { return spec(r).limits.max_processes; }},
+    {tool_id::execute, "options.limits.openFiles", 1, int64_t{1} << 31,
+     [=](auto& r) { return spec(r).limits.open_files; }},
+    {tool_id::execute, "options.limits.fileSizeBytes", 1, int64_t{1} << 60,
+     [=](auto& r) { return spec(r).limits.file_size_bytes; }},
   };
   // A schedule's and a template's job takes the same options, but a
   // schedule none of those that only make sense for one submission.

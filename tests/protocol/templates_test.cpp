@@ -98,7 +98,7 @@ TEST(schedule_tools, refusals_name_the_field) {
             "options.priority");
   EXPECT_EQ(refused_field(t, R"({"cron":"* * * * *","command":"x",)"
                              R"("options":{"environment":{"A=B":"1"}}})"),
-            "options.environment");
+            "options.environment.A=B");
   EXPECT_EQ(refused_field(t, R"({"command":"x"})", &msg), "cron");
   EXPECT_EQ(refused_field(t, R"({"cron":"* * * * *"})"), "command");
   EXPECT_EQ(refused_field(t, R"({"cron":"* * * * \u00e9","command":"x"})"),

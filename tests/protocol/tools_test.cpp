@@ -264,13 +264,16 @@ TEST(validation, environment_names) {
                      R"({"command":"x","options":)"
                      R"({"environment":{"":"v"}}})",
                      &field),
-            "options.environment names must be non-empty and must not "
-            "contain '='");
+            "options.environment: a variable name must have 1 to 255 bytes "
+            "and no '=' or NUL");
   EXPECT_EQ(field, "options.environment");
-  EXPECT_EQ(rejected(t_exec, R"({"command":"x","options":)"
-                             R"({"environment":{"A=B":"v"}}})"),
-            "options.environment names must be non-empty and must not "
-            "contain '='");
+  EXPECT_EQ(rejected(t_exec,
+                     R"({"command":"x","options":)"
+                     R"({"environment":{"A=B":"v"}}})",
+                     &field),
+            "options.environment.A=B: a variable name must have 1 to 255 "
+            "bytes and no '=' or NUL");
+  EXPECT_EQ(field, "options.environment.A=B");
 }
 
 TEST(validation, sizes) {
@@ -286,8 +289,8 @@ TEST(validation, sizes) {
     many += (i ? ",\"" : "\"") + big + "\"";
   many += "]";
   EXPECT_EQ(rejected(t_exec, R"({"command":"x","args":)" + many + "}"),
-            "command, args and environment must have at most 1048576 bytes "
-            "together");
+            "command, args and options.environment (each NAME=VALUE with its "
+            "NUL) must have at most 1048576 bytes together");
   EXPECT_EQ(
     rejected(t_exec, R"({"command":")" + std::string(131073, 'a') + R"("})"),
     "command must have at most 131072 characters");
