@@ -285,6 +285,12 @@ spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
     procs_fd = cgroup->procs_fd();
     if (procs_fd < 0)
       result.cgroup_error = errno != 0 ? errno : EIO; // runs outside it
+    if (procs_fd < 0 && confine.cgroup_required) {
+      confine_failure failed; // its limits are in that cgroup
+      failed.step = confine_step::job_cgroup;
+      failed.error = result.cgroup_error;
+      return confinement_failure(failed);
+    }
   }
   // Boost.Process launches on this fresh context, never run: the fork
   // notification in the child then finds nothing to re-register (on the
