@@ -77,28 +77,16 @@ std::string unescape_mount_path(const std::string& text) {
   return out;
 }
 
-/// The first cgroup2 mount point, or "".
-std::string find_cgroup2_mount() {
-  std::string mounts;
-  if (!read_file(-1, "/proc/self/mounts", mounts))
-    return {};
-  size_t pos = 0;
-  while (pos < mounts.size()) {
-    auto end = mounts.find('\n', pos);
-    if (end == std::string::npos)
-      end = mounts.size();
-    const std::string line = mounts.substr(pos, end - pos);
-    pos = end + 1;
-    // device mount-point type options dump pass
-    const auto a = line.find(' ');
-    const auto b = a == std::string::npos ? a : line.find(' ', a + 1);
-    const auto c = b == std::string::npos ? b : line.find(' ', b + 1);
-    if (c == std::string::npos)
-      continue;
-    if (line.compare(b + 1, c - b - 1, "cgroup2") == 0)
-      return unescape_mount_path(line.substr(a + 1, b - a - 1));
+/// Is `option` one of the comma-separated `options`?
+bool has_option(const std::string& options, const char* option) {
+  const std::string wanted{option};
+  for (size_t at = 0; at <= options.size();) {
+    const size_t end = std::min(options.find(',', at), options.size());
+    if (options.compare(at, end - at, wanted) == 0)
+      return true;
+    at = end + 1;
   }
-  return {};
+  return false;
 }
 
 /// The unified-hierarchy path in a /proc/<pid>/cgroup text (its `0::`
@@ -115,6 +103,73 @@ std::string unified_path(const std::string& text) {
   }
   return {};
 }
+
+} // namespace
+
+// -- cgroup_files -------------------------------------------------------------
+
+bool cgroup_files::read(int dir_fd, const char* name, std::string& out) {
+  return read_file(dir_fd, name, out);
+}
+
+int cgroup_files::write(int dir_fd, const char* name, const std::string& text) {
+  const int fd = ::openat(dir_fd, name, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno;
+  ssize_t n;
+  do
+    n = ::write(fd, text.data(), text.size());
+  while (n < 0 && errno == EINTR);
+  const int error = n < 0 ? errno : 0;
+  ::close(fd);
+  if (error != 0)
+    return error;
+  return n == static_cast<ssize_t>(text.size()) ? 0 : EIO;
+}
+
+int64_t cgroup_files::keyed(const std::string& text, const char* key) {
+  const std::string name = std::string{key} + " ";
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    if (text.compare(at, name.size(), name) == 0)
+      return std::strtoll(text.c_str() + at + name.size(), nullptr, 10);
+    at = end + 1;
+  }
+  return -1;
+}
+
+std::string cgroup_files::find_mount(const char* type, const char* option) {
+  std::string mounts;
+  if (!read_file(-1, "/proc/self/mounts", mounts))
+    return {};
+  size_t pos = 0;
+  while (pos < mounts.size()) {
+    auto end = mounts.find('\n', pos);
+    if (end == std::string::npos)
+      end = mounts.size();
+    const std::string line = mounts.substr(pos, end - pos);
+    pos = end + 1;
+    // device mount-point type options dump pass
+    const auto a = line.find(' ');
+    const auto b = a == std::string::npos ? a : line.find(' ', a + 1);
+    const auto c = b == std::string::npos ? b : line.find(' ', b + 1);
+    if (c == std::string::npos)
+      continue;
+    if (line.compare(b + 1, c - b - 1, type) != 0)
+      continue;
+    const auto d = line.find(' ', c + 1);
+    if (option != nullptr
+        && !has_option(line.substr(c + 1, d == std::string::npos
+                                            ? std::string::npos
+                                            : d - c - 1),
+                       option))
+      continue;
+    return unescape_mount_path(line.substr(a + 1, b - a - 1));
+  }
+  return {};
+}
+
+namespace {
 
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > 100)
@@ -197,7 +252,7 @@ cgroup_parent::~cgroup_parent() {
 }
 
 std::unique_ptr<cgroup_parent> cgroup_parent::create(std::string& why) {
-  const auto mount = find_cgroup2_mount();
+  const auto mount = cgroup_files::find_mount("cgroup2", nullptr);
   if (mount.empty()) {
     why = "no cgroup2 file system is mounted";
     return nullptr;
@@ -273,6 +328,28 @@ std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& name,
   return nullptr;
 }
 
+bool cgroup_parent::enable_controller(const char* controller) {
+  std::string text;
+  auto listed = [&](const char* file) {
+    if (!read_file(fd_, file, text))
+      return false;
+    for (size_t at = 0; at < text.size();) {
+      const size_t end = std::min(text.find_first_of(" \n", at), text.size());
+      if (text.compare(at, end - at, controller) == 0)
+        return true;
+      at = end + 1;
+    }
+    return false;
+  };
+  if (listed("cgroup.subtree_control"))
+    return true;
+  return listed("cgroup.controllers")
+         && cgroup_files::write(fd_, "cgroup.subtree_control",
+                                std::string{"+"} + controller)
+              == 0
+         && listed("cgroup.subtree_control");
+}
+
 // -- cgroup_tree --------------------------------------------------------------
 
 cgroup_tree::cgroup_tree(std::string path, std::string relative, int dir_fd)
@@ -341,6 +418,21 @@ int64_t cgroup_tree::memory_peak() const {
   char* end = nullptr;
   const long long value = std::strtoll(text.c_str(), &end, 10);
   return end != text.c_str() && value >= 0 ? value : -1;
+}
+
+int cgroup_tree::set(const char* file, const std::string& value) const {
+  return removed_ ? ENOENT : cgroup_files::write(dir_fd_, file, value);
+}
+
+bool cgroup_tree::has(const char* file) const {
+  return !removed_ && ::faccessat(dir_fd_, file, F_OK, 0) == 0;
+}
+
+int64_t cgroup_tree::counter(const char* file, const char* key) const {
+  std::string text;
+  if (removed_ || !read_file(dir_fd_, file, text))
+    return -1;
+  return cgroup_files::keyed(text, key);
 }
 
 std::vector<pid_t> cgroup_tree::members() const {

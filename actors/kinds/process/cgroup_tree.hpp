@@ -17,6 +17,20 @@ namespace jobd {
 
 class cgroup_tree;
 
+/// Small helpers for cgroup files (also the v1 ones of limit_cgroups.cpp).
+namespace cgroup_files {
+/// Reads a small file whole (relative to `dir_fd`, or a path with -1).
+bool read(int dir_fd, const char* name, std::string& out);
+/// Writes `text` to the file `name` below `dir_fd`: 0 or the errno.
+int write(int dir_fd, const char* name, const std::string& text);
+/// N of the line "key N" in `text` (memory.events, pids.events,
+/// memory.oom_control); -1 if there is none.
+int64_t keyed(const std::string& text, const char* key);
+/// The first mount point of file-system `type` whose options include
+/// `option` (null: any), from /proc/self/mounts; "" if none.
+std::string find_mount(const char* type, const char* option);
+} // namespace cgroup_files
+
 /// The directory below which the reactor makes one cgroup per job.
 class cgroup_parent {
 public:
@@ -42,6 +56,11 @@ public:
   /// nullptr, with the reason in `why`, on failure. Thread-safe.
   std::unique_ptr<cgroup_tree> make_child(const std::string& name,
                                           std::string& why);
+
+  /// Makes `controller` (e.g. "memory", "pids") available to the job
+  /// cgroups: true if this directory's cgroup.subtree_control lists it or
+  /// it could be enabled there (cgroup.controllers offers it).
+  bool enable_controller(const char* controller);
 
 private:
   cgroup_parent(std::string path, std::string relative, int fd);
@@ -112,6 +131,17 @@ public:
 
   /// memory.peak in bytes (only with the memory controller); -1 if none.
   int64_t memory_peak() const;
+
+  /// Writes `value` to the cgroup's file `file` (memory.max, pids.max):
+  /// 0 or the errno.
+  int set(const char* file, const std::string& value) const;
+
+  /// Whether the cgroup has the file `file`.
+  bool has(const char* file) const;
+
+  /// N of "key N" in the cgroup's file `file` (memory.events oom_kill,
+  /// pids.events max); -1 if unreadable or absent.
+  int64_t counter(const char* file, const char* key) const;
 
   /// The members' pids (of the cgroup and below), as listed right now.
   std::vector<pid_t> members() const;

@@ -1,5 +1,7 @@
 #include "actors/kinds/process/child_setup.hpp"
 
+#include "actors/kinds/process/landlock.hpp"
+
 #include <algorithm>
 
 #include <cerrno>
@@ -46,6 +48,40 @@ JOBD_CHILD_CODE int enter_cgroup_in_child(int procs_fd) {
     if (errno != EINTR)
       return errno != 0 ? errno : EIO;
   }
+}
+
+namespace {
+
+JOBD_CHILD_CODE int record(confine_failure& failed, confine_step step,
+                           int index, int error) {
+  failed.step = step;
+  failed.index = index;
+  failed.error = error != 0 ? error : EIO;
+  return failed.error;
+}
+
+} // namespace
+
+JOBD_CHILD_CODE int confine_in_child(const child_confinement& c,
+                                     confine_failure& failed) {
+  for (int i = 0; i < c.cgroup_count; ++i)
+    if (const int error = enter_cgroup_in_child(c.cgroup_procs[i]))
+      return record(failed, confine_step::cgroup, i, error);
+  for (int i = 0; i < c.rlimit_count; ++i)
+    if (::setrlimit(c.rlimits[i].resource, &c.rlimits[i].value) != 0)
+      return record(failed, confine_step::rlimit, i, errno);
+  // Last: once restricted, the child could not write cgroup files.
+  if (c.landlock_fd >= 0)
+    if (const int error = landlock_restrict_in_child(c.landlock_fd))
+      return record(failed, confine_step::landlock, 0, error);
+  return 0;
+}
+
+JOBD_CHILD_CODE int limit_files_in_child(const child_confinement& c,
+                                         confine_failure& failed) {
+  if (!c.limit_open_files || ::setrlimit(RLIMIT_NOFILE, &c.open_files) == 0)
+    return 0;
+  return record(failed, confine_step::open_files, 0, errno);
 }
 
 JOBD_CHILD_CODE int lead_group_in_child() {

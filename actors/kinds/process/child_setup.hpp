@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 // Code that runs in a child sharing our memory is not instrumented by a
@@ -41,6 +42,60 @@ void close_unlisted_in_child(std::vector<int>& keep);
 /// Closes every descriptor from `first` up.
 void close_from_in_child(int first);
 
+/// One setrlimit of a job's child.
+struct child_rlimit {
+  decltype(RLIMIT_CPU) resource = RLIMIT_CORE;
+  struct rlimit value {};
+};
+
+/// A job's confinement as its child applies it, prepared by the parent
+/// (job_confinement.hpp): descriptors and values only.
+struct child_confinement {
+  static constexpr int max_cgroups = 2;
+  static constexpr int max_rlimits = 4;
+  /// cgroup.procs of the v1 memory and pids cgroups to enter.
+  int cgroup_procs[max_cgroups] = {-1, -1};
+  int cgroup_count = 0;
+  /// RLIMIT_CORE (always), RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_AS.
+  child_rlimit rlimits[max_rlimits];
+  int rlimit_count = 0;
+  /// RLIMIT_NOFILE, set only once the descriptors above 2 are closed (the
+  /// fallback that closes them one by one stops at that limit).
+  bool limit_open_files = false;
+  struct rlimit open_files {};
+  /// A Landlock ruleset to restrict the child to, last; -1 for none.
+  int landlock_fd = -1;
+  /// The job's (v2) cgroup holds limits: not entering it fails the launch.
+  bool cgroup_required = false;
+};
+
+/// The step of a child's confinement that failed, as the child reports it
+/// (into the parent's memory: both launchers share it until execve).
+enum class confine_step : int {
+  none,
+  job_cgroup,
+  cgroup,
+  rlimit,
+  open_files,
+  landlock,
+};
+
+struct confine_failure {
+  confine_step step = confine_step::none;
+  /// Which cgroup (cgroup_procs) or rlimit (rlimits) it was.
+  int index = 0;
+  int error = 0;
+};
+
+/// In the child, in this order: enters the extra cgroups, sets the
+/// rlimits, restricts itself to the Landlock ruleset (after which no
+/// cgroup file can be written). 0, or the errno of the failed step (which
+/// `failed` names).
+int confine_in_child(const child_confinement& c, confine_failure& failed);
+
+/// RLIMIT_NOFILE, once the fds above 2 are closed; 0 or the errno.
+int limit_files_in_child(const child_confinement& c, confine_failure& failed);
+
 /// The hooks Boost.Process runs in the vforked child.
 struct child_setup {
   /// cgroup.procs of the job's cgroup, or -1 for process-group tracking.
@@ -51,6 +106,10 @@ struct child_setup {
   int* cgroup_error = nullptr;
   /// A terminal job: stdio is the slave; see lead_session_in_child().
   bool new_session = false;
+  /// Limits and sandbox to apply (never null when the child is started).
+  const child_confinement* confine = nullptr;
+  /// Where the child tells which step failed (the parent's memory).
+  confine_failure* confine_failed = nullptr;
 
   template <class Launcher>
   boost::process::v2::error_code
@@ -58,8 +117,16 @@ struct child_setup {
                 const char* const*) {
     // First, so that nothing of the job ever runs outside its cgroup. A
     // failure is not fatal: the parent then tracks this job by its group.
-    if (cgroup_procs_fd >= 0 && cgroup_error != nullptr)
+    // Unless its limits live in that cgroup.
+    if (cgroup_procs_fd >= 0 && cgroup_error != nullptr) {
       *cgroup_error = enter_cgroup_in_child(cgroup_procs_fd);
+      if (*cgroup_error != 0 && confine->cgroup_required) {
+        confine_failed->step = confine_step::job_cgroup;
+        confine_failed->error = *cgroup_error;
+        return boost::process::v2::error_code{
+          *cgroup_error, boost::process::v2::system_category()};
+      }
+    }
     reset_signals_in_child();
     // Own process group (or session, for a terminal job), so the job can
     // signal the whole tree (and the pgroup fallback can track it).
@@ -67,7 +134,14 @@ struct child_setup {
         = new_session ? lead_session_in_child() : lead_group_in_child())
       return boost::process::v2::error_code{
         lead, boost::process::v2::system_category()};
+    // Before the descriptors are closed: the ruleset's is among them.
+    if (const int confined = confine_in_child(*confine, *confine_failed))
+      return boost::process::v2::error_code{
+        confined, boost::process::v2::system_category()};
     close_unlisted_in_child(launcher.fd_whitelist);
+    if (const int limited = limit_files_in_child(*confine, *confine_failed))
+      return boost::process::v2::error_code{
+        limited, boost::process::v2::system_category()};
     return {};
   }
 

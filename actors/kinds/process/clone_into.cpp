@@ -70,6 +70,7 @@ struct child_args {
   const clone_into_request* req;
   /// Written by the child (our memory) if a step before exec failed.
   int error;
+  confine_failure confine_failed;
 };
 
 /// Runs in the child, on its own stack, with every signal blocked, until
@@ -92,7 +93,21 @@ JOBD_CHILD_CODE int child_main(void* p) {
     args->error = lead;
     return 127;
   }
+  // Before the descriptors are closed: the ruleset's is among them.
+  if (r.confine != nullptr) {
+    if (const int error = confine_in_child(*r.confine, args->confine_failed)) {
+      args->error = error;
+      return 127;
+    }
+  }
   close_from_in_child(STDERR_FILENO + 1);
+  if (r.confine != nullptr) {
+    if (const int error
+        = limit_files_in_child(*r.confine, args->confine_failed)) {
+      args->error = error;
+      return 127;
+    }
+  }
   if (r.working_directory != nullptr && r.working_directory[0] != '\0'
       && ::chdir(r.working_directory) != 0) {
     args->error = errno;
@@ -146,7 +161,7 @@ clone_into_result clone_into(const clone_into_request& req) {
     result.clone_error = ENOMEM;
     return result;
   }
-  child_args args{&req, 0};
+  child_args args{&req, 0, {}};
   clone3_args ca{};
   ca.flags = flag_vm | flag_vfork | flag_into_cgroup;
   ca.exit_signal = SIGCHLD;
@@ -167,6 +182,7 @@ clone_into_result clone_into(const clone_into_request& req) {
   // CLONE_VFORK: the child has exec'd or is exiting by now.
   result.pid = static_cast<pid_t>(ret);
   result.exec_error = args.error;
+  result.confine_failed = args.confine_failed;
   return result;
 }
 

@@ -8,6 +8,7 @@
 // false and the vfork launcher is used.
 #pragma once
 
+#include "actors/kinds/process/child_setup.hpp"
 #include "actors/kinds/process/process_launcher.hpp"
 
 #include <sys/types.h>
@@ -31,6 +32,9 @@ struct clone_into_request {
   /// A terminal job: the child calls setsid() instead of setpgid(0, 0) and
   /// makes its stdin (a terminal's slave) its controlling terminal.
   bool new_session = false;
+  /// Applied after the process group is made, before the descriptors
+  /// above 2 are closed (RLIMIT_NOFILE after that); null for none.
+  const child_confinement* confine = nullptr;
 };
 
 struct clone_into_result {
@@ -41,6 +45,8 @@ struct clone_into_result {
   /// ...or the child started but could not exec (it exits with 127 and is
   /// not reaped yet): the errno of the failed step.
   int exec_error = 0;
+  /// With an exec_error: the step of the confinement that failed, if any.
+  confine_failure confine_failed;
 };
 
 /// True where clone_into() is implemented.
@@ -52,7 +58,8 @@ bool clone_into_unavailable(int clone_error);
 
 /// Starts the child in `req.cgroup_fd`: stdio from the request, every
 /// signal disposition default and an empty mask, its own process group
-/// (or session, with `new_session`), only fds 0-2 open, then execve. Returns
+/// (or session, with `new_session`), its confinement, only fds 0-2 open,
+/// then execve. Returns
 /// once the child exec'd or failed. Thread-safe; no locks.
 clone_into_result clone_into(const clone_into_request& req);
 

@@ -70,6 +70,8 @@ void process_reactor::impl::set_up() {
       made.reset(); // out of memory: process groups then
     }
   }
+  // Before `ready`: the server's policy asks for it right after start-up.
+  set_up_limits(made.get());
   {
     std::lock_guard<std::mutex> guard{mtx};
     cgroups = std::move(made);
@@ -111,24 +113,29 @@ void process_reactor::impl::run() {
 
 // -- launching ----------------------------------------------------------------
 
-void process_reactor::impl::do_launch(launch_spec& spec, backend_events& sink,
-                                      std::unique_ptr<cgroup_tree> cgroup) {
+void process_reactor::impl::do_launch(
+  launch_spec& spec, backend_events& sink, std::unique_ptr<cgroup_tree> cgroup,
+  std::unique_ptr<job_confinement> confinement) {
   bool refused;
   {
     std::lock_guard<std::mutex> guard{mtx};
     refused = stopping;
   }
-  std::optional<std::string> problem;
-  if (!refused)
-    problem = directory_problem(spec.working_directory);
-  if (refused || problem) {
+  const char* code = codes::spawn_failed;
+  std::string problem;
+  if (refused) {
+    problem = "the process reactor is shutting down";
+  } else if (auto bad_dir = directory_problem(spec.working_directory)) {
+    code = codes::invalid_working_directory;
+    problem = std::move(*bad_dir);
+  } else {
+    confinement->open_for_child(problem);
+  }
+  if (!problem.empty()) {
+    confinement.reset();
     if (cgroup)
       cgroup->remove();
-    if (refused)
-      send_failure(sink, codes::spawn_failed,
-                   "the process reactor is shutting down");
-    else
-      send_failure(sink, codes::invalid_working_directory, std::move(*problem));
+    send_failure(sink, code, std::move(problem));
     return;
   }
   auto t = std::make_shared<job_tree>(io, std::move(sink), spec);
@@ -138,7 +145,8 @@ void process_reactor::impl::do_launch(launch_spec& spec, backend_events& sink,
   {
     std::lock_guard<std::mutex> spawning{spawn_mtx};
     spawn_stdio stdio{t->in, t->out.pipe, t->err.pipe};
-    res = spawn_child(spec, stdio, t->cgroup.get(), clone_into, owner);
+    res = spawn_child(spec, stdio, t->cgroup.get(), clone_into, owner,
+                      confinement->child());
     t->tty_control = stdio.control;
     if (res.pid > 0) {
       t->pid = res.pid;
@@ -155,17 +163,22 @@ void process_reactor::impl::do_launch(launch_spec& spec, backend_events& sink,
   }
   if (t->cgroup)
     t->cgroup->close_procs();
+  confinement->started(); // the ruleset and cgroup.procs fds
   if (unused)
     unused->remove();
   if (res.pid <= 0) {
     if (t->tty_control >= 0)
       ::close(t->tty_control);
     t->tty_control = -1;
+    if (res.confine_failed.step != confine_step::none)
+      res.message = confinement->describe(res.confine_failed);
+    confinement.reset(); // its cgroups: the child was reaped
     if (t->cgroup)
       t->cgroup->remove();
     send_failure(t->sink, res.code, std::move(res.message));
     return;
   }
+  t->confinement = std::move(confinement);
   if (t->input != stdin_mode::tty)
     for (auto* r : {&t->out, &t->err})
       ::fcntl(r->pipe.native_handle(), F_SETPIPE_SZ, pipe_size);
@@ -284,6 +297,7 @@ void process_reactor::impl::end_all() {
     }
     if (t->leader_done)
       send_usage(t);
+    release_limits(*t, false);
     if (t->cgroup) {
       t->cgroup->kill();
       if (!t->cgroup->remove()) {
@@ -313,14 +327,16 @@ process_reactor::~process_reactor() {
 void process_reactor::launch(launch_spec spec, backend_events sink) {
   impl_->wait_ready();
   std::shared_ptr<cgroup_parent> cgroups;
+  std::shared_ptr<const limit_support> limits;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
-    if (impl_->stopping) {
+    if (impl_->stopping || !impl_->limits) {
       send_failure(sink, codes::spawn_failed,
                    "the process reactor is shutting down");
       return;
     }
     cgroups = impl_->cgroups;
+    limits = impl_->limits; // set before `ready`, dropped after `stopping`
   }
   // The job's cgroup is made here, on the caller's thread: the mkdir then
   // costs the reactor thread nothing. Without one (pgroup tracking, or too
@@ -330,8 +346,22 @@ void process_reactor::launch(launch_spec spec, backend_events sink) {
     std::string why;
     cgroup = cgroups->make_child(spec.name, why);
   }
+  // So are the cgroups of its limits, and its Landlock ruleset. A control
+  // that cannot be applied fails the launch: no job runs with less
+  // confinement than its status shows.
+  auto confinement = std::make_unique<job_confinement>();
+  std::string why;
+  if (!confinement->prepare(spec.security, spec.name, *limits, cgroup.get(),
+                            why)) {
+    confinement.reset();
+    if (cgroup)
+      cgroup->remove();
+    send_failure(sink, codes::spawn_failed, std::move(why));
+    return;
+  }
   std::lock_guard<std::mutex> guard{impl_->mtx};
   if (impl_->stopping) {
+    confinement.reset();
     if (cgroup)
       cgroup->remove();
     send_failure(sink, codes::spawn_failed,
@@ -341,11 +371,11 @@ void process_reactor::launch(launch_spec spec, backend_events sink) {
   // Bug 6: the launcher forks and calls notify_fork on the io_context, so
   // it must run on the reactor thread. Posted under the lock, so that the
   // last handler stop() posts comes after it.
-  asio::post(impl_->io,
-             [self = impl_.get(), spec = std::move(spec),
-              sink = std::move(sink), cgroup = std::move(cgroup)]() mutable {
-               self->do_launch(spec, sink, std::move(cgroup));
-             });
+  asio::post(impl_->io, [self = impl_.get(), spec = std::move(spec),
+                         sink = std::move(sink), cgroup = std::move(cgroup),
+                         confinement = std::move(confinement)]() mutable {
+    self->do_launch(spec, sink, std::move(cgroup), std::move(confinement));
+  });
 }
 
 bool process_reactor::signal(int64_t pid, int sig, bool whole_tree) {
@@ -447,6 +477,7 @@ void process_reactor::stop(std::chrono::milliseconds grace) {
     cgroup->remove();
   }
   lingering.clear();
+  s.end_limits();
   {
     // Removes jobd-<pid> (if every job cgroup is gone), or a launch() in
     // flight does once it let go.

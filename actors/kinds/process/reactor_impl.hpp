@@ -2,11 +2,13 @@
 // process_reactor.cpp (the public calls, launching, orphans, stop),
 // reactor_streams.cpp (reading the pipes, the drain) and reactor_trees.cpp
 // (a tree's end: the leader's exit, the settle, forgetting the tree) and
-// reactor_input.cpp (stdin, terminals, freezing, resource usage).
+// reactor_input.cpp (stdin, terminals, freezing, resource usage) and
+// reactor_limits.cpp (limits: their cgroups, which one stopped a job).
 // Private to actors/kinds/process.
 #pragma once
 
 #include "actors/kinds/process/cgroup_tree.hpp"
+#include "actors/kinds/process/job_confinement.hpp"
 #include "actors/kinds/process/process_reactor.hpp"
 #include "actors/kinds/process/reaping.hpp"
 
@@ -74,6 +76,8 @@ struct job_tree {
   /// Null if the tree is tracked as the process group `pid`. Used under
   /// impl::mtx while the tree is in impl::leaders or impl::ending.
   std::unique_ptr<cgroup_tree> cgroup;
+  /// Its limits (and their v1 cgroups): reactor thread only.
+  std::unique_ptr<job_confinement> confinement;
 
   /// What its stdin is; with a terminal, `out` reads the master and `err`
   /// ends at once.
@@ -177,6 +181,10 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   /// Cgroups of ended trees that a process stayed in (settle_bound
   /// passed): still ours, killed and removed at stop().
   std::vector<std::unique_ptr<cgroup_tree>> lingering;
+  /// The same for the v1 cgroups that held ended trees' limits.
+  std::vector<std::unique_ptr<v1_cgroup>> lingering_limits;
+  /// Where memory and pids limits go; set by set_up(), dropped by stop().
+  std::shared_ptr<const limit_support> limits;
   bool stopping = false;
 
   /// Serializes stop().
@@ -189,6 +197,7 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   std::mutex janitor_mtx;
   std::condition_variable janitor_cv;
   std::vector<std::unique_ptr<cgroup_tree>> to_remove;
+  std::vector<std::unique_ptr<v1_cgroup>> limits_to_remove;
   bool janitor_stop = false;
 
   // -- reactor thread only ---------------------------------------------------
@@ -207,9 +216,11 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   void run();
 
   // -- process_reactor.cpp ---------------------------------------------------
-  /// `cgroup`: made by launch() on the caller's thread, or null.
+  /// `cgroup` and `confinement`: made by launch() on the caller's
+  /// thread (`cgroup` may be null).
   void do_launch(launch_spec& spec, backend_events& sink,
-                 std::unique_ptr<cgroup_tree> cgroup);
+                 std::unique_ptr<cgroup_tree> cgroup,
+                 std::unique_ptr<job_confinement> confinement);
   void watch_sink(const tree_ptr& t);
   void orphan(const std::weak_ptr<job_tree>& weak);
   /// With mtx held and `t` in `leaders`.
@@ -261,6 +272,21 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   /// Hands an empty cgroup to the janitor.
   void retire(std::unique_ptr<cgroup_tree> cgroup);
   void run_janitor();
+
+  // -- reactor_limits.cpp ----------------------------------------------------
+  /// Decides where memory and pids limits go; in set_up().
+  void set_up_limits(cgroup_parent* v2);
+  /// The usage's limit_exceeded (and a v1 memory peak), before the tree's
+  /// cgroups go.
+  void judge_usage(const job_tree& t, resource_usage& u) const;
+  /// The tree's v1 cgroups to the janitor (`empty`: the tree was found
+  /// empty), or to lingering_limits.
+  void release_limits(job_tree& t, bool empty);
+  /// Removes what the janitor was given; lingering ones on failure.
+  void remove_limits(std::vector<std::unique_ptr<v1_cgroup>> batch);
+  /// At stop, the reactor thread joined: kills what stayed in lingering
+  /// v1 cgroups, removes them, drops `limits`.
+  void end_limits();
 };
 
 } // namespace jobd

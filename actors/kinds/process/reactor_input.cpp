@@ -224,7 +224,8 @@ void process_reactor::impl::send_usage(const tree_ptr& t) {
       u.max_rss_kb = peak / 1024;
     }
   }
-  if (u.known)
+  judge_usage(*t, u);
+  if (u.known || !u.limit_exceeded.empty())
     caf::anon_send(t->sink, atom::usage_v, u);
 }
 

@@ -173,6 +173,7 @@ void process_reactor::impl::finish(const tree_ptr& t) {
   // From here on no other thread can reach the cgroup: read its figures
   // before the janitor removes it.
   send_usage(t);
+  release_limits(*t, t->empty);
   if (t->cgroup && t->empty) {
     retire(std::move(t->cgroup));
   } else if (t->cgroup) {
@@ -224,12 +225,15 @@ void process_reactor::impl::retire(std::unique_ptr<cgroup_tree> cgroup) {
 void process_reactor::impl::run_janitor() {
   std::unique_lock<std::mutex> lock{janitor_mtx};
   for (;;) {
-    janitor_cv.wait(lock,
-                    [this] { return janitor_stop || !to_remove.empty(); });
-    if (to_remove.empty())
+    janitor_cv.wait(lock, [this] {
+      return janitor_stop || !to_remove.empty() || !limits_to_remove.empty();
+    });
+    if (to_remove.empty() && limits_to_remove.empty())
       return; // stopping, and nothing is left to remove
     auto batch = std::move(to_remove);
     to_remove.clear();
+    auto limit_batch = std::move(limits_to_remove);
+    limits_to_remove.clear();
     lock.unlock();
     for (auto& cgroup : batch) {
       if (!cgroup->remove()) {
@@ -239,6 +243,8 @@ void process_reactor::impl::run_janitor() {
       }
     }
     batch.clear();
+    // The v1 cgroups of limits: their processes are gone too by now.
+    remove_limits(std::move(limit_batch));
     lock.lock();
   }
 }

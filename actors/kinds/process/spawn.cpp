@@ -85,6 +85,13 @@ spawn_outcome failure(const char* code, std::string message) {
   return result;
 }
 
+spawn_outcome confinement_failure(const confine_failure& failed) {
+  auto result = failure(codes::spawn_failed,
+                        "cannot apply limits: " + describe(failed.error));
+  result.confine_failed = failed;
+  return result;
+}
+
 /// The outcome of a child that started but could not exec: `error` is the
 /// errno of the step that failed.
 spawn_outcome exec_failure(const launch_spec& spec, int error) {
@@ -162,11 +169,10 @@ struct prepared_stdin {
 
 /// Starts the child inside `cgroup_fd` with clone_into(). Null if clone3
 /// cannot do that here: the caller then uses the vfork launcher.
-std::optional<spawn_outcome> spawn_into(const launch_spec& spec,
-                                        const char* const* argv,
-                                        const char* const* envp,
-                                        prepared_stdin& in, spawn_stdio& io,
-                                        int cgroup_fd) {
+std::optional<spawn_outcome>
+spawn_into(const launch_spec& spec, const char* const* argv,
+           const char* const* envp, prepared_stdin& in, spawn_stdio& io,
+           int cgroup_fd, const child_confinement& confine) {
   int out_fds[2] = {-1, -1};
   int err_fds[2] = {-1, -1};
   if (!in.tty
@@ -189,6 +195,7 @@ std::optional<spawn_outcome> spawn_into(const launch_spec& spec,
   req.stderr_fd = in.tty ? in.child : err_fds[1];
   req.cgroup_fd = cgroup_fd;
   req.new_session = in.tty;
+  req.confine = &confine;
   const auto started = clone_into(req);
   close_all({out_fds[1], err_fds[1]});
   if (started.clone_error != 0) {
@@ -205,6 +212,8 @@ std::optional<spawn_outcome> spawn_into(const launch_spec& spec,
   }
   if (started.exec_error != 0) {
     reap_failed(started.pid);
+    if (started.confine_failed.step != confine_step::none)
+      return confinement_failure(started.confine_failed);
     return exec_failure(spec, started.exec_error);
   }
   in.hand_over(io);
@@ -239,7 +248,8 @@ std::optional<std::string> directory_problem(const std::string& dir) {
 }
 
 spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
-                          cgroup_tree* cgroup, bool& use_clone, pid_t owner) {
+                          cgroup_tree* cgroup, bool& use_clone, pid_t owner,
+                          const child_confinement& confine) {
   prepared_stdin in;
   if (!in.open(spec.input, spec.cols, spec.rows))
     return failure(codes::spawn_failed,
@@ -264,8 +274,8 @@ spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
     envp.push_back(entry.c_str());
   envp.push_back(nullptr);
   if (cgroup != nullptr && use_clone && clone_into_supported()) {
-    if (auto started
-        = spawn_into(spec, argv_data, envp.data(), in, io, cgroup->dir_fd()))
+    if (auto started = spawn_into(spec, argv_data, envp.data(), in, io,
+                                  cgroup->dir_fd(), confine))
       return std::move(*started);
     use_clone = false; // from now on the vfork launcher
   }
@@ -275,6 +285,12 @@ spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
     procs_fd = cgroup->procs_fd();
     if (procs_fd < 0)
       result.cgroup_error = errno != 0 ? errno : EIO; // runs outside it
+    if (procs_fd < 0 && confine.cgroup_required) {
+      confine_failure failed; // its limits are in that cgroup
+      failed.step = confine_step::job_cgroup;
+      failed.error = result.cgroup_error;
+      return confinement_failure(failed);
+    }
   }
   // Boost.Process launches on this fresh context, never run: the fork
   // notification in the child then finds nothing to re-register (on the
@@ -295,6 +311,9 @@ spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
   setup.cgroup_procs_fd = procs_fd;
   setup.cgroup_error = &result.cgroup_error;
   setup.new_session = in.tty;
+  confine_failure confine_failed;
+  setup.confine = &confine;
+  setup.confine_failed = &confine_failed;
   bp::error_code ec;
   pid_t pid = -1;
   try {
@@ -330,6 +349,12 @@ spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
     reap_failed(launcher.pid);
     return failure(codes::spawn_failed,
                    "cannot execute '" + spec.executable + "': " + e.what());
+  }
+  // The launcher may report success for a child whose setup failed (it
+  // takes errno as the error, which need not be set): trust our record.
+  if (confine_failed.step != confine_step::none) {
+    reap_failed(launcher.pid);
+    return confinement_failure(confine_failed);
   }
   if (ec || pid <= 0) {
     // An exec failure comes back through `ec` (the vforked child set it in

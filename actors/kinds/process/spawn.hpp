@@ -3,6 +3,7 @@
 // v2's vfork launcher and the child_setup hooks.
 #pragma once
 
+#include "actors/kinds/process/child_setup.hpp"
 #include "actors/kinds/process/process_launcher.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -25,6 +26,9 @@ struct spawn_outcome {
   std::string message;
   /// With a cgroup: 0 if the child entered it, else the errno of the write.
   int cgroup_error = 0;
+  /// The child could not apply its confinement (code SPAWN_FAILED; the
+  /// caller, which knows what each step was, words the message).
+  confine_failure confine_failed;
 };
 
 /// Why `dir` cannot be a working directory, if it cannot.
@@ -66,8 +70,11 @@ struct spawn_stdio {
 /// reaped here. Call it
 /// with the lock that keeps reap_adopted() from a fresh child held until
 /// the pid is registered; `owner` is the reactor's pid (an exception thrown
-/// in the child must not unwind the parent's stack).
+/// in the child must not unwind the parent's stack). The child applies
+/// `confine` before it execs (see confine_in_child); a step that fails
+/// fails the launch.
 spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
-                          cgroup_tree* cgroup, bool& use_clone, pid_t owner);
+                          cgroup_tree* cgroup, bool& use_clone, pid_t owner,
+                          const child_confinement& confine);
 
 } // namespace jobd

@@ -1,0 +1,244 @@
+#include "actors/kinds/process/limit_cgroups.hpp"
+
+#include "actors/kinds/process/cgroup_tree.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <system_error>
+#include <unistd.h>
+#include <vector>
+
+namespace jobd {
+
+namespace {
+
+std::string describe(int err) {
+  return std::system_category().message(err);
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 100)
+    return false;
+  for (char ch : name)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+          || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+      return false;
+  return true;
+}
+
+/// Is `controller` among the comma-separated `list`?
+bool lists(const std::string& list, const char* controller) {
+  const std::string wanted{controller};
+  for (size_t at = 0; at <= list.size();) {
+    size_t end = list.find(',', at);
+    if (end == std::string::npos)
+      end = list.size();
+    if (list.compare(at, end - at, wanted) == 0)
+      return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+/// The path of `pid`'s cgroup in the v1 hierarchy of `controller` (its
+/// "N:controllers:/path" line of /proc/<pid>/cgroup), or "".
+std::string v1_path_of(pid_t pid, const char* controller) {
+  char file[64];
+  std::snprintf(file, sizeof file, "/proc/%d/cgroup", static_cast<int>(pid));
+  std::string text;
+  if (!cgroup_files::read(-1, file, text))
+    return {};
+  for (size_t at = 0; at < text.size();) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos)
+      end = text.size();
+    const std::string line = text.substr(at, end - at);
+    at = end + 1;
+    const auto a = line.find(':');
+    const auto b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b != std::string::npos
+        && lists(line.substr(a + 1, b - a - 1), controller))
+      return line.substr(b + 1);
+  }
+  return {};
+}
+
+std::vector<pid_t> listed_pids(int dir_fd) {
+  std::vector<pid_t> pids;
+  std::string text;
+  if (!cgroup_files::read(dir_fd, "cgroup.procs", text))
+    return pids;
+  const char* p = text.c_str();
+  char* end = nullptr;
+  for (long pid = std::strtol(p, &end, 10); end != p;
+       pid = std::strtol(p, &end, 10)) {
+    if (pid > 0)
+      pids.push_back(static_cast<pid_t>(pid));
+    p = end;
+  }
+  return pids;
+}
+
+} // namespace
+
+// -- v1_cgroup ----------------------------------------------------------------
+
+v1_cgroup::v1_cgroup(std::string path, std::string relative,
+                     const char* controller, int dir_fd)
+  : path_(std::move(path)), relative_(std::move(relative)),
+    controller_(controller), dir_fd_(dir_fd) {}
+
+v1_cgroup::~v1_cgroup() {
+  close_procs();
+  if (dir_fd_ >= 0)
+    ::close(dir_fd_);
+}
+
+int v1_cgroup::set(const char* file, const std::string& value) const {
+  return removed_ ? ENOENT : cgroup_files::write(dir_fd_, file, value);
+}
+
+bool v1_cgroup::has(const char* file) const {
+  return !removed_ && ::faccessat(dir_fd_, file, F_OK, 0) == 0;
+}
+
+int64_t v1_cgroup::value(const char* file) const {
+  std::string text;
+  if (removed_ || !cgroup_files::read(dir_fd_, file, text) || text.empty())
+    return -1;
+  char* end = nullptr;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  return end != text.c_str() && value >= 0 ? value : -1;
+}
+
+int64_t v1_cgroup::counter(const char* file, const char* key) const {
+  std::string text;
+  if (removed_ || !cgroup_files::read(dir_fd_, file, text))
+    return -1;
+  return cgroup_files::keyed(text, key);
+}
+
+int v1_cgroup::procs_fd() {
+  if (procs_fd_ < 0 && !removed_)
+    procs_fd_ = ::openat(dir_fd_, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  return procs_fd_;
+}
+
+void v1_cgroup::close_procs() {
+  if (procs_fd_ >= 0)
+    ::close(procs_fd_);
+  procs_fd_ = -1;
+}
+
+bool v1_cgroup::populated() const {
+  return !removed_ && !listed_pids(dir_fd_).empty();
+}
+
+size_t v1_cgroup::kill_members() const {
+  size_t killed = 0;
+  if (removed_)
+    return killed;
+  for (pid_t pid : listed_pids(dir_fd_)) {
+    if (pid <= 1)
+      continue;
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0)
+      continue; // gone already
+    // While the pidfd's process lives, /proc/<pid> is that process.
+    if (v1_path_of(pid, controller_) == relative_
+        && ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0)
+      ++killed;
+    ::close(pidfd);
+  }
+  return killed;
+}
+
+bool v1_cgroup::remove() {
+  if (removed_)
+    return true;
+  if (::rmdir(path_.c_str()) != 0 && errno != ENOENT)
+    return false;
+  removed_ = true;
+  close_procs();
+  return true;
+}
+
+// -- v1_hierarchy -------------------------------------------------------------
+
+v1_hierarchy::v1_hierarchy(std::string path, std::string relative,
+                           const char* controller, int fd)
+  : path_(std::move(path)), relative_(std::move(relative)),
+    controller_(controller), fd_(fd) {}
+
+v1_hierarchy::~v1_hierarchy() {
+  ::close(fd_);
+  ::rmdir(path_.c_str());
+}
+
+std::unique_ptr<v1_hierarchy> v1_hierarchy::create(const char* controller,
+                                                   std::string& why) {
+  const auto mount = cgroup_files::find_mount("cgroup", controller);
+  if (mount.empty()) {
+    why
+      = std::string{"no cgroup v1 hierarchy of "} + controller + " is mounted";
+    return nullptr;
+  }
+  const auto stem = "jobd-" + std::to_string(::getpid());
+  for (int attempt = 1; attempt <= 100; ++attempt) {
+    const auto name
+      = attempt == 1 ? stem : stem + "-" + std::to_string(attempt);
+    const auto path = mount + "/" + name;
+    if (::mkdir(path.c_str(), 0755) != 0) {
+      if (errno == EEXIST)
+        continue;
+      why = "cannot create " + path + ": " + describe(errno);
+      return nullptr;
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ::faccessat(fd, "cgroup.procs", W_OK, 0) != 0) {
+      why = path + " has no writable cgroup.procs";
+      if (fd >= 0)
+        ::close(fd);
+      ::rmdir(path.c_str());
+      return nullptr;
+    }
+    return std::unique_ptr<v1_hierarchy>{
+      new v1_hierarchy{path, "/" + name, controller, fd}};
+  }
+  why = "no free name for jobd's cgroup in " + mount;
+  return nullptr;
+}
+
+std::unique_ptr<v1_cgroup> v1_hierarchy::make_child(const std::string& name,
+                                                    std::string& why) {
+  const auto stem = valid_name(name) ? name : std::string{"job"};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const auto leaf = attempt == 0 && stem != "job"
+                        ? stem
+                        : stem + "-" + std::to_string(++serial_);
+    if (::mkdirat(fd_, leaf.c_str(), 0755) != 0) {
+      if (errno == EEXIST)
+        continue;
+      why = "cannot create " + path_ + "/" + leaf + ": " + describe(errno);
+      return nullptr;
+    }
+    const int dir_fd
+      = ::openat(fd_, leaf.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) {
+      why = "cannot open " + path_ + "/" + leaf + ": " + describe(errno);
+      ::unlinkat(fd_, leaf.c_str(), AT_REMOVEDIR);
+      return nullptr;
+    }
+    return std::unique_ptr<v1_cgroup>{new v1_cgroup{
+      path_ + "/" + leaf, relative_ + "/" + leaf, controller_, dir_fd}};
+  }
+  why = "no free name for a job cgroup below " + path_;
+  return nullptr;
+}
+
+} // namespace jobd
