@@ -191,3 +191,32 @@ TEST(Audit, SymlinkedLogPathStopsTheStart) {
     << j.stderr_text();
   EXPECT_EQ(slurp(target), "precious\n");
 }
+
+TEST(Audit, SchedulesAndTemplatesCarryNoEnvironmentValue) {
+  temp_dir dir;
+  ASSERT_FALSE(dir.path.empty());
+  auto log = dir.path + "/audit.jsonl";
+  {
+    jobd_process j({"--audit-log", log});
+    auto r = j.tool("console_create_schedule",
+                    R"({"name":"nightly","cron":"@daily","command":"env",)"
+                    R"("options":{"environment":{"TOKEN":"hunter2"}}})");
+    ASSERT_TRUE(r.ok()) << r.dump();
+    r = j.tool("console_save_template",
+               R"({"name":"t","command":"env",)"
+               R"("options":{"environment":{"TOKEN":"hunter2"}}})");
+    EXPECT_TRUE(r.response != nullptr) << r.dump();
+    j.close_stdin();
+    ASSERT_TRUE(j.wait_exit(10000).has_value());
+  }
+  auto text = slurp(log);
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+  auto all = entries(text);
+  auto schedule = find(all, "tool_call", "tool", "console_create_schedule");
+  ASSERT_NE(schedule, nullptr) << text;
+  EXPECT_EQ(field(*schedule, "outcome"), "ok");
+  EXPECT_EQ(str(*schedule, "arguments.options.environment.TOKEN"),
+            "[redacted]");
+  EXPECT_NE(find(all, "tool_call", "tool", "console_save_template"), nullptr)
+    << text;
+}
