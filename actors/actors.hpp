@@ -104,6 +104,7 @@ CAF_ADD_ATOM(jobd, jobd::atom, schedules, "schedules")
 CAF_ADD_ATOM(jobd, jobd::atom, put, "put")
 CAF_ADD_ATOM(jobd, jobd::atom, get, "get")
 CAF_ADD_ATOM(jobd, jobd::atom, erase, "erase")
+CAF_ADD_ATOM(jobd, jobd::atom, audit, "audit")
 
 CAF_END_TYPE_ID_BLOCK(jobd)
 
@@ -379,6 +380,24 @@ using schedules_actor = caf::typed_actor<
 using sweeper_actor = caf::typed_actor<
   // Time for a sweep.
   caf::reacts_to<atom::tick>>;
+
+/// The AUDIT actor (--audit-log; see actors/audit.hpp): appends one JSON
+/// line per tool call, per lifecycle event (it listens to SCHEDULER as
+/// METRICS does, so every session's jobs are audited) and per server start
+/// and stop, and rotates the file by size. Spawned detached: its file I/O
+/// blocks.
+using audit_actor = event_listener::extend<
+  // From ENDPOINT, a tool call it answered: the MCP session, the tool, the
+  // arguments as given (JSON text), the error code (empty: ok; a JSON-RPC
+  // error as its number, e.g. "-32602") and how long it took in ms.
+  caf::reacts_to<atom::audit, std::string, std::string, std::string,
+                 std::string, int64_t>,
+  // From ENDPOINT, `initialize`: the MCP session, client name and version.
+  caf::reacts_to<atom::audit, atom::start, std::string, std::string,
+                 std::string>,
+  // Server shutdown: writes the stop entry and closes the file; answered
+  // after both.
+  caf::replies_to<atom::shutdown>::with<bool>>;
 
 /// The ENDPOINT actor interface: one per MCP connection. Turns lines into
 /// typed requests and replies into lines; the only writer of stdout.

@@ -1,5 +1,6 @@
 #include "actors/endpoint.hpp"
 
+#include "actors/audit_format.hpp"
 #include "actors/logger.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "protocol/render.hpp"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unistd.h>
 
 namespace jobd {
 
@@ -217,6 +219,37 @@ void notify(self_ptr self, const job_event& ev) {
                           level, "jobd", protocol::job_event_json(name, job)));
 }
 
+// Audits a tools/call or initialize line once the session handled it: a
+// dispatched call when its reply comes (audit_call_end), one the session
+// answered itself (unknown tool, invalid arguments) now, with the error
+// code of that answer.
+void audit_request(self_ptr self, audit_format::request_view& req,
+                   const protocol::action& action,
+                   const std::vector<std::string>& replies,
+                   std::chrono::steady_clock::time_point start) {
+  auto& st = self->state;
+  if (req.method == "initialize") {
+    self->send(st.config.audit, atom::audit_v, atom::start_v, st.session_id,
+               std::move(req.client_name), std::move(req.client_version));
+    return;
+  }
+  if (auto call = std::get_if<protocol::dispatch_call>(&action)) {
+    st.audited[call->id]
+      = {std::move(req.tool), std::move(req.arguments), start};
+    return;
+  }
+  // A notification is never answered: not a call the server handled.
+  if (req.id.empty() || replies.empty())
+    return;
+  auto code = audit_format::reply_error_code(replies.front());
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - start)
+              .count();
+  self->send(st.config.audit, atom::audit_v, st.session_id, std::move(req.tool),
+             std::move(req.arguments), std::move(code),
+             static_cast<int64_t>(ms));
+}
+
 // Stops every job, then tells the owner; later lines are ignored.
 void stop(self_ptr self) {
   auto& st = self->state;
@@ -248,6 +281,10 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
   st.config = std::move(config);
   if (st.config.tools)
     st.session = protocol::mcp_session{st.config.tools};
+  st.session_id = !st.config.session_id.empty()
+                    ? st.config.session_id
+                    : "mcp-" + std::to_string(::getpid()) + "-"
+                        + std::to_string(self->id());
   // A client we can no longer write to ends the session as stdin EOF does.
   // The sink calls from its own thread and holds only a weak reference, so
   // it neither runs ENDPOINT code nor keeps it alive; it stops calling once
@@ -268,7 +305,12 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
       if (st.stopping)
         return;
       std::vector<std::string> replies;
+      audit_format::request_view req;
+      auto start = std::chrono::steady_clock::now();
+      bool audited = st.config.audit && audit_format::read_request(line, req);
       auto action = st.session.handle_line(line, replies);
+      if (audited)
+        audit_request(self, req, action, replies, start);
       for (auto& text : replies)
         reply(self, std::move(text));
       if (auto call = std::get_if<protocol::dispatch_call>(&action)) {

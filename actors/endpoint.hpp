@@ -11,6 +11,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <set>
@@ -40,6 +41,11 @@ struct endpoint_config {
   store_actor store;
   /// Serves the schedule tools.
   schedules_actor schedules;
+  /// Where every tool call and `initialize` is audited (--audit-log);
+  /// null: not audited.
+  audit_actor audit;
+  /// This connection's id in the audit log; empty: "mcp-<pid>-<actor id>".
+  std::string session_id;
 };
 
 struct endpoint_state {
@@ -80,6 +86,15 @@ struct endpoint_state {
   bool list_changed = false;
   bool tick_scheduled = false;
   bool stopping = false;
+  /// This connection's id in the audit log.
+  std::string session_id;
+  /// Audited tool calls still being worked on, by request id.
+  struct audited_call {
+    std::string tool;
+    std::string arguments;
+    std::chrono::steady_clock::time_point start;
+  };
+  std::unordered_map<std::string, audited_call> audited;
   static inline const char* name = "endpoint";
 };
 
@@ -98,6 +113,11 @@ void watch(endpoint_ptr self, const std::string& id, const std::string& token,
 
 /// Forgets a call's progress watches: no progress follows its reply.
 void unwatch(endpoint_ptr self, const std::string& id);
+
+/// Audits the end of tool call `id` (if audited): `error_code` empty for a
+/// success, else the tool error's code.
+void audit_call_end(endpoint_ptr self, const std::string& id,
+                    const std::string& error_code);
 
 // -- endpoint.cpp: writing to the client --------------------------------------
 

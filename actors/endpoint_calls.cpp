@@ -18,8 +18,11 @@ using self_ptr = endpoint_ptr;
 namespace {
 
 // True if the reply to `id` should be sent (the call was not cancelled).
-bool settle(self_ptr self, const std::string& id) {
+// Audits its outcome either way (`error_code` empty: ok).
+bool settle(self_ptr self, const std::string& id,
+            const std::string& error_code) {
   auto& st = self->state;
+  audit_call_end(self, id, error_code);
   unwatch(self, id);
   st.in_flight.erase(id);
   return st.cancelled.erase(id) == 0;
@@ -27,7 +30,7 @@ bool settle(self_ptr self, const std::string& id) {
 
 template <class Result> auto on_result(self_ptr self, std::string id) {
   return [self, id](Result& result) {
-    if (settle(self, id))
+    if (settle(self, id, {}))
       reply(self, self->state.session.render_result(
                     id, protocol::tool_result{std::move(result)}));
   };
@@ -35,9 +38,9 @@ template <class Result> auto on_result(self_ptr self, std::string id) {
 
 auto on_error(self_ptr self, std::string id) {
   return [self, id](caf::error& err) {
-    if (settle(self, id))
-      reply(self, self->state.session.render_error(
-                    id, to_tool_error(self->system(), err)));
+    auto failure = to_tool_error(self->system(), err);
+    if (settle(self, id, failure.code))
+      reply(self, self->state.session.render_error(id, failure));
   };
 }
 
@@ -147,7 +150,7 @@ struct call_visitor {
           job_spec spec;
           tool_error err;
           if (!protocol::instantiate(catalog(self), tpl, call, spec, err)) {
-            if (settle(self, id))
+            if (settle(self, id, err.code))
               reply(self, self->state.session.render_error(id, err));
             return;
           }
@@ -282,6 +285,21 @@ struct call_visitor {
 void dispatch_call(self_ptr self, protocol::dispatch_call& call) {
   self->state.in_flight.insert(call.id);
   std::visit(call_visitor{self, call.id, call.progress_token}, call.request);
+}
+
+void audit_call_end(self_ptr self, const std::string& id,
+                    const std::string& error_code) {
+  auto& st = self->state;
+  auto i = st.audited.find(id);
+  if (i == st.audited.end())
+    return;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - i->second.start)
+              .count();
+  self->send(st.config.audit, atom::audit_v, st.session_id,
+             std::move(i->second.tool), std::move(i->second.arguments),
+             error_code, static_cast<int64_t>(ms));
+  st.audited.erase(i);
 }
 
 void watch(self_ptr self, const std::string& id, const std::string& token,

@@ -1,6 +1,7 @@
 // jobd: wiring, signals and exit codes. Everything else lives in actors/
 // and protocol/.
 #include "actors/actors.hpp"
+#include "actors/audit.hpp"
 #include "actors/endpoint.hpp"
 #include "actors/job_factory.hpp"
 #include "actors/kinds/process/process_job.hpp"
@@ -146,6 +147,17 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     log::error(std::string{"cannot build the tool schemas: "} + e.what());
     return 2;
   }
+  // The audit log opens before anything runs: one that cannot be opened (a
+  // symlink, no permission) stops jobd instead of leaving it unaudited.
+  std::shared_ptr<audit_log> audit_file;
+  if (!cfg.audit_log.empty()) {
+    audit_file = std::make_shared<audit_log>(audit_options{
+      cfg.audit_log, cfg.audit_log_max_bytes, cfg.audit_log_keep});
+    if (std::string why; !audit_file->open(why)) {
+      log::error("cannot start: " + why);
+      return 2;
+    }
+  }
   std::string degraded;
   requeue_list requeue;
   uint64_t first_serial = 0;
@@ -182,6 +194,12 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     sched_cfg.serial_end = first_serial + serial_block;
     sched_cfg.serial_block = serial_block;
     auto sched = sys.spawn(scheduler, sched_cfg, factory_ptr{factory});
+    // Subscribed before anything is queued, so it sees every job.
+    audit_actor auditor;
+    if (audit_file) {
+      auditor = sys.spawn<caf::detached>(audit, audit_file);
+      caf::anon_send(sched, atom::subscribe_v, event_listener{auditor});
+    }
     if (!requeue.jobs.empty())
       caf::anon_send(sched, std::move(requeue));
     caf::anon_send(sched, atom::subscribe_v, event_listener{stats});
@@ -218,6 +236,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     ec.input = gate;
     ec.store = kept;
     ec.schedules = timetable;
+    ec.audit = auditor;
     // Wakes the main thread at once (SIGUSR1 is blocked and waited for).
     ec.on_stopped = [&stopped] {
       stopped = true;
@@ -274,6 +293,16 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
                  });
     }
     caf::anon_send_exit(kept, caf::exit_reason::user_shutdown);
+    // Behind every event of the jobs stopped above: the stop entry.
+    if (auditor) {
+      caf::scoped_actor self{sys};
+      self->request(auditor, std::chrono::seconds(5), atom::shutdown_v)
+        .receive([](bool) {},
+                 [](caf::error& err) {
+                   log::warning("audit: no stop entry: " + caf::to_string(err));
+                 });
+      caf::anon_send_exit(auditor, caf::exit_reason::user_shutdown);
+    }
   }
   // Every actor is gone: write what the client did not read yet (bounded).
   out->close();
