@@ -13,7 +13,7 @@ using namespace jobd::test;
 
 namespace {
 
-constexpr int64_t pgid = 5150;
+constexpr int64_t attempt_pgid = 5150;
 
 retry_policy policy(int32_t max_attempts, int64_t backoff, double factor,
                     int64_t cap, bool jitter = false) {
@@ -62,9 +62,9 @@ protected:
   /// Plays launch `n`'s spawn.
   void spawned(size_t n) {
     ASSERT_GT(launcher->launches.size(), n);
-    launcher->alive.insert(pgid + static_cast<int64_t>(n));
+    launcher->alive.insert(attempt_pgid + static_cast<int64_t>(n));
     self->send(launcher->launches[n].job, atom::spawned_v,
-               pgid + static_cast<int64_t>(n), std::string{"cgroup"});
+               attempt_pgid + static_cast<int64_t>(n), std::string{"cgroup"});
     drain();
   }
 

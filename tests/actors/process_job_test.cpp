@@ -13,7 +13,7 @@ using namespace jobd::test;
 
 namespace {
 
-constexpr int64_t pgid = 4242;
+constexpr int64_t leader_pgid = 4242;
 
 int32_t killed_by(int sig) {
   return sig; // a raw wait status for "terminated by sig"
@@ -37,8 +37,8 @@ protected:
     if (!r)
       throw dsl_failure{"submit failed: " + sys.render(r.error())};
     EXPECT_EQ(launcher->launches.size(), 1u);
-    launcher->alive.insert(pgid);
-    self->send(job(), atom::spawned_v, pgid, std::string{"pgroup"});
+    launcher->alive.insert(leader_pgid);
+    self->send(job(), atom::spawned_v, leader_pgid, std::string{"pgroup"});
     drain();
     return r->job_id;
   }
@@ -50,7 +50,7 @@ protected:
   /// Plays the end of the tree: both pipes closed, then the leader's
   /// status (the launcher sends `exited` once nothing of the tree is left).
   void child_ends(int32_t status) {
-    launcher->alive.erase(pgid);
+    launcher->alive.erase(leader_pgid);
     self->send(job(), atom::eof_v, stream_kind::out);
     self->send(job(), atom::eof_v, stream_kind::err);
     self->send(job(), atom::exited_v, status);
@@ -60,7 +60,7 @@ protected:
   std::vector<int> signals_sent() {
     std::vector<int> result;
     for (auto& [group, sig] : launcher->signals) {
-      EXPECT_EQ(group, pgid);
+      EXPECT_EQ(group, leader_pgid);
       result.push_back(sig);
     }
     return result;
@@ -163,7 +163,7 @@ TEST_F(process_job_test, job_is_running_until_both_pipes_closed) {
   EXPECT_EQ(status(id).status, job_status::running);
   self->send(job(), atom::data_v, stream_kind::err, std::string{"late\n"});
   self->send(job(), atom::eof_v, stream_kind::err);
-  launcher->alive.erase(pgid);
+  launcher->alive.erase(leader_pgid);
   drain();
   auto info = status(id);
   EXPECT_EQ(info.status, job_status::completed);

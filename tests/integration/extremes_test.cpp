@@ -15,7 +15,7 @@ using namespace jobd_it;
 
 namespace {
 
-const std::string max_int = "9007199254740991"; // 2^53 - 1
+const std::string max_json_int = "9007199254740991"; // 2^53 - 1
 
 // Ignores SIGTERM (so does its sleep, which inherits the disposition), then
 // ends by itself after 2 s and says so: only a SIGKILL stops it earlier.
@@ -34,7 +34,7 @@ std::string job_args(const std::string& job_id, const std::string& rest = "") {
 
 TEST(Extremes, HugeTimeoutDoesNotTimeOut) {
   jobd_process j;
-  for (auto timeout : {std::string("12345678901234"), max_int}) {
+  for (auto timeout : {std::string("12345678901234"), max_json_int}) {
     SCOPED_TRACE(timeout);
     auto id = j.submit("sleep", R"(["1"])", R"({"timeout":)" + timeout + "}");
     ASSERT_FALSE(id.empty());
@@ -47,7 +47,7 @@ TEST(Extremes, HugeTimeoutDoesNotTimeOut) {
 }
 
 TEST(Extremes, HugeDefaultTimeoutDoesNotTimeOut) {
-  jobd_process j(std::vector<std::string>{"--job-timeout-ms", max_int});
+  jobd_process j(std::vector<std::string>{"--job-timeout-ms", max_json_int});
   auto id = j.submit("sleep", R"(["0.5"])");
   auto r = j.wait_terminal(id, 5000);
   ASSERT_TRUE(r.ok()) << r.dump();
@@ -57,7 +57,7 @@ TEST(Extremes, HugeDefaultTimeoutDoesNotTimeOut) {
 TEST(Extremes, HugeKillGraceDoesNotKillAtOnce) {
   jobd_process j;
   auto id = j.submit("sh", "[\"-c\"," + q(term_proof) + "]",
-                     R"({"killGraceMs":)" + max_int + "}");
+                     R"({"killGraceMs":)" + max_json_int + "}");
   ASSERT_FALSE(id.empty());
   j.wait_running(id);
   sleep_ms(100); // let sh install its trap
@@ -80,7 +80,7 @@ TEST(Extremes, HugeGraceOnCancelDoesNotKillAtOnce) {
   auto t0 = now_ms();
   auto c
     = j.tool("console_cancel_job",
-             job_args(id, R"(,"options":{"graceMs":)" + max_int + "}"), 10000);
+             job_args(id, R"(,"options":{"graceMs":)" + max_json_int + "}"), 10000);
   ASSERT_TRUE(c.ok()) << c.dump();
   EXPECT_GE(now_ms() - t0, 1500);
   EXPECT_EQ(j.output_text(id, "stdout"), "survived\n");
@@ -89,7 +89,7 @@ TEST(Extremes, HugeGraceOnCancelDoesNotKillAtOnce) {
 TEST(Extremes, HugeKillGraceOnTimeoutWaitsForTheJob) {
   jobd_process j;
   auto id = j.submit("sh", "[\"-c\"," + q(term_proof) + "]",
-                     R"({"timeout":300,"killGraceMs":)" + max_int + "}");
+                     R"({"timeout":300,"killGraceMs":)" + max_json_int + "}");
   auto r = j.wait_terminal(id, 10000);
   ASSERT_TRUE(r.ok()) << r.dump();
   EXPECT_EQ(str(*r, "job.status"), "failed") << r.dump();
@@ -103,7 +103,7 @@ TEST(Extremes, CleanupWithHugeMaxAgeKeepsJustFinishedJobs) {
   auto id = j.submit("true", "[]");
   j.wait_terminal(id);
   auto r = j.tool("console_cleanup_jobs",
-                  R"({"options":{"maxAge":)" + max_int + "}}");
+                  R"({"options":{"maxAge":)" + max_json_int + "}}");
   ASSERT_TRUE(r.ok()) << r.dump();
   EXPECT_EQ(num(*r, "cleaned"), 0) << r.dump();
   EXPECT_EQ(num(*r, "remaining"), 1) << r.dump();
@@ -130,7 +130,7 @@ TEST(Extremes, HugeRetentionWithFrequentSweepsKeepsFinishedJobs) {
 }
 
 TEST(Extremes, HugeCleanupIntervalDoesNotSpin) {
-  jobd_process j(std::vector<std::string>{"--cleanup-interval-ms", max_int});
+  jobd_process j(std::vector<std::string>{"--cleanup-interval-ms", max_json_int});
   ASSERT_TRUE(j.call("ping"));
   auto before = cpu_seconds(j.pid());
   sleep_ms(2000);
@@ -141,8 +141,8 @@ TEST(Extremes, HugeCleanupIntervalDoesNotSpin) {
 }
 
 TEST(Extremes, HugeRetentionAndIntervalFromFlagsServe) {
-  jobd_process j(std::vector<std::string>{"--retention-ms", max_int,
-                                          "--cleanup-interval-ms", max_int});
+  jobd_process j(std::vector<std::string>{"--retention-ms", max_json_int,
+                                          "--cleanup-interval-ms", max_json_int});
   auto id = j.submit("true", "[]");
   auto r = j.wait_terminal(id);
   EXPECT_EQ(str(*r, "job.status"), "completed");
@@ -157,7 +157,7 @@ TEST(Extremes, WaitWithZeroAndMaximalTimeout) {
   ASSERT_TRUE(w.ok()) << w.dump();
   EXPECT_EQ(str(*w, "reason"), "timeout") << w.dump();
   EXPECT_LT(now_ms() - t0, 400) << "timeoutMs 0 must not wait";
-  w = j.tool("console_wait_job", job_args(id, R"(,"timeoutMs":)" + max_int),
+  w = j.tool("console_wait_job", job_args(id, R"(,"timeoutMs":)" + max_json_int),
              10000);
   ASSERT_TRUE(w.ok()) << w.dump();
   EXPECT_EQ(str(*w, "reason"), "exit") << w.dump();
@@ -165,10 +165,10 @@ TEST(Extremes, WaitWithZeroAndMaximalTimeout) {
 }
 
 TEST(Extremes, WaitWithMaximalTimeoutAndMaximalCap) {
-  jobd_process j(std::vector<std::string>{"--max-wait-ms", max_int});
+  jobd_process j(std::vector<std::string>{"--max-wait-ms", max_json_int});
   auto id = j.submit("sleep", R"(["0.3"])");
   auto w = j.tool("console_wait_job",
-                  job_args(id, R"(,"timeoutMs":)" + max_int), 10000);
+                  job_args(id, R"(,"timeoutMs":)" + max_json_int), 10000);
   ASSERT_TRUE(w.ok()) << w.dump();
   EXPECT_EQ(str(*w, "reason"), "exit") << w.dump();
   // until output on a job that prints nothing more, cut short by cancel.
@@ -176,7 +176,7 @@ TEST(Extremes, WaitWithMaximalTimeoutAndMaximalCap) {
   j.wait_running(quiet);
   auto waiting = j.send_tool(
     "console_wait_job",
-    job_args(quiet, R"(,"until":"output","timeoutMs":)" + max_int));
+    job_args(quiet, R"(,"until":"output","timeoutMs":)" + max_json_int));
   sleep_ms(300);
   auto c = j.tool("console_cancel_job", job_args(quiet));
   EXPECT_TRUE(c.ok()) << c.dump();
@@ -190,9 +190,9 @@ TEST(Extremes, OutputQueriesAtTheirMaximum) {
   auto id = j.submit_sh("printf 'one\\ntwo\\nthree\\n'");
   j.wait_terminal(id);
   auto all = j.tool("console_get_job_output",
-                    job_args(id, R"(,"options":{"limit":)" + max_int
-                                   + R"(,"maxBytes":)" + max_int + R"(,"tail":)"
-                                   + max_int + "}"));
+                    job_args(id, R"(,"options":{"limit":)" + max_json_int
+                                   + R"(,"maxBytes":)" + max_json_int + R"(,"tail":)"
+                                   + max_json_int + "}"));
   ASSERT_TRUE(all.ok()) << all.dump();
   std::string text;
   for (auto& c : (*all)["output"].GetArray())
@@ -203,16 +203,16 @@ TEST(Extremes, OutputQueriesAtTheirMaximum) {
   EXPECT_TRUE(boolean(*all, "complete"));
   auto latest = j.tool(
     "console_get_job_output",
-    job_args(id, R"(,"options":{"latest":true,"limit":)" + max_int + "}"));
+    job_args(id, R"(,"options":{"latest":true,"limit":)" + max_json_int + "}"));
   ASSERT_TRUE(latest.ok()) << latest.dump();
   EXPECT_GE((*latest)["output"].Size(), 1u);
   auto beyond = j.tool("console_get_job_output",
-                       job_args(id, R"(,"options":{"since":)" + max_int + "}"));
+                       job_args(id, R"(,"options":{"since":)" + max_json_int + "}"));
   ASSERT_TRUE(beyond.ok()) << beyond.dump();
   EXPECT_EQ((*beyond)["output"].Size(), 0u);
-  EXPECT_EQ(num(*beyond, "nextSince"), std::stoll(max_int));
+  EXPECT_EQ(num(*beyond, "nextSince"), std::stoll(max_json_int));
   EXPECT_EQ(num(*beyond, "droppedChunks"), 0) << beyond.dump();
-  auto w = j.tool("console_wait_job", job_args(id, R"(,"since":)" + max_int));
+  auto w = j.tool("console_wait_job", job_args(id, R"(,"since":)" + max_json_int));
   ASSERT_TRUE(w.ok()) << w.dump();
   EXPECT_EQ(str(*w, "reason"), "exit");
   EXPECT_EQ((*w)["output"].Size(), 0u);
@@ -232,7 +232,7 @@ TEST(Extremes, ListAndCleanupAtTheirMaximum) {
   auto refused = j.tool("console_list_jobs", R"({"options":{"limit":1001}})");
   EXPECT_EQ(refused.code(), "INVALID_ARGUMENTS") << refused.dump();
   auto keep = j.tool("console_cleanup_jobs",
-                     R"({"options":{"keepCount":)" + max_int + "}}");
+                     R"({"options":{"keepCount":)" + max_json_int + "}}");
   ASSERT_TRUE(keep.ok()) << keep.dump();
   EXPECT_EQ(num(*keep, "cleaned"), 0);
   EXPECT_EQ(num(*keep, "remaining"), 3);

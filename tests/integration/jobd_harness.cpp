@@ -330,6 +330,19 @@ std::vector<proc_info> procs_in_group(pid_t pgid) {
   return result;
 }
 
+bool wait_group_size(pid_t pgid, size_t n, int timeout_ms) {
+  auto deadline = now_ms() + timeout_ms;
+  while (now_ms() < deadline) {
+    size_t live = 0;
+    for (auto& p : procs_in_group(pgid))
+      live += p.state != 'Z';
+    if (live >= n)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 bool wait_group_gone(pid_t pgid, int timeout_ms) {
   auto deadline = now_ms() + timeout_ms;
   for (;;) {

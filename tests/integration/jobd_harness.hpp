@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,6 +73,9 @@ std::vector<proc_info> list_procs();
 /// Processes whose process group is `pgid`, zombies of this test process
 /// excluded (they are reaped first).
 std::vector<proc_info> procs_in_group(pid_t pgid);
+/// Waits until at least `n` live (not zombie) processes are in the group;
+/// false on timeout.
+bool wait_group_size(pid_t pgid, size_t n, int timeout_ms);
 /// Waits until no process of the group is left; false on timeout.
 bool wait_group_gone(pid_t pgid, int timeout_ms);
 /// Does the pid exist and is it not a zombie?
@@ -81,6 +85,11 @@ long vm_rss_kib(pid_t pid);
 /// utime + stime of a process in seconds; -1 if unknown.
 double cpu_seconds(pid_t pid);
 std::string describe(const std::vector<proc_info>& procs);
+
+/// Command-line arguments from literals.
+inline std::vector<std::string> args(std::initializer_list<const char*> list) {
+  return std::vector<std::string>(list.begin(), list.end());
+}
 
 /// Milliseconds since an arbitrary steady epoch.
 int64_t now_ms();

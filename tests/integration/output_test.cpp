@@ -10,10 +10,6 @@ using namespace jobd_it;
 
 namespace {
 
-std::vector<std::string> args(std::initializer_list<const char*> list) {
-  return std::vector<std::string>(list.begin(), list.end());
-}
-
 struct chunk {
   int64_t seq;
   std::string type;

@@ -13,10 +13,6 @@ using namespace jobd_it;
 
 namespace {
 
-std::vector<std::string> args(std::initializer_list<const char*> list) {
-  return std::vector<std::string>(list.begin(), list.end());
-}
-
 struct interval {
   int64_t start, end;
 };
@@ -62,18 +58,6 @@ std::vector<std::string> list_ids(const tool_result& r) {
 }
 
 /// Waits until the job's process group has at least `n` live processes.
-bool wait_group_size(pid_t pgid, size_t n, int timeout_ms) {
-  auto deadline = now_ms() + timeout_ms;
-  while (now_ms() < deadline) {
-    size_t live = 0;
-    for (auto& p : procs_in_group(pgid))
-      live += p.state != 'Z';
-    if (live >= n)
-      return true;
-    sleep_ms(10);
-  }
-  return false;
-}
 
 } // namespace
 

@@ -2,6 +2,7 @@
 // attacks (a fork bomb, a memory hog, a disk filler, a CPU spinner, a write
 // outside the allowed directories), each also with the control off.
 #include "jobd_harness.hpp"
+#include "security_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,27 +15,12 @@
 #include <unistd.h>
 
 using namespace jobd_it;
+using jobd_it::security::work_dir;
 
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A directory below the test's working directory (not a temporary
-/// directory, which a sandboxed job may always write).
-struct work_dir {
-  std::string path;
-  explicit work_dir(const char* name) {
-    auto tmpl = (fs::current_path() / (std::string{name} + "-XXXXXX")).string();
-    path = fs::canonical(::mkdtemp(tmpl.data())).string();
-  }
-  ~work_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const {
-    return path + "/" + name;
-  }
-};
 
 tool_result run_sh(jobd_process& j, const std::string& script,
                    const std::string& options) {

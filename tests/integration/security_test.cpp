@@ -2,6 +2,7 @@
 // against the real binary, and each attack once with the control off, so
 // that a test shows the control (not the machine) stops it.
 #include "jobd_harness.hpp"
+#include "security_util.hpp"
 #include "workflow_util.hpp"
 
 #include <gtest/gtest.h>
@@ -14,28 +15,12 @@
 #include <unistd.h>
 
 using namespace jobd_it;
+using jobd_it::security::work_dir;
 
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A directory below the test's working directory: not one of the
-/// temporary directories, which a sandboxed job may always write.
-struct work_dir {
-  std::string path;
-  explicit work_dir(const char* name) {
-    auto tmpl = (fs::current_path() / (std::string{name} + "-XXXXXX")).string();
-    path = ::mkdtemp(tmpl.data());
-    path = fs::canonical(path).string();
-  }
-  ~work_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const {
-    return path + "/" + name;
-  }
-};
 
 std::string opts_in(const std::string& dir, const std::string& more = "") {
   return "{\"workingDirectory\":" + q(dir) + more + "}";

@@ -41,16 +41,6 @@ void trigger(jobd_process& j, how h) {
   }
 }
 
-bool wait_group_size(pid_t pgid, size_t n, int timeout_ms) {
-  auto deadline = now_ms() + timeout_ms;
-  while (now_ms() < deadline) {
-    if (procs_in_group(pgid).size() >= n)
-      return true;
-    sleep_ms(10);
-  }
-  return false;
-}
-
 void expect_clean_exit(jobd_process& j, how h, int64_t t0) {
   auto st = j.wait_exit(2500);
   auto elapsed = now_ms() - t0;

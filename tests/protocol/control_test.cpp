@@ -18,7 +18,6 @@ namespace {
 
 constexpr timestamp_ms t0 = 1795861800000; // 2026-11-28T10:30:00.000Z
 
-const std::string t_exec = "console_execute_async";
 const std::string t_wait = "console_wait_job";
 const std::string t_input = "console_send_input";
 const std::string t_signal = "console_signal_job";

@@ -21,7 +21,7 @@ int64_t utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0) {
   return duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
-cron_expr parse(const std::string& text) {
+cron_expr cron_of(const std::string& text) {
   cron_expr e;
   std::string err;
   EXPECT_TRUE(parse_cron(text, e, err)) << text << ": " << err;
@@ -44,7 +44,7 @@ cron_zone zone(const std::string& name) {
 
 std::vector<int64_t> firings(const std::string& expr, const std::string& tz,
                              int64_t after, size_t n) {
-  return next_n(parse(expr), zone(tz), after, n);
+  return next_n(cron_of(expr), zone(tz), after, n);
 }
 
 constexpr int64_t minute = 60000;
@@ -56,7 +56,7 @@ constexpr int64_t hour = 60 * minute;
 // --------------------------------------------------------------------
 
 TEST(cron, every_field_accepts_its_bounds_and_refuses_one_past) {
-  auto e = parse("0,59 0,23 1,31 1,12 0,6");
+  auto e = cron_of("0,59 0,23 1,31 1,12 0,6");
   EXPECT_TRUE(e.minutes[0] && e.minutes[59]);
   EXPECT_EQ(e.minutes.count(), 2u);
   EXPECT_TRUE(e.hours[0] && e.hours[23]);
@@ -76,19 +76,19 @@ TEST(cron, every_field_accepts_its_bounds_and_refuses_one_past) {
 }
 
 TEST(cron, seven_and_zero_are_both_sunday) {
-  EXPECT_EQ(parse("0 0 * * 7").days_of_week, parse("0 0 * * 0").days_of_week);
-  EXPECT_EQ(parse("0 0 * * 5-7").days_of_week.to_string(), "1100001");
+  EXPECT_EQ(cron_of("0 0 * * 7").days_of_week, cron_of("0 0 * * 0").days_of_week);
+  EXPECT_EQ(cron_of("0 0 * * 5-7").days_of_week.to_string(), "1100001");
   // 2024-06-02 was a Sunday.
   EXPECT_EQ(firings("0 0 * * 7", "UTC", utc(2024, 5, 30), 1)[0],
             utc(2024, 6, 2));
 }
 
 TEST(cron, names_in_any_case_where_numbers_may_stand) {
-  EXPECT_EQ(parse("0 0 * JAN-MAR,dec *").months.to_string(),
-            parse("0 0 * 1-3,12 *").months.to_string());
-  EXPECT_EQ(parse("0 0 * * Mon-fri").days_of_week.to_string(), "0111110");
-  EXPECT_EQ(parse("0 0 * * SUN,sat").days_of_week.to_string(), "1000001");
-  EXPECT_EQ(parse("0 0 * feb-feb/1 *").months.count(), 1u);
+  EXPECT_EQ(cron_of("0 0 * JAN-MAR,dec *").months.to_string(),
+            cron_of("0 0 * 1-3,12 *").months.to_string());
+  EXPECT_EQ(cron_of("0 0 * * Mon-fri").days_of_week.to_string(), "0111110");
+  EXPECT_EQ(cron_of("0 0 * * SUN,sat").days_of_week.to_string(), "1000001");
+  EXPECT_EQ(cron_of("0 0 * feb-feb/1 *").months.count(), 1u);
   EXPECT_EQ(error_of("0 0 * JANUARY *"),
             "cron: month value 'JANUARY' is not a number or a name");
   EXPECT_EQ(error_of("MON 0 * * *"),
@@ -100,7 +100,7 @@ TEST(cron, names_in_any_case_where_numbers_may_stand) {
 }
 
 TEST(cron, steps_ranges_and_lists) {
-  auto e = parse("*/15 1-23/5 */10 2-12/3 */2");
+  auto e = cron_of("*/15 1-23/5 */10 2-12/3 */2");
   EXPECT_EQ(e.minutes.count(), 4u);
   EXPECT_TRUE(e.minutes[0] && e.minutes[15] && e.minutes[30] && e.minutes[45]);
   std::bitset<24> h;
@@ -116,9 +116,9 @@ TEST(cron, steps_ranges_and_lists) {
     m.set(i);
   EXPECT_EQ(e.months, m);
   EXPECT_EQ(e.days_of_week.to_string(), "1010101");
-  EXPECT_EQ(parse("1,2,3,10-12,59 * * * *").minutes.count(), 7u);
-  EXPECT_EQ(parse("*/60 * * * *").minutes.count(), 1u);
-  EXPECT_EQ(parse("0 0 * * */7").days_of_week.to_string(), "0000001");
+  EXPECT_EQ(cron_of("1,2,3,10-12,59 * * * *").minutes.count(), 7u);
+  EXPECT_EQ(cron_of("*/60 * * * *").minutes.count(), 1u);
+  EXPECT_EQ(cron_of("0 0 * * */7").days_of_week.to_string(), "0000001");
   EXPECT_EQ(error_of("*/61 * * * *"), "cron: minute step 61 out of range 1-60");
   EXPECT_EQ(error_of("1-59/0 * * * *"),
             "cron: minute step 0 out of range 1-60");
@@ -140,7 +140,7 @@ TEST(cron, steps_ranges_and_lists) {
 }
 
 TEST(cron, field_count_whitespace_and_characters) {
-  EXPECT_EQ(parse("  0\t0  *  * *  ").minutes.count(), 1u);
+  EXPECT_EQ(cron_of("  0\t0  *  * *  ").minutes.count(), 1u);
   EXPECT_EQ(error_of("* * * *"),
             "cron: expected 5 fields (minute hour day-of-month month "
             "day-of-week), got 4");
@@ -158,8 +158,8 @@ TEST(cron, field_count_whitespace_and_characters) {
 
 TEST(cron, shorthands) {
   auto same = [](const std::string& a, const std::string& b) {
-    auto x = parse(a);
-    auto y = parse(b);
+    auto x = cron_of(a);
+    auto y = cron_of(b);
     EXPECT_EQ(x.minutes, y.minutes) << a;
     EXPECT_EQ(x.hours, y.hours) << a;
     EXPECT_EQ(x.days_of_month, y.days_of_month) << a;
@@ -175,8 +175,8 @@ TEST(cron, shorthands) {
   same("@midnight", "0 0 * * *");
   same("@hourly", "0 * * * *");
   same("@DAILY", "0 0 * * *");
-  EXPECT_TRUE(parse("@hourly").wildcard);
-  EXPECT_FALSE(parse("@daily").wildcard);
+  EXPECT_TRUE(cron_of("@hourly").wildcard);
+  EXPECT_FALSE(cron_of("@daily").wildcard);
   EXPECT_EQ(error_of("@reboot"),
             "cron: @reboot is not supported (a schedule needs times)");
   EXPECT_EQ(error_of("@every 5m"),
@@ -234,7 +234,7 @@ TEST(cron, expressions_that_never_fire_are_refused) {
   EXPECT_FALSE(error_of("0 0 31 4,6,9,11 *").empty());
   EXPECT_FALSE(error_of("0 0 31 2 *").empty());
   // Rare but real: February 29th, a date on a weekday (11-12 years apart).
-  parse("0 0 29 2 *");
+  cron_of("0 0 29 2 *");
   auto feb1_monday = firings("0 0 */31 2 1", "UTC", utc(2090, 1, 1), 3);
   ASSERT_EQ(feb1_monday.size(), 3u);
   for (auto t : feb1_monday) {
@@ -248,7 +248,7 @@ TEST(cron, expressions_that_never_fire_are_refused) {
 }
 
 TEST(cron, next_is_strictly_after_and_in_order) {
-  auto e = parse("*/5 * * * *");
+  auto e = cron_of("*/5 * * * *");
   auto z = zone("UTC");
   EXPECT_EQ(*next_after(e, z, utc(2024, 1, 1)), utc(2024, 1, 1, 0, 5));
   EXPECT_EQ(*next_after(e, z, utc(2024, 1, 1) - 1), utc(2024, 1, 1));
@@ -259,7 +259,7 @@ TEST(cron, next_is_strictly_after_and_in_order) {
     EXPECT_EQ(five[i],
               utc(2024, 1, 1) + static_cast<int64_t>(i + 1) * 5 * minute);
   // Before 1970 works too.
-  EXPECT_EQ(*next_after(parse("@yearly"), z, utc(1960, 6, 1)), utc(1961, 1, 1));
+  EXPECT_EQ(*next_after(cron_of("@yearly"), z, utc(1960, 6, 1)), utc(1961, 1, 1));
 }
 
 TEST(cron, far_instants) {
@@ -267,10 +267,10 @@ TEST(cron, far_instants) {
             (std::vector<int64_t>{utc(2100, 1, 1), utc(2101, 1, 1)}));
   EXPECT_EQ(firings("0 0 1 1 *", "UTC", utc(9998, 6, 1), 5),
             (std::vector<int64_t>{utc(9999, 1, 1)}));
-  EXPECT_FALSE(next_after(parse("* * * * *"), zone("UTC"), cron_max_ms));
-  EXPECT_FALSE(next_after(parse("* * * * *"), zone("UTC"), INT64_MAX));
+  EXPECT_FALSE(next_after(cron_of("* * * * *"), zone("UTC"), cron_max_ms));
+  EXPECT_FALSE(next_after(cron_of("* * * * *"), zone("UTC"), INT64_MAX));
   // Before year 1 the search starts at year 1.
-  EXPECT_EQ(*next_after(parse("* * * * *"), zone("UTC"), INT64_MIN),
+  EXPECT_EQ(*next_after(cron_of("* * * * *"), zone("UTC"), INT64_MIN),
             cron_min_ms + minute);
 }
 
@@ -396,7 +396,7 @@ TEST(cron, daylight_saving_continues_past_2037) {
 // ------------------------------------------------------------------
 
 TEST(cron, count_firings_counts_and_caps) {
-  auto e = parse("0 * * * *");
+  auto e = cron_of("0 * * * *");
   auto z = zone("UTC");
   auto c = count_firings(e, z, utc(2024, 1, 1), utc(2024, 1, 2), 1000);
   EXPECT_EQ(c.count, 24u);
@@ -405,7 +405,7 @@ TEST(cron, count_firings_counts_and_caps) {
   c = count_firings(e, z, utc(2024, 1, 1), utc(2024, 1, 1, 0, 59), 1000);
   EXPECT_EQ(c.count, 0u);
   // A year of minutes, capped: still the right latest firing, quickly.
-  auto every = parse("* * * * *");
+  auto every = cron_of("* * * * *");
   auto t0 = std::chrono::steady_clock::now();
   c = count_firings(every, z, utc(2023, 1, 1), utc(2024, 1, 1, 12, 34), 10000);
   auto took = std::chrono::steady_clock::now() - t0;
@@ -431,7 +431,7 @@ TEST(cron, hostile_expressions_are_refused_quickly) {
   std::string list = "0";
   while (list.size() < 240)
     list += ",0";
-  parse(list + " * * * *");
+  cron_of(list + " * * * *");
   auto nines = std::string(30, '9');
   EXPECT_EQ(error_of("*/" + nines + " * * * *"),
             "cron: minute step 99999999999999999999... out of range 1-60");
@@ -441,7 +441,7 @@ TEST(cron, hostile_expressions_are_refused_quickly) {
             "cron: day-of-month step 00000000000000000000... out of range "
             "1-31");
   // Leading zeros are only zeros.
-  EXPECT_TRUE(parse("0000000000059 * * * *").minutes[59]);
+  EXPECT_TRUE(cron_of("0000000000059 * * * *").minutes[59]);
   EXPECT_EQ(error_of("1-59/0 * * * *"),
             "cron: minute step 0 out of range 1-60");
   EXPECT_EQ(error_of("0 0 31 2 *"), "cron: '0 0 31 2 *' never fires (no date "

@@ -16,7 +16,6 @@ using namespace jobd::protocol::testing;
 
 namespace {
 
-const std::string t_exec = "console_execute_async";
 
 struct limit_case {
   const char* name;

@@ -13,7 +13,6 @@ using namespace jobd::protocol::testing;
 
 namespace {
 
-const std::string t_exec = "console_execute_async";
 
 constexpr const char* fake_kind = R"({"type": "object",
   "additionalProperties": false, "required": ["steps"],

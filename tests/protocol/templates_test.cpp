@@ -12,15 +12,6 @@ using namespace jobd::protocol::testing;
 
 namespace {
 
-std::string refused_field(const std::string& tool, const std::string& args,
-                          std::string* message = nullptr) {
-  std::string field;
-  auto text = rejected(tool, args, &field);
-  if (message != nullptr)
-    *message = text;
-  return field;
-}
-
 job_template saved(const std::string& args) {
   return std::get<job_template>(dispatched("console_save_template", args));
 }

@@ -109,4 +109,18 @@ inline std::string rejected(const std::string& name, const std::string& args,
   return rejected(s, name, args, field);
 }
 
+/// The tool most tests call.
+inline const std::string t_exec = "console_execute_async";
+
+/// The field named by the refusal of `args` for `tool` (and its message).
+inline std::string refused_field(const std::string& tool,
+                                 const std::string& args,
+                                 std::string* message = nullptr) {
+  std::string field;
+  auto text = rejected(tool, args, &field);
+  if (message != nullptr)
+    *message = text;
+  return field;
+}
+
 } // namespace jobd::protocol::testing

@@ -13,7 +13,6 @@ using namespace jobd::protocol::testing;
 
 namespace {
 
-const std::string t_exec = "console_execute_async";
 const std::string t_status = "console_get_job_status";
 const std::string t_output = "console_get_job_output";
 const std::string t_cancel = "console_cancel_job";

@@ -20,15 +20,6 @@ job_spec exec_with(const std::string& options) {
     dispatched(exec, R"({"command":"x","options":)" + options + "}"));
 }
 
-std::string refused_field(const std::string& tool, const std::string& args,
-                          std::string* message = nullptr) {
-  std::string field;
-  auto text = rejected(tool, args, &field);
-  if (message != nullptr)
-    *message = text;
-  return field;
-}
-
 std::string exec_refused(const std::string& options,
                          std::string* message = nullptr) {
   return refused_field(exec, R"({"command":"x","options":)" + options + "}",

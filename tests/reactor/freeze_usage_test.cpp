@@ -11,26 +11,6 @@
 namespace jobd::test {
 namespace {
 
-/// utime + stime of `pid` in clock ticks (-1 if unreadable).
-long cpu_ticks(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string text;
-  if (!in || !std::getline(in, text))
-    return -1;
-  auto close = text.rfind(')');
-  if (close == std::string::npos)
-    return -1;
-  std::istringstream rest{text.substr(close + 2)};
-  std::string field;
-  // Fields 3..13 come before utime (14) and stime (15).
-  for (int i = 3; i <= 13; ++i)
-    rest >> field;
-  long utime = 0;
-  long stime = 0;
-  rest >> utime >> stime;
-  return rest ? utime + stime : -1;
-}
-
 const char* busy_loop = "while :; do :; done";
 
 class freezing : public both_modes {};

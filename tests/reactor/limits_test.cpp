@@ -94,25 +94,6 @@ long file_size(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<long>(st.st_size) : -1;
 }
 
-/// utime + stime of `pid` in clock ticks (-1 if unreadable).
-long cpu_ticks(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string text;
-  if (!in || !std::getline(in, text))
-    return -1;
-  auto close = text.rfind(')');
-  if (close == std::string::npos)
-    return -1;
-  std::istringstream rest{text.substr(close + 2)};
-  std::string field;
-  for (int i = 3; i <= 13; ++i)
-    rest >> field;
-  long utime = 0;
-  long stime = 0;
-  rest >> utime >> stime;
-  return rest ? utime + stime : -1;
-}
-
 /// A fresh directory, removed with what a test wrote into it.
 struct temp_dir {
   std::string path;

@@ -275,4 +275,22 @@ std::string mode_name(const ::testing::TestParamInfo<tree_tracking>& info) {
   return info.param == tree_tracking::pgroup ? "pgroup" : "cgroup";
 }
 
+long cpu_ticks(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text;
+  if (!in || !std::getline(in, text))
+    return -1;
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return -1;
+  std::istringstream rest{text.substr(close + 2)};
+  std::string field;
+  for (int i = 3; i <= 13; ++i)
+    rest >> field;
+  long utime = 0;
+  long stime = 0;
+  rest >> utime >> stime;
+  return rest ? utime + stime : -1;
+}
+
 } // namespace jobd::test

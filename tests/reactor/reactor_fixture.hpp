@@ -210,4 +210,7 @@ protected:
 
 std::string mode_name(const ::testing::TestParamInfo<tree_tracking>& info);
 
+/// utime + stime of `pid` in clock ticks (-1 if unreadable).
+long cpu_ticks(pid_t pid);
+
 } // namespace jobd::test

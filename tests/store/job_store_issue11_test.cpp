@@ -6,6 +6,7 @@
 #include "actors/store/sqlite.hpp"
 
 #include "store_fixture.hpp"
+#include "workflow_fixture.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-job_info job(uint64_t serial, std::string session = "s",
+job_info i11_job(uint64_t serial, std::string session = "s",
              job_status status = job_status::completed) {
   return stored_job(serial, std::move(session), status, "i11");
 }
@@ -33,11 +34,7 @@ job_info with_usage(job_info j, int64_t user, int64_t sys, int64_t rss) {
   return j;
 }
 
-void put(job_store& db, const job_info& j, const job_spec* spec = nullptr) {
-  db.begin();
-  db.put_job(j, spec);
-  db.commit();
-}
+using jobd::test::put;
 
 void expect_same(const usage_totals& a, const usage_totals& b,
                  const std::string& what) {
@@ -78,7 +75,7 @@ usage_totals scanned(const std::string& path, const std::string& session) {
 TEST(JobStoreIssue11, EveryNewFieldSurvivesARoundTrip) {
   temp_dir dir;
   job_store db{at(dir)};
-  auto j = job(1, "s", job_status::running);
+  auto j = i11_job(1, "s", job_status::running);
   j.restart_of = "job-0-old";
   j.idempotency_key = "deploy-42";
   j.input = stdin_mode::tty;
@@ -185,7 +182,7 @@ TEST(JobStoreIssue11, EveryNewFieldSurvivesARoundTrip) {
 TEST(JobStoreIssue11, TheSpecIsKeptAfterTheJobEnds) {
   temp_dir dir;
   job_store db{at(dir)};
-  auto j = job(1, "s", job_status::pending);
+  auto j = i11_job(1, "s", job_status::pending);
   job_spec spec;
   spec.command = "make";
   spec.args = {"-j", "2"};
@@ -231,7 +228,7 @@ TEST(JobStoreIssue11, TheSpecIsKeptAfterTheJobEnds) {
   EXPECT_EQ(s->wait_ms, 0);
   // A job whose spec was not kept (it ended under schema 5) is found, but
   // has none; an unknown one is not found.
-  put(db, job(2));
+  put(db, i11_job(2));
   EXPECT_FALSE(db.spec_of("job-2-i11", found));
   EXPECT_TRUE(found);
   EXPECT_FALSE(db.spec_of("nope", found));
@@ -242,7 +239,7 @@ TEST(JobStoreIssue11, FindsTheNewestJobOfASessionWithAKey) {
   temp_dir dir;
   job_store db{at(dir)};
   auto keyed = [](uint64_t serial, std::string session, std::string key) {
-    auto j = job(serial, std::move(session));
+    auto j = i11_job(serial, std::move(session));
     j.idempotency_key = std::move(key);
     return j;
   };
@@ -327,7 +324,7 @@ TEST(JobStoreIssue11, MigratesAVersionFiveDatabase) {
   EXPECT_EQ(m.usage.jobs, 0u);
   EXPECT_EQ(m.retained_jobs, 2u);
   // The new columns, index and triggers work on the migrated file.
-  auto n = with_usage(job(9, "old"), 10, 2, 300);
+  auto n = with_usage(i11_job(9, "old"), 10, 2, 300);
   n.idempotency_key = "k";
   put(db, n);
   EXPECT_EQ(db.find_by_key("old", "k"), n.id);
@@ -342,7 +339,7 @@ TEST(JobStoreIssue11, UsageTotalsMatchTheRowsThroughEveryChange) {
   const char* sessions[] = {"a", "b", "c"};
   db.begin();
   for (uint64_t s = 1; s <= 60; ++s) {
-    auto j = job(s, sessions[s % 3], job_status::running);
+    auto j = i11_job(s, sessions[s % 3], job_status::running);
     j.run_ms = 0;
     db.put_job(j, nullptr); // running, then finished: usage_moved
     j.status = s % 4 == 0 ? job_status::failed : job_status::completed;
@@ -357,8 +354,8 @@ TEST(JobStoreIssue11, UsageTotalsMatchTheRowsThroughEveryChange) {
       db.put_job(j, nullptr); // the same finished row again: counted once
   }
   for (uint64_t s = 61; s <= 70; ++s) // finished at once: usage_in
-    db.put_job(with_usage(job(s, "c"), 1, 1, static_cast<int64_t>(s)), nullptr);
-  db.put_job(with_usage(job(71, "a", job_status::running), 5, 5, 5), nullptr);
+    db.put_job(with_usage(i11_job(s, "c"), 1, 1, static_cast<int64_t>(s)), nullptr);
+  db.put_job(with_usage(i11_job(71, "a", job_status::running), 5, 5, 5), nullptr);
   db.commit();
   auto verify = [&](const std::string& when) {
     auto m = db.figures();

@@ -6,6 +6,7 @@
 #include "actors/store/sqlite.hpp"
 
 #include "store_fixture.hpp"
+#include "workflow_fixture.hpp"
 
 #include <gtest/gtest.h>
 
@@ -59,11 +60,7 @@ job_spec spec_of_job(const job_info& j) {
   return spec;
 }
 
-void put(job_store& db, const job_info& j, const job_spec* spec = nullptr) {
-  db.begin();
-  db.put_job(j, spec);
-  db.commit();
-}
+using jobd::test::put;
 
 std::string raw_text(const std::string& path, const std::string& sql) {
   sql::database raw{path, false};

@@ -5,6 +5,7 @@
 #include "actors/store/sqlite.hpp"
 
 #include "store_fixture.hpp"
+#include "workflow_fixture.hpp"
 
 #include <gtest/gtest.h>
 
@@ -25,11 +26,7 @@ job_info finished_job(uint64_t serial, std::string session = "s",
   return stored_job(serial, std::move(session), status);
 }
 
-void put(job_store& db, const job_info& j) {
-  db.begin();
-  db.put_job(j, nullptr);
-  db.commit();
-}
+using jobd::test::put;
 
 output_chunk chunk(uint64_t seq, std::string text) {
   return {seq, 1, stream_kind::out, std::move(text)};

@@ -2,6 +2,8 @@
 // is read (they wait in the pipe), and reading resumes when it opens.
 #include "actors/transport/stdin_reader.hpp"
 
+#include "eventually.hpp"
+
 #include <gtest/gtest.h>
 
 #include <caf/actor_system.hpp>
@@ -16,6 +18,8 @@
 #include <string>
 #include <thread>
 #include <unistd.h>
+
+using jobd::test::eventually;
 
 namespace {
 
@@ -43,17 +47,6 @@ fake_endpoint(jobd::endpoint_actor::stateful_pointer<fake_endpoint_state>,
     [](atom::output, const output_news&) {},
     [](atom::tick) {},
   };
-}
-
-template <class Predicate>
-bool eventually(Predicate p, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!p()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 struct reader_fixture : ::testing::Test {

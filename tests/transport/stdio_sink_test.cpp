@@ -4,6 +4,8 @@
 // read gate follows the queued replies.
 #include "actors/transport/stdio_sink.hpp"
 
+#include "eventually.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -21,6 +23,8 @@
 #include <thread>
 #include <unistd.h>
 #include <vector>
+
+using jobd::test::eventually;
 
 namespace {
 
@@ -119,17 +123,6 @@ std::string reply_text(size_t i, size_t size = 200) {
   auto text = "{\"id\":" + std::to_string(i) + ",\"pad\":\"";
   text.append(size > text.size() + 2 ? size - text.size() - 2 : 0, 'x');
   return text + "\"}";
-}
-
-template <class Predicate>
-bool eventually(Predicate p, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = clock_type::now() + timeout;
-  while (!p()) {
-    if (clock_type::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 // Fills the pipe and leaves the rest of a large reply queued, so that what
