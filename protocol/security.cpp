@@ -243,13 +243,12 @@ std::optional<tool_error> effective_limits(const security_policy& policy,
     const int64_t asked = requested.*f.field;
     const int64_t max = policy.limit_maxima.*f.field;
     if (asked > 0 && max > 0 && asked > max) {
-      auto err = refusal(codes::invalid_arguments,
-                         std::string{"options.limits."} + f.name + " "
-                           + std::to_string(asked)
-                           + " is over this server's maximum "
-                           + std::to_string(max));
-      err.details["field"] = json_quote(std::string{"options.limits."}
-                                        + f.name);
+      auto err = refusal(
+        codes::invalid_arguments,
+        std::string{"options.limits."} + f.name + " " + std::to_string(asked)
+          + " is over this server's maximum " + std::to_string(max));
+      err.details["field"]
+        = json_quote(std::string{"options.limits."} + f.name);
       err.details["maximum"] = std::to_string(max);
       return err;
     }

@@ -78,9 +78,9 @@ TEST(Extremes, HugeGraceOnCancelDoesNotKillAtOnce) {
   j.wait_running(id);
   sleep_ms(100);
   auto t0 = now_ms();
-  auto c
-    = j.tool("console_cancel_job",
-             job_args(id, R"(,"options":{"graceMs":)" + max_json_int + "}"), 10000);
+  auto c = j.tool(
+    "console_cancel_job",
+    job_args(id, R"(,"options":{"graceMs":)" + max_json_int + "}"), 10000);
   ASSERT_TRUE(c.ok()) << c.dump();
   EXPECT_GE(now_ms() - t0, 1500);
   EXPECT_EQ(j.output_text(id, "stdout"), "survived\n");
@@ -130,7 +130,8 @@ TEST(Extremes, HugeRetentionWithFrequentSweepsKeepsFinishedJobs) {
 }
 
 TEST(Extremes, HugeCleanupIntervalDoesNotSpin) {
-  jobd_process j(std::vector<std::string>{"--cleanup-interval-ms", max_json_int});
+  jobd_process j(
+    std::vector<std::string>{"--cleanup-interval-ms", max_json_int});
   ASSERT_TRUE(j.call("ping"));
   auto before = cpu_seconds(j.pid());
   sleep_ms(2000);
@@ -141,8 +142,8 @@ TEST(Extremes, HugeCleanupIntervalDoesNotSpin) {
 }
 
 TEST(Extremes, HugeRetentionAndIntervalFromFlagsServe) {
-  jobd_process j(std::vector<std::string>{"--retention-ms", max_json_int,
-                                          "--cleanup-interval-ms", max_json_int});
+  jobd_process j(std::vector<std::string>{
+    "--retention-ms", max_json_int, "--cleanup-interval-ms", max_json_int});
   auto id = j.submit("true", "[]");
   auto r = j.wait_terminal(id);
   EXPECT_EQ(str(*r, "job.status"), "completed");
@@ -157,8 +158,8 @@ TEST(Extremes, WaitWithZeroAndMaximalTimeout) {
   ASSERT_TRUE(w.ok()) << w.dump();
   EXPECT_EQ(str(*w, "reason"), "timeout") << w.dump();
   EXPECT_LT(now_ms() - t0, 400) << "timeoutMs 0 must not wait";
-  w = j.tool("console_wait_job", job_args(id, R"(,"timeoutMs":)" + max_json_int),
-             10000);
+  w = j.tool("console_wait_job",
+             job_args(id, R"(,"timeoutMs":)" + max_json_int), 10000);
   ASSERT_TRUE(w.ok()) << w.dump();
   EXPECT_EQ(str(*w, "reason"), "exit") << w.dump();
   EXPECT_EQ(str(*w, "job.status"), "completed");
@@ -191,8 +192,8 @@ TEST(Extremes, OutputQueriesAtTheirMaximum) {
   j.wait_terminal(id);
   auto all = j.tool("console_get_job_output",
                     job_args(id, R"(,"options":{"limit":)" + max_json_int
-                                   + R"(,"maxBytes":)" + max_json_int + R"(,"tail":)"
-                                   + max_json_int + "}"));
+                                   + R"(,"maxBytes":)" + max_json_int
+                                   + R"(,"tail":)" + max_json_int + "}"));
   ASSERT_TRUE(all.ok()) << all.dump();
   std::string text;
   for (auto& c : (*all)["output"].GetArray())
@@ -206,13 +207,15 @@ TEST(Extremes, OutputQueriesAtTheirMaximum) {
     job_args(id, R"(,"options":{"latest":true,"limit":)" + max_json_int + "}"));
   ASSERT_TRUE(latest.ok()) << latest.dump();
   EXPECT_GE((*latest)["output"].Size(), 1u);
-  auto beyond = j.tool("console_get_job_output",
-                       job_args(id, R"(,"options":{"since":)" + max_json_int + "}"));
+  auto beyond
+    = j.tool("console_get_job_output",
+             job_args(id, R"(,"options":{"since":)" + max_json_int + "}"));
   ASSERT_TRUE(beyond.ok()) << beyond.dump();
   EXPECT_EQ((*beyond)["output"].Size(), 0u);
   EXPECT_EQ(num(*beyond, "nextSince"), std::stoll(max_json_int));
   EXPECT_EQ(num(*beyond, "droppedChunks"), 0) << beyond.dump();
-  auto w = j.tool("console_wait_job", job_args(id, R"(,"since":)" + max_json_int));
+  auto w
+    = j.tool("console_wait_job", job_args(id, R"(,"since":)" + max_json_int));
   ASSERT_TRUE(w.ok()) << w.dump();
   EXPECT_EQ(str(*w, "reason"), "exit");
   EXPECT_EQ((*w)["output"].Size(), 0u);

@@ -21,17 +21,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 tool_result run_sh(jobd_process& j, const std::string& script,
                    const std::string& options) {
-  return j.tool("console_execute_async",
-                "{\"command\":\"sh\",\"args\":[\"-c\"," + q(script)
-                  + "],\"options\":" + options + "}");
+  return j.tool("console_execute_async", "{\"command\":\"sh\",\"args\":[\"-c\","
+                                           + q(script)
+                                           + "],\"options\":" + options + "}");
 }
 
 /// The finished job's status object (`job`), after waiting for it.
-const Value* finished(jobd_process& j, const std::string& id,
-                      tool_result& keep, int timeout_ms = 30000) {
+const Value* finished(jobd_process& j, const std::string& id, tool_result& keep,
+                      int timeout_ms = 30000) {
   keep = j.wait_terminal(id, timeout_ms);
   return keep.ok() ? at(*keep, "job") : nullptr;
 }
@@ -152,8 +151,8 @@ TEST(Limits, ACpuSpinnerIsStoppedAtCpuSeconds) {
 
 TEST(Limits, ALimitOverTheServersMaximumIsRefused) {
   jobd_options o;
-  o.args = {"--limit-memory-bytes-max", "1073741824", "--limit-open-files",
-            "256"};
+  o.args
+    = {"--limit-memory-bytes-max", "1073741824", "--limit-open-files", "256"};
   jobd_process j(o);
   auto r = run_sh(j, "true", R"({"limits":{"memoryBytes":1073741825}})");
   EXPECT_TRUE(r.is_error || r.rpc_error) << r.dump();
@@ -169,7 +168,8 @@ TEST(Limits, ALimitOverTheServersMaximumIsRefused) {
   EXPECT_EQ(num(*b, "security.limits.memoryBytes.value"), 1073741824);
 }
 
-// -- the Landlock sandbox ---------------------------------------------------------
+// -- the Landlock sandbox
+// ---------------------------------------------------------
 
 TEST(Sandbox, AWriteOutsideTheAllowedDirectoriesFails) {
   work_dir allowed{"jobd-sandbox-allowed"};
@@ -195,8 +195,8 @@ TEST(Sandbox, AWriteOutsideTheAllowedDirectoriesFails) {
   jobd_process j(o);
   if (!j.started() || j.exited())
     GTEST_SKIP() << "no Landlock here: " << j.stderr_text();
-  auto r = run_sh(j, attack + "; touch /tmp/jobd-sandbox-tmp-$$ && echo tmp",
-                  opts);
+  auto r
+    = run_sh(j, attack + "; touch /tmp/jobd-sandbox-tmp-$$ && echo tmp", opts);
   ASSERT_TRUE(r.ok()) << r.dump();
   auto id = str(*r, "jobId");
   tool_result keep;
@@ -245,9 +245,9 @@ TEST(Sandbox, OptionsSandboxConfinesOneJob) {
   work_dir dir{"jobd-sandbox-one"};
   work_dir outside{"jobd-sandbox-outside"};
   jobd_process j;
-  auto r = run_sh(j, "echo x > " + outside / "x",
-                  "{\"workingDirectory\":" + q(dir.path)
-                    + ",\"sandbox\":true}");
+  auto r
+    = run_sh(j, "echo x > " + outside / "x",
+             "{\"workingDirectory\":" + q(dir.path) + ",\"sandbox\":true}");
   if (r.code() == "NOT_SUPPORTED")
     GTEST_SKIP() << "no Landlock here";
   ASSERT_TRUE(r.ok()) << r.dump();

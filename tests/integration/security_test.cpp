@@ -21,7 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 std::string opts_in(const std::string& dir, const std::string& more = "") {
   return "{\"workingDirectory\":" + q(dir) + more + "}";
 }
@@ -40,7 +39,8 @@ std::string status_of(jobd_process& j, const std::string& id) {
 
 } // namespace
 
-// -- allowed directories --------------------------------------------------------
+// -- allowed directories
+// --------------------------------------------------------
 
 TEST(Security, WorkingDirectoryOutsideTheAllowedOnesIsRefused) {
   work_dir allowed{"jobd-sec-allowed"};
@@ -105,7 +105,8 @@ TEST(Security, AnAllowDirThatDoesNotExistIsAStartUpError) {
     << j.stderr_text();
 }
 
-// -- command policy -------------------------------------------------------------
+// -- command policy
+// -------------------------------------------------------------
 
 TEST(Security, ADeniedCommandNeverStarts) {
   work_dir dir{"jobd-sec-cmd"};
@@ -174,7 +175,8 @@ TEST(Security, AnInvalidCommandPatternIsAStartUpError) {
     << j.stderr_text();
 }
 
-// -- environments ---------------------------------------------------------------
+// -- environments
+// ---------------------------------------------------------------
 
 namespace {
 
@@ -230,8 +232,8 @@ TEST(Security, ACleanEnvironmentPassesOnlyTheBasics) {
 
 TEST(Security, AnAllowListAddsItsNamesAndPrefixes) {
   jobd_options o;
-  o.args = {"--env-policy", "allowlist", "--env-allow", "SEC_KEEP",
-            "--env-allow", "SEC_PREFIX_*"};
+  o.args = {"--env-policy", "allowlist",   "--env-allow",
+            "SEC_KEEP",     "--env-allow", "SEC_PREFIX_*"};
   o.env = {{"SEC_KEEP", "1"},
            {"SEC_PREFIX_A", "2"},
            {"SEC_PREFIX", "3"},

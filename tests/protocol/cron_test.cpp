@@ -76,7 +76,8 @@ TEST(cron, every_field_accepts_its_bounds_and_refuses_one_past) {
 }
 
 TEST(cron, seven_and_zero_are_both_sunday) {
-  EXPECT_EQ(cron_of("0 0 * * 7").days_of_week, cron_of("0 0 * * 0").days_of_week);
+  EXPECT_EQ(cron_of("0 0 * * 7").days_of_week,
+            cron_of("0 0 * * 0").days_of_week);
   EXPECT_EQ(cron_of("0 0 * * 5-7").days_of_week.to_string(), "1100001");
   // 2024-06-02 was a Sunday.
   EXPECT_EQ(firings("0 0 * * 7", "UTC", utc(2024, 5, 30), 1)[0],
@@ -259,7 +260,8 @@ TEST(cron, next_is_strictly_after_and_in_order) {
     EXPECT_EQ(five[i],
               utc(2024, 1, 1) + static_cast<int64_t>(i + 1) * 5 * minute);
   // Before 1970 works too.
-  EXPECT_EQ(*next_after(cron_of("@yearly"), z, utc(1960, 6, 1)), utc(1961, 1, 1));
+  EXPECT_EQ(*next_after(cron_of("@yearly"), z, utc(1960, 6, 1)),
+            utc(1961, 1, 1));
 }
 
 TEST(cron, far_instants) {

@@ -16,7 +16,6 @@ using namespace jobd::protocol::testing;
 
 namespace {
 
-
 struct limit_case {
   const char* name;
   int64_t resource_limits::*field;

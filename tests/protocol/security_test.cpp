@@ -83,10 +83,9 @@ TEST(SecurityRules, DenyWinsAndAllowNeedsAMatch) {
 TEST(SecurityRules, EnvironmentPolicies) {
   security_policy p;
   p.own_names = {"MAX_CONCURRENT_JOBS"};
-  std::vector<std::string> server = {"PATH=/bin",      "HOME=/root",
-                                     "JOBD_TOKEN=s",   "MAX_CONCURRENT_JOBS=3",
-                                     "APP=1",          "LC_ALL=C",
-                                     "APP_KEY=2",      "broken"};
+  std::vector<std::string> server
+    = {"PATH=/bin", "HOME=/root", "JOBD_TOKEN=s", "MAX_CONCURRENT_JOBS=3",
+       "APP=1",     "LC_ALL=C",   "APP_KEY=2",    "broken"};
   auto names = [](const std::vector<std::string>& env) {
     std::string out;
     for (auto& e : env)

@@ -13,7 +13,6 @@ using namespace jobd::protocol::testing;
 
 namespace {
 
-
 constexpr const char* fake_kind = R"({"type": "object",
   "additionalProperties": false, "required": ["steps"],
   "properties": {

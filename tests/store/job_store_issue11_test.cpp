@@ -22,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 job_info i11_job(uint64_t serial, std::string session = "s",
-             job_status status = job_status::completed) {
+                 job_status status = job_status::completed) {
   return stored_job(serial, std::move(session), status, "i11");
 }
 
@@ -354,8 +354,10 @@ TEST(JobStoreIssue11, UsageTotalsMatchTheRowsThroughEveryChange) {
       db.put_job(j, nullptr); // the same finished row again: counted once
   }
   for (uint64_t s = 61; s <= 70; ++s) // finished at once: usage_in
-    db.put_job(with_usage(i11_job(s, "c"), 1, 1, static_cast<int64_t>(s)), nullptr);
-  db.put_job(with_usage(i11_job(71, "a", job_status::running), 5, 5, 5), nullptr);
+    db.put_job(with_usage(i11_job(s, "c"), 1, 1, static_cast<int64_t>(s)),
+               nullptr);
+  db.put_job(with_usage(i11_job(71, "a", job_status::running), 5, 5, 5),
+             nullptr);
   db.commit();
   auto verify = [&](const std::string& when) {
     auto m = db.figures();

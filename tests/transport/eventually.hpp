@@ -8,8 +8,8 @@ namespace jobd::test {
 
 /// Polls `p` every millisecond until it holds (true) or `timeout` passed.
 template <class Predicate>
-bool eventually(Predicate p, std::chrono::milliseconds timeout
-                             = std::chrono::seconds{5}) {
+bool eventually(Predicate p,
+                std::chrono::milliseconds timeout = std::chrono::seconds{5}) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!p()) {
     if (std::chrono::steady_clock::now() > deadline)
