@@ -138,6 +138,45 @@ int64_t cgroup_files::keyed(const std::string& text, const char* key) {
   return -1;
 }
 
+bool cgroup_files::valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 100)
+    return false;
+  for (char ch : name)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+          || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+      return false;
+  return true;
+}
+
+int cgroup_files::make_job_dir(int parent_fd, const std::string& parent_path,
+                               const std::string& name,
+                               std::atomic<unsigned long>& serial,
+                               std::string& leaf, std::string& why) {
+  const auto stem = valid_name(name) ? name : std::string{"job"};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    leaf = attempt == 0 && stem != "job"
+             ? stem
+             : stem + "-" + std::to_string(++serial);
+    if (::mkdirat(parent_fd, leaf.c_str(), 0755) != 0) {
+      if (errno == EEXIST)
+        continue;
+      why
+        = "cannot create " + parent_path + "/" + leaf + ": " + describe(errno);
+      return -1;
+    }
+    const int dir_fd
+      = ::openat(parent_fd, leaf.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) {
+      why = "cannot open " + parent_path + "/" + leaf + ": " + describe(errno);
+      ::unlinkat(parent_fd, leaf.c_str(), AT_REMOVEDIR);
+      return -1;
+    }
+    return dir_fd;
+  }
+  why = "no free name for a job cgroup below " + parent_path;
+  return -1;
+}
+
 std::string cgroup_files::find_mount(const char* type, const char* option) {
   std::string mounts;
   if (!read_file(-1, "/proc/self/mounts", mounts))
@@ -170,16 +209,6 @@ std::string cgroup_files::find_mount(const char* type, const char* option) {
 }
 
 namespace {
-
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 100)
-    return false;
-  for (char ch : name)
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-          || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-      return false;
-  return true;
-}
 
 /// Calls `f(name, sub_fd)` for each child cgroup (sub-directory) of
 /// `dir_fd`; `sub_fd` is closed after the call.
@@ -303,29 +332,13 @@ std::unique_ptr<cgroup_parent> cgroup_parent::create(std::string& why) {
 
 std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& name,
                                                        std::string& why) {
-  const auto stem = valid_name(name) ? name : std::string{"job"};
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const auto leaf = attempt == 0 && stem != "job"
-                        ? stem
-                        : stem + "-" + std::to_string(++serial_);
-    if (::mkdirat(fd_, leaf.c_str(), 0755) != 0) {
-      if (errno == EEXIST)
-        continue;
-      why = "cannot create " + path_ + "/" + leaf + ": " + describe(errno);
-      return nullptr;
-    }
-    const int dir_fd
-      = ::openat(fd_, leaf.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) {
-      why = "cannot open " + path_ + "/" + leaf + ": " + describe(errno);
-      ::unlinkat(fd_, leaf.c_str(), AT_REMOVEDIR);
-      return nullptr;
-    }
-    return std::unique_ptr<cgroup_tree>{
-      new cgroup_tree{path_ + "/" + leaf, relative_ + "/" + leaf, dir_fd}};
-  }
-  why = "no free name for a job cgroup below " + path_;
-  return nullptr;
+  std::string leaf;
+  const int dir_fd
+    = cgroup_files::make_job_dir(fd_, path_, name, serial_, leaf, why);
+  if (dir_fd < 0)
+    return nullptr;
+  return std::unique_ptr<cgroup_tree>{
+    new cgroup_tree{path_ + "/" + leaf, relative_ + "/" + leaf, dir_fd}};
 }
 
 bool cgroup_parent::enable_controller(const char* controller) {

@@ -29,6 +29,15 @@ int64_t keyed(const std::string& text, const char* key);
 /// The first mount point of file-system `type` whose options include
 /// `option` (null: any), from /proc/self/mounts; "" if none.
 std::string find_mount(const char* type, const char* option);
+/// True for a cgroup name of 1-100 letters, digits, '-' and '_'.
+bool valid_name(const std::string& name);
+/// Makes a job's directory below `parent_fd` (whose path is
+/// `parent_path`): named `name` (an invalid one becomes "job"), with `-N`
+/// from `serial` appended while the name is taken. Its O_DIRECTORY
+/// descriptor, with its name in `leaf`; -1 with the reason in `why`.
+int make_job_dir(int parent_fd, const std::string& parent_path,
+                 const std::string& name, std::atomic<unsigned long>& serial,
+                 std::string& leaf, std::string& why);
 } // namespace cgroup_files
 
 /// The directory below which the reactor makes one cgroup per job.

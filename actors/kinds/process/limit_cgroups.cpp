@@ -21,16 +21,6 @@ std::string describe(int err) {
   return std::system_category().message(err);
 }
 
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 100)
-    return false;
-  for (char ch : name)
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-          || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-      return false;
-  return true;
-}
-
 /// Is `controller` among the comma-separated `list`?
 bool lists(const std::string& list, const char* controller) {
   const std::string wanted{controller};
@@ -216,29 +206,13 @@ std::unique_ptr<v1_hierarchy> v1_hierarchy::create(const char* controller,
 
 std::unique_ptr<v1_cgroup> v1_hierarchy::make_child(const std::string& name,
                                                     std::string& why) {
-  const auto stem = valid_name(name) ? name : std::string{"job"};
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const auto leaf = attempt == 0 && stem != "job"
-                        ? stem
-                        : stem + "-" + std::to_string(++serial_);
-    if (::mkdirat(fd_, leaf.c_str(), 0755) != 0) {
-      if (errno == EEXIST)
-        continue;
-      why = "cannot create " + path_ + "/" + leaf + ": " + describe(errno);
-      return nullptr;
-    }
-    const int dir_fd
-      = ::openat(fd_, leaf.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) {
-      why = "cannot open " + path_ + "/" + leaf + ": " + describe(errno);
-      ::unlinkat(fd_, leaf.c_str(), AT_REMOVEDIR);
-      return nullptr;
-    }
-    return std::unique_ptr<v1_cgroup>{new v1_cgroup{
-      path_ + "/" + leaf, relative_ + "/" + leaf, controller_, dir_fd}};
-  }
-  why = "no free name for a job cgroup below " + path_;
-  return nullptr;
+  std::string leaf;
+  const int dir_fd
+    = cgroup_files::make_job_dir(fd_, path_, name, serial_, leaf, why);
+  if (dir_fd < 0)
+    return nullptr;
+  return std::unique_ptr<v1_cgroup>{new v1_cgroup{
+    path_ + "/" + leaf, relative_ + "/" + leaf, controller_, dir_fd}};
 }
 
 } // namespace jobd
