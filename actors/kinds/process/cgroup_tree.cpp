@@ -148,6 +148,38 @@ bool cgroup_files::valid_name(const std::string& name) {
   return true;
 }
 
+int cgroup_files::make_jobd_dir(const std::string& base,
+                                std::initializer_list<const char*> writable,
+                                std::string& name, std::string& why) {
+  const auto stem = "jobd-" + std::to_string(::getpid());
+  for (int attempt = 1; attempt <= 100; ++attempt) {
+    name = attempt == 1 ? stem : stem + "-" + std::to_string(attempt);
+    const auto path = base + "/" + name;
+    if (::mkdir(path.c_str(), 0755) != 0) {
+      if (errno == EEXIST)
+        continue;
+      why = "cannot create " + path + ": " + describe(errno);
+      return -1;
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      why = "cannot open " + path + ": " + describe(errno);
+      ::rmdir(path.c_str());
+      return -1;
+    }
+    for (const char* file : writable)
+      if (::faccessat(fd, file, W_OK, 0) != 0) {
+        why = path + " has no writable " + file;
+        ::close(fd);
+        ::rmdir(path.c_str());
+        return -1;
+      }
+    return fd;
+  }
+  why = "no free name for jobd's cgroup below " + base;
+  return -1;
+}
+
 int cgroup_files::make_job_dir(int parent_fd, const std::string& parent_path,
                                const std::string& name,
                                std::atomic<unsigned long>& serial,
@@ -296,38 +328,15 @@ std::unique_ptr<cgroup_parent> cgroup_parent::create(std::string& why) {
   if (own.back() == '/')
     own.pop_back(); // the root, "/"
   const auto base = mount + own;
-  const auto stem = "jobd-" + std::to_string(::getpid());
-  for (int attempt = 1; attempt <= 100; ++attempt) {
-    // A second reactor in the same process (tests), or a directory left by
-    // an earlier process with our pid: take the next name.
-    const auto name
-      = attempt == 1 ? stem : stem + "-" + std::to_string(attempt);
-    const auto path = base + "/" + name;
-    if (::mkdir(path.c_str(), 0755) != 0) {
-      if (errno == EEXIST)
-        continue;
-      why = "cannot create " + path + ": " + describe(errno);
-      return nullptr;
-    }
-    // cgroup.kill came with Linux 5.14; without it a tree cannot be ended
-    // reliably, so the process group is the better choice.
-    if (::access((path + "/cgroup.kill").c_str(), W_OK) != 0
-        || ::access((path + "/cgroup.procs").c_str(), W_OK) != 0) {
-      why = path + " has no writable cgroup.kill";
-      ::rmdir(path.c_str());
-      return nullptr;
-    }
-    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-      why = "cannot open " + path + ": " + describe(errno);
-      ::rmdir(path.c_str());
-      return nullptr;
-    }
-    return std::unique_ptr<cgroup_parent>{
-      new cgroup_parent{path, own + "/" + name, fd}};
-  }
-  why = "no free name for jobd's cgroup below " + base;
-  return nullptr;
+  // cgroup.kill came with Linux 5.14; without it a tree cannot be ended
+  // reliably, so the process group is the better choice.
+  std::string name;
+  const int fd = cgroup_files::make_jobd_dir(
+    base, {"cgroup.kill", "cgroup.procs"}, name, why);
+  if (fd < 0)
+    return nullptr;
+  return std::unique_ptr<cgroup_parent>{
+    new cgroup_parent{base + "/" + name, own + "/" + name, fd}};
 }
 
 std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& name,

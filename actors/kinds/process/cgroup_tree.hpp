@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,14 @@ bool valid_name(const std::string& name);
 /// `parent_path`): named `name` (an invalid one becomes "job"), with `-N`
 /// from `serial` appended while the name is taken. Its O_DIRECTORY
 /// descriptor, with its name in `leaf`; -1 with the reason in `why`.
+/// Makes jobd's own directory `jobd-<pid>` (`jobd-<pid>-N` if taken: a
+/// second reactor in one process, or one left by an earlier process with
+/// our pid) below `base`, with each of `writable` writable in it. Its
+/// O_DIRECTORY descriptor, with its name in `name`; -1 with the reason in
+/// `why` (the directory is removed again).
+int make_jobd_dir(const std::string& base,
+                  std::initializer_list<const char*> writable,
+                  std::string& name, std::string& why);
 int make_job_dir(int parent_fd, const std::string& parent_path,
                  const std::string& name, std::atomic<unsigned long>& serial,
                  std::string& leaf, std::string& why);

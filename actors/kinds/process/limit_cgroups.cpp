@@ -17,10 +17,6 @@ namespace jobd {
 
 namespace {
 
-std::string describe(int err) {
-  return std::system_category().message(err);
-}
-
 /// Is `controller` among the comma-separated `list`?
 bool lists(const std::string& list, const char* controller) {
   const std::string wanted{controller};
@@ -178,30 +174,13 @@ std::unique_ptr<v1_hierarchy> v1_hierarchy::create(const char* controller,
       = std::string{"no cgroup v1 hierarchy of "} + controller + " is mounted";
     return nullptr;
   }
-  const auto stem = "jobd-" + std::to_string(::getpid());
-  for (int attempt = 1; attempt <= 100; ++attempt) {
-    const auto name
-      = attempt == 1 ? stem : stem + "-" + std::to_string(attempt);
-    const auto path = mount + "/" + name;
-    if (::mkdir(path.c_str(), 0755) != 0) {
-      if (errno == EEXIST)
-        continue;
-      why = "cannot create " + path + ": " + describe(errno);
-      return nullptr;
-    }
-    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || ::faccessat(fd, "cgroup.procs", W_OK, 0) != 0) {
-      why = path + " has no writable cgroup.procs";
-      if (fd >= 0)
-        ::close(fd);
-      ::rmdir(path.c_str());
-      return nullptr;
-    }
-    return std::unique_ptr<v1_hierarchy>{
-      new v1_hierarchy{path, "/" + name, controller, fd}};
-  }
-  why = "no free name for jobd's cgroup in " + mount;
-  return nullptr;
+  std::string name;
+  const int fd
+    = cgroup_files::make_jobd_dir(mount, {"cgroup.procs"}, name, why);
+  if (fd < 0)
+    return nullptr;
+  return std::unique_ptr<v1_hierarchy>{
+    new v1_hierarchy{mount + "/" + name, "/" + name, controller, fd}};
 }
 
 std::unique_ptr<v1_cgroup> v1_hierarchy::make_child(const std::string& name,
