@@ -37,6 +37,19 @@ std::string status_of(jobd_process& j, const std::string& id) {
   return r.ok() ? str(*r, "job.status") : "";
 }
 
+/// jobd with `args` refuses to start: exit code 2; its stderr.
+std::string refused_start(std::vector<std::string> args) {
+  jobd_options o;
+  o.args = std::move(args);
+  o.handshake = false;
+  o.protocol_stdout = false;
+  jobd_process j(o);
+  auto st = j.wait_exit(5000);
+  EXPECT_TRUE(st.has_value());
+  EXPECT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 2);
+  return j.stderr_text();
+}
+
 } // namespace
 
 // -- allowed directories
@@ -93,16 +106,8 @@ TEST(Security, WithoutAllowDirTheSameDirectoriesRun) {
 }
 
 TEST(Security, AnAllowDirThatDoesNotExistIsAStartUpError) {
-  jobd_options o;
-  o.args = {"--allow-dir", "/nonexistent/jobd-sec"};
-  o.handshake = false;
-  o.protocol_stdout = false;
-  jobd_process j(o);
-  auto st = j.wait_exit(5000);
-  ASSERT_TRUE(st.has_value());
-  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2);
-  EXPECT_NE(j.stderr_text().find("--allow-dir"), std::string::npos)
-    << j.stderr_text();
+  auto err = refused_start({"--allow-dir", "/nonexistent/jobd-sec"});
+  EXPECT_NE(err.find("--allow-dir"), std::string::npos) << err;
 }
 
 // -- command policy
@@ -163,16 +168,8 @@ TEST(Security, AnAllowListLetsOnlyItsCommandsRun) {
 }
 
 TEST(Security, AnInvalidCommandPatternIsAStartUpError) {
-  jobd_options o;
-  o.args = {"--deny-command", "re:(unclosed"};
-  o.handshake = false;
-  o.protocol_stdout = false;
-  jobd_process j(o);
-  auto st = j.wait_exit(5000);
-  ASSERT_TRUE(st.has_value());
-  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2);
-  EXPECT_NE(j.stderr_text().find("--deny-command"), std::string::npos)
-    << j.stderr_text();
+  auto err = refused_start({"--deny-command", "re:(unclosed"});
+  EXPECT_NE(err.find("--deny-command"), std::string::npos) << err;
 }
 
 // -- environments
@@ -247,12 +244,6 @@ TEST(Security, AnAllowListAddsItsNamesAndPrefixes) {
 }
 
 TEST(Security, EnvAllowWithoutTheAllowlistPolicyIsAStartUpError) {
-  jobd_options o;
-  o.args = {"--env-allow", "X"};
-  o.handshake = false;
-  o.protocol_stdout = false;
-  jobd_process j(o);
-  auto st = j.wait_exit(5000);
-  ASSERT_TRUE(st.has_value());
-  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2);
+  auto err = refused_start({"--env-allow", "X"});
+  EXPECT_NE(err.find("--env-policy"), std::string::npos) << err;
 }
