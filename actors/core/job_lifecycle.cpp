@@ -168,7 +168,8 @@ void conclude(self_ptr self, job_status previous) {
 namespace {
 
 // " (N unit)" for the limit named `name`, "" for an unknown name.
-std::string limit_value(const resource_limits& limits, const std::string& name) {
+std::string limit_value(const resource_limits& limits,
+                        const std::string& name) {
   const std::pair<const char*, std::pair<int64_t, const char*>> all[] = {
     {limit_names::cpu_seconds, {limits.cpu_seconds, "s of CPU"}},
     {limit_names::memory_bytes, {limits.memory_bytes, "bytes"}},
@@ -219,9 +220,9 @@ void maybe_finish(self_ptr self) {
         // its memory cgroup, SIGXCPU, SIGXFSZ, refused forks).
         info.status = job_status::failed;
         info.error_code = codes::limit_exceeded;
-        info.error = "Stopped by its limit " + info.usage.limit_exceeded
-                     + limit_value(info.security.limits,
-                                   info.usage.limit_exceeded);
+        info.error
+          = "Stopped by its limit " + info.usage.limit_exceeded
+            + limit_value(info.security.limits, info.usage.limit_exceeded);
       } else if (info.exit_code > 0) {
         info.status = job_status::failed;
         info.error = "Exited with code " + std::to_string(info.exit_code);
