@@ -55,6 +55,7 @@ CAF_ADD_TYPE_ID(jobd, (jobd::schedule_list))
 CAF_ADD_TYPE_ID(jobd, (jobd::job_template))
 CAF_ADD_TYPE_ID(jobd, (jobd::template_list))
 CAF_ADD_TYPE_ID(jobd, (jobd::delete_result))
+CAF_ADD_TYPE_ID(jobd, (jobd::owner_list))
 
 CAF_ADD_ATOM(jobd, jobd::atom, submit, "submit")
 CAF_ADD_ATOM(jobd, jobd::atom, status, "status")
@@ -105,6 +106,7 @@ CAF_ADD_ATOM(jobd, jobd::atom, put, "put")
 CAF_ADD_ATOM(jobd, jobd::atom, get, "get")
 CAF_ADD_ATOM(jobd, jobd::atom, erase, "erase")
 CAF_ADD_ATOM(jobd, jobd::atom, audit, "audit")
+CAF_ADD_ATOM(jobd, jobd::atom, owner, "owner")
 
 CAF_END_TYPE_ID_BLOCK(jobd)
 
@@ -262,6 +264,8 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::find, std::string, std::string>::with<std::string>,
   // Removes finished jobs (console_cleanup_jobs, SWEEPER).
   caf::replies_to<atom::cleanup, cleanup_query>::with<cleanup_done>,
+  // The sessions of these jobs ("" for one not stored).
+  caf::replies_to<atom::owner, owner_list>::with<owner_list>,
   // Counters and per-session figures, with the persistence state.
   caf::replies_to<atom::metrics>::with<metrics_snapshot>,
   // console_save_template: inserts or replaces by name (keeping the first
@@ -324,6 +328,10 @@ using scheduler_actor = caf::typed_actor<
   caf::replies_to<atom::start, restart_request>::with<submit_result>,
   // console_list_jobs.
   caf::replies_to<atom::list, list_query>::with<list_page>,
+  // Whose jobs these are: the session of each (held here, else the
+  // STORE's; "" for an unknown id). ENDPOINT checks a principal's calls
+  // with it (docs/http.md, isolation).
+  caf::replies_to<atom::owner, owner_list>::with<owner_list>,
   // console_cleanup_jobs, and SWEEPER's periodic retention sweep.
   caf::replies_to<atom::cleanup, cleanup_query>::with<cleanup_result>,
   // From SESSION: a job it may start now.

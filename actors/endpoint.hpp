@@ -8,6 +8,8 @@
 #include "actors/transport/line_sink.hpp"
 #include "actors/transport/read_gate.hpp"
 #include "protocol/mcp_session.hpp"
+#include "protocol/principal.hpp"
+#include "protocol/prometheus.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -46,6 +48,20 @@ struct endpoint_config {
   audit_actor audit;
   /// This connection's id in the audit log; empty: "mcp-<pid>-<actor id>".
   std::string session_id;
+  /// Who this client is (protocol/principal.hpp): "local" over stdio, its
+  /// token's principal over HTTP.
+  std::string principal{protocol::local_principal};
+  /// Several principals share this jobd (HTTP is on): the client's session
+  /// ids live in its principal's namespace ("alice/build"), and it sees and
+  /// controls only jobs of that namespace, unless `admin`.
+  bool scoped = false;
+  /// --admin: sees and controls every principal's jobs.
+  bool admin = false;
+  /// Ending this connection (stdin EOF, a sink that closed) stops the
+  /// server: the stdio ENDPOINT. An HTTP session's ENDPOINT just quits.
+  bool owns_server = true;
+  /// Where tool-call latencies go (GET /metrics); null: not measured.
+  std::shared_ptr<protocol::latency_histograms> latency;
 };
 
 struct endpoint_state {

@@ -155,8 +155,8 @@ typename Inspector::result_type inspect(Inspector& f, output_page& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, list_query& x) {
   return f(caf::meta::type_name("jobd.list_query"), x.statuses, x.session_id,
-           x.tags, x.limit, x.cursor, x.depends_on, x.schedule_id,
-           x.template_name);
+           x.session_prefix, x.tags, x.limit, x.cursor, x.depends_on,
+           x.schedule_id, x.template_name);
 }
 
 template <class Inspector>
@@ -168,7 +168,7 @@ typename Inspector::result_type inspect(Inspector& f, list_page& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cleanup_query& x) {
   return f(caf::meta::type_name("jobd.cleanup_query"), x.max_age_ms,
-           x.keep_count, x.statuses, x.session_id);
+           x.keep_count, x.statuses, x.session_id, x.session_prefix);
 }
 
 template <class Inspector>
@@ -278,6 +278,11 @@ typename Inspector::result_type inspect(Inspector& f, requeued_job& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, requeue_list& x) {
   return f(caf::meta::type_name("jobd.requeue_list"), x.jobs);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, owner_list& x) {
+  return f(caf::meta::type_name("jobd.owner_list"), x.job_ids, x.sessions);
 }
 
 template <class Inspector>

@@ -80,6 +80,14 @@ struct requeue_list {
   std::vector<requeued_job> jobs;
 };
 
+/// Whose jobs these are (ENDPOINT checks a principal's calls by it): the
+/// session id of each job, in the order asked, "" for a job not known.
+/// A job's session never changes, so an answer stays true.
+struct owner_list {
+  std::vector<std::string> job_ids;
+  std::vector<std::string> sessions;
+};
+
 /// What a cleanup of the store removed.
 struct cleanup_done {
   cleanup_result result;

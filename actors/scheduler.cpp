@@ -362,6 +362,11 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
     },
     // Lists from the store, newest first.
     [self](atom::list, list_query& q) { return list_jobs(self, std::move(q)); },
+    // Whose jobs these are. TODO(isolation): index, then the STORE.
+    [](atom::owner, owner_list& q) {
+      q.sessions.assign(q.job_ids.size(), std::string{});
+      return q;
+    },
     // Removes finished jobs (console_cleanup_jobs and SWEEPER).
     [self](atom::cleanup, cleanup_query& q) {
       return cleanup_jobs(self, std::move(q));

@@ -32,6 +32,9 @@ struct scheduler_config {
   size_t max_running = 10;
   /// Jobs running at once per session.
   size_t max_running_per_session = 5;
+  /// Jobs running at once per principal (the part of a session id before
+  /// its first '/', see docs/http.md); 0 = no such limit.
+  size_t max_running_per_principal = 0;
   /// Jobs pending at once; more are refused with QUEUE_FULL.
   size_t max_pending = 10000;
   /// Output bytes kept over all jobs; beyond it the oldest output of

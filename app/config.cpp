@@ -66,7 +66,7 @@ constexpr int64_t max_stdin_limit = int64_t{1} << 30;
 
 const std::vector<setting>& settings() {
   static const std::vector<setting> all = with(
-    security_settings(),
+    with(http_settings(), security_settings()),
     {
       number("--max-concurrent-jobs", "MAX_CONCURRENT_JOBS",
              "jobs running at once, over all sessions",
@@ -164,8 +164,16 @@ const char* value_name(const setting& s) {
     return " LEVEL";
   if (flag == "--env-policy")
     return " POLICY";
-  if (flag == "--audit-log")
+  if (flag == "--audit-log" || flag == "--auth-token-file")
     return " FILE";
+  if (flag == "--http" || flag == "--metrics-listen")
+    return " HOST:PORT";
+  if (flag == "--admin")
+    return " PRINCIPAL";
+  if (flag == "--http-allow-origin")
+    return " ORIGIN";
+  if (flag == "--http-allow-host")
+    return " HOST";
   if (flag == "--env-allow")
     return " NAME";
   if (flag.find("-command") != std::string::npos)
@@ -214,7 +222,7 @@ bool consistent(const config& c, std::string& message) {
       return false;
     }
   }
-  return true;
+  return http_consistent(c, message);
 }
 
 } // namespace

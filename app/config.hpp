@@ -71,7 +71,44 @@ struct config {
   /// Rotated beyond this many bytes, keeping `audit_log_keep` old files.
   uint64_t audit_log_max_bytes = uint64_t{64} << 20;
   uint64_t audit_log_keep = 5;
+
+  // -- the HTTP service (docs/http.md) --
+  /// --http HOST:PORT; empty = HTTP off.
+  std::string http;
+  bool http_allow_remote = false;
+  /// --no-stdio: HTTP only (stdin is not read).
+  bool no_stdio = false;
+  /// --auth-token-file: lines `principal:token`.
+  std::string auth_token_file;
+  /// --http-no-auth (loopback only): every request is principal "local".
+  bool http_no_auth = false;
+  /// --admin (repeatable; JOBD_ADMINS, comma-separated).
+  std::vector<std::string> admins;
+  /// Jobs running at once per principal; 0 = no such limit.
+  uint64_t max_concurrent_jobs_per_principal = 0;
+  /// --metrics-listen HOST:PORT: /metrics and /healthz there, without
+  /// authentication; empty = on the --http listener only.
+  std::string metrics_listen;
+  /// --http-allow-origin / --http-allow-host (repeatable).
+  std::vector<std::string> http_allow_origins;
+  std::vector<std::string> http_allow_hosts;
+  int64_t http_request_timeout_ms = 30000;
+  int64_t http_idle_timeout_ms = 60000;
+  /// Requests per second per principal (0 = no limit), and the burst.
+  uint64_t http_rate_limit = 200;
+  uint64_t http_rate_burst = 400;
+  uint64_t http_max_sessions = 1000;
+  int64_t http_session_idle_ms = 30 * 60 * 1000;
+  uint64_t http_max_connections = 512;
 };
+
+/// HOST:PORT of --http and --metrics-listen: an IPv4 literal, a bracketed
+/// IPv6 literal or "localhost", and a port 0-65535. False if malformed.
+bool split_host_port(const std::string& text, std::string& host,
+                     uint16_t& port);
+
+/// Whether `host` (as split_host_port gives it) is a loopback address.
+bool loopback_host(const std::string& host);
 
 enum class parse_outcome { run, help, version, error };
 

@@ -12,8 +12,27 @@ constexpr int64_t max_cpu_seconds = 366 * 86400;
 constexpr int64_t max_limit_bytes = int64_t{1} << 60;
 constexpr int64_t max_limit_count = int64_t{1} << 31;
 
-/// A repeatable setting: each flag adds one value; its variable holds
-/// several, split at `separator`.
+/// --limit-<name> (the default) or --limit-<name>-max (the maximum) of
+/// one options.limits field.
+setting limit(const char* flag, const char* env, const char* help,
+              resource_limits config::*which, int64_t resource_limits::*field,
+              int64_t max) {
+  return {flag,
+          env,
+          help,
+          [=](config& c, const std::string& text) {
+            int64_t x = 0;
+            if (!parse_int(text, 0, max, x))
+              return false;
+            (c.*which).*field = x;
+            return true;
+          },
+          [=](const config& c) { return std::to_string((c.*which).*field); },
+          "0 (none) to " + std::to_string(max)};
+}
+
+} // namespace
+
 setting list(const char* flag, const char* env, const char* help,
              std::vector<std::string> config::*field, char separator,
              const char* what) {
@@ -50,27 +69,6 @@ setting flag_switch(const char* flag, const char* env, const char* help,
           "a switch",
           true};
 }
-
-/// --limit-<name> (the default) or --limit-<name>-max (the maximum) of
-/// one options.limits field.
-setting limit(const char* flag, const char* env, const char* help,
-              resource_limits config::*which, int64_t resource_limits::*field,
-              int64_t max) {
-  return {flag,
-          env,
-          help,
-          [=](config& c, const std::string& text) {
-            int64_t x = 0;
-            if (!parse_int(text, 0, max, x))
-              return false;
-            (c.*which).*field = x;
-            return true;
-          },
-          [=](const config& c) { return std::to_string((c.*which).*field); },
-          "0 (none) to " + std::to_string(max)};
-}
-
-} // namespace
 
 std::vector<setting> security_settings() {
   return {

@@ -49,7 +49,23 @@ inline setting number(const char* flag, const char* env, const char* help,
           std::to_string(min) + " to " + std::to_string(max)};
 }
 
+/// A repeatable setting: each flag adds one value; its variable holds
+/// several, split at `separator`.
+setting list(const char* flag, const char* env, const char* help,
+             std::vector<std::string> config::*field, char separator,
+             const char* what);
+
+/// A switch (no value) that sets `field`.
+setting flag_switch(const char* flag, const char* env, const char* help,
+                    bool config::*field);
+
 /// The security, quota and audit settings (app/config_security.cpp).
 std::vector<setting> security_settings();
+
+/// The HTTP service's settings (app/config_http.cpp).
+std::vector<setting> http_settings();
+
+/// Rules between the HTTP settings, once all are read.
+bool http_consistent(const config& c, std::string& message);
 
 } // namespace jobd::settings_detail

@@ -153,6 +153,9 @@ struct list_query {
   std::vector<job_status> statuses;
   /// Empty: any session.
   std::string session_id;
+  /// Only sessions whose id starts with this (a principal's namespace,
+  /// "alice/"); empty: any.
+  std::string session_prefix;
   /// Every tag given must match (values as JSON texts).
   std::map<std::string, std::string> tags;
   /// 0 = no limit.
@@ -176,6 +179,8 @@ struct cleanup_query {
   std::vector<job_status> statuses;
   /// Empty: any session.
   std::string session_id;
+  /// Only sessions whose id starts with this; empty: any.
+  std::string session_prefix;
 };
 
 enum class wait_until : uint8_t { exit, output };

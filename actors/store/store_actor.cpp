@@ -371,6 +371,11 @@ store_actor::behavior_type store(store_ptr self, std::shared_ptr<job_store> db,
         return self->state.db->find_by_key(session, key);
       });
     },
+    // TODO(isolation): the session of each stored job.
+    [](atom::owner, owner_list& q) {
+      q.sessions.assign(q.job_ids.size(), std::string{});
+      return q;
+    },
     [self](atom::cleanup, const cleanup_query& q) -> caf::result<cleanup_done> {
       return query(self, [&]() -> caf::result<cleanup_done> {
         auto done = self->state.db->cleanup(q, self->state.retention_ms);
