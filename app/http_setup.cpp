@@ -126,7 +126,8 @@ http_hooks http_hooks_of(const http_wiring& wiring) {
                     != w.admins.end();
         cfg.owns_server = false;
         cfg.on_stopped = nullptr;
-        cfg.session_id = "http-" + session_id;
+        // The audit log names the connection in its principal's namespace.
+    cfg.session_id = principal + "/http-" + session_id;
         cfg.latency = w.latency;
         auto ep = w.system->spawn(endpoint, w.scheduler, w.metrics, cfg);
         caf::anon_send(w.scheduler, atom::subscribe_v, event_listener{ep});
