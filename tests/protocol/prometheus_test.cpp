@@ -2,6 +2,7 @@
 // strict parser of its own, the figures of a snapshot, label escaping, and
 // the latency histograms under concurrent observation; /healthz's body.
 #include "protocol/prometheus.hpp"
+#include "protocol/render.hpp"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -659,6 +660,16 @@ TEST(prometheus, health_needs_both_answers) {
   ASSERT_FALSE(d.HasParseError()) << body;
   EXPECT_STREQ(d["store"].GetString(), "unknown");
   EXPECT_STREQ(d["metrics"].GetString(), "not answering");
+}
+
+TEST(prometheus, console_get_job_metrics_shows_the_new_counters) {
+  auto m = sample_snapshot();
+  rapidjson::Document d;
+  auto json = structured_json(tool_result{m});
+  d.Parse(json.c_str());
+  ASSERT_FALSE(d.HasParseError()) << json;
+  EXPECT_EQ(d["metrics"]["startedJobs"].GetUint64(), 105u);
+  EXPECT_EQ(d["metrics"]["outputBytes"].GetUint64(), uint64_t{1} << 40);
 }
 
 } // namespace prom_test
