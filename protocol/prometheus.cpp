@@ -277,8 +277,8 @@ std::string render_prometheus(const metrics_snapshot& m, const http_stats& http,
         "One-minute load average divided by the number of CPUs", m.system_load);
   gauge(out, "jobd_store_up",
         "1 when the store keeps the state (ok, or ephemeral by choice), 0 "
-        "when degraded",
-        uint64_t{m.persistence == "degraded" ? 0u : 1u});
+        "when degraded or unknown",
+        uint64_t{m.persistence == "ok" || m.persistence == "ephemeral"});
   family(out, "jobd_store_info", "gauge",
          "The store's state: ok, degraded or ephemeral (the one present is "
          "1)");

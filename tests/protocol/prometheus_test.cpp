@@ -499,6 +499,10 @@ TEST(prometheus, a_degraded_store_is_down) {
   EXPECT_EQ(p.get("jobd_store_up"), 0);
   EXPECT_EQ(p.get("jobd_store_info", {{"state", "degraded"}}), 1);
   EXPECT_FALSE(p.has("jobd_store_info", {{"state", "ok"}}));
+  // METRICS did not answer (app/ renders what it has): not up either.
+  m.persistence = "unknown";
+  p = parse_page(render_prometheus(m, http_stats{}, nullptr));
+  EXPECT_EQ(p.get("jobd_store_up"), 0);
 }
 
 TEST(prometheus, label_values_are_escaped) {
