@@ -222,6 +222,7 @@ const char metrics_output[] = R"({"type": "object", "properties": {
     "averageExecutionTime": {"type": ["number", "null"]},
     "systemLoad": {"type": ["number", "null"]},
     "uptimeMs": {"type": "integer"}, "retainedJobs": {"type": "integer"},
+    "startedJobs": {"type": "integer"}, "outputBytes": {"type": "integer"},
     "persistence": {"type": "string", "enum": ["ok", "degraded", "ephemeral"]},
     "persistenceError": {"type": "string"},
     "sessions": {"type": "array", "items": {"type": "object", "properties": {
