@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sys/stat.h>
 
@@ -92,21 +93,40 @@ http_options http_options_of(const config& cfg, bool mcp) {
 
 namespace {
 
-// Asks METRICS for a snapshot (at most 2 s) and hands it, or nothing, to
-// `done` on a short-lived actor: the HTTP thread never waits.
-template <class Done> void with_snapshot(const http_wiring& w, Done done) {
-  w.system->spawn([metrics = w.metrics,
+// Asks METRICS for a snapshot and SCHEDULER for an (empty) owner list, each
+// within 2 s, and hands what came to `done` on a short-lived actor: the
+// HTTP thread never waits. A snapshot that did not come is null.
+template <class Done>
+void gather(const http_wiring& w, Done done) {
+  w.system->spawn([metrics = w.metrics, scheduler = w.scheduler,
                    done = std::move(done)](caf::event_based_actor* self) {
+    struct answers {
+      int pending = 2;
+      std::optional<metrics_snapshot> snapshot;
+      bool scheduler_ok = false;
+    };
+    auto got = std::make_shared<answers>();
+    auto finish = [self, got, done] {
+      if (--got->pending > 0)
+        return;
+      done(got->snapshot ? &*got->snapshot : nullptr, got->scheduler_ok);
+      self->quit();
+    };
     self->request(metrics, std::chrono::seconds(2), atom::metrics_v)
       .then(
-        [self, done](metrics_snapshot& m) {
-          done(&m);
-          self->quit();
+        [got, finish](metrics_snapshot& m) {
+          got->snapshot = std::move(m);
+          finish();
         },
-        [self, done](caf::error&) {
-          done(nullptr);
-          self->quit();
-        });
+        [finish](caf::error&) { finish(); });
+    self->request(scheduler, std::chrono::seconds(2), atom::owner_v,
+                  owner_list{})
+      .then(
+        [got, finish](owner_list&) {
+          got->scheduler_ok = true;
+          finish();
+        },
+        [finish](caf::error&) { finish(); });
   });
 }
 
@@ -137,21 +157,19 @@ http_hooks http_hooks_of(const http_wiring& wiring) {
                                std::function<void(std::string)> done) {
     if (w.mcp_stats)
       stats = w.mcp_stats();
-    with_snapshot(w, [stats, done, latency = w.latency](metrics_snapshot* m) {
-      done(protocol::render_prometheus(m ? *m : metrics_snapshot{}, stats,
-                                       latency.get()));
+    gather(w, [stats, done, latency = w.latency](metrics_snapshot* m, bool) {
+      // Without a snapshot the HTTP and latency figures still show, and
+      // jobd_store_up says 0.
+      metrics_snapshot none;
+      none.persistence = "unknown";
+      done(protocol::render_prometheus(m ? *m : none, stats, latency.get()));
     });
   };
   hooks.health = [w = wiring](std::function<void(bool, std::string)> done) {
-    with_snapshot(w, [done](metrics_snapshot* m) {
-      if (m == nullptr) {
-        done(false, R"({"status":"unavailable","reason":"jobd's actors did )"
-                    R"(not answer within 2 s"})");
-        return;
-      }
-      done(true, "{\"status\":\"ok\",\"store\":\"" + m->persistence
-                   + "\",\"running\":" + std::to_string(m->running_jobs)
-                   + ",\"queued\":" + std::to_string(m->queue_size) + "}");
+    gather(w, [done](metrics_snapshot* m, bool scheduler_ok) {
+      bool healthy = false;
+      auto body = protocol::render_health(m, scheduler_ok, healthy);
+      done(healthy, std::move(body));
     });
   };
   return hooks;

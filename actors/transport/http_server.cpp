@@ -351,7 +351,7 @@ void server_core::serve_metrics(const std::shared_ptr<connection>& conn) {
     poster->post([weak, text = std::move(text)]() mutable {
       if (auto c = weak.lock()) {
         response r;
-        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.content_type = std::string{protocol::prometheus_content_type};
         r.body = std::move(text);
         c->respond(std::move(r));
       }
