@@ -84,6 +84,16 @@ bool run_script(const std::vector<std::string>& argv, const std::string& out,
   return ok;
 }
 
+// The last lines slurmctld logged, for a start that failed.
+std::string controller_log_tail(const std::string& dir) {
+  std::ifstream in{dir + "/log/slurmctld.log"};
+  std::string all{std::istreambuf_iterator<char>{in}, {}};
+  auto tail = all.substr(all.size() > 400 ? all.size() - 400 : 0);
+  for (auto& ch : tail)
+    ch = ch == '\n' ? ' ' : ch;
+  return tail;
+}
+
 class cluster_environment : public ::testing::Environment {
 public:
   void SetUp() override {
@@ -95,19 +105,35 @@ public:
       return;
     }
     c.dir = tmpl;
-    // An even port in 20000-39998 from the pid: slurmd takes the next.
+    // An even port in 20000-39998 from the pid (slurmd takes the next);
+    // a second try on another port and a fresh folder if it was taken.
     auto port = 20000 + (getpid() % 10000) * 2;
-    setenv("SLURM_TEST_PORT", std::to_string(port).c_str(), 1);
     auto t0 = std::chrono::steady_clock::now();
     std::string text;
-    auto ok = run_script({"bash", c.script, "start", c.dir},
-                         c.dir + "/start.log", start_timeout_ms, text);
+    const std::string prefix = "export SLURM_CONF=";
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (attempt > 0) {
+        run_script({"bash", c.script, "stop", c.dir}, c.dir + "/stop.log",
+                   60000, text);
+        std::cerr << "[slurm] start on port " << port
+                  << " failed: " << controller_log_tail(c.dir)
+                  << "; trying another\n";
+        std::error_code ec;
+        std::filesystem::remove_all(c.dir, ec);
+        std::filesystem::create_directory(c.dir, ec);
+        port = 20000 + (port - 20000 + 4242) % 20000;
+      }
+      setenv("SLURM_TEST_PORT", std::to_string(port).c_str(), 1);
+      auto ok = run_script({"bash", c.script, "start", c.dir},
+                           c.dir + "/start.log", start_timeout_ms, text);
+      if (ok && text.find(prefix) != std::string::npos)
+        break;
+    }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
-    const std::string prefix = "export SLURM_CONF=";
     auto at = text.find(prefix);
-    if (!ok || at == std::string::npos) {
+    if (at == std::string::npos) {
       auto tail = text.substr(text.size() > 300 ? text.size() - 300 : 0);
       for (auto& ch : tail)
         ch = ch == '\n' ? ' ' : ch;

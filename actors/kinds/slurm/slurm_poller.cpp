@@ -61,6 +61,12 @@ bool write_file(const std::string& path, const std::string& text) {
   return ::close(fd) == 0;
 }
 
+int64_t steady_now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch())
+    .count();
+}
+
 bool is_stop_signal(int sig) {
   return sig == SIGTERM || sig == SIGINT || sig == SIGKILL;
 }
@@ -131,6 +137,7 @@ void slurm_worker::run() {
       poll_states();
       next_poll = clock::now() + std::chrono::milliseconds{settings_.poll_ms};
     }
+    give_up_killed();
     read_outputs();
     active_.erase(std::remove_if(active_.begin(), active_.end(),
                                  [](auto& e) { return e->done; }),
@@ -185,6 +192,7 @@ void slurm_worker::execute(op& x) {
   }
   bool pending = slurm::map_state(state).status == job_status::pending;
   if (x.kind == op::what::kill) {
+    e->killed_at = steady_now_ms();
     if (!pending)
       scancel(*e, {"--full", "--signal=KILL"});
     scancel(*e, {});
@@ -255,6 +263,21 @@ void slurm_worker::start_waiting() {
     waiting_.pop_front();
     do_submit(e);
     in_slurm += e->submitted ? 1 : 0;
+  }
+}
+
+// A job jobd killed whose end Slurm does not confirm (its controller does
+// not answer) ends in jobd anyway, so that no cancel and no shutdown of
+// jobd waits for Slurm.
+void slurm_worker::give_up_killed() {
+  auto patience = std::max<int64_t>(5000, 2 * settings_.command_timeout_ms
+                                            + settings_.poll_ms);
+  auto now = steady_now_ms();
+  for (auto& e : active_) {
+    if (e->killed_at == 0 || e->ended || now - e->killed_at < patience)
+      continue;
+    e->ended = true;
+    e->wait_status = SIGKILL;
   }
 }
 

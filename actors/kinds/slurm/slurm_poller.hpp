@@ -61,6 +61,8 @@ struct slurm_entry {
   bool spawned_sent = false;
   bool ended = false;
   int32_t wait_status = 0;
+  /// When jobd killed it (steady ms; 0: not killed).
+  int64_t killed_at = 0;
   int64_t offset[2] = {0, 0};
   int fd[2] = {-1, -1};
   bool done = false;
@@ -112,6 +114,7 @@ private:
   void finish(slurm_entry& e);
   void scancel(const slurm_entry& e, std::vector<std::string> args);
   void set_reachable(bool reachable);
+  void give_up_killed();
 
   slurm_settings settings_;
   std::mutex mtx_;
