@@ -130,7 +130,8 @@ typename Inspector::result_type inspect(Inspector& f, job_info& x) {
            x.paused_ms, x.restart_of, x.idempotency_key, x.progress, x.usage,
            x.pending_reason, x.depends_on, x.condition, x.waiting_for,
            x.scheduled_for, x.schedule_id, x.template_name, x.attempt,
-           x.max_attempts, x.next_attempt_at, x.attempts, x.security);
+           x.max_attempts, x.next_attempt_at, x.attempts, x.security,
+           x.kind_status);
 }
 
 template <class Inspector>

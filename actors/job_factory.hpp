@@ -115,6 +115,13 @@ public:
     return false;
   }
 
+  /// Adds what the kind knows of its work to a status (`kind_status`);
+  /// once the job ended (`info` holds the core's verdict) it may refine
+  /// status and error code where the wait status cannot tell.
+  virtual void describe(job_info& info) const {
+    (void) info;
+  }
+
   /// Sets the window size of the job's terminal; false without one.
   virtual bool resize(int32_t cols, int32_t rows) {
     (void) cols;

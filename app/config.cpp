@@ -66,7 +66,7 @@ constexpr int64_t max_stdin_limit = int64_t{1} << 30;
 
 const std::vector<setting>& settings() {
   static const std::vector<setting> all = with(
-    with(http_settings(), security_settings()),
+    with(slurm_settings_table(), with(http_settings(), security_settings())),
     {
       number("--max-concurrent-jobs", "MAX_CONCURRENT_JOBS",
              "jobs running at once, over all sessions",
@@ -176,6 +176,10 @@ const char* value_name(const setting& s) {
     return " HOST";
   if (flag == "--env-allow")
     return " NAME";
+  if (flag == "--slurm-spool")
+    return " DIR";
+  if (flag == "--slurm-command-timeout-ms")
+    return " N";
   if (flag.find("-command") != std::string::npos)
     return " PATTERN";
   if (flag.find("-dir") != std::string::npos || flag == "--allow-read")

@@ -100,6 +100,14 @@ struct config {
   uint64_t http_max_sessions = 1000;
   int64_t http_session_idle_ms = 30 * 60 * 1000;
   uint64_t http_max_connections = 512;
+
+  // -- Slurm jobs (docs/distributed.md) --
+  /// --slurm-spool DIR: the slurm kind is on; empty = off.
+  std::string slurm_spool;
+  int64_t slurm_poll_ms = 1000;
+  /// Jobs kept in Slurm at once; 0 = no bound.
+  uint64_t max_slurm_jobs = 1000;
+  int64_t slurm_command_timeout_ms = 10000;
 };
 
 /// HOST:PORT of --http and --metrics-listen: an IPv4 literal, a bracketed

@@ -65,6 +65,9 @@ std::vector<setting> security_settings();
 /// The HTTP service's settings (app/config_http.cpp).
 std::vector<setting> http_settings();
 
+/// The slurm kind's settings (app/config_slurm.cpp).
+std::vector<setting> slurm_settings_table();
+
 /// Rules between the HTTP settings, once all are read.
 bool http_consistent(const config& c, std::string& message);
 

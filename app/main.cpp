@@ -6,6 +6,7 @@
 #include "actors/job_factory.hpp"
 #include "actors/kinds/process/process_job.hpp"
 #include "actors/kinds/process/process_reactor.hpp"
+#include "actors/kinds/slurm/slurm_job.hpp"
 #include "actors/logger.hpp"
 #include "actors/metrics.hpp"
 #include "actors/scheduler.hpp"
@@ -139,6 +140,13 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     return 2;
   }
   factory->add("process", std::make_shared<process_job_kind>(reactor, policy));
+  std::shared_ptr<slurm_job_kind> slurm_kind;
+  if (!cfg.slurm_spool.empty()) {
+    slurm_settings slurm{cfg.slurm_poll_ms, cfg.slurm_spool,
+                         cfg.max_slurm_jobs, cfg.slurm_command_timeout_ms};
+    slurm_kind = std::make_shared<slurm_job_kind>(slurm, policy);
+    factory->add("slurm", slurm_kind);
+  }
   // The tools as offered: live defaults and caps, and every kind's schema.
   auto options = server_options_of(cfg);
   options.sandbox_available = policy->landlock_abi > 0;
@@ -353,6 +361,9 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     }
     if (reader)
       reader->stop();
+    // Every job stopped: the Slurm commands of their stops ran.
+    if (slurm_kind)
+      slurm_kind->stop();
     // Every session's ENDPOINT hears its sink closed and quits.
     service.stop();
     for (auto& h :

@@ -378,6 +378,9 @@ struct job_info {
   std::vector<attempt_record> attempts;
   /// The controls it runs under (from its spec).
   job_security security;
+  /// What its kind reports of the work (a JSON object text, rendered as
+  /// is under the kind's name: `slurm: {jobId, state, ...}`); empty: none.
+  std::string kind_status;
 };
 
 struct output_chunk {

@@ -61,6 +61,10 @@ void write_exit_code(json_writer& w, int32_t code) {
 void write_tracking(json_writer& w, const job_info& job) {
   if (!job.tracking.empty())
     write_str(w, "tracking", job.tracking);
+  if (!job.kind_status.empty()) {
+    write_key(w, job.kind);
+    write_raw(w, job.kind_status);
+  }
 }
 
 // Which jobd instance runs the job (with a store): {instance, pid, live}.

@@ -38,7 +38,7 @@ constexpr fragment fragments[] = {
     "exitCode": @NINT@, "signal": @NSTRING@,
     "error": @NSTRING@, "errorCode": @NSTRING@,
     "pid": @NINT@, "queuePosition": @NINT@,
-    "tracking": {"type": "string", "enum": ["cgroup", "pgroup"]},
+    "tracking": {"type": "string", "enum": ["cgroup", "pgroup", "slurm"]},
     "owner": @OWNER@,
     "output": {"type": "object", "properties": {
       "stdoutBytes": {"type": "integer"}, "stderrBytes": {"type": "integer"},

@@ -203,7 +203,7 @@ const char list_output[] = R"({"type": "object", "properties": {
     "finishedAt": @NSTRING@, "exitCode": @NINT@,
     "priority": {"type": "integer"}, "tags": {"type": "object"},
     "workingDirectory": @NSTRING@,
-    "tracking": {"type": "string", "enum": ["cgroup", "pgroup"]},
+    "tracking": {"type": "string", "enum": ["cgroup", "pgroup", "slurm"]},
     "owner": @OWNER@, "paused": {"type": "boolean"},
     "restartOf": {"type": "string"},
     "progress": @PROGRESS@, "usage": @USAGE@,

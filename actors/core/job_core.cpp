@@ -21,6 +21,8 @@ namespace core_detail {
 job_info current_info(self_ptr self) {
   auto info = self->state.info;
   info.output = self->state.buffer->stats();
+  if (self->state.backend)
+    self->state.backend->describe(info);
   return info;
 }
 

@@ -232,6 +232,8 @@ void maybe_finish(self_ptr self) {
       }
       break;
   }
+  if (st.backend)
+    st.backend->describe(info);
   if (maybe_retry(self, previous))
     return;
   conclude(self, previous);

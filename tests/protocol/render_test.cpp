@@ -371,13 +371,13 @@ TEST(render, output_schemas_describe_tracking) {
     auto& job
       = default_catalog()->output_schema(tool)["anyOf"][0]["properties"]["job"];
     EXPECT_EQ(to_json(job["properties"]["tracking"]["enum"]),
-              R"(["cgroup","pgroup"])");
+              R"(["cgroup","pgroup","slurm"])");
   }
   auto& item = default_catalog()->output_schema(
     tool_id::list)["anyOf"][0]["properties"]["jobs"]["items"];
   EXPECT_EQ(to_json(item["properties"]["tracking"]["enum"]),
-            R"(["cgroup","pgroup"])");
-  // Something else than the two is not what the schema promises.
+            R"(["cgroup","pgroup","slurm"])");
+  // Something else than these is not what the schema promises.
   auto job = sample_job();
   job.tracking = "container";
   mcp_session s;

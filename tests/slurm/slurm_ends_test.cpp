@@ -1,0 +1,106 @@
+// More ends of Slurm jobs (slurm_cluster.hpp): a signal, a cancel from
+// outside jobd, a large output, and jobs held in jobd by --max-slurm-jobs.
+#include "slurm_cluster.hpp"
+
+#include "../integration/jobd_harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+using namespace jobd_it;
+using namespace jobd_slurm_it;
+
+namespace {
+
+constexpr int ends_wait_ms = 30000;
+
+jobd_options ends_jobd(std::vector<std::string> more = {}) {
+  jobd_options o;
+  o.args = {"--slurm-spool", test_cluster().dir + "/jobs", "--slurm-poll-ms",
+            "200",           "--slurm-command-timeout-ms", "2000"};
+  o.args.insert(o.args.end(), more.begin(), more.end());
+  return o;
+}
+
+std::string submit_sh_slurm(jobd_process& j, const std::string& script) {
+  return j.submit("{\"command\":\"sh\",\"args\":[\"-c\"," + q(script)
+                  + "],\"kind\":\"slurm\"}");
+}
+
+// Polls status until `pred` holds for the job object.
+template <class Pred>
+tool_result poll_job(jobd_process& j, const std::string& id, Pred pred) {
+  auto deadline = now_ms() + ends_wait_ms;
+  for (;;) {
+    auto r = j.status(id);
+    if (r.ok() && pred((*r)["job"]))
+      return r;
+    if (now_ms() >= deadline) {
+      ADD_FAILURE() << "condition not reached for " << id << ": " << r.dump();
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+std::string state_of(const Value& job) {
+  auto* s = at(job, "slurm.state");
+  return s && s->IsString() ? s->GetString() : "";
+}
+
+} // namespace
+
+TEST(SlurmEnds, KilledBySignalAndLargeOutput) {
+  REQUIRE_SLURM();
+  jobd_process j{ends_jobd()};
+  auto killed = submit_sh_slurm(j, "echo before; kill -9 $$");
+  auto large = submit_sh_slurm(j, "seq 1 20000; echo done >&2");
+  auto r = j.wait_terminal(killed, ends_wait_ms);
+  auto& job = (*r)["job"];
+  EXPECT_EQ(str(job, "status"), "failed") << to_json(job);
+  EXPECT_EQ(str(job, "signal"), "SIGKILL") << to_json(job);
+  EXPECT_TRUE(is_null(job, "exitCode")) << to_json(job);
+  EXPECT_EQ(j.output_text(killed, "stdout"), "before\n");
+  auto l = j.wait_terminal(large, ends_wait_ms);
+  EXPECT_EQ(str((*l)["job"], "status"), "completed") << l.dump();
+  auto text = j.output_text(large, "stdout");
+  EXPECT_EQ(text.size(), 108894u); // the bytes of `seq 1 20000`
+  EXPECT_EQ(text.substr(text.size() - 6), "20000\n");
+  EXPECT_EQ(j.output_text(large, "stderr"), "done\n");
+}
+
+TEST(SlurmEnds, CancelledOutsideJobd) {
+  REQUIRE_SLURM();
+  jobd_process j{ends_jobd()};
+  auto id = submit_sh_slurm(j, "sleep 60");
+  auto r = poll_job(
+    j, id, [](const Value& job) { return state_of(job) == "RUNNING"; });
+  auto slurm_id = str((*r)["job"], "slurm.jobId");
+  ASSERT_FALSE(slurm_id.empty());
+  slurm_output("scancel", slurm_id);
+  auto end = j.wait_terminal(id, ends_wait_ms);
+  auto& job = (*end)["job"];
+  EXPECT_EQ(str(job, "status"), "cancelled") << to_json(job);
+  EXPECT_EQ(str(job, "errorCode"), "CANCELLED");
+  EXPECT_EQ(state_of(job), "CANCELLED");
+}
+
+TEST(SlurmEnds, MaxSlurmJobsHoldsTheRestInJobd) {
+  REQUIRE_SLURM();
+  jobd_process j{ends_jobd({"--max-slurm-jobs", "1"})};
+  auto first = submit_sh_slurm(j, "sleep 1; echo first");
+  auto second = submit_sh_slurm(j, "echo second");
+  auto held = poll_job(j, second, [](const Value& job) {
+    auto* reason = at(job, "slurm.reason");
+    return reason && reason->IsString()
+           && std::string{reason->GetString()} == "MaxSlurmJobs";
+  });
+  EXPECT_TRUE(is_null((*held)["job"], "slurm.jobId")) << held.dump();
+  EXPECT_EQ(str((*held)["job"], "status"), "running") << held.dump();
+  for (auto& id : {first, second}) {
+    auto r = j.wait_terminal(id, ends_wait_ms);
+    EXPECT_EQ(str((*r)["job"], "status"), "completed") << r.dump();
+  }
+  EXPECT_EQ(j.output_text(second, "stdout"), "second\n");
+}
