@@ -48,6 +48,7 @@ jobd::scheduler_config to_scheduler_config(const jobd::config& cfg) {
   jobd::scheduler_config sc;
   sc.max_running = cfg.max_concurrent_jobs;
   sc.max_running_per_session = cfg.max_concurrent_jobs_per_session;
+  sc.max_running_per_principal = cfg.max_concurrent_jobs_per_principal;
   sc.max_pending = cfg.max_pending_jobs;
   sc.output_total_bytes = cfg.output_total_bytes;
   sc.defaults.timeout_ms = cfg.job_timeout_ms;
