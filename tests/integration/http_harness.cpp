@@ -101,8 +101,8 @@ bool http_conn::send_all(const std::string& bytes, int timeout_ms) {
   int64_t deadline = now_ms() + timeout_ms;
   size_t off = 0;
   while (off < bytes.size()) {
-    ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off,
-                       MSG_NOSIGNAL);
+    ssize_t n
+      = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
     if (n > 0) {
       off += static_cast<size_t>(n);
       continue;
@@ -172,7 +172,8 @@ bool http_conn::read_head(http_response& r, int timeout_ms) {
     auto colon = line.find(':');
     if (colon == std::string::npos)
       continue;
-    r.headers[http_lower(http_trim(line.substr(0, colon)))] = http_trim(line.substr(colon + 1));
+    r.headers[http_lower(http_trim(line.substr(0, colon)))]
+      = http_trim(line.substr(colon + 1));
   }
   r.body.clear();
   r.complete = false;
@@ -198,50 +199,50 @@ bool http_conn::read_head(http_response& r, int timeout_ms) {
 // Moves decoded bytes from raw_ to r.body; true if the body ended.
 bool http_conn::decode_some(http_response& r) {
   switch (mode_) {
-  case body_mode::none:
-    return true;
-  case body_mode::length: {
-    size_t n = static_cast<size_t>(
-      std::min<uint64_t>(remaining_, static_cast<uint64_t>(raw_.size())));
-    r.body.append(raw_, 0, n);
-    raw_.erase(0, n);
-    remaining_ -= n;
-    return remaining_ == 0;
-  }
-  case body_mode::until_close:
-    r.body += raw_;
-    raw_.clear();
-    return eof_;
-  case body_mode::chunked:
-    for (;;) {
-      if (!in_chunk_) {
-        auto eol = raw_.find("\r\n");
-        if (eol == std::string::npos)
-          return false;
-        remaining_ = std::strtoull(raw_.substr(0, eol).c_str(), nullptr, 16);
-        if (remaining_ == 0) {
-          // Trailers (if any) end with an empty line.
-          auto tend = raw_.find("\r\n\r\n", eol);
-          if (tend == std::string::npos)
-            return false;
-          raw_.erase(0, tend + 4);
-          return true;
-        }
-        raw_.erase(0, eol + 2);
-        in_chunk_ = true;
-      }
+    case body_mode::none:
+      return true;
+    case body_mode::length: {
       size_t n = static_cast<size_t>(
         std::min<uint64_t>(remaining_, static_cast<uint64_t>(raw_.size())));
       r.body.append(raw_, 0, n);
       raw_.erase(0, n);
       remaining_ -= n;
-      if (remaining_ > 0)
-        return false;
-      if (raw_.size() < 2)
-        return false; // wait for the CRLF after the chunk
-      raw_.erase(0, 2);
-      in_chunk_ = false;
+      return remaining_ == 0;
     }
+    case body_mode::until_close:
+      r.body += raw_;
+      raw_.clear();
+      return eof_;
+    case body_mode::chunked:
+      for (;;) {
+        if (!in_chunk_) {
+          auto eol = raw_.find("\r\n");
+          if (eol == std::string::npos)
+            return false;
+          remaining_ = std::strtoull(raw_.substr(0, eol).c_str(), nullptr, 16);
+          if (remaining_ == 0) {
+            // Trailers (if any) end with an empty line.
+            auto tend = raw_.find("\r\n\r\n", eol);
+            if (tend == std::string::npos)
+              return false;
+            raw_.erase(0, tend + 4);
+            return true;
+          }
+          raw_.erase(0, eol + 2);
+          in_chunk_ = true;
+        }
+        size_t n = static_cast<size_t>(
+          std::min<uint64_t>(remaining_, static_cast<uint64_t>(raw_.size())));
+        r.body.append(raw_, 0, n);
+        raw_.erase(0, n);
+        remaining_ -= n;
+        if (remaining_ > 0)
+          return false;
+        if (raw_.size() < 2)
+          return false; // wait for the CRLF after the chunk
+        raw_.erase(0, 2);
+        in_chunk_ = false;
+      }
   }
   return true;
 }
@@ -368,8 +369,8 @@ std::string http_request(const std::string& method, const std::string& path,
 
 mcp_http::mcp_http(uint16_t port, std::string token,
                    std::string protocol_version)
-    : port_(port), token_(std::move(token)),
-      version_(std::move(protocol_version)) {}
+  : port_(port), token_(std::move(token)),
+    version_(std::move(protocol_version)) {}
 
 std::vector<std::string> mcp_http::headers() const {
   std::vector<std::string> h{"Host: 127.0.0.1:" + std::to_string(port_)};
@@ -456,13 +457,12 @@ DocPtr mcp_http::request(const std::string& method,
                          const std::string& params_json, int timeout_ms) {
   int64_t id = next_id();
   std::string body = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id)
-                     + ",\"method\":" + q(method)
-                     + ",\"params\":" + params_json + "}";
+                     + ",\"method\":" + q(method) + ",\"params\":" + params_json
+                     + "}";
   auto c = post(body, timeout_ms);
   if (!c.response)
-    ADD_FAILURE() << method << ": no JSON-RPC response (HTTP "
-                  << c.http.status << ", body "
-                  << c.http.body.substr(0, 500) << ")";
+    ADD_FAILURE() << method << ": no JSON-RPC response (HTTP " << c.http.status
+                  << ", body " << c.http.body.substr(0, 500) << ")";
   return c.response;
 }
 
@@ -491,19 +491,18 @@ tool_result to_tool_result(DocPtr response) {
 
 tool_result mcp_http::tool(const std::string& name,
                            const std::string& args_json, int timeout_ms) {
-  return to_tool_result(
-    request("tools/call",
-            "{\"name\":" + q(name) + ",\"arguments\":" + args_json + "}",
-            timeout_ms));
+  return to_tool_result(request(
+    "tools/call", "{\"name\":" + q(name) + ",\"arguments\":" + args_json + "}",
+    timeout_ms));
 }
 
 bool mcp_http::initialize() {
   session_.clear();
   auto c = post("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
                 "\"params\":{\"protocolVersion\":"
-                  + q(version_)
-                  + ",\"capabilities\":{},\"clientInfo\":{\"name\":\"jobd-"
-                    "http-it\",\"version\":\"1\"}}}");
+                + q(version_)
+                + ",\"capabilities\":{},\"clientInfo\":{\"name\":\"jobd-"
+                  "http-it\",\"version\":\"1\"}}}");
   if (c.http.status != 200 || !c.response || !has(*c.response, "result")) {
     ADD_FAILURE() << "initialize: HTTP " << c.http.status << " "
                   << c.http.body.substr(0, 500);
@@ -514,8 +513,8 @@ bool mcp_http::initialize() {
     ADD_FAILURE() << "initialize: no Mcp-Session-Id header";
     return false;
   }
-  auto n = post(
-    "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+  auto n
+    = post("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
   if (n.http.status != 202) {
     ADD_FAILURE() << "notifications/initialized: HTTP " << n.http.status;
     return false;
@@ -526,8 +525,7 @@ bool mcp_http::initialize() {
 std::string mcp_http::submit(const std::string& args_json) {
   auto r = tool("console_execute_async", args_json);
   if (!r.ok()) {
-    ADD_FAILURE() << "console_execute_async " << args_json << ": "
-                  << r.dump();
+    ADD_FAILURE() << "console_execute_async " << args_json << ": " << r.dump();
     return "";
   }
   return str(*r, "jobId");

@@ -73,7 +73,12 @@ private:
   int fd_ = -1;
   bool eof_ = false;
   std::string raw_;
-  enum class body_mode { none, length, chunked, until_close } mode_
+  enum class body_mode {
+    none,
+    length,
+    chunked,
+    until_close
+  } mode_
     = body_mode::none;
   uint64_t remaining_ = 0;
   bool in_chunk_ = false;
@@ -126,10 +131,8 @@ public:
                  const std::vector<std::string>& extra = {});
   /// A request with a fresh id; its response (nullptr on failure).
   DocPtr request(const std::string& method,
-                 const std::string& params_json = "{}",
-                 int timeout_ms = 10000);
-  tool_result tool(const std::string& name,
-                   const std::string& args_json = "{}",
+                 const std::string& params_json = "{}", int timeout_ms = 10000);
+  tool_result tool(const std::string& name, const std::string& args_json = "{}",
                    int timeout_ms = 10000);
   /// console_execute_async; the job id ("" and a test failure if refused).
   std::string submit(const std::string& args_json);
@@ -156,10 +159,10 @@ tool_result to_tool_result(DocPtr response);
 /// its own; SIGTERM at the end (the exit status must be 0).
 struct http_jobd_options {
   /// principal -> token; empty = --http-no-auth.
-  std::vector<std::pair<std::string, std::string>> tokens = {
-    {"alice", "alice-token-0123456789abcdef"},
-    {"bob", "bob-token-0123456789abcdef"},
-    {"root", "root-token-0123456789abcdef"}};
+  std::vector<std::pair<std::string, std::string>> tokens
+    = {{"alice", "alice-token-0123456789abcdef"},
+       {"bob", "bob-token-0123456789abcdef"},
+       {"root", "root-token-0123456789abcdef"}};
   std::vector<std::string> args;
   bool stdio = false;
   bool metrics_listen = false;

@@ -83,9 +83,15 @@ TEST(HttpLoad, FiftyClientsHundredJobsEach) {
     o.tokens.emplace_back(name, std::string(name) + "-token-0123456789abcdef");
   }
   o.tokens.emplace_back("watcher", "watcher-token-0123456789abcdef");
-  o.args = {"--max-concurrent-jobs", std::to_string(kGlobal),
-            "--max-concurrent-jobs-per-session", std::to_string(kPerSession),
-            "--http-rate-limit", "0", "--admin", "watcher", "--max-wait-ms",
+  o.args = {"--max-concurrent-jobs",
+            std::to_string(kGlobal),
+            "--max-concurrent-jobs-per-session",
+            std::to_string(kPerSession),
+            "--http-rate-limit",
+            "0",
+            "--admin",
+            "watcher",
+            "--max-wait-ms",
             "60000"};
   http_jobd j(o);
   ASSERT_TRUE(j.ready());
@@ -184,9 +190,8 @@ TEST(HttpLoad, FiftyClientsHundredJobsEach) {
           bool fin = has(*r, "finished") && at(*r, "finished")->IsBool()
                      && at(*r, "finished")->GetBool();
           if (!fin || !tail || !tail->IsString()
-              || std::string(tail->GetString()) != want + "\n"
-              || !started || !started->IsString() || !finished
-              || !finished->IsString()) {
+              || std::string(tail->GetString()) != want + "\n" || !started
+              || !started->IsString() || !finished || !finished->IsString()) {
             c->errors.push_back("job " + want + ": " + r.dump().substr(0, 800));
             continue;
           }
@@ -223,8 +228,8 @@ TEST(HttpLoad, FiftyClientsHundredJobsEach) {
     EXPECT_EQ(c->jobs.size(), static_cast<size_t>(kJobs));
     EXPECT_LE(peak_overlap(c->jobs), kPerSession) << "per-session limit";
     // Its list: exactly its own jobs.
-    auto l = c->mcp->tool("console_list_jobs",
-                          "{\"options\":{\"limit\":1000}}", 20000);
+    auto l = c->mcp->tool("console_list_jobs", "{\"options\":{\"limit\":1000}}",
+                          20000);
     ASSERT_TRUE(l.ok()) << l.dump().substr(0, 500);
     EXPECT_EQ(num(*l, "total"), kJobs);
     std::set<std::string> listed;

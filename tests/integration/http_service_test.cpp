@@ -101,15 +101,16 @@ struct svc_temp_dir {
 
 TEST(HttpService, StartupErrorsExit2) {
   svc_temp_dir d;
-  auto good = write_file(d.path, "good", "alice:alice-token-0123456789abcdef\n");
+  auto good
+    = write_file(d.path, "good", "alice:alice-token-0123456789abcdef\n");
   auto err = expect_exit_2({"--http", "127.0.0.1:0", "--no-stdio"});
   EXPECT_NE(err.find("--auth-token-file"), std::string::npos) << err;
   expect_exit_2({"--http", "127.0.0.1:0", "--no-stdio", "--auth-token-file",
                  d.path + "/missing"});
   expect_exit_2({"--http", "0.0.0.0:0", "--no-stdio", "--http-no-auth",
                  "--http-allow-remote"});
-  expect_exit_2({"--http", "0.0.0.0:0", "--no-stdio", "--auth-token-file",
-                 good});
+  expect_exit_2(
+    {"--http", "0.0.0.0:0", "--no-stdio", "--auth-token-file", good});
   // A bad line names its number, never a token.
   auto bad = write_file(d.path, "bad",
                         "# tokens\nalice:alice-token-0123456789abcdef\n"
@@ -117,17 +118,15 @@ TEST(HttpService, StartupErrorsExit2) {
   err = expect_exit_2(
     {"--http", "127.0.0.1:0", "--no-stdio", "--auth-token-file", bad});
   EXPECT_NE(err.find("3"), std::string::npos) << err;
-  EXPECT_EQ(err.find("alice-token-0123456789abcdef"), std::string::npos)
-    << err;
+  EXPECT_EQ(err.find("alice-token-0123456789abcdef"), std::string::npos) << err;
   auto dup = write_file(d.path, "dup",
                         "alice:same-token-0123456789abcdef\n"
                         "bob:same-token-0123456789abcdef\n");
   err = expect_exit_2(
     {"--http", "127.0.0.1:0", "--no-stdio", "--auth-token-file", dup});
-  EXPECT_EQ(err.find("same-token-0123456789abcdef"), std::string::npos)
-    << err;
-  auto badname = write_file(d.path, "badname",
-                            "not a principal:token-0123456789abcdef\n");
+  EXPECT_EQ(err.find("same-token-0123456789abcdef"), std::string::npos) << err;
+  auto badname
+    = write_file(d.path, "badname", "not a principal:token-0123456789abcdef\n");
   expect_exit_2(
     {"--http", "127.0.0.1:0", "--no-stdio", "--auth-token-file", badname});
 }
@@ -182,8 +181,8 @@ TEST(HttpService, BadOriginAndHostAre403) {
   r = raw_post(j.port(), {"Origin: http://evil.example.com"}, kInit);
   EXPECT_EQ(r.status, 403);
   // Loopback origins and hosts are fine.
-  for (auto origin : {"http://localhost:3000", "http://127.0.0.1",
-                      "https://[::1]:8443"}) {
+  for (auto origin :
+       {"http://localhost:3000", "http://127.0.0.1", "https://[::1]:8443"}) {
     r = raw_post(j.port(), {auth, std::string("Origin: ") + origin}, kInit);
     EXPECT_EQ(r.status, 200) << origin;
   }
@@ -245,8 +244,8 @@ TEST(HttpService, SlowHeadersAreCutOff) {
   ASSERT_TRUE(j.ready());
   // Headers that never end.
   http_conn c(j.port());
-  ASSERT_TRUE(c.send_all("POST /mcp HTTP/1.1\r\n" + host_line(j.port())
-                         + "\r\n"));
+  ASSERT_TRUE(
+    c.send_all("POST /mcp HTTP/1.1\r\n" + host_line(j.port()) + "\r\n"));
   int64_t t0 = now_ms();
   EXPECT_TRUE(c.wait_closed(5000)) << "a stalled request was kept open";
   int64_t took = now_ms() - t0;
@@ -292,7 +291,8 @@ TEST(HttpService, MalformedJsonIs400ParseError) {
   for (std::string body : {"{\"jsonrpc\":\"2.0\",\"id\":1,", "not json", "",
                            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\""
                            "}}"}) {
-    auto r = raw_post(j.port(), std::vector<std::string>(h.begin() + 1, h.end()), body);
+    auto r = raw_post(j.port(),
+                      std::vector<std::string>(h.begin() + 1, h.end()), body);
     EXPECT_EQ(r.status, 400) << body;
     auto d = parse(r.body);
     ASSERT_FALSE(d->HasParseError()) << r.body;
@@ -318,11 +318,11 @@ TEST(HttpService, TransportRules) {
   std::string ping = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}";
   // Without a session only initialize.
   EXPECT_EQ(raw_post(j.port(), {auth}, ping).status, 400);
-  EXPECT_EQ(
-    raw_post(j.port(), {auth, "Mcp-Session-Id: 0123456789abcdef0123456789abcdef"},
-             ping)
-      .status,
-    404);
+  EXPECT_EQ(raw_post(j.port(),
+                     {auth, "Mcp-Session-Id: 0123456789abcdef0123456789abcdef"},
+                     ping)
+              .status,
+            404);
   auto alice = j.client("alice");
   EXPECT_EQ(alice->session().size(), 32u);
   EXPECT_EQ(alice->session().find_first_not_of("0123456789abcdef"),
@@ -339,37 +339,39 @@ TEST(HttpService, TransportRules) {
             404);
   // Protocol versions.
   auto sid = "Mcp-Session-Id: " + alice->session();
-  EXPECT_EQ(raw_post(j.port(), {auth, sid, "MCP-Protocol-Version: 1999-01-01"},
-                     ping)
-              .status,
-            400);
+  EXPECT_EQ(
+    raw_post(j.port(), {auth, sid, "MCP-Protocol-Version: 1999-01-01"}, ping)
+      .status,
+    400);
   for (auto v : {"2025-11-25", "2025-06-18", "2025-03-26"})
-    EXPECT_EQ(raw_post(j.port(), {auth, sid, std::string("MCP-Protocol-Version: ") + v},
+    EXPECT_EQ(raw_post(j.port(),
+                       {auth, sid, std::string("MCP-Protocol-Version: ") + v},
                        ping)
                 .status,
               200)
       << v;
   EXPECT_EQ(raw_post(j.port(), {auth, sid}, ping).status, 200);
   // Accept and Content-Type.
-  EXPECT_EQ(raw_post(j.port(),
-                     {host_line(j.port()), auth, sid,
-                      "Content-Type: application/json",
-                      "Accept: application/json"},
-                     ping, true)
-              .status,
-            406);
+  EXPECT_EQ(
+    raw_post(j.port(),
+             {host_line(j.port()), auth, sid, "Content-Type: application/json",
+              "Accept: application/json"},
+             ping, true)
+      .status,
+    406);
   EXPECT_EQ(raw_post(j.port(),
                      {host_line(j.port()), auth, sid,
                       "Content-Type: application/json", "Accept: */*"},
                      ping, true)
               .status,
             200);
-  EXPECT_EQ(raw_post(j.port(),
-                     {host_line(j.port()), auth, sid, "Content-Type: text/plain",
-                      "Accept: application/json, text/event-stream"},
-                     ping, true)
-              .status,
-            415);
+  EXPECT_EQ(
+    raw_post(j.port(),
+             {host_line(j.port()), auth, sid, "Content-Type: text/plain",
+              "Accept: application/json, text/event-stream"},
+             ping, true)
+      .status,
+    415);
   // A notification and a response: 202 without a body.
   auto n = alice->post(
     "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
@@ -461,8 +463,9 @@ TEST(HttpService, AbruptDisconnectsThenServed) {
     http_conn c(j.port());
     c.reset();
     http_conn d(j.port());
-    ASSERT_TRUE(d.send_all(http_request(
-      "POST", "/mcp", h, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}")));
+    ASSERT_TRUE(d.send_all(
+      http_request("POST", "/mcp", h,
+                   "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}")));
     d.reset();
   }
   // The same session still works; the job ran to its end; a new GET stream
@@ -529,14 +532,14 @@ TEST(HttpService, PrincipalsAreIsolatedAdminSeesAll) {
   ASSERT_EQ(jobs->Size(), 1u) << list.dump();
   EXPECT_EQ(str((*jobs)[0], "id"), a);
   // bob's filter by his own session name shows only his.
-  auto bl = bob->tool("console_list_jobs",
-                      "{\"options\":{\"sessionId\":\"build\"}}");
+  auto bl
+    = bob->tool("console_list_jobs", "{\"options\":{\"sessionId\":\"build\"}}");
   ASSERT_TRUE(bl.ok());
   EXPECT_EQ(num(*bl, "total"), 1);
   EXPECT_EQ(str((*at(*bl, "jobs"))[0], "id"), b);
   // resources/read of another's job: not found.
-  auto rr = alice->request("resources/read",
-                           "{\"uri\":" + q("job://" + b) + "}");
+  auto rr
+    = alice->request("resources/read", "{\"uri\":" + q("job://" + b) + "}");
   ASSERT_TRUE(rr);
   EXPECT_EQ(num(*rr, "error.code"), -32002) << to_json(*rr);
   // The admin sees both, and can act on them.
@@ -558,8 +561,12 @@ TEST(HttpService, PrincipalsAreIsolatedAdminSeesAll) {
 
 TEST(HttpService, PerPrincipalLimitWithoutHeadOfLineBlocking) {
   http_jobd_options o;
-  o.args = {"--max-concurrent-jobs", "4", "--max-concurrent-jobs-per-principal",
-            "1", "--admin", "root"};
+  o.args = {"--max-concurrent-jobs",
+            "4",
+            "--max-concurrent-jobs-per-principal",
+            "1",
+            "--admin",
+            "root"};
   http_jobd j(o);
   ASSERT_TRUE(j.ready());
   auto alice = j.client("alice");
@@ -591,8 +598,9 @@ TEST(HttpService, PerPrincipalLimitWithoutHeadOfLineBlocking) {
                          "{\"options\":{\"status\":\"running\"}}");
     ASSERT_TRUE(l.ok()) << l.dump();
     max_alice = std::max<int>(max_alice, static_cast<int>(num(*l, "total")));
-    auto p = alice->tool("console_list_jobs",
-                         "{\"options\":{\"status\":[\"pending\",\"running\"]}}");
+    auto p
+      = alice->tool("console_list_jobs",
+                    "{\"options\":{\"status\":[\"pending\",\"running\"]}}");
     done = num(*p, "total") == 0;
     sleep_ms(30);
   }
@@ -686,11 +694,12 @@ TEST(HttpService, MetricsAndHealthz) {
     << m.header("content-type");
   EXPECT_NE(m.header("content-type").find("version=0.0.4"), std::string::npos)
     << m.header("content-type");
-  for (auto name : {"# TYPE jobd_jobs ", "jobd_jobs{state=\"running\"}",
-                    "jobd_tool_call_seconds_bucket", "jobd_tool_call_seconds_count",
-                    "jobd_jobs_created_total", "jobd_mcp_sessions",
-                    "jobd_uptime_seconds", "jobd_http_requests_total",
-                    "jobd_queue_length", "jobd_concurrency_limit"})
+  for (auto name :
+       {"# TYPE jobd_jobs ", "jobd_jobs{state=\"running\"}",
+        "jobd_tool_call_seconds_bucket", "jobd_tool_call_seconds_count",
+        "jobd_jobs_created_total", "jobd_mcp_sessions", "jobd_uptime_seconds",
+        "jobd_http_requests_total", "jobd_queue_length",
+        "jobd_concurrency_limit"})
     EXPECT_NE(m.body.find(name), std::string::npos) << name << " in\n"
                                                     << m.body.substr(0, 3000);
   EXPECT_NE(m.body.find("tool=\"console_wait_job\""), std::string::npos);
