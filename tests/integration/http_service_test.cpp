@@ -196,7 +196,9 @@ TEST(HttpService, BadOriginAndHostAre403) {
 }
 
 TEST(HttpService, OversizedBodyIs413BeforeItIsSent) {
-  http_jobd j;
+  http_jobd_options o;
+  o.args = {"--max-line-bytes", "65536"}; // the body limit
+  http_jobd j(o);
   ASSERT_TRUE(j.ready());
   http_conn c(j.port());
   // 17 MiB announced, nothing sent: the answer must not wait for it.
@@ -232,8 +234,25 @@ TEST(HttpService, OversizedBodyIs413BeforeItIsSent) {
   if (answered)
     EXPECT_EQ(r2.status, 413);
   else
-    EXPECT_TRUE(c2.wait_closed(5000)) << "17 MiB chunked body neither "
+    EXPECT_TRUE(c2.wait_closed(5000)) << "20 MiB chunked body neither "
                                          "refused nor closed";
+  c2.close();
+  // A whole body just over the limit, with its length.
+  {
+    http_conn c3(j.port());
+    std::string big = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+                      "\"params\":{\"pad\":\""
+                      + std::string(70000, 'x') + "\"}}";
+    auto r3 = c3.exchange(
+      http_request("POST", "/mcp",
+                   {host_line(j.port()),
+                    "Authorization: Bearer " + j.token("alice"),
+                    "Content-Type: application/json",
+                    "Accept: application/json, text/event-stream"},
+                   big),
+      5000);
+    EXPECT_TRUE(r3.status == 413 || r3.status == 0) << r3.status;
+  }
   expect_served(j, "oversized bodies");
 }
 
