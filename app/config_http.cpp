@@ -69,11 +69,11 @@ setting address(const char* flag, const char* env, const char* help,
 } // namespace
 
 std::vector<setting> http_settings() {
-  auto admins = list("--admin", "JOBD_ADMINS",
-                     "a principal that sees and controls every principal's "
-                     "jobs",
-                     &config::admins, ',',
-                     "a principal (variable: comma-separated)");
+  auto admins
+    = list("--admin", "JOBD_ADMINS",
+           "a principal that sees and controls every principal's "
+           "jobs",
+           &config::admins, ',', "a principal (variable: comma-separated)");
   admins.set = [](config& c, const std::string& name) {
     if (!protocol::valid_principal(name))
       return false;

@@ -15,15 +15,18 @@
 #include "actors/transport/stdin_reader.hpp"
 #include "actors/transport/stdio_sink.hpp"
 #include "app/config.hpp"
+#include "app/http_setup.hpp"
 #include "app/security_setup.hpp"
 #include "protocol/templates.hpp"
 #include "protocol/tools.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -158,6 +161,22 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
       return 2;
     }
   }
+  // Tokens are read before anything runs: a bad file stops the start.
+  std::vector<http_token> tokens;
+  if (!cfg.http.empty() && !cfg.http_no_auth) {
+    if (std::string why; !load_tokens(cfg.auth_token_file, tokens, why)) {
+      log::error("cannot start: " + why);
+      return 2;
+    }
+  }
+  std::shared_ptr<protocol::latency_histograms> latency;
+  if (!cfg.http.empty()) {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < protocol::tool_count; ++i)
+      names.emplace_back(
+        protocol::tool_name(static_cast<protocol::tool_id>(i)));
+    latency = std::make_shared<protocol::latency_histograms>(std::move(names));
+  }
   std::string degraded;
   requeue_list requeue;
   uint64_t first_serial = 0;
@@ -178,9 +197,13 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   // stdout is written by the sink's own thread, never by an actor; while too
   // many replies wait for the client, the reader reads no more requests.
   auto gate = std::make_shared<read_gate>();
-  stdio_sink_options out_options;
-  out_options.gate = gate;
-  auto out = std::make_shared<stdio_sink>(STDOUT_FILENO, out_options);
+  std::shared_ptr<stdio_sink> out;
+  if (!cfg.no_stdio) {
+    stdio_sink_options out_options;
+    out_options.gate = gate;
+    out = std::make_shared<stdio_sink>(STDOUT_FILENO, out_options);
+  }
+  int exit_code = 0;
   {
     caf::actor_system sys{sys_cfg};
     auto kept
@@ -200,8 +223,6 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
       auditor = sys.spawn<caf::detached>(audit, audit_file);
       caf::anon_send(sched, atom::subscribe_v, event_listener{auditor});
     }
-    if (!requeue.jobs.empty())
-      caf::anon_send(sched, std::move(requeue));
     caf::anon_send(sched, atom::subscribe_v, event_listener{stats});
     auto sweep = sys.spawn(sweeper, sched,
                            std::chrono::milliseconds(cfg.cleanup_interval_ms),
@@ -231,9 +252,7 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     auto timetable = sys.spawn(schedules, std::move(schedules_cfg));
     endpoint_config ec;
     ec.max_line_bytes = cfg.max_line_bytes;
-    ec.out = out;
     ec.tools = tools;
-    ec.input = gate;
     ec.store = kept;
     ec.schedules = timetable;
     ec.audit = auditor;
@@ -242,18 +261,76 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
       stopped = true;
       ::kill(::getpid(), SIGUSR1);
     };
-    auto ep = sys.spawn(endpoint, sched, stats, ec);
-    caf::anon_send(sched, atom::subscribe_v, event_listener{ep});
-    log::info("jobd " JOBD_VERSION " serving MCP on stdio (process trees as "
-              + reactor->tracking_mode() + "; jobs kept in "
-              + (cfg.ephemeral || !degraded.empty() ? std::string{"memory"}
-                                                    : db->path())
-              + " as instance " + db->instance() + "; max "
-              + std::to_string(cfg.max_concurrent_jobs) + " jobs, "
-              + std::to_string(cfg.max_concurrent_jobs_per_session)
-              + " per session)");
-    stdin_reader reader{STDIN_FILENO, ep, cfg.max_line_bytes, gate};
+    // HTTP before any job is queued: an address that cannot be used stops
+    // the start while nothing runs.
+    http_service service;
+    if (!cfg.http.empty()) {
+      http_wiring wiring;
+      wiring.system = &sys;
+      wiring.scheduler = sched;
+      wiring.metrics = stats;
+      wiring.base = ec;
+      wiring.admins = cfg.admins;
+      wiring.latency = latency;
+      if (std::string why; !service.start(cfg, tokens, wiring, why)) {
+        log::error("cannot start: " + why);
+        exit_code = 2;
+        stopped = true;
+      }
+    }
+    if (!requeue.jobs.empty() && exit_code == 0)
+      caf::anon_send(sched, std::move(requeue));
+    // Over stdio the one principal is "local"; beside HTTP it is one of
+    // several, in its own namespace.
+    endpoint_actor ep;
+    std::unique_ptr<stdin_reader> reader;
+    if (out && exit_code == 0) {
+      ec.out = out;
+      ec.input = gate;
+      ec.scoped = !cfg.http.empty();
+      ec.admin = std::find(cfg.admins.begin(), cfg.admins.end(),
+                           protocol::local_principal)
+                 != cfg.admins.end();
+      ec.latency = latency;
+      ep = sys.spawn(endpoint, sched, stats, ec);
+      caf::anon_send(sched, atom::subscribe_v, event_listener{ep});
+      reader = std::make_unique<stdin_reader>(STDIN_FILENO, ep,
+                                              cfg.max_line_bytes, gate);
+    }
+    if (exit_code == 0)
+      log::info("jobd " JOBD_VERSION " serving MCP on "
+                + std::string{!out               ? "HTTP"
+                              : cfg.http.empty() ? "stdio"
+                                                 : "stdio and HTTP"}
+                + " (process trees as " + reactor->tracking_mode()
+                + "; jobs kept in "
+                + (cfg.ephemeral || !degraded.empty() ? std::string{"memory"}
+                                                      : db->path())
+                + " as instance " + db->instance() + "; max "
+                + std::to_string(cfg.max_concurrent_jobs) + " jobs, "
+                + std::to_string(cfg.max_concurrent_jobs_per_session)
+                + " per session)");
     bool asked = false;
+    // Without stdio, a signal stops the jobs here (over stdio its ENDPOINT
+    // does, as at stdin EOF).
+    auto stop_jobs = [&] {
+      if (ep) {
+        caf::anon_send(ep, atom::shutdown_v);
+        return;
+      }
+      sys.spawn([sched, done = ec.on_stopped](caf::event_based_actor* self) {
+        self->request(sched, caf::infinite, atom::shutdown_v)
+          .then(
+            [self, done](bool) {
+              done();
+              self->quit();
+            },
+            [self, done](caf::error&) {
+              done();
+              self->quit();
+            });
+      });
+    };
     auto last_reap = std::chrono::steady_clock::now();
     bool reap_due = false;
     while (!stopped) {
@@ -270,11 +347,14 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
       }
       if ((sig == SIGINT || sig == SIGTERM) && !asked) {
         log::info(std::string{"received "} + strsignal(sig) + ", stopping");
-        caf::anon_send(ep, atom::shutdown_v);
+        stop_jobs();
         asked = true;
       }
     }
-    reader.stop();
+    if (reader)
+      reader->stop();
+    // Every session's ENDPOINT hears its sink closed and quits.
+    service.stop();
     for (auto& h :
          {caf::actor_cast<caf::actor>(ep), caf::actor_cast<caf::actor>(sweep),
           caf::actor_cast<caf::actor>(timetable),
@@ -305,13 +385,14 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     }
   }
   // Every actor is gone: write what the client did not read yet (bounded).
-  out->close();
+  if (out)
+    out->close();
   // Last resort: nothing a job started may outlive us.
   reactor->kill_all(SIGKILL);
   reactor->stop();
   reactor->reap_adopted();
   log::info("jobd stopped");
-  return 0;
+  return exit_code;
 }
 
 } // namespace

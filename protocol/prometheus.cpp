@@ -9,6 +9,8 @@ latency_histograms::latency_histograms(std::vector<std::string> tools)
   : names_(std::move(tools)) {
 }
 
+latency_histograms::~latency_histograms() = default;
+
 void latency_histograms::observe(std::string_view, double) {
 }
 

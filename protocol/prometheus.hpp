@@ -42,6 +42,7 @@ public:
   /// One histogram per name (the tools of the catalog); names not given
   /// here are counted under "other".
   explicit latency_histograms(std::vector<std::string> tools);
+  ~latency_histograms();
 
   /// One call of `tool` that took `seconds` (its reply was written).
   void observe(std::string_view tool, double seconds);
