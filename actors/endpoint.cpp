@@ -51,6 +51,9 @@ void list_resources(self_ptr self, protocol::resource_list_call& call) {
   list_query q;
   q.limit = protocol::resource_page_jobs;
   q.cursor = std::move(call.cursor);
+  auto& cfg = self->state.config;
+  if (cfg.scoped && !cfg.admin)
+    q.session_prefix = protocol::session_prefix(cfg.principal);
   auto id = call.id;
   self->request(self->state.scheduler, caf::infinite, atom::list_v, q)
     .then(
@@ -65,7 +68,7 @@ void list_resources(self_ptr self, protocol::resource_list_call& call) {
 }
 
 // resources/read: a job's status or its newest output.
-void read_resource(self_ptr self, protocol::resource_read_call& call) {
+void read_job_resource(self_ptr self, protocol::resource_read_call& call) {
   auto& sched = self->state.scheduler;
   auto id = call.id;
   auto uri = call.uri;
@@ -92,6 +95,26 @@ void read_resource(self_ptr self, protocol::resource_read_call& call) {
         reply(self, protocol::render_resource_output(id, uri, page));
       },
       not_found);
+}
+
+// A non-admin reads only its namespace's jobs: another principal's job is
+// a resource that does not exist.
+void read_resource(self_ptr self, protocol::resource_read_call& call) {
+  auto& cfg = self->state.config;
+  if (!cfg.scoped || cfg.admin) {
+    read_job_resource(self, call);
+    return;
+  }
+  auto held = std::make_shared<protocol::resource_read_call>(std::move(call));
+  auto not_found = [self, held](auto&&...) {
+    reply(self, protocol::render_rpc_error(
+                  held->id, protocol::rpc_code::resource_not_found,
+                  "Resource not found: " + held->uri));
+  };
+  check_owners(
+    self, {held->job_id}, [self, held] { read_job_resource(self, *held); },
+    [not_found](const std::string&) { not_found(); },
+    [not_found](caf::error&) { not_found(); });
 }
 
 // The MCP log level of a lifecycle event, and its name.
@@ -250,13 +273,20 @@ void audit_request(self_ptr self, audit_format::request_view& req,
              static_cast<int64_t>(ms));
 }
 
-// Stops every job, then tells the owner; later lines are ignored.
+// Stops every job, then tells the owner; later lines are ignored. An
+// ENDPOINT that does not own the server (an HTTP session's) just goes: the
+// jobs keep running, and replies to its requests still under way are
+// dropped by CAF (it is gone; nothing of it runs).
 void stop(self_ptr self) {
   auto& st = self->state;
   if (st.stopping)
     return;
   st.stopping = true;
   self->send(st.scheduler, atom::unsubscribe_v, event_listener{self});
+  if (!st.config.owns_server) {
+    self->quit();
+    return;
+  }
   self->request(st.scheduler, caf::infinite, atom::shutdown_v)
     .then(
       [self](bool) {
@@ -307,13 +337,30 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
       std::vector<std::string> replies;
       audit_format::request_view req;
       auto start = std::chrono::steady_clock::now();
-      bool audited = st.config.audit && audit_format::read_request(line, req);
+      bool parsed = (st.config.audit || st.config.latency)
+                    && audit_format::read_request(line, req);
+      bool audited = parsed && st.config.audit;
+      bool timed = parsed && st.config.latency && req.method == "tools/call";
+      std::string tool;
+      if (timed)
+        tool = req.tool;
       auto action = st.session.handle_line(line, replies);
       if (audited)
         audit_request(self, req, action, replies, start);
       for (auto& text : replies)
         reply(self, std::move(text));
-      if (auto call = std::get_if<protocol::dispatch_call>(&action)) {
+      auto call = std::get_if<protocol::dispatch_call>(&action);
+      if (timed) {
+        if (call != nullptr)
+          st.timed[call->id] = {std::move(tool), start};
+        else if (!replies.empty())
+          // Answered at once (an unknown tool, invalid arguments).
+          st.config.latency->observe(tool,
+                                     std::chrono::duration<double>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count());
+      }
+      if (call != nullptr) {
         dispatch_call(self, *call);
       } else if (auto cancel = std::get_if<protocol::cancel_request>(&action)) {
         if (st.in_flight.count(cancel->id) != 0) {
@@ -342,12 +389,12 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
     [self](atom::shutdown) { stop(self); },
     // A job changed: notifications for the client, if it asked for them.
     [self](atom::event, const job_event& ev) {
-      if (!self->state.stopping)
+      if (!self->state.stopping && in_namespace(self, ev.job.session_id))
         notify(self, ev);
     },
     // A job's output grew.
     [self](atom::output, const output_news& news) {
-      if (!self->state.stopping)
+      if (!self->state.stopping && in_namespace(self, news.session_id))
         notify_output(self, news.job_id, news.output.last_sequence,
                       news.progress, false);
     },

@@ -111,6 +111,13 @@ struct endpoint_state {
     std::chrono::steady_clock::time_point start;
   };
   std::unordered_map<std::string, audited_call> audited;
+  /// With config.latency: tool calls still being worked on, by request id
+  /// (the tool's name, the line's arrival).
+  struct timed_call {
+    std::string tool;
+    std::chrono::steady_clock::time_point start;
+  };
+  std::unordered_map<std::string, timed_call> timed;
   static inline const char* name = "endpoint";
 };
 
@@ -134,6 +141,46 @@ void unwatch(endpoint_ptr self, const std::string& id);
 /// success, else the tool error's code.
 void audit_call_end(endpoint_ptr self, const std::string& id,
                     const std::string& error_code);
+
+// -- endpoint_scope.cpp: principals and isolation (config.scoped) ------------
+
+/// True if the job of `session` is this client's to see and control: always
+/// unless scoped and not admin; then only its principal's (an empty
+/// session, an unknown job, is never).
+bool in_namespace(endpoint_ptr self, std::string_view session);
+
+/// A job's session in the principal's namespace (config.scoped only).
+void scope_spec(endpoint_ptr self, job_spec& spec);
+
+/// Rewrites the session ids a request gives into the principal's namespace
+/// and, for non-admins, restricts list and cleanup to it (config.scoped
+/// only).
+void scope_request(endpoint_ptr self, protocol::tool_request& request);
+
+/// The job ids a request names, which a non-admin's call may name only
+/// from its own namespace (console_execute_async's dependsOn is checked at
+/// submit, templates' too).
+std::vector<std::string> named_jobs(const protocol::tool_request& request);
+
+/// What SCHEDULER answers for a job id it does not know.
+caf::error unknown_job(const std::string& id);
+/// What it answers for an unknown id in options.dependsOn.
+caf::error unknown_dependency(const std::string& id);
+
+/// Asks SCHEDULER whose the jobs are (one atom::owner request) and calls
+/// `ok` if all are in this client's namespace, else `foreign` with the
+/// first that is not, or `failed` if SCHEDULER could not answer.
+void check_owners(endpoint_ptr self, std::vector<std::string> ids,
+                  std::function<void()> ok,
+                  std::function<void(const std::string&)> foreign,
+                  std::function<void(caf::error&)> failed);
+
+/// Keeps only the per-session figures of this client's namespace.
+void scope_metrics(endpoint_ptr self, metrics_snapshot& m);
+
+/// Measures a tool call (config.latency): its reply was just handed to the
+/// sink, or it ended without one (`replied` false: not measured).
+void call_ended(endpoint_ptr self, const std::string& id, bool replied);
 
 // -- endpoint.cpp: writing to the client --------------------------------------
 

@@ -25,14 +25,24 @@ bool settle(self_ptr self, const std::string& id,
   audit_call_end(self, id, error_code);
   unwatch(self, id);
   st.in_flight.erase(id);
-  return st.cancelled.erase(id) == 0;
+  if (st.cancelled.erase(id) == 0)
+    return true;
+  call_ended(self, id, false);
+  return false;
+}
+
+// The reply to a settled call: to the client, and its latency measured.
+void reply_to(self_ptr self, const std::string& id, std::string line) {
+  reply(self, std::move(line));
+  call_ended(self, id, true);
 }
 
 template <class Result> auto on_result(self_ptr self, std::string id) {
   return [self, id](Result& result) {
     if (settle(self, id, {}))
-      reply(self, self->state.session.render_result(
-                    id, protocol::tool_result{std::move(result)}));
+      reply_to(self, id,
+               self->state.session.render_result(
+                 id, protocol::tool_result{std::move(result)}));
   };
 }
 
@@ -40,7 +50,7 @@ auto on_error(self_ptr self, std::string id) {
   return [self, id](caf::error& err) {
     auto failure = to_tool_error(self->system(), err);
     if (settle(self, id, failure.code))
-      reply(self, self->state.session.render_error(id, failure));
+      reply_to(self, id, self->state.session.render_error(id, failure));
   };
 }
 
@@ -83,7 +93,7 @@ void run_and_wait(self_ptr self, const std::string& id,
 
 // Submits a job (console_execute_async, also from a template): answered
 // at once, or with options.waitMs once it ended or the time is up.
-void submit_job(self_ptr self, const std::string& id, const std::string& token,
+void submit_now(self_ptr self, const std::string& id, const std::string& token,
                 job_spec spec) {
   auto& sched = self->state.scheduler;
   if (spec.wait_ms <= 0) {
@@ -101,6 +111,33 @@ void submit_job(self_ptr self, const std::string& id, const std::string& token,
     .then([self, id, token,
            kept](submit_result& r) { run_and_wait(self, id, token, r, *kept); },
           on_error(self, id));
+}
+
+// Scoped: the job's session goes into the principal's namespace, and a
+// non-admin's dependencies must be its own (another principal's job is an
+// unknown dependency).
+void submit_job(self_ptr self, const std::string& id, const std::string& token,
+                job_spec spec) {
+  auto& cfg = self->state.config;
+  if (!cfg.scoped) {
+    submit_now(self, id, token, std::move(spec));
+    return;
+  }
+  scope_spec(self, spec);
+  if (cfg.admin || spec.depends_on.empty()) {
+    submit_now(self, id, token, std::move(spec));
+    return;
+  }
+  auto held = std::make_shared<job_spec>(std::move(spec));
+  auto deps = held->depends_on;
+  check_owners(
+    self, std::move(deps),
+    [self, id, token, held] { submit_now(self, id, token, std::move(*held)); },
+    [self, id](const std::string& dep) {
+      auto err = unknown_dependency(dep);
+      on_error(self, id)(err);
+    },
+    on_error(self, id));
 }
 
 const protocol::tool_catalog& catalog(self_ptr self) {
@@ -151,7 +188,7 @@ struct call_visitor {
           tool_error err;
           if (!protocol::instantiate(catalog(self), tpl, call, spec, err)) {
             if (settle(self, id, err.code))
-              reply(self, self->state.session.render_error(id, err));
+              reply_to(self, id, self->state.session.render_error(id, err));
             return;
           }
           submit_job(self, id, token, std::move(spec));
@@ -231,8 +268,21 @@ struct call_visitor {
       .then(on_result<list_page>(self, id), on_error(self, id));
   }
   void operator()(protocol::metrics_call&) {
+    auto& cfg = self->state.config;
+    if (!cfg.scoped || cfg.admin) {
+      self->request(self->state.metrics, caf::infinite, atom::metrics_v)
+        .then(on_result<metrics_snapshot>(self, id), on_error(self, id));
+      return;
+    }
+    // Global counters stay global; per-session entries only of the
+    // namespace.
     self->request(self->state.metrics, caf::infinite, atom::metrics_v)
-      .then(on_result<metrics_snapshot>(self, id), on_error(self, id));
+      .then(
+        [self{self}, id{id}](metrics_snapshot& m) {
+          scope_metrics(self, m);
+          on_result<metrics_snapshot>(self, id)(m);
+        },
+        on_error(self, id));
   }
   void operator()(cleanup_query& q) {
     self->request(sched(), caf::infinite, atom::cleanup_v, std::move(q))
@@ -283,8 +333,38 @@ struct call_visitor {
 } // namespace
 
 void dispatch_call(self_ptr self, protocol::dispatch_call& call) {
-  self->state.in_flight.insert(call.id);
-  std::visit(call_visitor{self, call.id, call.progress_token}, call.request);
+  auto& st = self->state;
+  st.in_flight.insert(call.id);
+  if (!st.config.scoped) {
+    std::visit(call_visitor{self, call.id, call.progress_token}, call.request);
+    return;
+  }
+  scope_request(self, call.request);
+  auto ids
+    = st.config.admin ? std::vector<std::string>{} : named_jobs(call.request);
+  if (ids.empty()) {
+    std::visit(call_visitor{self, call.id, call.progress_token}, call.request);
+    return;
+  }
+  // A non-admin's call naming jobs: each must be in its namespace (one
+  // owner request); another principal's job answers what an unknown one
+  // does.
+  auto held = std::make_shared<protocol::dispatch_call>(std::move(call));
+  check_owners(
+    self, std::move(ids),
+    [self, held] {
+      if (self->state.cancelled.count(held->id) != 0) {
+        settle(self, held->id, {});
+        return;
+      }
+      std::visit(call_visitor{self, held->id, held->progress_token},
+                 held->request);
+    },
+    [self, id{held->id}](const std::string& job_id) {
+      auto err = unknown_job(job_id);
+      on_error(self, id)(err);
+    },
+    on_error(self, held->id));
 }
 
 void audit_call_end(self_ptr self, const std::string& id,

@@ -4,6 +4,7 @@
 #include "actors/core/record_reader.hpp"
 #include "actors/logger.hpp"
 #include "actors/store/store_actor.hpp"
+#include "protocol/principal.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -38,7 +39,7 @@ caf::error already_finished(const job_info& info) {
 void cancel_pending(self_ptr self, entry& e) {
   auto& st = self->state;
   auto& info = e.info;
-  st.ready.erase(candidate_of(info));
+  unready(self, candidate_of(info));
   info.status = job_status::cancelled;
   st.pending.erase(key_of(info));
   drop_gates(self, info.id);
@@ -67,13 +68,14 @@ void on_finished(self_ptr self, entry& e, job_status previous,
   auto& info = e.info;
   if (previous == job_status::pending) {
     st.pending.erase(key_of(info));
-    st.ready.erase(candidate_of(info));
+    unready(self, candidate_of(info));
     // Its session may still hold it as waiting or offered.
     if (auto i = st.sessions.find(info.session_id); i != st.sessions.end())
       self->send(i->second.handle, atom::forget_v, info.id);
   }
   if (previous == job_status::running) {
     --st.running;
+    running_ended(self, info.session_id);
     if (auto i = st.sessions.find(info.session_id); i != st.sessions.end())
       self->send(i->second.handle, atom::finished_v, info.id);
   }
@@ -185,6 +187,7 @@ caf::result<bool> shutdown(self_ptr self) {
   auto& st = self->state;
   st.shutting_down = true;
   st.ready.clear();
+  st.principal_blocked.clear();
   auto rp = self->make_response_promise<bool>();
   std::vector<job_actor> live;
   for (auto& [id, e] : st.jobs)
@@ -213,9 +216,16 @@ caf::result<bool> shutdown(self_ptr self) {
 
 } // namespace
 
-// Starts the best offered jobs while global slots are free.
+// Starts the best offered jobs while global slots are free. With the
+// per-principal limit, a candidate whose principal is at it is set aside
+// (principal_blocked) instead of started, and the loop goes on with the
+// next one: each set-aside costs O(log n) and happens at most once per
+// start or end of one of its principal's jobs (running_ended puts back one
+// candidate per freed slot), so dispatch stays amortized O(log n) per
+// candidate.
 void dispatch(self_ptr self) {
   auto& st = self->state;
+  auto per_principal = st.config.max_running_per_principal;
   while (st.running < st.config.max_running && !st.ready.empty()
          && !st.shutting_down && st.requeueing == 0) {
     auto c = *st.ready.begin();
@@ -224,12 +234,97 @@ void dispatch(self_ptr self) {
     if (e == nullptr || e->info.status != job_status::pending || !e->handle
         || is_held(self, c.job_id))
       continue;
+    if (per_principal > 0) {
+      auto& n = st.principal_running[std::string{
+        protocol::principal_of(c.session_id)}];
+      if (n >= per_principal) {
+        auto p = std::string{protocol::principal_of(c.session_id)};
+        st.principal_blocked[p].insert(std::move(c));
+        continue;
+      }
+      ++n;
+    }
     e->info.status = job_status::running;
     st.pending.erase(key_of(e->info));
     ++st.running;
     self->send(e->handle, atom::start_v);
     self->send(session_for(self, c.session_id), atom::started_v, c.job_id);
   }
+}
+
+bool unready(self_ptr self, const candidate& c) {
+  auto& st = self->state;
+  if (st.ready.erase(c) > 0)
+    return true;
+  if (st.principal_blocked.empty())
+    return false;
+  auto i = st.principal_blocked.find(
+    std::string{protocol::principal_of(c.session_id)});
+  if (i == st.principal_blocked.end() || i->second.erase(c) == 0)
+    return false;
+  if (i->second.empty())
+    st.principal_blocked.erase(i);
+  return true;
+}
+
+void running_ended(self_ptr self, const std::string& session) {
+  auto& st = self->state;
+  if (st.config.max_running_per_principal == 0)
+    return;
+  auto p = std::string{protocol::principal_of(session)};
+  if (auto i = st.principal_running.find(p); i != st.principal_running.end()) {
+    if (i->second > 0)
+      --i->second;
+    if (i->second == 0)
+      st.principal_running.erase(i);
+  }
+  // One slot of this principal is free: its best set-aside candidate may
+  // take it (the caller dispatches).
+  auto b = st.principal_blocked.find(p);
+  if (b == st.principal_blocked.end())
+    return;
+  auto& set = b->second;
+  while (!set.empty()) {
+    auto c = *set.begin();
+    set.erase(set.begin());
+    auto e = find_job(self, c.job_id);
+    if (e != nullptr && e->info.status == job_status::pending && e->handle
+        && !is_held(self, c.job_id)) {
+      st.ready.insert(std::move(c));
+      break;
+    }
+  }
+  if (set.empty())
+    st.principal_blocked.erase(b);
+}
+
+caf::result<owner_list> owners(self_ptr self, owner_list& q) {
+  auto& st = self->state;
+  q.sessions.assign(q.job_ids.size(), std::string{});
+  // The index answers what it holds: O(1) per id. The rest: one request
+  // to the STORE for all of them.
+  owner_list rest;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < q.job_ids.size(); ++i) {
+    if (auto e = find_job(self, q.job_ids[i]); e != nullptr) {
+      q.sessions[i] = e->info.session_id;
+    } else {
+      rest.job_ids.push_back(q.job_ids[i]);
+      where.push_back(i);
+    }
+  }
+  if (rest.job_ids.empty())
+    return std::move(q);
+  auto rp = self->make_response_promise<owner_list>();
+  self->request(st.config.store, caf::infinite, atom::owner_v, std::move(rest))
+    .then(
+      [rp, q{std::move(q)}, where](owner_list& found) mutable {
+        for (size_t j = 0; j < where.size() && j < found.sessions.size(); ++j)
+          q.sessions[where[j]] = std::move(found.sessions[j]);
+        rp.deliver(std::move(q));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
 }
 
 scheduler_actor::behavior_type
@@ -362,11 +457,8 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
     },
     // Lists from the store, newest first.
     [self](atom::list, list_query& q) { return list_jobs(self, std::move(q)); },
-    // Whose jobs these are. TODO(isolation): index, then the STORE.
-    [](atom::owner, owner_list& q) {
-      q.sessions.assign(q.job_ids.size(), std::string{});
-      return q;
-    },
+    // Whose jobs these are: the index, then the STORE.
+    [self](atom::owner, owner_list& q) { return owners(self, q); },
     // Removes finished jobs (console_cleanup_jobs and SWEEPER).
     [self](atom::cleanup, cleanup_query& q) {
       return cleanup_jobs(self, std::move(q));
@@ -394,7 +486,7 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       auto e = find_job(self, id);
       if (e == nullptr)
         return true;
-      return self->state.ready.erase(candidate_of(e->info)) > 0;
+      return unready(self, candidate_of(e->info));
     },
     // A job started or finished: update the index, free slots, tell others.
     [self](atom::event, job_event& ev) { on_event(self, ev); },

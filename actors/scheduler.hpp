@@ -172,6 +172,14 @@ struct scheduler_state {
   pending_queue pending;
   /// Offered candidates, best first.
   std::set<candidate, candidate_order> ready;
+  /// With max_running_per_principal: jobs running per principal, and the
+  /// offered candidates of principals at their limit, set aside from
+  /// `ready` so that they never block another principal's (no
+  /// head-of-line blocking). A job of the principal that ends puts its
+  /// best one back. Empty without that limit.
+  std::unordered_map<std::string, size_t> principal_running;
+  std::unordered_map<std::string, std::set<candidate, candidate_order>>
+    principal_blocked;
   std::unordered_map<std::string, session_entry> sessions;
   /// Each session's jobs in the index (the quotas count them).
   std::unordered_map<std::string, std::unordered_set<std::string>> session_jobs;
@@ -232,6 +240,19 @@ inline candidate candidate_of(const job_info& job) {
 
 /// Starts the best offered jobs while global slots are free.
 void dispatch(scheduler_ptr self);
+
+/// Takes an offered candidate back (from `ready` or, with the
+/// per-principal limit, from its principal's set-aside ones); true if it
+/// was offered. O(log n).
+bool unready(scheduler_ptr self, const candidate& c);
+
+/// One of the running jobs of `session` stopped running (it ended, or an
+/// attempt ended before a retry): with the per-principal limit, its
+/// principal's best set-aside candidate becomes ready again. O(log n).
+void running_ended(scheduler_ptr self, const std::string& session);
+
+/// Whose jobs these are (the index, else the STORE for the others).
+caf::result<owner_list> owners(scheduler_ptr self, owner_list& q);
 
 // -- admission (scheduler_admission.cpp) --------------------------------------
 

@@ -81,7 +81,7 @@ void replace_session(scheduler_ptr self, const std::string& id) {
     self->send(handle, atom::started_v, info->id);
   }
   for (auto info : pending) {
-    st.ready.erase(candidate_of(*info));
+    unready(self, candidate_of(*info));
     self->request(handle, caf::infinite, atom::enqueue_v, candidate_of(*info))
       .then([](bool) {}, [](caf::error&) {});
   }

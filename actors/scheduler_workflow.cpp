@@ -252,6 +252,7 @@ void on_retrying(self_ptr self, entry& e, job_status previous,
   auto& st = self->state;
   if (previous == job_status::running) {
     --st.running;
+    running_ended(self, e.info.session_id);
     if (auto i = st.sessions.find(e.info.session_id); i != st.sessions.end())
       self->send(i->second.handle, atom::finished_v, e.info.id);
   }

@@ -127,6 +127,10 @@ public:
   /// if none (or `key` is empty).
   std::string find_by_key(const std::string& session, const std::string& key);
 
+  /// The session of each job (by the UNIQUE index on id, one lookup per
+  /// id), in the order asked; "" for a job not stored.
+  std::vector<std::string> sessions_of(const std::vector<std::string>& ids);
+
   /// console_list_jobs: newest first. Throws tool_error-like
   /// std::invalid_argument for a cursor it did not make.
   list_page list(const list_query& q);

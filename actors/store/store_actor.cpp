@@ -371,10 +371,12 @@ store_actor::behavior_type store(store_ptr self, std::shared_ptr<job_store> db,
         return self->state.db->find_by_key(session, key);
       });
     },
-    // TODO(isolation): the session of each stored job.
-    [](atom::owner, owner_list& q) {
-      q.sessions.assign(q.job_ids.size(), std::string{});
-      return q;
+    // The session of each stored job ("" for one not stored).
+    [self](atom::owner, owner_list& q) -> caf::result<owner_list> {
+      return query(self, [&]() -> caf::result<owner_list> {
+        q.sessions = self->state.db->sessions_of(q.job_ids);
+        return std::move(q);
+      });
     },
     [self](atom::cleanup, const cleanup_query& q) -> caf::result<cleanup_done> {
       return query(self, [&]() -> caf::result<cleanup_done> {

@@ -6,6 +6,7 @@
 #include "actors/store/sqlite.hpp"
 
 #include <string>
+#include <string_view>
 
 namespace jobd {
 
@@ -51,7 +52,14 @@ struct store_statements {
   sql::statement find_spec;
   sql::statement find_key;
   sql::statement session_usage;
+  sql::statement find_session;
 };
+
+/// The least string greater than every string that starts with `prefix`
+/// ("alice0" for "alice/"); empty when there is none (the prefix is all
+/// 0xff bytes): `session >= prefix AND session < end` is the index-friendly
+/// form of a prefix match.
+std::string prefix_end(std::string_view prefix);
 
 /// A job row (JOBD_JOB_COLUMNS from column 0) as a job_info.
 job_info decode_job(const sql::statement& row);

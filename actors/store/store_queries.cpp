@@ -78,6 +78,16 @@ struct filter {
       where += " AND session = ?";
       params.emplace_back(q.session_id);
     }
+    if (!q.session_prefix.empty()) {
+      // A range on the session (jobs_session, session_counts' key), not a
+      // LIKE, which no index serves.
+      where += " AND session >= ?";
+      params.emplace_back(q.session_prefix);
+      if (auto end = prefix_end(q.session_prefix); !end.empty()) {
+        where += " AND session < ?";
+        params.emplace_back(std::move(end));
+      }
+    }
     if (!q.schedule_id.empty()) {
       where += " AND schedule_id = ?";
       params.emplace_back(q.schedule_id);
@@ -90,7 +100,7 @@ struct filter {
                     || !q.template_name.empty();
     by_session_counts = q.tags.empty() && !workflow;
     only_tags = q.tags.size() == 1 && !workflow && q.statuses.empty()
-                && q.session_id.empty();
+                && q.session_id.empty() && q.session_prefix.empty();
   }
 
   // Binds the parameters from 1; returns the next free index.
@@ -103,6 +113,28 @@ struct filter {
 };
 
 } // namespace
+
+std::string prefix_end(std::string_view prefix) {
+  std::string end{prefix};
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff)
+    end.pop_back();
+  if (!end.empty())
+    end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+std::vector<std::string>
+job_store::sessions_of(const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  auto& st = stmts_->find_session;
+  for (auto& id : ids) {
+    st.reset().bind(1, id);
+    out.push_back(st.step() ? st.text_at(0) : std::string{});
+  }
+  st.reset();
+  return out;
+}
 
 std::optional<job_info> job_store::find(const std::string& id) {
   auto& st = stmts_->find_job;
@@ -219,6 +251,10 @@ cleanup_done job_store::cleanup(const cleanup_query& q,
   }
   if (!q.session_id.empty())
     where += " AND session = ?2";
+  auto end = prefix_end(q.session_prefix);
+  if (!q.session_prefix.empty())
+    where += end.empty() ? " AND session >= ?4"
+                         : " AND session >= ?4 AND session < ?5";
   // "At least max_age old": a max_age beyond the epoch keeps every job.
   auto now = now_ms();
   if (max_age > now)
@@ -232,6 +268,11 @@ cleanup_done job_store::cleanup(const cleanup_query& q,
     pick.bind(1, now - max_age);
   if (!q.session_id.empty())
     pick.bind(2, q.session_id);
+  if (!q.session_prefix.empty()) {
+    pick.bind(4, q.session_prefix);
+    if (!end.empty())
+      pick.bind(5, end);
+  }
   pick.bind(3, static_cast<int64_t>(
                  std::min<uint64_t>(q.keep_count, uint64_t{1} << 62)));
   std::vector<int64_t> serials;

@@ -95,7 +95,8 @@ store_statements::store_statements(sql::database& db)
     session_usage(db,
                   "SELECT session, jobs, cpu_user_ms, cpu_system_ms, "
                   "run_ms, max_rss_kb, rss_kb_sum FROM session_usage ORDER BY "
-                  "session") {
+                  "session"),
+    find_session(db, "SELECT session FROM jobs WHERE id = ?") {
   // nop
 }
 
