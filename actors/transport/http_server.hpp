@@ -67,9 +67,23 @@ struct http_options {
   int64_t session_idle_ms = 30 * 60 * 1000;
   /// TCP connections open at once (new ones are closed beyond).
   size_t max_connections = 512;
-  /// SSE events kept per stream for a client that reconnects with
-  /// Last-Event-ID.
+  /// SSE events kept per session (of all its streams, the newest) for a
+  /// client that reconnects with Last-Event-ID, and their bytes at most.
   size_t replay_events = 1024;
+  uint64_t replay_bytes = 8 * 1024 * 1024;
+  /// A reply that comes within this time of its request, before any
+  /// notification for it, is answered as application/json; later ones (and
+  /// all of a request that gets progress) on an SSE stream. 0: always SSE.
+  int64_t json_window_ms = 200;
+  /// Queued notifications of a stream (bytes) above which keyless ones are
+  /// dropped, oldest first (as the stdio sink does).
+  uint64_t notification_high_bytes = 1024 * 1024;
+  /// Keep-alive comments on an SSE stream that had nothing to say.
+  int64_t sse_keepalive_ms = 15000;
+  /// The reconnection delay SSE clients are told (`retry:`).
+  int64_t sse_retry_ms = 1000;
+  /// A connection whose write makes no progress for this long is closed.
+  int64_t write_stall_ms = 30000;
 };
 
 struct http_hooks {
