@@ -150,7 +150,7 @@ if (!httpMode) {
     const t = setTimeout(() => resolve(null), 10_000);
     const look = () => {
       for (const l of [...stderrLines, partial]) {
-        const m = /^jobd: serving MCP over HTTP at (http:\/\/\S+\/mcp)$/.exec(l);
+        const m = /jobd: serving MCP over HTTP at (http:\/\/\S+\/mcp)$/.exec(l);
         if (m) { clearTimeout(t); resolve(m[1]); return true; }
       }
       return false;

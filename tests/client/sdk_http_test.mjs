@@ -108,7 +108,7 @@ async function shared() {
     partial = lines.pop();
     for (const l of lines) {
       stderrLines.push(l);
-      const m = /^jobd: serving MCP over HTTP at (http:\/\/\S+\/mcp)$/.exec(l);
+      const m = /jobd: serving MCP over HTTP at (http:\/\/\S+\/mcp)$/.exec(l);
       if (m && !url) { url = m[1]; urlSeen(url); }
     }
     if (stderrLines.length > 400) stderrLines.splice(0, stderrLines.length - 400);
