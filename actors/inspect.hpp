@@ -249,7 +249,7 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
            x.average_execution_ms, x.system_load, x.uptime_ms, x.retained_jobs,
            x.sessions, x.persistence, x.persistence_error, x.usage, x.retries,
            x.dependency_failures, x.schedule_firings, x.schedule_skips,
-           x.schedule_misses);
+           x.schedule_misses, x.started_jobs, x.output_bytes);
 }
 
 template <class Inspector>

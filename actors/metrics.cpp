@@ -76,11 +76,62 @@ bool counts_usage(const job_info& j) {
   return j.usage.known && is_terminal(j.status);
 }
 
+uint64_t output_bytes(const output_stats& o) {
+  return o.stdout_bytes + o.stderr_bytes;
+}
+
+// Adds to output_bytes what a running job produced since it was last seen.
+// Its counters only grow (the buffer lives across attempts); a stale
+// figure adds nothing.
+void saw_output(metrics_state& st, uint64_t& seen, const output_stats& o) {
+  auto now = output_bytes(o);
+  if (now > seen) {
+    st.totals.output_bytes += now - seen;
+    seen = now;
+  }
+}
+
+// Jobs started and the output they produced: a job is followed from its
+// first start to its end (only those: output news of a job that ended are
+// never counted twice), which costs an entry per running or retrying job.
+void count_output(metrics_state& st, const job_event& ev) {
+  auto i = st.live_output.find(ev.job.id);
+  switch (ev.what) {
+    case transition::started:
+      ++st.totals.started_jobs;
+      if (i == st.live_output.end())
+        i = st.live_output.emplace(ev.job.id, 0).first;
+      saw_output(st, i->second, ev.job.output);
+      break;
+    case transition::finished: {
+      // A job never seen running (its start unannounced) counts it all.
+      uint64_t seen = 0;
+      saw_output(st, i != st.live_output.end() ? i->second : seen,
+                 ev.job.output);
+      if (i != st.live_output.end())
+        st.live_output.erase(i);
+      break;
+    }
+    case transition::removed:
+      if (i != st.live_output.end())
+        st.live_output.erase(i);
+      break;
+    case transition::retrying:
+    case transition::updated:
+      if (i != st.live_output.end())
+        saw_output(st, i->second, ev.job.output);
+      break;
+    case transition::created:
+      break;
+  }
+}
+
 // The global counters are the server's history; a session's are the jobs it
 // holds now, so a session whose jobs were all removed leaves no trace.
 void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
   auto& st = self->state;
   auto& t = st.totals;
+  count_output(st, ev);
   global_counters g{t.queue_size, t.running_jobs, t.completed_jobs,
                     t.failed_jobs, t.cancelled_jobs};
   auto& s = st.sessions[ev.job.session_id];
@@ -151,8 +202,12 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
     [self, per_session](atom::event, const job_event& ev) {
       on_event(self, per_session, ev);
     },
-    // Output growth changes no counter.
-    [](atom::output, const output_news&) {},
+    // Output growth of a running job: output_bytes.
+    [self](atom::output, const output_news& news) {
+      auto& st = self->state;
+      if (auto i = st.live_output.find(news.job_id); i != st.live_output.end())
+        saw_output(st, i->second, news.output);
+    },
     // SCHEDULES' firings: submitted, skipped (overlap), missed (down).
     [self](atom::schedules, uint64_t fired, uint64_t skipped, uint64_t missed) {
       auto& t = self->state.totals;

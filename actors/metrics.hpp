@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <unordered_map>
 
 namespace jobd {
 
@@ -21,6 +22,10 @@ struct metrics_state {
   /// Sum and count of run times of jobs that started and finished.
   double run_ms_sum = 0;
   uint64_t run_count = 0;
+  /// Per job that started and has not finished, the output bytes (stdout
+  /// and stderr) already counted in totals.output_bytes: its later events
+  /// and output news add only what grew since.
+  std::unordered_map<std::string, uint64_t> live_output;
   std::chrono::steady_clock::time_point started_at;
   /// Where the history is (totals, sessions, retained jobs); null: none.
   store_actor store;

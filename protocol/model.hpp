@@ -499,6 +499,12 @@ struct metrics_snapshot {
   uint64_t schedule_firings = 0;
   uint64_t schedule_skips = 0;
   uint64_t schedule_misses = 0;
+  /// Since this jobd started (never replaced by the store's history):
+  /// attempts that started (every `started` event, retries included: its
+  /// rate is the spawn rate), and bytes of output (stdout and stderr) its
+  /// jobs produced, finished and running ones alike, dropped bytes included.
+  uint64_t started_jobs = 0;
+  uint64_t output_bytes = 0;
 };
 
 struct cleanup_result {

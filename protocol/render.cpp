@@ -208,6 +208,8 @@ struct structured_writer {
     write_key(w, "uptimeMs");
     w.Int64(x.uptime_ms);
     write_uint(w, "retainedJobs", x.retained_jobs);
+    write_uint(w, "startedJobs", x.started_jobs);
+    write_uint(w, "outputBytes", x.output_bytes);
     write_str(w, "persistence", x.persistence);
     if (!x.persistence_error.empty())
       write_str(w, "persistenceError", x.persistence_error);

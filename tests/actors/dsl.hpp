@@ -41,6 +41,9 @@ struct dsl_failure : std::runtime_error {
       CAF_FAIL("requirement failed: " #x " == " #y);                           \
   } while (false)
 #define CAF_CHECK_EQUAL(x, y) EXPECT_TRUE((x) == (y)) << #x " == " #y
+// gtest's FAIL() may be defined already (a unity batch that begins with a
+// file including gtest first).
+#undef FAIL
 #define FAIL CAF_FAIL
 
 #include <caf/test/dsl.hpp>
