@@ -2,8 +2,14 @@
 // Drives the jobd binary with the official MCP TypeScript SDK client
 // (@modelcontextprotocol/sdk, pinned in package.json / package-lock.json).
 //
-//   node sdk_client_test.mjs /path/to/jobd
+//   node sdk_client_test.mjs /path/to/jobd           (stdio)
+//   node sdk_client_test.mjs /path/to/jobd --http    (Streamable HTTP)
 //
+// With --http the same steps run over StreamableHTTPClientTransport against
+// `jobd --http 127.0.0.1:0 --no-stdio --auth-token-file F`, as principal
+// "alice": job sessions then read "alice/<session>" (isolation's namespaces),
+// and the last step ends the session with DELETE and stops jobd with SIGTERM.
+// tests/client/sdk_http_test.mjs runs it so, then the multi-client checks.
 // Every step runs even when an earlier one failed (each creates its own jobs);
 // a failed step prints what failed, and the script exits 1 if any step failed.
 // The SDK's callTool validates structuredContent against the tool's
@@ -26,12 +32,18 @@ if (!existsSync(join(here, 'node_modules', '@modelcontextprotocol', 'sdk'))) {
 
 const jobdPath = process.argv[2];
 if (!jobdPath || !existsSync(jobdPath)) {
-  console.error(`usage: node sdk_client_test.mjs /path/to/jobd (got: ${jobdPath ?? 'nothing'})`);
+  console.error(`usage: node sdk_client_test.mjs /path/to/jobd [--http] (got: ${jobdPath ?? 'nothing'})`);
   process.exit(2);
 }
+const httpMode = process.argv.slice(3).includes('--http');
+const PRINCIPAL = 'alice';
+// A job's sessionId as jobd shows it: over HTTP in the principal's namespace.
+const shown = (session) => (httpMode ? `${PRINCIPAL}/${session}` : session);
+const testName = httpMode ? 'sdk_client --http' : 'sdk_client';
 
 const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
 const { StdioClientTransport, getDefaultEnvironment } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const {
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -107,24 +119,61 @@ for (const k of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) {
 // A state directory of its own, removed at the end.
 const stateDir = mkdtempSync(join(tmpdir(), 'jobd-sdk-state-'));
 process.on('exit', () => rmSync(stateDir, { recursive: true, force: true }));
-const transport = new StdioClientTransport({
-  command: jobdPath,
-  env,
-  args: ['--state-dir', stateDir, '--max-concurrent-jobs', String(MAX_CONCURRENT), '--kill-grace-ms', '1000',
-         '--max-wait-ms', '20000'],
-  stderr: 'pipe',
-});
-let negotiatedVersion = null;
-// Client.connect hands the negotiated version to transports that take it.
-transport.setProtocolVersion = (v) => { negotiatedVersion = v; };
+const jobdArgs = ['--state-dir', stateDir, '--max-concurrent-jobs', String(MAX_CONCURRENT), '--kill-grace-ms', '1000',
+                  '--max-wait-ms', '20000'];
 let partial = '';
-transport.stderr.on('data', (d) => {
+const onStderr = (d) => {
   partial += d.toString('utf8');
   const lines = partial.split('\n');
   partial = lines.pop();
   stderrLines.push(...lines);
   if (stderrLines.length > 400) stderrLines.splice(0, stderrLines.length - 400);
-});
+};
+let transport;
+let httpProc = null; // over HTTP: the jobd this script started
+let httpUrl = null;
+const TOKEN = 'sdk-http-test-token-alice-0123456789';
+const authHeaders = { Authorization: `Bearer ${TOKEN}` };
+if (!httpMode) {
+  transport = new StdioClientTransport({ command: jobdPath, env, args: jobdArgs, stderr: 'pipe' });
+  transport.stderr.on('data', onStderr);
+} else {
+  const { spawn } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const tokenFile = join(stateDir, 'tokens');
+  writeFileSync(tokenFile, `# principal:token\n${PRINCIPAL}:${TOKEN}\n`, { mode: 0o600 });
+  httpProc = spawn(jobdPath, ['--http', '127.0.0.1:0', '--no-stdio', '--auth-token-file', tokenFile, ...jobdArgs],
+    { env: { ...process.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  process.on('exit', () => { if (httpProc.exitCode === null && httpProc.signalCode === null) httpProc.kill('SIGKILL'); });
+  httpProc.stderr.on('data', onStderr);
+  httpUrl = await new Promise((resolve) => {
+    const t = setTimeout(() => resolve(null), 10_000);
+    const look = () => {
+      for (const l of [...stderrLines, partial]) {
+        const m = /jobd: serving MCP over HTTP at (http:\/\/\S+\/mcp)$/.exec(l);
+        if (m) { clearTimeout(t); resolve(m[1]); return true; }
+      }
+      return false;
+    };
+    if (!look()) {
+      httpProc.stderr.on('data', function f() { if (look()) httpProc.stderr.off('data', f); });
+      httpProc.once('exit', () => { clearTimeout(t); resolve(null); });
+    }
+  });
+  if (!httpUrl) {
+    console.error('FAIL: jobd did not print "jobd: serving MCP over HTTP at http://HOST:PORT/mcp" within 10 s');
+    dumpStderr();
+    process.exit(1);
+  }
+  transport = new StreamableHTTPClientTransport(new URL(httpUrl), { requestInit: { headers: authHeaders } });
+}
+// The jobd process (stdio: the SDK's child, once connected).
+const jobdProcess = () => (httpMode ? httpProc : transport._process);
+let negotiatedVersion = null;
+// Client.connect hands the negotiated version to transports that take it
+// (the HTTP transport sends it as MCP-Protocol-Version from then on).
+const setVersion = transport.setProtocolVersion?.bind(transport);
+transport.setProtocolVersion = (v) => { negotiatedVersion = v; setVersion?.(v); };
 
 const client = new Client({ name: 'jobd-sdk-client-test', version: '1.0.0' }, { capabilities: {} });
 // Protocol-level complaints of the SDK (a response for a request it already
@@ -206,7 +255,7 @@ async function start(command, args, options = {}) {
     assert.equal(sc.queuePosition, undefined, jsonText(sc));
   }
   else assert.equal(sc.queuePosition, undefined, 'queuePosition on a running job');
-  jobs.set(sc.jobId, { session: options.sessionId ?? 'default', status: sc.status });
+  jobs.set(sc.jobId, { session: shown(options.sessionId ?? 'default'), status: sc.status });
   return sc.jobId;
 }
 
@@ -329,7 +378,7 @@ step('job-ok', 'a job that succeeds: /bin/echo hello', async () => {
   assert.equal(j.status, 'completed');
   assert.equal(j.command, '/bin/echo');
   assert.deepEqual(j.args, ['hello']);
-  assert.equal(j.sessionId, 'sdk-ok');
+  assert.equal(j.sessionId, shown('sdk-ok'));
   assert.deepEqual(j.tags, { kind: 'echo' });
   assert.ok(Number.isInteger(j.durationMs) && j.durationMs >= 0);
   assert.match(j.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -567,7 +616,7 @@ step('metrics', 'console_get_job_metrics: counters match what was run', async ()
 
 step('cleanup', 'console_cleanup_jobs: cleaned / remaining', async () => {
   const before = (await ok('console_get_job_metrics', {})).metrics;
-  const listSession = [...jobs].filter(([, j]) => j.session === 'sdk-list').map(([id]) => id);
+  const listSession = [...jobs].filter(([, j]) => j.session === shown('sdk-list')).map(([id]) => id);
   const one = await ok('console_cleanup_jobs', { options: { sessionId: 'sdk-list', statuses: ['completed'] } });
   assert.equal(one.cleaned, 2);
   assert.equal(one.remaining, jobs.size - 2);
@@ -794,7 +843,7 @@ step('restart', 'console_restart_job: the same spec again, restartOf points back
   const r = await ok('console_restart_job', { jobId: id });
   assert.notEqual(r.jobId, id);
   assert.equal(r.restartOf, id);
-  jobs.set(r.jobId, { session: 'default', status: r.status });
+  jobs.set(r.jobId, { session: shown('default'), status: r.status });
   const w = await waitExit(r.jobId);
   assert.equal(w.job.restartOf, id);
   assert.ok(w.output.some((c) => c.content.includes('run-again')), jsonText(w.output));
@@ -820,7 +869,7 @@ step('wait-many', 'console_wait_job with jobIds: the first of three', async () =
 
 step('idempotency', 'options.idempotencyKey: a retried submit returns the first job', async () => {
   const a = await ok('console_execute_async', { command: 'sleep', args: ['5'], options: { idempotencyKey: 'sdk-build-1' } });
-  jobs.set(a.jobId, { session: 'default', status: a.status });
+  jobs.set(a.jobId, { session: shown('default'), status: a.status });
   const b = await ok('console_execute_async', { command: 'sleep', args: ['5'], options: { idempotencyKey: 'sdk-build-1' } });
   assert.equal(b.jobId, a.jobId);
   assert.equal(b.deduplicated, true);
@@ -842,13 +891,13 @@ step('progress-bar', 'progress read from a \\r bar, and progress notifications c
 
 step('run-and-wait', 'options.waitMs: one call for a short command, a handle for a long one', async () => {
   const r = await ok('console_execute_async', { command: 'sh', args: ['-c', 'echo short; exit 2'], options: { waitMs: 10_000 } });
-  jobs.set(r.jobId, { session: 'default', status: r.status });
+  jobs.set(r.jobId, { session: shown('default'), status: r.status });
   assert.equal(r.finished, true, jsonText(r));
   assert.equal(r.exitCode, 2);
   assert.ok(r.output.tail.includes('short'), jsonText(r));
   jobs.get(r.jobId).status = r.job.status;
   const long = await ok('console_execute_async', { command: 'sleep', args: ['20'], options: { waitMs: 300 } });
-  jobs.set(long.jobId, { session: 'default', status: long.status });
+  jobs.set(long.jobId, { session: shown('default'), status: long.status });
   assert.equal(long.finished, false);
   assert.equal(long.status, 'running');
   await ok('console_cancel_job', { jobId: long.jobId, options: { graceMs: 0 } });
@@ -921,7 +970,7 @@ step('templates', 'console_save_template / execute with params / list / delete',
   const list = await ok('console_list_templates');
   assert.ok(list.templates.some((t) => t.name === 'sdk-greet'), jsonText(list));
   const sc = await ok('console_execute_async', { template: 'sdk-greet', params: { who: 'you; $(reboot)' } });
-  jobs.set(sc.jobId, { session: 'default', status: sc.status });
+  jobs.set(sc.jobId, { session: shown('default'), status: sc.status });
   const w = await waitExit(sc.jobId);
   assert.equal(w.job.template, 'sdk-greet');
   const out = await ok('console_get_job_output', { jobId: sc.jobId });
@@ -949,7 +998,41 @@ step('schedules', 'console_create_schedule / list (next five firings) / update /
   await err('console_delete_schedule', { scheduleId: sid }, 'SCHEDULE_NOT_FOUND');
 });
 
-step('shutdown', 'shutdown: jobd exits 0 when the client closes stdin', async () => {
+if (httpMode) step('shutdown', 'shutdown: DELETE ends the session, jobd keeps serving; SIGTERM: exit 0', async () => {
+  const proc = httpProc;
+  const errors = [...clientErrors];
+  const sid = transport.sessionId;
+  assert.match(sid ?? '', /^[0-9a-f]{32}$/, `Mcp-Session-Id: ${sid}`);
+  await transport.terminateSession();
+  assert.equal(transport.sessionId, undefined);
+  await client.close();
+  const again = await fetch(httpUrl, {
+    method: 'POST',
+    headers: { ...authHeaders, 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+               'mcp-session-id': sid },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  });
+  await again.body?.cancel();
+  assert.equal(again.status, 404, 'a request on the DELETEd session');
+  // A new client is served.
+  const c2 = new Client({ name: 'jobd-sdk-client-test-2', version: '1.0.0' }, { capabilities: {} });
+  await c2.connect(new StreamableHTTPClientTransport(new URL(httpUrl), { requestInit: { headers: authHeaders } }),
+    { timeout: 10_000 });
+  await c2.ping();
+  const mine = await c2.callTool({ name: 'console_list_jobs', arguments: { options: { limit: 1000 } } });
+  // The jobs stay with the principal after its session ended.
+  assert.ok(mine.structuredContent?.total >= 1, jsonText(mine.structuredContent));
+  for (const j of mine.structuredContent.jobs) assert.ok(j.sessionId.startsWith(`${PRINCIPAL}/`), jsonText(j));
+  await c2.close();
+  assert.equal(proc.exitCode, null, 'jobd exited');
+  const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  proc.kill('SIGTERM');
+  const { code, signal } = await Promise.race([exited, sleep(5000).then(() => ({ code: 'none', signal: 'none' }))]);
+  assert.equal(signal, null, `jobd was killed by ${signal}`);
+  assert.equal(code, 0, `jobd exit code ${code} after SIGTERM`);
+  assert.deepEqual(errors, [], 'the SDK reported protocol errors');
+});
+else step('shutdown', 'shutdown: jobd exits 0 when the client closes stdin', async () => {
   const proc = transport._process;
   assert.ok(proc, 'no child process');
   const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
@@ -992,14 +1075,14 @@ for (const s of steps) {
     failed.push(s.key);
     console.log(`FAIL ${s.key}: ${s.name} (${Date.now() - t0} ms)`);
     console.log(String(e?.stack ?? e).split('\n').map((l) => '     ' + l).join('\n'));
-    if (transport._process) await cancelLeftovers();
+    if (jobdProcess()?.exitCode === null) await cancelLeftovers();
   }
 }
-if (transport._process) await client.close().catch(() => {});
+if (jobdProcess()?.exitCode === null) await client.close().catch(() => {});
 if (failed.length) {
   dumpStderr();
   if (clientErrors.length) console.log(`SDK protocol errors: ${jsonText(clientErrors)}`);
 }
 if (failed.length) console.log(`failed steps: ${failed.join(', ')}`);
-console.log(`sdk_client: ${passed} passed, ${failed.length} failed, ${skipped} skipped`);
+console.log(`${testName}: ${passed} passed, ${failed.length} failed, ${skipped} skipped`);
 process.exit(failed.length ? 1 : 0);
