@@ -164,7 +164,7 @@ void server_core::sweep() {
   auto limit = std::chrono::milliseconds{opts.session_idle_ms};
   std::vector<std::shared_ptr<session>> expired;
   for (auto& [id, s] : sessions_) {
-    if (!s->requests.empty() || now - s->last_active < limit)
+    if (!s->requests.empty() || (!s->unusable && now - s->last_active < limit))
       continue;
     bool attached = false;
     for (auto& [no, st] : s->streams)
@@ -401,6 +401,8 @@ void server_core::deliver(session& s, std::string line, message_kind kind,
       auto v = agreed_version(line);
       if (!v.empty())
         s.version = std::move(v);
+      else
+        s.unusable = true; // initialize failed: nobody will use it
     }
     auto no = r->second.stream;
     auto& st = s.streams.at(no);

@@ -132,6 +132,8 @@ public:
   /// The negotiated protocol version (from the initialize reply).
   std::string version;
   std::chrono::steady_clock::time_point last_active;
+  /// Its initialize failed: it ends once its streams are done.
+  bool unusable = false;
   bool ended = false;
 };
 

@@ -133,6 +133,30 @@ TEST_F(HttpSession, IdleSessionsExpire) {
   EXPECT_EQ(r->status, 404);
 }
 
+TEST_F(HttpSession, AFailedInitializeEndsItsSession) {
+  start();
+  // The fake answers initialize {"protocolVersion": 5} without a version.
+  auto r = exchange(post_request(
+    R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":5}})"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(eventually([&] { return world->closed == 1; }, 3000ms));
+  EXPECT_EQ(server->stats().sessions, 0u);
+}
+
+TEST_F(HttpSession, IdleConnectionsAreClosed) {
+  auto o = defaults();
+  o.idle_timeout_ms = 200;
+  start(o);
+  client c{port()};
+  ASSERT_TRUE(c.send(post_request(initialize_body())));
+  ASSERT_TRUE(c.read_response());
+  auto before = steady_clock::now();
+  EXPECT_TRUE(c.wait_closed(1500ms));
+  EXPECT_LT(steady_clock::now() - before, 1000ms);
+  EXPECT_EQ(server->stats().timed_out, 0u);
+}
+
 TEST_F(HttpSession, TooManySessionsAre503) {
   auto o = defaults();
   o.max_sessions = 1;

@@ -277,6 +277,80 @@ TEST_F(HttpSse, NotificationsNobodyReadsAreDroppedAndTold) {
   EXPECT_NE(events.back().data.find(R"("dropped":)"), std::string::npos);
 }
 
+TEST_F(HttpSse, ProgressOfALostPostStreamGoesToTheGetStream) {
+  start(sse_options());
+  auto sid = initialize();
+  client g{port()};
+  ASSERT_TRUE(g.send(get_request(sid)));
+  ASSERT_TRUE(g.read_head());
+  ASSERT_TRUE(g.next_event()); // priming
+  {
+    client a{port()};
+    ASSERT_TRUE(a.send(post_request(
+      request_body("50", "test/hold", R"({"_meta":{"progressToken":"p50"}})"),
+      sid)));
+    ASSERT_TRUE(a.read_head());
+    ASSERT_TRUE(a.next_event());
+    a.reset();
+  }
+  ASSERT_TRUE(settled(1)); // only the GET stream
+  auto sink = world->sink(0);
+  ASSERT_TRUE(sink);
+  sink->send(fake_progress(R"("p50")", 1), message_kind::notification,
+             "progress p50");
+  auto ev = g.next_event();
+  ASSERT_TRUE(ev);
+  EXPECT_NE(ev->data.find(R"("progressToken":"p50")"), std::string::npos);
+  // Progress for a token nobody waits on is dropped.
+  sink->send(fake_progress(R"("nobody")", 1), message_kind::notification,
+             "progress nobody");
+  sink->send(fake_log_line("1"), message_kind::notification);
+  ev = g.next_event();
+  ASSERT_TRUE(ev);
+  EXPECT_NE(ev->data.find("notifications/message"), std::string::npos);
+}
+
+TEST_F(HttpSse, AStalledWriteClosesTheConnection) {
+  auto o = defaults();
+  o.write_stall_ms = 200;
+  start(o);
+  auto sid = initialize();
+  client g{port(), 4096};
+  ASSERT_TRUE(g.send(get_request(sid)));
+  ASSERT_TRUE(g.read_head());
+  auto sink = world->sink(0);
+  std::string big(64 * 1024, 'x');
+  // More than the socket buffers take: the write stalls, what comes
+  // meanwhile is dropped, and the stall ends the connection.
+  auto deadline = steady_clock::now() + 3000ms;
+  while (server->stats().timed_out == 0 && steady_clock::now() < deadline) {
+    for (int i = 0; i < 16; ++i)
+      sink->send(fake_log_line("\"" + big + "\""), message_kind::notification);
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(server->stats().timed_out, 1u);
+  // The session lives on: another GET stream may open.
+  client h{port()};
+  ASSERT_TRUE(h.send(get_request(sid)));
+  auto head = h.read_head();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+}
+
+TEST_F(HttpSse, Http10StreamsEndWithTheConnection) {
+  start(sse_options());
+  auto sid = initialize();
+  client c{port()};
+  auto text = post_request(request_body("60", "echo"), sid);
+  text.replace(text.find("HTTP/1.1"), 8, "HTTP/1.0");
+  ASSERT_TRUE(c.send(text));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(r->header("transfer-encoding").empty());
+  EXPECT_NE(r->body.find(R"("id":60)"), std::string::npos);
+}
+
 TEST_F(HttpSse, StopWithOpenStreamsReturnsPromptly) {
   start(sse_options());
   auto sid = initialize();

@@ -73,8 +73,12 @@ make_request(const std::string& method, const std::string& path,
 
 class client {
 public:
-  explicit client(uint16_t port) {
+  /// `receive_buffer` > 0: a small SO_RCVBUF (a client that reads slowly).
+  explicit client(uint16_t port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (receive_buffer > 0)
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
+                   sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);

@@ -125,7 +125,12 @@ inline endpoint_actor::behavior_type fake_http_endpoint(
       }
       std::string id;
       protocol::id_to_json(doc["id"], id);
-      if (method == "initialize") {
+      if (method == "initialize" && params.HasMember("protocolVersion")
+          && !params["protocolVersion"].IsString()) {
+        out->send(protocol::rpc_error(id, protocol::rpc_code::invalid_params,
+                                      "bad protocolVersion"),
+                  message_kind::reply);
+      } else if (method == "initialize") {
         std::string version = "2025-11-25";
         if (params.IsObject() && params.HasMember("protocolVersion")
             && params["protocolVersion"].IsString())
