@@ -4,6 +4,8 @@
 // of another principal answers what an unknown job answers.
 #include "actors/endpoint.hpp"
 
+#include "protocol/json.hpp"
+
 #include <caf/event_based_actor.hpp>
 
 #include <algorithm>
@@ -35,8 +37,49 @@ template <class Query> void scope_query(self_ptr self, Query& q) {
     q.session_prefix = protocol::session_prefix(cfg.principal);
 }
 
+// A schedule's job (the JSON text of console_execute_async's arguments):
+// its options.sessionId ("default" when missing) in the namespace, so that
+// its firings' jobs are the principal's.
+void scope_schedule_job(self_ptr self, std::string& job) {
+  rapidjson::Document doc;
+  doc.Parse(job.data(), job.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return; // checked when the schedule was made: not the case
+  auto& alloc = doc.GetAllocator();
+  auto options = doc.FindMember("options");
+  if (options == doc.MemberEnd()) {
+    doc.AddMember("options", rapidjson::Value{rapidjson::kObjectType}, alloc);
+    options = doc.FindMember("options");
+  }
+  if (!options->value.IsObject())
+    return;
+  auto& opts = options->value;
+  std::string session = "default";
+  auto given = opts.FindMember("sessionId");
+  if (given != opts.MemberEnd() && given->value.IsString())
+    session = std::string{protocol::str(given->value)};
+  scope_session(self, session, false);
+  rapidjson::Value value{
+    session.data(), static_cast<rapidjson::SizeType>(session.size()), alloc};
+  if (given != opts.MemberEnd())
+    given->value = std::move(value);
+  else
+    opts.AddMember("sessionId", std::move(value), alloc);
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w{sb};
+  doc.Accept(w);
+  job.assign(sb.GetString(), sb.GetSize());
+}
+
 struct scope_visitor {
   self_ptr self;
+  void operator()(schedule_spec& x) {
+    scope_schedule_job(self, x.job);
+  }
+  void operator()(schedule_update& x) {
+    if (x.has_job)
+      scope_schedule_job(self, x.values.job);
+  }
   void operator()(list_query& q) {
     scope_query(self, q);
   }

@@ -1,9 +1,11 @@
-// SCHEDULER's index: listing, cleanup, the records of finished jobs and the
-// global output budget.
+// SCHEDULER's index: listing, cleanup, the records of finished jobs, the
+// global output budget, whose jobs these are (atom::owner) and the
+// per-principal limit's set-aside candidates.
 #include "actors/scheduler.hpp"
 
 #include "actors/core/timing.hpp"
 #include "actors/logger.hpp"
+#include "protocol/principal.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -89,6 +91,81 @@ caf::result<cleanup_result> cleanup_jobs(scheduler_ptr self, cleanup_query q) {
                     + " jobs, " + std::to_string(done.result.remaining)
                     + " remain");
         rp.deliver(done.result);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+bool unready(scheduler_ptr self, const candidate& c) {
+  auto& st = self->state;
+  if (st.ready.erase(c) > 0)
+    return true;
+  if (st.principal_blocked.empty())
+    return false;
+  auto i = st.principal_blocked.find(
+    std::string{protocol::principal_of(c.session_id)});
+  if (i == st.principal_blocked.end() || i->second.erase(c) == 0)
+    return false;
+  if (i->second.empty())
+    st.principal_blocked.erase(i);
+  return true;
+}
+
+void running_ended(scheduler_ptr self, const std::string& session) {
+  auto& st = self->state;
+  if (st.config.max_running_per_principal == 0)
+    return;
+  auto p = std::string{protocol::principal_of(session)};
+  if (auto i = st.principal_running.find(p); i != st.principal_running.end()) {
+    if (i->second > 0)
+      --i->second;
+    if (i->second == 0)
+      st.principal_running.erase(i);
+  }
+  // One slot of this principal is free: its best set-aside candidate may
+  // take it (the caller dispatches).
+  auto b = st.principal_blocked.find(p);
+  if (b == st.principal_blocked.end())
+    return;
+  auto& set = b->second;
+  while (!set.empty()) {
+    auto c = *set.begin();
+    set.erase(set.begin());
+    auto e = find_job(self, c.job_id);
+    if (e != nullptr && e->info.status == job_status::pending && e->handle
+        && !is_held(self, c.job_id)) {
+      st.ready.insert(std::move(c));
+      break;
+    }
+  }
+  if (set.empty())
+    st.principal_blocked.erase(b);
+}
+
+caf::result<owner_list> owners(scheduler_ptr self, owner_list& q) {
+  auto& st = self->state;
+  q.sessions.assign(q.job_ids.size(), std::string{});
+  // The index answers what it holds: O(1) per id. The rest: one request
+  // to the STORE for all of them.
+  owner_list rest;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < q.job_ids.size(); ++i) {
+    if (auto e = find_job(self, q.job_ids[i]); e != nullptr) {
+      q.sessions[i] = e->info.session_id;
+    } else {
+      rest.job_ids.push_back(q.job_ids[i]);
+      where.push_back(i);
+    }
+  }
+  if (rest.job_ids.empty())
+    return std::move(q);
+  auto rp = self->make_response_promise<owner_list>();
+  self->request(st.config.store, caf::infinite, atom::owner_v, std::move(rest))
+    .then(
+      [rp, q{std::move(q)}, where](owner_list& found) mutable {
+        for (size_t j = 0; j < where.size() && j < found.sessions.size(); ++j)
+          q.sessions[where[j]] = std::move(found.sessions[j]);
+        rp.deliver(std::move(q));
       },
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;

@@ -135,6 +135,8 @@ TEST(JobStoreIsolation, APrefixUsesTheSessionIndex) {
                    "WHERE status >= 2 AND session >= ?4 AND session < ?5 "
                    "ORDER BY serial DESC LIMIT -1 OFFSET ?3");
   EXPECT_EQ(pick.find("SCAN jobs;"), std::string::npos) << pick;
+  // The page: the principal's rows from jobs_session, sorted by serial (a
+  // temporary B-tree of that principal's matching rows).
   auto rows = plan("EXPLAIN QUERY PLAN SELECT serial FROM jobs WHERE 1 AND "
                    "session >= ? AND session < ? AND serial < ? ORDER BY "
                    "serial DESC LIMIT 5");
