@@ -96,8 +96,7 @@ namespace {
 // Asks METRICS for a snapshot and SCHEDULER for an (empty) owner list, each
 // within 2 s, and hands what came to `done` on a short-lived actor: the
 // HTTP thread never waits. A snapshot that did not come is null.
-template <class Done>
-void gather(const http_wiring& w, Done done) {
+template <class Done> void gather(const http_wiring& w, Done done) {
   w.system->spawn([metrics = w.metrics, scheduler = w.scheduler,
                    done = std::move(done)](caf::event_based_actor* self) {
     struct answers {
@@ -119,8 +118,8 @@ void gather(const http_wiring& w, Done done) {
           finish();
         },
         [finish](caf::error&) { finish(); });
-    self->request(scheduler, std::chrono::seconds(2), atom::owner_v,
-                  owner_list{})
+    self
+      ->request(scheduler, std::chrono::seconds(2), atom::owner_v, owner_list{})
       .then(
         [got, finish](owner_list&) {
           got->scheduler_ok = true;
@@ -147,7 +146,7 @@ http_hooks http_hooks_of(const http_wiring& wiring) {
         cfg.owns_server = false;
         cfg.on_stopped = nullptr;
         // The audit log names the connection in its principal's namespace.
-    cfg.session_id = principal + "/http-" + session_id;
+        cfg.session_id = principal + "/http-" + session_id;
         cfg.latency = w.latency;
         auto ep = w.system->spawn(endpoint, w.scheduler, w.metrics, cfg);
         caf::anon_send(w.scheduler, atom::subscribe_v, event_listener{ep});

@@ -143,8 +143,8 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   factory->add("process", std::make_shared<process_job_kind>(reactor, policy));
   std::shared_ptr<slurm_job_kind> slurm_kind;
   if (!cfg.slurm_spool.empty()) {
-    slurm_settings slurm{cfg.slurm_poll_ms, cfg.slurm_spool,
-                         cfg.max_slurm_jobs, cfg.slurm_command_timeout_ms};
+    slurm_settings slurm{cfg.slurm_poll_ms, cfg.slurm_spool, cfg.max_slurm_jobs,
+                         cfg.slurm_command_timeout_ms};
     slurm_kind = std::make_shared<slurm_job_kind>(slurm, policy);
     factory->add("slurm", slurm_kind);
   }
