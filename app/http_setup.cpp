@@ -97,36 +97,41 @@ namespace {
 // within 2 s, and hands what came to `done` on a short-lived actor: the
 // HTTP thread never waits. A snapshot that did not come is null.
 template <class Done> void gather(const http_wiring& w, Done done) {
-  w.system->spawn([metrics = w.metrics, scheduler = w.scheduler,
-                   done = std::move(done)](caf::event_based_actor* self) {
-    struct answers {
-      int pending = 2;
-      std::optional<metrics_snapshot> snapshot;
-      bool scheduler_ok = false;
-    };
-    auto got = std::make_shared<answers>();
-    auto finish = [self, got, done] {
-      if (--got->pending > 0)
-        return;
-      done(got->snapshot ? &*got->snapshot : nullptr, got->scheduler_ok);
-      self->quit();
-    };
-    self->request(metrics, std::chrono::seconds(2), atom::metrics_v)
-      .then(
-        [got, finish](metrics_snapshot& m) {
-          got->snapshot = std::move(m);
-          finish();
-        },
-        [finish](caf::error&) { finish(); });
-    self
-      ->request(scheduler, std::chrono::seconds(2), atom::owner_v, owner_list{})
-      .then(
-        [got, finish](owner_list&) {
-          got->scheduler_ok = true;
-          finish();
-        },
-        [finish](caf::error&) { finish(); });
-  });
+  // The handles go in as spawn arguments: CAF 0.17 dereferences a null
+  // argument tuple when a function actor is spawned with none (UBSan).
+  w.system->spawn(
+    [done = std::move(done)](caf::event_based_actor* self,
+                             metrics_actor metrics, scheduler_actor scheduler) {
+      struct answers {
+        int pending = 2;
+        std::optional<metrics_snapshot> snapshot;
+        bool scheduler_ok = false;
+      };
+      auto got = std::make_shared<answers>();
+      auto finish = [self, got, done] {
+        if (--got->pending > 0)
+          return;
+        done(got->snapshot ? &*got->snapshot : nullptr, got->scheduler_ok);
+        self->quit();
+      };
+      self->request(metrics, std::chrono::seconds(2), atom::metrics_v)
+        .then(
+          [got, finish](metrics_snapshot& m) {
+            got->snapshot = std::move(m);
+            finish();
+          },
+          [finish](caf::error&) { finish(); });
+      self
+        ->request(scheduler, std::chrono::seconds(2), atom::owner_v,
+                  owner_list{})
+        .then(
+          [got, finish](owner_list&) {
+            got->scheduler_ok = true;
+            finish();
+          },
+          [finish](caf::error&) { finish(); });
+    },
+    w.metrics, w.scheduler);
 }
 
 } // namespace

@@ -327,18 +327,23 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
         caf::anon_send(ep, atom::shutdown_v);
         return;
       }
-      sys.spawn([sched, done = ec.on_stopped](caf::event_based_actor* self) {
-        self->request(sched, caf::infinite, atom::shutdown_v)
-          .then(
-            [self, done](bool) {
-              done();
-              self->quit();
-            },
-            [self, done](caf::error&) {
-              done();
-              self->quit();
-            });
-      });
+      // The handle goes in as a spawn argument: CAF 0.17 dereferences a
+      // null argument tuple for a function actor spawned with none.
+      sys.spawn(
+        [done = ec.on_stopped](caf::event_based_actor* self,
+                               scheduler_actor sched) {
+          self->request(sched, caf::infinite, atom::shutdown_v)
+            .then(
+              [self, done](bool) {
+                done();
+                self->quit();
+              },
+              [self, done](caf::error&) {
+                done();
+                self->quit();
+              });
+        },
+        sched);
     };
     auto last_reap = std::chrono::steady_clock::now();
     bool reap_due = false;
