@@ -321,8 +321,8 @@ const std::string initialized
   = R"({"jsonrpc":"2.0","method":"notifications/initialized"})";
 
 std::string run_true(const std::string& session) {
-  return R"({"name":"console_execute_async","arguments":{"command":"/bin/true","sessionId":")"
-         + session + R"(","options":{"waitMs":60000}}})";
+  return R"({"name":"console_execute_async","arguments":{"command":"/bin/true","options":{"sessionId":")"
+         + session + R"(","waitMs":60000}}})";
 }
 
 void handshake(http_client& c) {
@@ -463,6 +463,7 @@ int main(int argc, char** argv) {
     auto start = clock_type::now();
     size_t next = 0;
     size_t done = 0;
+    size_t failures = 0;
     auto send_next = [&] {
       auto session = "s" + std::to_string(next % clients);
       ++next;
@@ -478,11 +479,16 @@ int main(int argc, char** argv) {
       auto id = std::strtoul(line.c_str() + at + 5, nullptr, 10);
       if (id > 0 && id <= total_jobs)
         lat.push_back(ms_between(sent[id], clock_type::now()));
+      if (line.find("\"completed\"") == std::string::npos)
+        ++failures;
       ++done;
       if (next < total_jobs)
         send_next();
     }
     auto total = ms_between(start, clock_type::now());
+    if (failures > 0)
+      std::fprintf(stderr, "jobd_http_load: %zu stdio jobs did not complete\n",
+                   failures);
     rows.push_back({"stdio, " + std::to_string(clients) + " calls in flight, "
                       + std::to_string(total_jobs) + " jobs (run+wait)",
                     static_cast<double>(total_jobs) * 1000 / total,
