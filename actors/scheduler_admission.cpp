@@ -108,6 +108,11 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
     submit_result result{id, job_status::pending, 0, false, {}, {}};
     if (auto e = find_job(self, id)) {
       result.status = e->info.status;
+      // The answer says what the submit did: a job that started is
+      // "running" even if it ended before the answer left (a quick job
+      // on a loaded machine); one that never started keeps its end.
+      if (is_terminal(result.status) && e->info.started_at != 0)
+        result.status = job_status::running;
       result.restart_of = e->info.restart_of;
       if (result.status == job_status::pending) {
         result.queue_position = queue_position(self, e->info);
