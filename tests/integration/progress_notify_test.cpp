@@ -92,7 +92,7 @@ TEST(ProgressNotify, AWaitCarriesTheJobsCountAfterPlainLines) {
                         "echo 'Step 3/12: compiling'; sleep 0.4; "
                         "echo 'Step 6/12: linking'; exec sleep 30");
   auto r = call_with_token(j, "console_wait_job",
-                           "{\"jobId\":" + q(id) + ",\"timeoutMs\":2500}",
+                           "{\"jobId\":" + q(id) + ",\"timeoutMs\":4000}",
                            "count-after-lines", 10000);
   ASSERT_TRUE(r.ok()) << r.dump();
   EXPECT_EQ(str(*r, "reason"), "timeout") << r.dump();
