@@ -147,6 +147,68 @@ std::pair<protocol::log_level, const char*> describe(const job_event& ev) {
   return {log_level::debug, "job.removed"};
 }
 
+using progress_watch = endpoint_state::progress_watch;
+using progress_scale = progress_watch::progress_scale;
+
+// The scale a job's progress reading is told in: its count (with the
+// total), else its percentage (of 100), else a count without a total.
+progress_scale scale_of(const job_progress& p) {
+  if (p.total > 0 && p.current >= 0)
+    return progress_scale::count;
+  if (p.percent >= 0)
+    return progress_scale::percent;
+  if (p.current >= 0)
+    return progress_scale::current;
+  return progress_scale::output;
+}
+
+// The value and total of a single wait's next notification, in the watch's
+// scale; false if there is none. Until the job's progress is known it is
+// the output's sequence number (no total); from its first reading on, the
+// job's progress in the scale of that reading, and later readings in the
+// same scale (a percentage of a count's total, a count as a percentage):
+// progress then always says what the job says, and never goes down again.
+bool single_progress(progress_watch& w, uint64_t last_sequence,
+                     const job_progress& p, double& value, double& total) {
+  if (w.scale == progress_scale::output && p.known) {
+    auto scale = scale_of(p);
+    if (scale != progress_scale::output) {
+      w.scale = scale;
+      w.fresh = true;
+    }
+  }
+  switch (w.scale) {
+    case progress_scale::output:
+      value = static_cast<double>(last_sequence);
+      total = 0;
+      return true;
+    case progress_scale::count:
+      if (p.total > 0 && p.current >= 0) {
+        w.total = p.total;
+        value = p.current;
+      } else if (p.percent >= 0) {
+        value = p.percent * w.total / 100;
+      } else {
+        return false;
+      }
+      total = w.total;
+      return true;
+    case progress_scale::percent:
+      if (p.percent < 0)
+        return false;
+      value = p.percent;
+      total = 100;
+      return true;
+    case progress_scale::current:
+      if (p.current < 0)
+        return false;
+      value = p.current;
+      total = p.total > 0 ? p.total : 0;
+      return true;
+  }
+  return false;
+}
+
 // Progress of waits and output resource updates for a job whose output grew
 // (or that ended: its output is complete).
 void notify_output(self_ptr self, const std::string& job_id,
@@ -155,7 +217,8 @@ void notify_output(self_ptr self, const std::string& job_id,
   auto& st = self->state;
   if (auto i = st.watches.find(job_id); i != st.watches.end()) {
     for (auto& w : i->second) {
-      // Progress values must increase: each is sent only past the last.
+      // Progress values must increase: each is sent only past the last
+      // one of its scale.
       double value = 0;
       double total = 0;
       std::string message;
@@ -185,20 +248,18 @@ void notify_output(self_ptr self, const std::string& job_id,
         }
       } else if (ended) {
         continue;
-      } else if (progress.known && progress.total > 0) {
-        value = progress.current;
-        total = progress.total;
-        message = progress.text;
-      } else if (progress.known && progress.percent >= 0) {
-        value = progress.percent;
-        total = 100;
-        message = progress.text;
-      } else {
-        value = static_cast<double>(last_sequence);
-        message = "output up to sequence " + std::to_string(last_sequence);
-      }
-      if (value <= w.last)
+      } else if (!single_progress(w, last_sequence, progress, value, total)) {
         continue;
+      } else if (w.scale == progress_scale::output) {
+        message = "output up to sequence " + std::to_string(last_sequence);
+      } else {
+        message = progress.text;
+      }
+      if (!w.fresh && value <= w.last)
+        continue;
+      if (w.fresh && w.scale == progress_scale::output && value <= 0)
+        continue;
+      w.fresh = false;
       w.last = value;
       notify_client(self,
                     protocol::render_progress(w.token, value, total, message),

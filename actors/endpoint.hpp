@@ -76,12 +76,23 @@ struct endpoint_state {
   /// A wait (console_wait_job, or console_execute_async with waitMs) that
   /// asked for progress notifications.
   struct progress_watch {
+    /// What the values of a wait on one job count: the output's sequence
+    /// number until the job's own progress is known, then that progress
+    /// (current of total, percent of 100, or current without a total),
+    /// for good. Values increase within a scale; the one switch from the
+    /// output's scale to the job's may go down (it brings a total).
+    enum class progress_scale : uint8_t { output, count, percent, current };
     std::string request_id;
     std::string token;
     /// The last progress value sent (they must increase).
     double last = 0;
     /// Waiting on many: see `many`.
     bool many = false;
+    progress_scale scale = progress_scale::output;
+    /// Nothing was sent in this scale yet (its first value may be 0).
+    bool fresh = true;
+    /// The count's total, in the count scale.
+    double total = 0;
   };
   /// Waits on many jobs with a progress token, by request id: progress is
   /// the number of jobs that ended.

@@ -296,18 +296,22 @@ constexpr tool_def defs[tool_count] = {
    "NOT_SUPPORTED (the job's kind has no processes), JOB_NOT_FOUND.",
    signal_input, signal_output, false, true, false, false},
   {"console_pause_job", "Pause a job",
-   "Stop a running job's processes (SIGSTOP to all of them) until "
-   "console_resume_job; its timeout clock stops meanwhile. Returns the job "
-   "with paused true and pausedAt. Pausing a paused job changes nothing. "
-   "Errors: JOB_NOT_RUNNING (pending or ended), NOT_SUPPORTED (the job's "
-   "kind cannot pause), JOB_NOT_FOUND.",
+   "Stop all of a running job's processes until console_resume_job: "
+   "cgroup.freeze where the job has a cgroup, else SIGSTOP to its process "
+   "group. Its timeout clock stops meanwhile, and it keeps its slot (it is "
+   "still running, its memory held). Returns the job with paused true and "
+   "pausedAt. Pausing a paused job changes nothing. Errors: JOB_NOT_RUNNING "
+   "(pending or ended), NOT_SUPPORTED (the job's kind cannot pause), "
+   "JOB_NOT_FOUND.",
    job_id_input, status_output, false, false, true, false},
   {"console_resume_job", "Resume a job",
-   "Let a job paused by console_pause_job continue (SIGCONT to all its "
-   "processes). Returns the job with paused false; pausedMs counts the "
-   "time it spent paused. Resuming a job that is not paused changes "
-   "nothing. Errors: JOB_NOT_RUNNING (pending or ended), NOT_SUPPORTED, "
-   "JOB_NOT_FOUND.",
+   "Let a job paused by console_pause_job continue: its cgroup thawed "
+   "(cgroup.freeze 0) where it has one, else SIGCONT to its process "
+   "group. Its timeout clock runs on with the time it had left; it kept "
+   "its slot while paused. Returns the job with paused false; pausedMs "
+   "counts the time it spent paused. Resuming a job that is not paused "
+   "changes nothing. Errors: JOB_NOT_RUNNING (pending or ended), "
+   "NOT_SUPPORTED, JOB_NOT_FOUND.",
    job_id_input, status_output, false, false, true, false},
   {"console_resize_terminal", "Resize a job's terminal",
    "Change the window size of a job started with options.tty true (the "

@@ -13,6 +13,8 @@ packages=(
   libsqlite3-dev
   libhowardhinnant-date-dev libdate-tz3
   sqlite3
+  # The tests run /usr/bin/python3 (interactive jobs, pipes) and ps.
+  python3 procps
 )
 if [ "${JOBD_SETUP_CLANG:-0}" = 1 ]; then
   packages+=(clang libclang-rt-dev)
