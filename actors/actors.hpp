@@ -34,6 +34,7 @@ CAF_ADD_TYPE_ID(jobd, (jobd::submit_result))
 CAF_ADD_TYPE_ID(jobd, (jobd::cancel_result))
 CAF_ADD_TYPE_ID(jobd, (jobd::metrics_snapshot))
 CAF_ADD_TYPE_ID(jobd, (jobd::session_metrics))
+CAF_ADD_TYPE_ID(jobd, (jobd::kind_metrics))
 CAF_ADD_TYPE_ID(jobd, (jobd::candidate))
 CAF_ADD_TYPE_ID(jobd, (jobd::job_event))
 CAF_ADD_TYPE_ID(jobd, (jobd::output_news))
@@ -107,6 +108,7 @@ CAF_ADD_ATOM(jobd, jobd::atom, get, "get")
 CAF_ADD_ATOM(jobd, jobd::atom, erase, "erase")
 CAF_ADD_ATOM(jobd, jobd::atom, audit, "audit")
 CAF_ADD_ATOM(jobd, jobd::atom, owner, "owner")
+CAF_ADD_ATOM(jobd, jobd::atom, changed, "changed")
 
 CAF_END_TYPE_ID_BLOCK(jobd)
 
@@ -171,6 +173,9 @@ using backend_events = caf::typed_actor<
   // Its stdin closed (it closed its end, or every queued byte was written
   // after a close was asked for).
   caf::reacts_to<atom::input, atom::eof>,
+  // What the kind knows of the work changed (job_backend::describe says
+  // what: a cluster's queue state, say): listeners hear of it.
+  caf::reacts_to<atom::changed>,
   // It ended, with the raw wait status of its main process; the last event
   // (nothing of it runs any more, both streams ended before).
   caf::reacts_to<atom::exited, int32_t>>;

@@ -120,18 +120,17 @@ typename Inspector::result_type inspect(Inspector& f, output_stats& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_info& x) {
-  return f(caf::meta::type_name("jobd.job_info"), x.id, x.kind, x.command,
-           x.args, x.shell, x.status, x.session_id, x.working_directory,
-           x.created_at, x.started_at, x.finished_at, x.priority, x.timeout_ms,
-           x.tags, x.exit_code, x.signal, x.error_code, x.error, x.pid,
-           x.run_ms, x.tracking, x.queue_position, x.serial, x.output,
-           x.owner_instance, x.owner_pid, x.owner_live, x.process_start,
-           x.input, x.stdin_open, x.cols, x.rows, x.paused, x.paused_at,
-           x.paused_ms, x.restart_of, x.idempotency_key, x.progress, x.usage,
-           x.pending_reason, x.depends_on, x.condition, x.waiting_for,
-           x.scheduled_for, x.schedule_id, x.template_name, x.attempt,
-           x.max_attempts, x.next_attempt_at, x.attempts, x.security,
-           x.kind_status);
+  return f(
+    caf::meta::type_name("jobd.job_info"), x.id, x.kind, x.command, x.args,
+    x.shell, x.status, x.session_id, x.working_directory, x.created_at,
+    x.started_at, x.finished_at, x.priority, x.timeout_ms, x.tags, x.exit_code,
+    x.signal, x.error_code, x.error, x.pid, x.run_ms, x.tracking,
+    x.queue_position, x.serial, x.output, x.owner_instance, x.owner_pid,
+    x.owner_live, x.process_start, x.input, x.stdin_open, x.cols, x.rows,
+    x.paused, x.paused_at, x.paused_ms, x.restart_of, x.idempotency_key,
+    x.progress, x.usage, x.pending_reason, x.depends_on, x.condition,
+    x.waiting_for, x.scheduled_for, x.schedule_id, x.template_name, x.attempt,
+    x.max_attempts, x.next_attempt_at, x.attempts, x.security, x.kind_status);
 }
 
 template <class Inspector>
@@ -250,7 +249,13 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
            x.average_execution_ms, x.system_load, x.uptime_ms, x.retained_jobs,
            x.sessions, x.persistence, x.persistence_error, x.usage, x.retries,
            x.dependency_failures, x.schedule_firings, x.schedule_skips,
-           x.schedule_misses, x.started_jobs, x.output_bytes);
+           x.schedule_misses, x.started_jobs, x.output_bytes, x.kinds);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kind_metrics& x) {
+  return f(caf::meta::type_name("jobd.kind_metrics"), x.kind, x.pending,
+           x.running, x.completed, x.failed, x.cancelled);
 }
 
 template <class Inspector>

@@ -70,6 +70,13 @@ struct job_context {
   /// Its output counters then: the output of its earlier attempts is read
   /// back from the STORE (job_core's `submit`), numbering continues.
   output_stats output;
+  /// A job of a stopped jobd whose work ran outside it and may still run
+  /// (a Slurm job): its kind_status then. Its backend follows that work
+  /// again instead of starting it (its start sees it); its output so far
+  /// is read back from the STORE, as for `attempt`, which goes on.
+  std::string reattach;
+  /// When a re-attached job started (its timeout counts from then).
+  timestamp_ms started_at = 0;
 };
 
 /// One job's work as its kind runs it. The core calls these from the job's
@@ -122,6 +129,13 @@ public:
     (void) info;
   }
 
+  /// A shutdown of jobd: true leaves the work running where the next jobd
+  /// re-attaches to it (job_context::reattach, from the kind_status
+  /// describe() gave); false (the default) has it killed as usual.
+  virtual bool detach() {
+    return false;
+  }
+
   /// Sets the window size of the job's terminal; false without one.
   virtual bool resize(int32_t cols, int32_t rows) {
     (void) cols;
@@ -145,6 +159,14 @@ public:
   /// refuses the submission (e.g. COMMAND_NOT_FOUND). Runs on the new job's
   /// own actor, never on SCHEDULER, so it may touch the file system.
   virtual std::optional<tool_error> validate(job_spec& spec) const = 0;
+
+  /// Its jobs take one of jobd's running slots (--max-concurrent-jobs,
+  /// per session and per principal). A kind whose work runs elsewhere (a
+  /// cluster's own queue) returns false and bounds itself: SCHEDULER then
+  /// starts its jobs as soon as they are admitted.
+  virtual bool takes_slot() const {
+    return true;
+  }
 
   /// The backend that runs one job of this kind.
   virtual std::unique_ptr<job_backend>

@@ -134,25 +134,31 @@ void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
   count_output(st, ev);
   global_counters g{t.queue_size, t.running_jobs, t.completed_jobs,
                     t.failed_jobs, t.cancelled_jobs};
+  kind_metrics ignored;
+  auto apart = st.kinds.find(ev.job.kind);
+  auto& k = apart == st.kinds.end() ? ignored : apart->second;
   auto& s = st.sessions[ev.job.session_id];
   if (s.session_id.empty()) {
     s.session_id = ev.job.session_id;
     s.limit = per_session;
   }
+  // Moves the job in the global, its session's and its kind's counters.
+  auto add_one = [&](job_status status, int delta) {
+    count(g, status, delta);
+    count(s, status, delta);
+    count(k, status, delta);
+  };
   switch (ev.what) {
     case transition::created:
       ++t.total_jobs;
       ++t.retained_jobs;
       ++s.total;
-      count(g, job_status::pending, 1);
-      count(s, job_status::pending, 1);
+      add_one(job_status::pending, 1);
       break;
     case transition::started:
     case transition::finished:
-      count(g, ev.previous, -1);
-      count(s, ev.previous, -1);
-      count(g, ev.job.status, 1);
-      count(s, ev.job.status, 1);
+      add_one(ev.previous, -1);
+      add_one(ev.job.status, 1);
       if (ev.what == transition::finished && ev.job.started_at > 0) {
         st.run_ms_sum += static_cast<double>(ev.job.run_ms);
         ++st.run_count;
@@ -167,10 +173,8 @@ void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
       break;
     case transition::retrying:
       // The attempt ended; the job is pending again for the next one.
-      count(g, ev.previous, -1);
-      count(s, ev.previous, -1);
-      count(g, job_status::pending, 1);
-      count(s, job_status::pending, 1);
+      add_one(ev.previous, -1);
+      add_one(job_status::pending, 1);
       ++t.retries;
       break;
     case transition::removed:
@@ -185,7 +189,14 @@ void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
         st.sessions.erase(ev.job.session_id);
       break;
     case transition::updated:
-      break; // no change of state
+      // No change of state, unless a slotless job's cluster started it
+      // (or queued it again).
+      if (ev.previous != ev.job.status && !is_terminal(ev.previous)
+          && !is_terminal(ev.job.status)) {
+        add_one(ev.previous, -1);
+        add_one(ev.job.status, 1);
+      }
+      break;
   }
 }
 
@@ -193,8 +204,11 @@ void on_event(self_ptr self, uint64_t per_session, const job_event& ev) {
 
 metrics_actor::behavior_type
 metrics(metrics_actor::stateful_pointer<metrics_state> self,
-        uint64_t max_running, uint64_t per_session, store_actor store) {
+        uint64_t max_running, uint64_t per_session, store_actor store,
+        std::vector<std::string> apart) {
   self->state.totals.concurrency_maximum = max_running;
+  for (auto& kind : apart)
+    self->state.kinds[kind].kind = kind;
   self->state.store = std::move(store);
   self->state.started_at = std::chrono::steady_clock::now();
   return {
@@ -220,7 +234,13 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self,
     [self, per_session](atom::metrics) -> caf::result<metrics_snapshot> {
       auto& st = self->state;
       auto snapshot = st.totals;
+      // Local slots only: jobs of other kinds are counted apart.
       snapshot.concurrency_current = snapshot.running_jobs;
+      for (auto& [name, k] : st.kinds) {
+        snapshot.kinds.push_back(k);
+        snapshot.concurrency_current
+          -= std::min(snapshot.concurrency_current, k.running);
+      }
       snapshot.average_execution_ms
         = st.run_count > 0 ? st.run_ms_sum / st.run_count : 0.0;
       snapshot.system_load = system_load();

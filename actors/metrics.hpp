@@ -19,6 +19,8 @@ struct metrics_state {
   /// Per session, the jobs it holds now (erased with its last job), with
   /// the usage totals of its finished ones.
   std::map<std::string, session_metrics> sessions;
+  /// Per kind that takes no local slot (a Slurm job's): counted apart.
+  std::map<std::string, kind_metrics> kinds;
   /// Sum and count of run times of jobs that started and finished.
   double run_ms_sum = 0;
   uint64_t run_count = 0;
@@ -34,9 +36,12 @@ struct metrics_state {
 
 /// @param max_running the global limit, reported as concurrency.maximum.
 /// @param per_session the per-session limit, reported per session.
+/// @param apart the kinds that take no local slot (job_kind::takes_slot):
+/// counted apart, and not in concurrency.current.
 metrics_actor::behavior_type
 metrics(metrics_actor::stateful_pointer<metrics_state> self,
-        uint64_t max_running, uint64_t per_session, store_actor store);
+        uint64_t max_running, uint64_t per_session, store_actor store,
+        std::vector<std::string> apart);
 
 /// One-minute load average divided by the number of CPUs (0 if unknown).
 double system_load();

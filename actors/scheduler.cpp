@@ -66,14 +66,16 @@ void on_finished(self_ptr self, entry& e, job_status previous,
                  std::shared_ptr<output_buffer> output) {
   auto& st = self->state;
   auto& info = e.info;
-  if (previous == job_status::pending) {
+  if (e.slotless) {
+    // Never offered by its session, never counted in `running`.
+  } else if (previous == job_status::pending) {
     st.pending.erase(key_of(info));
     unready(self, candidate_of(info));
     // Its session may still hold it as waiting or offered.
     if (auto i = st.sessions.find(info.session_id); i != st.sessions.end())
       self->send(i->second.handle, atom::forget_v, info.id);
   }
-  if (previous == job_status::running) {
+  if (previous == job_status::running && !e.slotless) {
     --st.running;
     running_ended(self, info.session_id);
     if (auto i = st.sessions.find(info.session_id); i != st.sessions.end())
@@ -99,9 +101,12 @@ void on_event(self_ptr self, job_event& ev) {
     return; // removed, or already recorded (e.g. its actor died first)
   auto previous = e->info.status;
   e->info = std::move(ev.job);
-  if (ev.what == transition::updated) {
+  if (ev.what == transition::updated
+      && !(e->slotless && e->announced && !is_terminal(e->info.status)
+           && !is_terminal(previous))) {
     // No change of state: ours stands (a job cancelled or started here
-    // may report a change of its fields from before).
+    // may report a change of its fields from before). A started slotless
+    // job's own word stands: pending while its cluster queues it.
     e->info.status = previous;
   }
   if (ev.what == transition::retrying) {
@@ -127,7 +132,11 @@ void on_event(self_ptr self, job_event& ev) {
     if (e->info.status != job_status::pending)
       st.pending.erase(key_of(e->info));
   }
-  publish(self, {ev.what, ev.previous, e->info, nullptr});
+  // An update tells listeners the state before it as this index had it:
+  // the same unless a started slotless job moved between pending and
+  // running (its cluster started it).
+  auto before = ev.what == transition::updated ? previous : ev.previous;
+  publish(self, {ev.what, before, e->info, nullptr});
   if (ev.what == transition::updated)
     held_job_updated(self, *e);
   dispatch(self);
@@ -151,8 +160,11 @@ void on_down(self_ptr self, caf::down_msg& msg) {
       return;
     }
     // A job held at shutdown (a start time, dependencies, a backoff) stays
-    // pending in the STORE for the next jobd: its actor was told to go.
-    if (st.shutting_down && e->info.status == job_status::pending)
+    // pending in the STORE for the next jobd: its actor was told to go. So
+    // does a slotless job left running where it runs (a Slurm job): the
+    // next jobd re-attaches to it.
+    if (st.shutting_down
+        && (e->info.status == job_status::pending || e->slotless))
       return;
     auto previous = e->info.status;
     auto& info = e->info;
@@ -251,6 +263,30 @@ void dispatch(self_ptr self) {
   }
 }
 
+void queue_job(self_ptr self, entry& e, std::function<void()> answered) {
+  auto& st = self->state;
+  if (e.slotless) {
+    // Its kind bounds it (--max-slurm-jobs); the job says when it runs.
+    if (!st.shutting_down) {
+      e.info.status = job_status::running;
+      self->send(e.handle, atom::start_v);
+    }
+    if (answered)
+      answered();
+    return;
+  }
+  st.pending.insert(key_of(e.info));
+  auto session = session_for(self, e.info.session_id);
+  auto reply = self->request(session, caf::infinite, atom::enqueue_v,
+                             candidate_of(e.info));
+  if (!answered) {
+    reply.then([](bool) {}, [](caf::error&) {});
+    return;
+  }
+  reply.then([answered](bool) { answered(); },
+             [answered](caf::error&) { answered(); });
+}
+
 scheduler_actor::behavior_type
 scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
           scheduler_config config, factory_ptr factory) {
@@ -302,7 +338,7 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
         info.output = e->output->stats();
         return info;
       }
-      if (e->info.status != job_status::pending)
+      if (e->info.status != job_status::pending || e->slotless)
         return self->delegate(e->handle, atom::status_v);
       auto rp = self->make_response_promise<job_info>();
       self->request(e->handle, caf::infinite, atom::status_v)
@@ -335,7 +371,10 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
         return self->delegate(self->state.config.store, atom::cancel_v, id);
       if (e->output)
         return already_finished(e->info);
-      if (e->info.status == job_status::pending)
+      // A started slotless job may be pending in its cluster's queue: it
+      // cancels itself there.
+      if (e->info.status == job_status::pending
+          && !(e->slotless && e->announced))
         cancel_pending(self, *e);
       return self->delegate(e->handle, atom::cancel_v, grace_ms);
     },

@@ -122,6 +122,11 @@ struct scheduler_state {
     bool announced = false;
     /// Its spec as admitted (console_restart_job).
     std::shared_ptr<const job_spec> spec;
+    /// Its kind takes no slot (job_kind::takes_slot): it starts as soon as
+    /// nothing holds it back, never goes through its session, and is not
+    /// counted in `running`. Its status (pending while a cluster queues it)
+    /// is the job's own.
+    bool slotless = false;
   };
 
   /// A session's idempotency key: the job it names (set as soon as the job
@@ -240,6 +245,12 @@ inline candidate candidate_of(const job_info& job) {
 
 /// Starts the best offered jobs while global slots are free.
 void dispatch(scheduler_ptr self);
+
+/// A pending job that nothing holds back any more: handed to its session,
+/// which offers it for a slot, or (a slotless kind) started at once.
+/// `answered` runs once the session had its say (at once when slotless).
+void queue_job(scheduler_ptr self, scheduler_state::entry& e,
+               std::function<void()> answered = nullptr);
 
 /// Takes an offered candidate back (from `ready` or, with the
 /// per-principal limit, from its principal's set-aside ones); true if it

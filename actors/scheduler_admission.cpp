@@ -91,12 +91,14 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
   auto id = info.id;
   auto kept = std::make_shared<const job_spec>(spec);
   self->send(st.config.store, atom::submit_v, info, std::move(spec));
-  st.jobs.emplace(id, entry{handle, info, nullptr, 0, 0, false, false, kept});
+  auto slotless = !st.factory->find(info.kind)->takes_slot();
+  st.jobs.emplace(
+    id, entry{handle, info, nullptr, 0, 0, false, false, kept, slotless});
   st.by_serial.emplace(info.serial, id);
   index_session_job(self, info);
   if (hold)
     hold->release(); // the index counts it now
-  auto session = session_for(self, info.session_id);
+  session_for(self, info.session_id);
   ++st.sessions[info.session_id].active;
   log::info("job " + id + " created session=" + info.session_id
             + " command=" + info.command);
@@ -113,6 +115,10 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
       // on a loaded machine); one that never started keeps its end.
       if (is_terminal(result.status) && e->info.started_at != 0)
         result.status = job_status::running;
+      // A slotless job is queued where it runs (a cluster) until it says
+      // it started.
+      if (e->slotless && !e->announced && result.status == job_status::running)
+        result.status = job_status::pending;
       result.restart_of = e->info.restart_of;
       if (result.status == job_status::pending) {
         result.queue_position = queue_position(self, e->info);
@@ -127,12 +133,9 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
     answer();
     return;
   }
-  st.pending.insert(key_of(info));
   // The session answers after any offer it made, so the reply tells
   // running or pending; if it went meanwhile, the job's state says.
-  self->request(session, caf::infinite, atom::enqueue_v, candidate_of(info))
-    .then([answer](bool) mutable { answer(); },
-          [answer](caf::error&) mutable { answer(); });
+  queue_job(self, st.jobs.at(id), std::move(answer));
 }
 
 // Hands out the next serial; asks the store for more ahead of need.
@@ -266,6 +269,12 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
     ctx.attempts = again->attempts;
     ctx.next_attempt_at = again->next_attempt_at;
     ctx.output = again->output;
+    // It ran outside jobd and may run still (job_store::recover): its
+    // backend follows it again.
+    if (again->status == job_status::running) {
+      ctx.reattach = again->kind_status;
+      ctx.started_at = again->started_at;
+    }
   } else {
     auto serial = take_serial(self);
     if (!serial) {
@@ -418,7 +427,10 @@ void requeue(self_ptr self, requeue_list& list) {
     auto id = r.info.id;
     if (self->state.jobs.count(id) > 0)
       continue;
-    log::info("job " + id + " queued again (its jobd instance stopped)");
+    log::info("job " + id
+              + (r.info.status == job_status::running
+                   ? " re-attached (its jobd instance stopped)"
+                   : " queued again (its jobd instance stopped)"));
     ++self->state.requeueing;
     // Nobody waits for the answer; a job that no longer passes its checks
     // (its directory went) fails now, in the store as well.

@@ -70,7 +70,7 @@ caf::result<list_page> list_jobs(scheduler_ptr self, list_query q) {
           job.owner_live = true;
           if (e.output)
             job.output = e.output->stats();
-          if (job.status == job_status::pending)
+          if (job.status == job_status::pending && !e.slotless)
             job.queue_position = queue_position(self, job);
         }
         rp.deliver(std::move(page));

@@ -63,6 +63,8 @@ void replace_session(scheduler_ptr self, const std::string& id) {
     if (e.info.session_id != id || e.output)
       continue;
     ++active;
+    if (e.slotless)
+      continue; // never the session's to offer
     if (e.info.status == job_status::running)
       running.push_back(&e.info);
     else if (e.info.status == job_status::pending && !is_held(self, e.info.id))

@@ -87,10 +87,7 @@ void release(self_ptr self, entry& e, gate& g, bool admitting) {
   st.held.erase(id);
   if (admitting)
     return;
-  st.pending.insert(key_of(e.info));
-  auto session = session_for(self, e.info.session_id);
-  self->request(session, caf::infinite, atom::enqueue_v, candidate_of(e.info))
-    .then([](bool) {}, [](caf::error&) {});
+  queue_job(self, e);
 }
 
 // Looks at a held job's gates: fails it, tells it why it waits (if that
@@ -250,7 +247,7 @@ bool hold_admitted(self_ptr self, entry& e, const job_spec& spec,
 void on_retrying(self_ptr self, entry& e, job_status previous,
                  job_status told) {
   auto& st = self->state;
-  if (previous == job_status::running) {
+  if (previous == job_status::running && !e.slotless) {
     --st.running;
     running_ended(self, e.info.session_id);
     if (auto i = st.sessions.find(e.info.session_id); i != st.sessions.end())

@@ -143,8 +143,9 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   factory->add("process", std::make_shared<process_job_kind>(reactor, policy));
   std::shared_ptr<slurm_job_kind> slurm_kind;
   if (!cfg.slurm_spool.empty()) {
+    // With a durable store, Slurm jobs outlive a restart of jobd.
     slurm_settings slurm{cfg.slurm_poll_ms, cfg.slurm_spool, cfg.max_slurm_jobs,
-                         cfg.slurm_command_timeout_ms};
+                         cfg.slurm_command_timeout_ms, !cfg.ephemeral};
     slurm_kind = std::make_shared<slurm_job_kind>(slurm, policy);
     factory->add("slurm", slurm_kind);
   }
@@ -217,8 +218,12 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     caf::actor_system sys{sys_cfg};
     auto kept
       = sys.spawn(store, db, cfg.max_wait_ms, cfg.retention_ms, degraded);
+    std::vector<std::string> apart; // kinds without local slots
+    for (auto& [name, schema] : factory->option_schemas())
+      if (!factory->find(name)->takes_slot())
+        apart.push_back(name);
     auto stats = sys.spawn(metrics, cfg.max_concurrent_jobs,
-                           cfg.max_concurrent_jobs_per_session, kept);
+                           cfg.max_concurrent_jobs_per_session, kept, apart);
     auto sched_cfg = to_scheduler_config(cfg);
     sched_cfg.store = kept;
     sched_cfg.instance = db->instance();

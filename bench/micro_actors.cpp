@@ -283,7 +283,8 @@ void BM_admission(benchmark::State& state) {
   for (auto _ : state) {
     auto sched = spawn_scheduler(limit, limit);
     // METRICS listens in jobd too: keep the event fan-out the same.
-    auto stats = sys.spawn(metrics, limit, limit, store_actor{});
+    auto stats = sys.spawn(metrics, limit, limit, store_actor{},
+                           std::vector<std::string>{});
     caf::anon_send(sched, atom::subscribe_v, event_listener{stats});
     std::promise<void> done;
     auto done_f = done.get_future();

@@ -472,6 +472,19 @@ struct session_metrics {
   usage_totals usage;
 };
 
+/// The jobs of a kind that runs outside jobd and takes no slot (a Slurm
+/// job), counted apart from the local concurrency.
+struct kind_metrics {
+  std::string kind;
+  /// Now: held in jobd or queued by the cluster, and running there.
+  uint64_t pending = 0;
+  uint64_t running = 0;
+  /// Since this jobd started.
+  uint64_t completed = 0;
+  uint64_t failed = 0;
+  uint64_t cancelled = 0;
+};
+
 struct metrics_snapshot {
   uint64_t total_jobs = 0;
   uint64_t running_jobs = 0;
@@ -508,6 +521,9 @@ struct metrics_snapshot {
   /// jobs produced, finished and running ones alike, dropped bytes included.
   uint64_t started_jobs = 0;
   uint64_t output_bytes = 0;
+  /// Kinds other than "process", each apart; their running jobs are in
+  /// running_jobs but not in concurrency_current.
+  std::vector<kind_metrics> kinds;
 };
 
 struct cleanup_result {

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace jobd::protocol {
 
@@ -224,6 +225,23 @@ std::string render_prometheus(const metrics_snapshot& m, const http_stats& http,
          "Jobs of this jobd not yet ended, by state");
   sample(out, "jobd_jobs", "state", "pending", m.queue_size);
   sample(out, "jobd_jobs", "state", "running", m.running_jobs);
+  if (!m.kinds.empty()) {
+    family(out, "jobd_kind_jobs", "gauge",
+           "Jobs of kinds that run outside jobd (slurm) not yet ended, by "
+           "kind and state (also in jobd_jobs; they take no local slot)");
+    for (auto& k : m.kinds)
+      for (auto [state, n] :
+           {std::pair<const char*, uint64_t>{"pending", k.pending},
+            {"running", k.running}}) {
+        out += "jobd_kind_jobs{kind=\"";
+        put_label_value(out, k.kind);
+        out += "\",state=\"";
+        out += state;
+        out += "\"} ";
+        put_uint(out, n);
+        out += '\n';
+      }
+  }
   gauge(out, "jobd_queue_length",
         "Jobs waiting to start (pending: queued, held or backing off)",
         m.queue_size);

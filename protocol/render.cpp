@@ -214,6 +214,21 @@ struct structured_writer {
     write_uint(w, "retainedJobs", x.retained_jobs);
     write_uint(w, "startedJobs", x.started_jobs);
     write_uint(w, "outputBytes", x.output_bytes);
+    if (!x.kinds.empty()) {
+      write_key(w, "kinds");
+      w.StartObject();
+      for (auto& k : x.kinds) {
+        write_key(w, k.kind.c_str());
+        w.StartObject();
+        write_uint(w, "pendingJobs", k.pending);
+        write_uint(w, "runningJobs", k.running);
+        write_uint(w, "completedJobs", k.completed);
+        write_uint(w, "failedJobs", k.failed);
+        write_uint(w, "cancelledJobs", k.cancelled);
+        w.EndObject();
+      }
+      w.EndObject();
+    }
     write_str(w, "persistence", x.persistence);
     if (!x.persistence_error.empty())
       write_str(w, "persistenceError", x.persistence_error);

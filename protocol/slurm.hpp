@@ -176,4 +176,12 @@ struct job_view {
 /// `{jobId, state, reason, nodes, partition, reachable}` as JSON text.
 std::string render_view(const job_view& view);
 
+/// Reads render_view's text back (a stored job's kind_status); false if
+/// it is not such an object.
+bool parse_view(std::string_view json_text, job_view& out);
+
+/// Slurm has the job but does not run it yet: PENDING, or held in jobd
+/// (MaxSlurmJobs) before it was submitted.
+bool queued(const job_view& view);
+
 } // namespace jobd::slurm

@@ -191,4 +191,28 @@ std::string render_view(const job_view& view) {
   return std::string{protocol::view(buf)};
 }
 
+bool parse_view(std::string_view json_text, job_view& out) {
+  rapidjson::Document doc;
+  doc.Parse(json_text.data(), json_text.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return false;
+  auto get = [&](const char* key, std::string& into) {
+    auto i = doc.FindMember(key);
+    if (i != doc.MemberEnd() && i->value.IsString())
+      into.assign(i->value.GetString(), i->value.GetStringLength());
+  };
+  out = job_view{};
+  get("jobId", out.job_id);
+  get("state", out.state);
+  get("reason", out.reason);
+  get("nodes", out.nodes);
+  get("partition", out.partition);
+  return true;
+}
+
+bool queued(const job_view& view) {
+  return view.job_id.empty()
+         || map_state(view.state).status == job_status::pending;
+}
+
 } // namespace jobd::slurm

@@ -59,7 +59,7 @@ constexpr fragment fragments[] = {
   // The workflow fields of a job (status and list items alike).
   {"@JOB_WORKFLOW_PROPS@", R"("pendingReason": {"type": "string",
       "enum": ["queued", "waiting_for_dependencies", "scheduled",
-               "retry_backoff"]},
+               "retry_backoff", "queued_in_cluster"]},
     "dependsOn": {"type": "array", "items": {"type": "string"}},
     "dependencyCondition": {"type": "string",
       "enum": ["success", "finish", "failure"]},
@@ -157,7 +157,7 @@ constexpr fragment fragments[] = {
     "queuePosition": {"type": "integer"},
     "pendingReason": {"type": "string",
       "enum": ["queued", "waiting_for_dependencies", "scheduled",
-               "retry_backoff"]},
+               "retry_backoff", "queued_in_cluster"]},
     "deduplicated": {"type": "boolean"}, "restartOf": {"type": "string"})"},
   {"@PAGE_PROPS@", R"("output": {"type": "array", "items": {
       "type": "object", "properties": {

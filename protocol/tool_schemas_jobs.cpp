@@ -223,6 +223,11 @@ const char metrics_output[] = R"({"type": "object", "properties": {
     "systemLoad": {"type": ["number", "null"]},
     "uptimeMs": {"type": "integer"}, "retainedJobs": {"type": "integer"},
     "startedJobs": {"type": "integer"}, "outputBytes": {"type": "integer"},
+    "kinds": {"type": "object", "description": "Jobs of kinds that run outside jobd and take no local slot (slurm), by kind: pending and running now, completed, failed and cancelled since this jobd started. Their running jobs are in runningJobs, not in concurrency.current.",
+      "additionalProperties": {"type": "object", "properties": {
+        "pendingJobs": {"type": "integer"}, "runningJobs": {"type": "integer"},
+        "completedJobs": {"type": "integer"}, "failedJobs": {"type": "integer"},
+        "cancelledJobs": {"type": "integer"}}}},
     "persistence": {"type": "string", "enum": ["ok", "degraded", "ephemeral"]},
     "persistenceError": {"type": "string"},
     "sessions": {"type": "array", "items": {"type": "object", "properties": {

@@ -68,6 +68,9 @@ inline constexpr const char* dependencies = "waiting_for_dependencies";
 inline constexpr const char* scheduled = "scheduled";
 /// Between attempts: not before status.nextAttemptAt.
 inline constexpr const char* backoff = "retry_backoff";
+/// Submitted to the cluster that runs it, which queues it (a Slurm job:
+/// status.slurm.reason says why).
+inline constexpr const char* cluster = "queued_in_cluster";
 } // namespace pending_reasons
 
 /// SCHEDULER's word to a pending job: why it waits (its status shows it),

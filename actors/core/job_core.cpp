@@ -82,12 +82,20 @@ void start(self_ptr self) {
   auto& st = self->state;
   if (st.info.status != job_status::pending)
     return;
+  // Work that ran on while jobd was down (a Slurm job): its attempt goes
+  // on, and its timeout counts from when it started.
+  bool reattach = !st.ctx.reattach.empty();
   begin_attempt(self);
   st.info.status = job_status::running;
-  st.info.started_at = now_ms();
-  st.started_steady_ms = steady_ms();
+  auto now = now_ms();
+  auto ran = reattach && st.ctx.started_at > 0 && st.ctx.started_at < now
+               ? now - st.ctx.started_at
+               : 0;
+  st.info.started_at = now - ran;
+  st.started_steady_ms = steady_ms() - ran;
   if (st.info.timeout_ms > 0) {
-    st.timeout_at = deadline_after(self->clock().now(), st.info.timeout_ms);
+    st.timeout_at = deadline_after(
+      self->clock().now(), std::max<int64_t>(st.info.timeout_ms - ran, 1));
     arm(self);
   }
   // The store hears it runs at once (the pid follows with `started`): a
@@ -96,6 +104,7 @@ void start(self_ptr self) {
   if (st.ctx.store)
     self->send(st.ctx.store, atom::event_v, current_info(self));
   st.backend->start(backend_events{self}, st.in_flight);
+  st.ctx.reattach.clear(); // a later attempt starts afresh
 }
 
 // Deadlines that are due: the timeout, the kill escalation, waiters.
@@ -250,7 +259,7 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
         return make_tool_error(err->code.c_str(), err->message, err->details);
       st.info = initial_info(st.ctx);
       st.backend = st.ctx.kind->make_backend(st.ctx);
-      if (st.ctx.attempt > 0 && st.ctx.store)
+      if ((st.ctx.attempt > 0 || !st.ctx.reattach.empty()) && st.ctx.store)
         return resume_output(self);
       return st.info;
     },
@@ -316,6 +325,12 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       }
       if (finished(self))
         return true;
+      if (st.backend && st.spawned && !st.exited && st.backend->detach()) {
+        // Left running where it runs (a Slurm job): its row stays running
+        // with what the kind knows of it, and the next jobd re-attaches.
+        emit_update(self);
+        return true;
+      }
       auto rp = self->make_response_promise<bool>();
       st.stoppers.push_back(rp);
       st.stopping = stop_reason::shutdown;
@@ -357,6 +372,11 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
         hand_early_input(self);
       if (st.stopping != stop_reason::none)
         terminate(self, st.stopping, st.grace_ms);
+    },
+    // What the kind knows of the work changed: listeners hear of it.
+    [self](atom::changed) {
+      if (!finished(self))
+        emit_update(self);
     },
     // The work could not start.
     [self](atom::spawn_failed, std::string& code, std::string& message) {

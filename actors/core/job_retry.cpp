@@ -135,7 +135,9 @@ void begin_attempt(self_ptr self) {
   auto& st = self->state;
   if (!st.backend)
     st.backend = st.ctx.kind->make_backend(st.ctx);
-  st.info.attempt += 1;
+  // A re-attached job goes on with the attempt it had.
+  if (st.ctx.reattach.empty() || st.info.attempt == 0)
+    st.info.attempt += 1;
   st.buffer->set_attempt(st.info.attempt);
   st.info.pending_reason.clear();
   st.info.waiting_for.clear();

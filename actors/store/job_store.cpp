@@ -236,6 +236,16 @@ bool job_store::live(const std::string& instance) {
   return alive;
 }
 
+namespace {
+
+// A running job whose kind left a status (a Slurm job's id) runs outside
+// jobd: it is followed again, not interrupted. Local processes leave none.
+bool reattachable(const job_info& j) {
+  return !j.kind_status.empty() && j.kind != "process";
+}
+
+} // namespace
+
 std::vector<requeued_job> job_store::recover() {
   std::vector<requeued_job> requeue;
   if (opts_.ephemeral)
@@ -273,6 +283,16 @@ std::vector<requeued_job> job_store::recover() {
     size_t interrupted = 0;
     sql::transaction tx{db_};
     for (auto& [j, spec] : jobs) {
+      if (j.status == job_status::running && reattachable(j)) {
+        // Its work runs outside jobd (Slurm owns it): the next jobd follows
+        // it again instead of calling it interrupted.
+        sql::statement own{db_, "UPDATE jobs SET owner = ? WHERE serial = ?"};
+        own.bind(1, me_.id).bind(2, static_cast<int64_t>(j.serial)).run();
+        log::info("store: job " + j.id + " of instance " + other.id
+                  + " runs outside jobd: re-attached");
+        requeue.push_back({j, std::move(spec)});
+        continue;
+      }
       // A job still recorded pending may have started in the moment before
       // the crash (its started row not yet committed): a cgroup of it left
       // behind tells, and then it ran.
@@ -305,10 +325,11 @@ std::vector<requeued_job> job_store::recover() {
     remove_cgroup_parent(other.cgroup_parent);
     release_dead_lock(dir, other.id, taken);
     if (!jobs.empty())
-      log::warning(
-        "store: instance " + other.id + " (pid " + std::to_string(other.pid)
-        + ") is gone: " + std::to_string(interrupted) + " jobs interrupted, "
-        + std::to_string(jobs.size() - interrupted) + " queued again");
+      log::warning("store: instance " + other.id + " (pid "
+                   + std::to_string(other.pid) + ") is gone: "
+                   + std::to_string(interrupted) + " jobs interrupted, "
+                   + std::to_string(jobs.size() - interrupted)
+                   + " queued again or re-attached");
   }
   // Requeued jobs are ours now.
   for (auto& r : requeue) {

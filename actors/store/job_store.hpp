@@ -29,7 +29,7 @@ namespace jobd {
 
 /// The store's schema version (PRAGMA user_version); a database with a
 /// higher one comes from a newer jobd and is refused.
-inline constexpr int64_t store_schema_version = 8;
+inline constexpr int64_t store_schema_version = 9;
 
 /// Identifies a jobd database (PRAGMA application_id: "jobd").
 inline constexpr int64_t store_application_id = 0x6a6f6264;

@@ -245,6 +245,7 @@ job_info decode_job(const sql::statement& row) {
   // Issue 13 (rows written under schema 7 read as unconfined).
   j.security = decode_security(row.view_at(c++)); // NULL reads as ""
   j.usage.limit_exceeded = row.text_at(c++);
+  j.kind_status = row.text_at(c++); // NULL (a local job) reads as ""
   return j;
 }
 
@@ -317,6 +318,7 @@ void bind_job(sql::statement& st, const job_info& j, const std::string& owner,
   bind_or_null(st, c++, encode_attempts(j.attempts));
   bind_or_null(st, c++, encode_security(j.security));
   st.bind(c++, j.usage.limit_exceeded);
+  bind_or_null(st, c++, j.kind_status);
   if (spec_json != nullptr)
     st.bind(c, *spec_json);
   else

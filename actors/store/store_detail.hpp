@@ -22,11 +22,12 @@ namespace jobd {
   "paused_at, paused_ms, progress, usage_known, cpu_user_ms, cpu_system_ms, "  \
   "max_rss_kb, pending_reason, depends_on, dependency_condition, "             \
   "waiting_for, scheduled_for, schedule_id, template_name, attempt, "          \
-  "max_attempts, next_attempt_at, attempts, security, limit_exceeded"
+  "max_attempts, next_attempt_at, attempts, security, limit_exceeded, "        \
+  "kind_status"
 
 /// How many columns JOBD_JOB_COLUMNS lists; also the index of the `spec`
 /// column when a query selects it after them.
-inline constexpr int job_column_count = 58;
+inline constexpr int job_column_count = 59;
 inline constexpr int spec_column = job_column_count;
 
 /// Migration step `from` -> `from + 1` (store_schema.cpp).

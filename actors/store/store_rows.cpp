@@ -48,6 +48,7 @@ std::string upsert_sql() {
          "attempts = excluded.attempts, "
          "security = excluded.security, "
          "limit_exceeded = excluded.limit_exceeded, "
+         "kind_status = coalesce(excluded.kind_status, kind_status), "
          // Set with the first row: a later one may fill them in, never
          // clear them. depends_on and its job_dependencies rows are
          // written together with the first row (as tags are).

@@ -274,6 +274,12 @@ constexpr const char* migrations[] = {
   ALTER TABLE jobs ADD COLUMN security TEXT;
   ALTER TABLE jobs ADD COLUMN limit_exceeded TEXT NOT NULL DEFAULT '';
   )",
+  // 9 (issue 15): what a job's kind knows of its work (JSON; a Slurm job's
+  // id, state and nodes), shown after a restart and what the next jobd
+  // re-attaches by.
+  R"(
+  ALTER TABLE jobs ADD COLUMN kind_status TEXT;
+  )",
 };
 
 static_assert(std::size(migrations) == store_schema_version);

@@ -175,7 +175,8 @@ TEST_F(core_test, sessions_without_jobs_go_away) {
 
 TEST_F(core_test, metrics_forget_sessions_whose_jobs_were_removed) {
   start(1000, 1);
-  auto stats = sys.spawn(metrics, uint64_t{100}, uint64_t{1}, store_actor{});
+  auto stats = sys.spawn(metrics, uint64_t{100}, uint64_t{1}, store_actor{},
+                         std::vector<std::string>{});
   self->send(sched, atom::subscribe_v, event_listener{stats});
   drain();
   for (int i = 0; i < 200; ++i)

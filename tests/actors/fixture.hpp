@@ -47,6 +47,7 @@ protected:
     auto factory = std::make_shared<job_factory>();
     factory->add("process", std::make_shared<process_job_kind>(launcher));
     factory->add("scripted", std::make_shared<scripted_job_kind>());
+    factory->add("remote", std::make_shared<remote_scripted_job_kind>());
     log::set_level(log::level::warning);
     cfg.max_running = max_running;
     cfg.max_running_per_session = per_session;
@@ -83,9 +84,10 @@ protected:
 
   /// Submits a scripted job running `ms` of actor time; returns its id.
   std::string submit_scripted(const std::string& session, int priority,
-                              int ms = 1000, int exit_code = 0) {
+                              int ms = 1000, int exit_code = 0,
+                              const char* kind = "scripted") {
     job_spec spec;
-    spec.kind = "scripted";
+    spec.kind = kind;
     spec.command = "scripted";
     spec.args = {std::to_string(ms), std::to_string(exit_code)};
     spec.session_id = session;

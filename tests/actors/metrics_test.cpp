@@ -40,7 +40,8 @@ protected:
   /// METRICS, subscribed to SCHEDULER (started with `start` first) unless
   /// `subscribe` is false.
   void spawn_metrics(store_actor kept = {}, bool subscribe = true) {
-    stats = sys.spawn(metrics, uint64_t{10}, uint64_t{10}, std::move(kept));
+    stats = sys.spawn(metrics, uint64_t{10}, uint64_t{10}, std::move(kept),
+                      std::vector<std::string>{});
     if (subscribe)
       self->send(sched, atom::subscribe_v, event_listener{stats});
     drain();

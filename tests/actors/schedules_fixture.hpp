@@ -69,7 +69,8 @@ protected:
       = sys.spawn(store, db, int64_t{60000}, int64_t{86400000}, std::string{});
     cfg.store = store_h;
     start(10, 10, 5000, cfg);
-    metrics_h = sys.spawn(metrics, uint64_t{10}, uint64_t{10}, store_actor{});
+    metrics_h = sys.spawn(metrics, uint64_t{10}, uint64_t{10}, store_actor{},
+                          std::vector<std::string>{});
     t0 = clock_now();
     if (with_schedules)
       start_schedules();

@@ -20,4 +20,12 @@ public:
   make_backend(const job_context& ctx) const override;
 };
 
+/// The same jobs, run "elsewhere": they take no local slot (as Slurm's).
+class remote_scripted_job_kind : public scripted_job_kind {
+public:
+  bool takes_slot() const override {
+    return false;
+  }
+};
+
 } // namespace jobd::test

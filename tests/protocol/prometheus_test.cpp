@@ -332,6 +332,7 @@ metrics_snapshot sample_snapshot() {
   m.schedule_misses = 6;
   m.started_jobs = 105;
   m.output_bytes = uint64_t{1} << 40;
+  m.kinds.push_back({"slurm", 2, 1, 4, 1, 0});
   return m;
 }
 
@@ -396,6 +397,11 @@ TEST(prometheus, the_page_is_valid_exposition_format_with_the_figures) {
   EXPECT_EQ(p.types.at("jobd_jobs"), "gauge");
   EXPECT_EQ(p.get("jobd_jobs", {{"state", "pending"}}), 5);
   EXPECT_EQ(p.get("jobd_jobs", {{"state", "running"}}), 3);
+  EXPECT_EQ(p.types.at("jobd_kind_jobs"), "gauge");
+  EXPECT_EQ(p.get("jobd_kind_jobs", {{"kind", "slurm"}, {"state", "pending"}}),
+            2);
+  EXPECT_EQ(p.get("jobd_kind_jobs", {{"kind", "slurm"}, {"state", "running"}}),
+            1);
   EXPECT_EQ(p.get("jobd_queue_length"), 5);
   EXPECT_EQ(p.get("jobd_jobs_retained"), 40);
   EXPECT_EQ(p.types.at("jobd_jobs_created_total"), "counter");

@@ -86,6 +86,10 @@ backend_events::behavior_type recording_sink(backend_events::pointer,
         ++r.input_eofs;
       });
     },
+    // The process kind never reports kind changes.
+    [rec](atom::changed) {
+      rec->update([](recorder& r) { r.misordered = true; });
+    },
     [rec](atom::exited, int32_t status) {
       rec->update([&](recorder& r) {
         // exited is last: both streams ended before it.

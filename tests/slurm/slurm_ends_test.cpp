@@ -1,6 +1,7 @@
 // More ends of Slurm jobs (slurm_cluster.hpp): a signal, a cancel from
 // outside jobd, a large output, and jobs held in jobd by --max-slurm-jobs.
 #include "slurm_cluster.hpp"
+#include "slurm_polling.hpp"
 
 #include "../integration/jobd_harness.hpp"
 
@@ -13,7 +14,7 @@ using namespace jobd_slurm_it;
 
 namespace {
 
-constexpr int ends_wait_ms = 30000;
+constexpr int ends_wait_ms = slurm_wait_ms;
 
 jobd_options ends_jobd(std::vector<std::string> more = {}) {
   jobd_options o;
@@ -26,22 +27,6 @@ jobd_options ends_jobd(std::vector<std::string> more = {}) {
 std::string submit_sh_slurm(jobd_process& j, const std::string& script) {
   return j.submit("{\"command\":\"sh\",\"args\":[\"-c\"," + q(script)
                   + "],\"kind\":\"slurm\"}");
-}
-
-// Polls status until `pred` holds for the job object.
-template <class Pred>
-tool_result poll_job(jobd_process& j, const std::string& id, Pred pred) {
-  auto deadline = now_ms() + ends_wait_ms;
-  for (;;) {
-    auto r = j.status(id);
-    if (r.ok() && pred((*r)["job"]))
-      return r;
-    if (now_ms() >= deadline) {
-      ADD_FAILURE() << "condition not reached for " << id << ": " << r.dump();
-      return r;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
 }
 
 std::string state_of(const Value& job) {
@@ -74,7 +59,7 @@ TEST(SlurmEnds, CancelledOutsideJobd) {
   REQUIRE_SLURM();
   jobd_process j{ends_jobd()};
   auto id = submit_sh_slurm(j, "sleep 60");
-  auto r = poll_job(
+  auto r = poll_status(
     j, id, [](const Value& job) { return state_of(job) == "RUNNING"; });
   auto slurm_id = str((*r)["job"], "slurm.jobId");
   ASSERT_FALSE(slurm_id.empty());
@@ -91,13 +76,14 @@ TEST(SlurmEnds, MaxSlurmJobsHoldsTheRestInJobd) {
   jobd_process j{ends_jobd({"--max-slurm-jobs", "1"})};
   auto first = submit_sh_slurm(j, "sleep 1; echo first");
   auto second = submit_sh_slurm(j, "echo second");
-  auto held = poll_job(j, second, [](const Value& job) {
+  auto held = poll_status(j, second, [](const Value& job) {
     auto* reason = at(job, "slurm.reason");
     return reason && reason->IsString()
            && std::string{reason->GetString()} == "MaxSlurmJobs";
   });
   EXPECT_TRUE(is_null((*held)["job"], "slurm.jobId")) << held.dump();
-  EXPECT_EQ(str((*held)["job"], "status"), "running") << held.dump();
+  EXPECT_EQ(str((*held)["job"], "status"), "pending") << held.dump();
+  EXPECT_EQ(str((*held)["job"], "pendingReason"), "queued_in_cluster");
   for (auto& id : {first, second}) {
     auto r = j.wait_terminal(id, ends_wait_ms);
     EXPECT_EQ(str((*r)["job"], "status"), "completed") << r.dump();

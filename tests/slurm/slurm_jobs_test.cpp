@@ -2,6 +2,7 @@
 // jobd binary submits real jobs with kind "slurm" and follows, waits for,
 // cancels and reads them as local jobs.
 #include "slurm_cluster.hpp"
+#include "slurm_polling.hpp"
 
 #include "../integration/jobd_harness.hpp"
 
@@ -15,9 +16,6 @@ using namespace jobd_it;
 using namespace jobd_slurm_it;
 
 namespace {
-
-// Slurm on a loaded machine: a job may take a few seconds to start.
-constexpr int slurm_wait_ms = 30000;
 
 jobd_options slurm_jobd() {
   jobd_options o;
@@ -39,23 +37,6 @@ std::string submit_slurm(jobd_process& j, const std::string& command,
   return j.submit("{\"command\":" + q(command) + ",\"args\":" + args_array
                   + ",\"kind\":\"slurm\",\"kindOptions\":" + kind_options
                   + ",\"options\":" + options + "}");
-}
-
-// Polls status until `pred` holds for the job object (or the time is up).
-template <class Pred>
-tool_result wait_for(jobd_process& j, const std::string& id, Pred pred,
-                     int timeout_ms = slurm_wait_ms) {
-  auto deadline = now_ms() + timeout_ms;
-  for (;;) {
-    auto r = j.status(id);
-    if (r.ok() && pred((*r)["job"]))
-      return r;
-    if (now_ms() >= deadline) {
-      ADD_FAILURE() << "condition not reached for " << id << ": " << r.dump();
-      return r;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
 }
 
 std::string slurm_state(const Value& job) {
@@ -169,15 +150,22 @@ TEST(SlurmJobs, PendingJobShowsSlurmsReason) {
   // The first takes every CPU of the node, so the second waits.
   auto big = submit_slurm(j, "sleep", "[\"60\"]", R"({"cpus":16})");
   ASSERT_FALSE(big.empty());
-  wait_for(j, big,
-           [](const Value& job) { return slurm_state(job) == "RUNNING"; });
+  poll_status(j, big,
+              [](const Value& job) { return slurm_state(job) == "RUNNING"; });
   auto small = submit_slurm(j, "true", "[]");
   ASSERT_FALSE(small.empty());
-  auto r = wait_for(j, small, [](const Value& job) {
+  auto r = poll_status(j, small, [](const Value& job) {
     return slurm_state(job) == "PENDING" && has(job, "slurm.reason")
            && at(job, "slurm.reason")->IsString();
   });
   EXPECT_FALSE(str((*r)["job"], "slurm.reason").empty()) << r.dump();
+  // Slurm queues it: pending in jobd too, in status and in the list.
+  EXPECT_EQ(str((*r)["job"], "status"), "pending") << r.dump();
+  EXPECT_EQ(str((*r)["job"], "pendingReason"), "queued_in_cluster");
+  auto listed
+    = j.tool("console_list_jobs", R"({"options":{"status":"pending"}})");
+  ASSERT_TRUE(listed.ok()) << listed.dump();
+  EXPECT_NE(listed.dump().find(small), std::string::npos) << listed.dump();
   for (auto& id : {small, big}) {
     auto c = j.tool("console_cancel_job", "{\"jobId\":" + q(id) + "}", 20000);
     EXPECT_TRUE(c.ok()) << c.dump();
@@ -191,11 +179,11 @@ TEST(SlurmJobs, ControllerStoppedMidRun) {
   jobd_process j{slurm_jobd()};
   auto id = submit_slurm(j, "sh", "[\"-c\",\"sleep 3; echo done\"]");
   ASSERT_FALSE(id.empty());
-  wait_for(j, id, [](const Value& job) {
+  poll_status(j, id, [](const Value& job) {
     return slurm_state(job) == "RUNNING" && slurm_reachable(job);
   });
   ASSERT_TRUE(stop_controller());
-  auto down = wait_for(
+  auto down = poll_status(
     j, id, [](const Value& job) { return !slurm_reachable(job); }, 15000);
   EXPECT_EQ(str((*down)["job"], "status"), "running") << down.dump();
   // jobd still answers at once while Slurm does not.

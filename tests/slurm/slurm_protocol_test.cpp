@@ -269,6 +269,21 @@ TEST(SlurmParse, View) {
   EXPECT_EQ(render_view(v),
             R"({"jobId":"12","state":"PENDING","reason":"Resources",)"
             R"("nodes":null,"partition":"debug","reachable":false})");
+  // A stored kind_status reads back (re-attaching after a restart).
+  job_view back;
+  ASSERT_TRUE(parse_view(render_view(v), back));
+  EXPECT_EQ(back.job_id, "12");
+  EXPECT_EQ(back.state, "PENDING");
+  EXPECT_EQ(back.reason, "Resources");
+  EXPECT_EQ(back.nodes, "");
+  EXPECT_EQ(back.partition, "debug");
+  EXPECT_TRUE(queued(back));
+  back.state = "RUNNING";
+  EXPECT_FALSE(queued(back));
+  back.job_id.clear(); // held in jobd, not submitted yet
+  EXPECT_TRUE(queued(back));
+  for (const char* bad : {"", "[]", "{", "null", "\"x\""})
+    EXPECT_FALSE(parse_view(bad, back)) << bad;
 }
 
 } // namespace

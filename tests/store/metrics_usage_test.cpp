@@ -58,7 +58,8 @@ void play(caf::scoped_actor& self, const metrics_actor& m, const job_info& j) {
 } // namespace
 
 TEST_F(actor_system_test, MetricsCountsUsageOfTheJobsHeldNow) {
-  auto m = sys.spawn(metrics, uint64_t{4}, uint64_t{2}, store_actor{});
+  auto m = sys.spawn(metrics, uint64_t{4}, uint64_t{2}, store_actor{},
+                     std::vector<std::string>{});
   play(self, m, finished(1, "a", 100, 10, 5000));
   play(self, m, finished(2, "a", 50, 5, 9000));
   play(self, m, finished(3, "b", 7, 1, 300));
@@ -109,7 +110,8 @@ TEST_F(actor_system_test, MetricsTakesTheStoresUsageWithoutCountingTwice) {
   auto db = std::make_shared<job_store>(opts);
   auto st
     = sys.spawn(store, db, int64_t{1000}, int64_t{86400000}, std::string{});
-  auto m = sys.spawn(metrics, uint64_t{4}, uint64_t{2}, st);
+  auto m = sys.spawn(metrics, uint64_t{4}, uint64_t{2}, st,
+                     std::vector<std::string>{});
   // Jobs 1-3 are this instance's (METRICS hears them); job 4 another
   // instance's (only in the store).
   for (uint64_t s = 1; s <= 4; ++s) {

@@ -2,10 +2,40 @@
 
 #include <cerrno>
 #include <csignal>
+#include <mutex>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unordered_set>
 
 namespace jobd {
+
+namespace {
+
+std::mutex& claims_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Guarded by claims_mutex().
+std::unordered_set<pid_t>& claims() {
+  static std::unordered_set<pid_t> pids;
+  return pids;
+}
+
+} // namespace
+
+pid_t spawn_claimed(const std::function<pid_t()>& spawn) {
+  std::lock_guard<std::mutex> guard{claims_mutex()};
+  auto pid = spawn();
+  if (pid > 0)
+    claims().insert(pid);
+  return pid;
+}
+
+void release_claim(pid_t pid) {
+  std::lock_guard<std::mutex> guard{claims_mutex()};
+  claims().erase(pid);
+}
 
 exit_state peek_exit(pid_t pid) {
   siginfo_t info{};
@@ -52,6 +82,7 @@ size_t reap_group(pid_t pgid) {
 
 size_t reap_zombies(const std::function<bool(pid_t)>& is_leader) {
   size_t reaped = 0;
+  std::lock_guard<std::mutex> guard{claims_mutex()};
   for (;;) {
     siginfo_t info{};
     if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) {
@@ -60,7 +91,7 @@ size_t reap_zombies(const std::function<bool(pid_t)>& is_leader) {
       return reaped;
     }
     const pid_t pid = info.si_pid;
-    if (pid <= 0 || is_leader(pid))
+    if (pid <= 0 || is_leader(pid) || claims().count(pid) > 0)
       return reaped;
     if (::waitid(P_PID, static_cast<id_t>(pid), &info,
                  WEXITED | WNOHANG | __WALL)

@@ -46,6 +46,13 @@ size_t reap_group(pid_t pgid);
 /// own exit handler reaps it soon, and the next call gets past it).
 size_t reap_zombies(const std::function<bool(pid_t)>& is_leader);
 
+/// Children a thread of jobd waits for itself (the Slurm kind's commands):
+/// reap_zombies leaves them alone. `spawn` runs under the registry's lock
+/// and returns the new child's pid (or -1), which is claimed before any
+/// sweep can see it exit; release it once waited for.
+pid_t spawn_claimed(const std::function<pid_t()>& spawn);
+void release_claim(pid_t pid);
+
 /// True once process group `pgid` has no process left, zombies included
 /// (kill(-pgid, 0) fails with ESRCH). Sends no signal.
 bool group_gone(pid_t pgid);

@@ -1,5 +1,7 @@
 #include "actors/kinds/slurm/slurm_command.hpp"
 
+#include "actors/kinds/process/reaping.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -76,9 +78,15 @@ command_result run_command(const std::vector<std::string>& argv,
   for (auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  pid_t pid = -1;
-  auto rc
-    = ::posix_spawnp(&pid, args[0], &g.actions, &g.attr, args.data(), environ);
+  // Claimed, so jobd's orphan sweeps (the process kind's reactor, a child
+  // subreaper) never take its exit status.
+  int rc = 0;
+  pid_t pid = spawn_claimed([&] {
+    pid_t child = -1;
+    rc = ::posix_spawnp(&child, args[0], &g.actions, &g.attr, args.data(),
+                        environ);
+    return rc == 0 ? child : -1;
+  });
   close_fd(out_pipe[1]);
   close_fd(err_pipe[1]);
   if (rc != 0) {
@@ -144,8 +152,9 @@ command_result run_command(const std::vector<std::string>& argv,
     }
     break;
   }
+  release_claim(pid);
   if (got < 0)
-    res.rc = -2; // reaped by someone else (a subreaper's sweep)
+    res.rc = -2; // reaped by someone else (not one of jobd's sweeps)
   else if (WIFEXITED(status))
     res.rc = WEXITSTATUS(status);
   return res;

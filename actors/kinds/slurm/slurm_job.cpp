@@ -39,7 +39,22 @@ public:
     entry_->script = slurm::batch_script(spec, ctx_.id);
     entry_->sink = std::move(sink);
     entry_->in_flight = std::move(in_flight);
+    // A job a stopped jobd left in Slurm: followed again by its id, its
+    // files read on from what the STORE kept of them.
+    slurm::job_view before;
+    if (!ctx_.reattach.empty() && slurm::parse_view(ctx_.reattach, before)
+        && !before.job_id.empty()) {
+      entry_->view = before;
+      entry_->offset[0] = static_cast<int64_t>(ctx_.output.stdout_bytes);
+      entry_->offset[1] = static_cast<int64_t>(ctx_.output.stderr_bytes);
+      worker_->attach(entry_);
+      return;
+    }
     worker_->submit(entry_);
+  }
+
+  bool detach() override {
+    return entry_ && worker_->settings().detach && !ended();
   }
 
   bool signal(int sig, bool whole_tree) override {
@@ -63,6 +78,14 @@ public:
       return;
     std::lock_guard<std::mutex> guard{entry_->mtx};
     info.kind_status = slurm::render_view(entry_->view);
+    if (info.status == job_status::running && entry_->end_state.empty()
+        && slurm::queued(entry_->view)) {
+      // Slurm queues it (or jobd holds it for --max-slurm-jobs): pending,
+      // with Slurm's reason in `slurm`.
+      info.status = job_status::pending;
+      info.pending_reason = pending_reasons::cluster;
+      return;
+    }
     auto& state = entry_->end_state;
     // Slurm's word on how it ended where the exit status cannot tell
     // (its time limit, a node failure, a cancel from outside jobd); a stop
@@ -106,6 +129,10 @@ slurm_job_kind::slurm_job_kind(slurm_settings settings,
   : worker_(std::make_shared<slurm_worker>(std::move(settings))),
     policy_(std::move(policy)) {
   // nop
+}
+
+bool slurm_job_kind::takes_slot() const {
+  return false; // --max-slurm-jobs bounds them; Slurm has its own queue
 }
 
 std::string slurm_job_kind::options_schema() const {

@@ -18,6 +18,9 @@ public:
                           std::shared_ptr<const security_policy> policy
                           = std::make_shared<security_policy>());
 
+  /// False: Slurm queues and runs them; --max-slurm-jobs bounds them.
+  bool takes_slot() const override;
+
   /// protocol/slurm.hpp's kindOptions schema.
   std::string options_schema() const override;
 

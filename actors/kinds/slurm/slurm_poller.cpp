@@ -96,6 +96,14 @@ void slurm_worker::submit(slurm_entry_ptr entry) {
   push(op{op::what::submit, std::move(entry)});
 }
 
+void slurm_worker::attach(slurm_entry_ptr entry) {
+  push(op{op::what::attach, std::move(entry)});
+}
+
+void slurm_worker::changed(const slurm_entry& e) {
+  caf::anon_send(e.sink, atom::changed_v);
+}
+
 void slurm_worker::signal(slurm_entry_ptr entry, int sig, bool whole_tree) {
   push(op{op::what::signal, std::move(entry), sig, whole_tree});
 }
@@ -151,12 +159,21 @@ void slurm_worker::run() {
 
 void slurm_worker::execute(op& x) {
   auto& e = x.entry;
+  if (x.kind == op::what::attach) {
+    active_.push_back(e);
+    e->submitted = true;
+    e->spawned_sent = true;
+    caf::anon_send(e->sink, atom::spawned_v, int64_t{0}, std::string{"slurm"});
+    return;
+  }
   if (x.kind == op::what::submit) {
     active_.push_back(e);
     size_t in_slurm = 0;
     for (auto& a : active_)
       in_slurm += a->submitted && !a->ended ? 1 : 0;
-    if (settings_.max_jobs > 0 && in_slurm >= settings_.max_jobs) {
+    // Behind those held already (in order), or held itself at the bound.
+    if (!waiting_.empty()
+        || (settings_.max_jobs > 0 && in_slurm >= settings_.max_jobs)) {
       // Held in jobd until a Slurm job of ours ends; `spawned` now, so a
       // cancel reaches us meanwhile.
       {
@@ -249,6 +266,8 @@ void slurm_worker::do_submit(const slurm_entry_ptr& e) {
   if (!e->spawned_sent) {
     e->spawned_sent = true;
     caf::anon_send(e->sink, atom::spawned_v, int64_t{0}, std::string{"slurm"});
+  } else {
+    changed(*e); // held for --max-slurm-jobs: its Slurm id is known now
   }
 }
 
@@ -258,7 +277,8 @@ void slurm_worker::start_waiting() {
   size_t in_slurm = 0;
   for (auto& a : active_)
     in_slurm += a->submitted && !a->ended ? 1 : 0;
-  while (!waiting_.empty() && in_slurm < settings_.max_jobs) {
+  while (!waiting_.empty()
+         && (settings_.max_jobs == 0 || in_slurm < settings_.max_jobs)) {
     auto e = waiting_.front();
     waiting_.pop_front();
     do_submit(e);
@@ -316,15 +336,22 @@ void slurm_worker::poll_states() {
     auto i = seen.find(e->view.job_id);
     if (i != seen.end()) {
       auto& q = i->second;
+      bool moved = false;
       {
         std::lock_guard<std::mutex> guard{e->mtx};
-        e->view.state = q.state;
-        e->view.reason = q.reason;
-        e->view.nodes = q.nodes;
-        e->view.partition = q.partition;
+        auto& v = e->view;
+        moved
+          = v.state != q.state || v.reason != q.reason || v.nodes != q.nodes;
+        v.state = q.state;
+        v.reason = q.reason;
+        v.nodes = q.nodes;
+        v.partition = q.partition;
       }
-      if (!slurm::map_state(q.state).terminal)
+      if (!slurm::map_state(q.state).terminal) {
+        if (moved)
+          changed(*e); // its state, reason or nodes: listeners hear it
         continue;
+      }
     }
     // It ended, or left the queue: its exit code from scontrol.
     auto details

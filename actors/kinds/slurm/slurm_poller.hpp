@@ -32,6 +32,9 @@ struct slurm_settings {
   /// A Slurm command that takes longer is killed (the controller counts as
   /// unreachable).
   int64_t command_timeout_ms = 10000;
+  /// At a shutdown of jobd, Slurm jobs keep running and the next jobd
+  /// re-attaches (a durable store); false: they are cancelled.
+  bool detach = false;
 };
 
 /// One job as the worker follows it; shared by its backend (job actor) and
@@ -85,6 +88,10 @@ public:
   /// Queues a submission (from the job's actor).
   void submit(slurm_entry_ptr entry);
 
+  /// Follows a job already in Slurm (`view.job_id`; a restart of jobd),
+  /// reading its files on from `offset`.
+  void attach(slurm_entry_ptr entry);
+
   /// Queues `scancel --signal=SIG` (or a cancel of a job Slurm has not
   /// started yet, for TERM, INT and KILL).
   void signal(slurm_entry_ptr entry, int sig, bool whole_tree);
@@ -97,7 +104,7 @@ public:
 
 private:
   struct op {
-    enum class what { submit, signal, kill } kind;
+    enum class what { submit, attach, signal, kill } kind;
     slurm_entry_ptr entry;
     int sig = 0;
     bool whole_tree = true;
@@ -114,6 +121,8 @@ private:
   void finish(slurm_entry& e);
   void scancel(const slurm_entry& e, std::vector<std::string> args);
   void set_reachable(bool reachable);
+  /// Tells the job's core that its `slurm` status changed.
+  static void changed(const slurm_entry& e);
   void give_up_killed();
 
   slurm_settings settings_;

@@ -1,0 +1,236 @@
+// Slurm jobs across a restart of jobd, beside local jobs, and in chains
+// (slurm_cluster.hpp): re-attached by their Slurm id after a clean stop and
+// after a crash, no local slot taken, counted apart in the metrics, and
+// dependencies between Slurm jobs.
+#include "slurm_cluster.hpp"
+#include "slurm_polling.hpp"
+
+#include "../integration/jobd_harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+#include <thread>
+
+using namespace jobd_it;
+using namespace jobd_slurm_it;
+
+namespace {
+
+constexpr int restart_wait_ms = slurm_wait_ms;
+
+jobd_options restart_jobd(const std::string& state_dir,
+                          std::vector<std::string> more = {}) {
+  jobd_options o;
+  o.args = {"--slurm-spool",
+            test_cluster().dir + "/jobs",
+            "--slurm-poll-ms",
+            "200",
+            "--slurm-command-timeout-ms",
+            "2000",
+            "--state-dir",
+            state_dir};
+  o.args.insert(o.args.end(), more.begin(), more.end());
+  return o;
+}
+
+std::string fresh_state_dir(const std::string& name) {
+  auto dir = test_cluster().dir + "/" + name;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return dir;
+}
+
+std::string submit_slurm_sh(jobd_process& j, const std::string& script,
+                            const std::string& options = "{}",
+                            const std::string& kind_options = "{}") {
+  return j.submit("{\"command\":\"sh\",\"args\":[\"-c\"," + q(script)
+                  + "],\"kind\":\"slurm\",\"kindOptions\":" + kind_options
+                  + ",\"options\":" + options + "}");
+}
+
+bool slurm_running(const Value& job) {
+  auto* s = at(job, "slurm.state");
+  return s && s->IsString() && std::string{s->GetString()} == "RUNNING";
+}
+
+// Waits until the job printed `text` (console_wait_job until output).
+void wait_printed(jobd_process& j, const std::string& id,
+                  const std::string& text) {
+  auto w = j.tool("console_wait_job",
+                  "{\"jobId\":" + q(id) + ",\"until\":\"output\",\"pattern\":"
+                    + q(text) + ",\"timeoutMs\":30000}",
+                  35000);
+  ASSERT_TRUE(w.ok()) << w.dump();
+  ASSERT_EQ(str(*w, "reason"), "output") << w.dump();
+}
+
+// What Slurm says of a job now ("" once it forgot it).
+std::string squeue_state(const std::string& slurm_id) {
+  auto out = slurm_output("squeue", "-h", "-j", slurm_id);
+  if (out.find("RUNNING") != std::string::npos
+      || out.find(" R ") != std::string::npos)
+    return "RUNNING";
+  return out;
+}
+
+// One job across a stop of jobd (clean with stdin closed, or SIGKILL):
+// Slurm runs it on, the next jobd follows it to its end, the output is
+// whole and in order, numbering goes on.
+void survives(bool crash) {
+  auto dir = fresh_state_dir(crash ? "state-crash" : "state-clean");
+  std::string id;
+  std::string slurm_id;
+  {
+    jobd_process j{restart_jobd(dir)};
+    id = submit_slurm_sh(j, "echo before; echo err-before >&2; sleep 4; "
+                            "echo after; exit 2");
+    ASSERT_FALSE(id.empty());
+    wait_printed(j, id, "before");
+    auto r = poll_status(j, id, slurm_running);
+    slurm_id = str((*r)["job"], "slurm.jobId");
+    ASSERT_FALSE(slurm_id.empty()) << r.dump();
+    if (crash) {
+      j.kill_signal(SIGKILL);
+    } else {
+      j.close_stdin();
+      auto status = j.wait_exit(15000);
+      ASSERT_TRUE(status.has_value());
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+    }
+  }
+  // jobd is gone; Slurm still runs the job.
+  EXPECT_EQ(squeue_state(slurm_id), "RUNNING");
+  jobd_process j{restart_jobd(dir)};
+  auto running = j.status(id);
+  ASSERT_TRUE(running.ok()) << running.dump();
+  EXPECT_NE(str((*running)["job"], "status"), "failed") << running.dump();
+  auto r = j.wait_terminal(id, restart_wait_ms);
+  ASSERT_TRUE(r.ok());
+  auto& job = (*r)["job"];
+  EXPECT_EQ(str(job, "status"), "failed") << to_json(job);
+  EXPECT_EQ(num(job, "exitCode"), 2) << to_json(job);
+  EXPECT_TRUE(is_null(job, "errorCode")) << to_json(job);
+  EXPECT_EQ(str(job, "slurm.jobId"), slurm_id);
+  EXPECT_EQ(str(job, "slurm.state"), "FAILED");
+  EXPECT_EQ(j.output_text(id, "stdout"), "before\nafter\n");
+  EXPECT_EQ(j.output_text(id, "stderr"), "err-before\n");
+  // Sequence numbers go on from before the stop: 1, 2, 3 in order.
+  auto page = j.tool("console_get_job_output", "{\"jobId\":" + q(id) + "}");
+  ASSERT_TRUE(page.ok()) << page.dump();
+  auto& chunks = (*page)["output"];
+  ASSERT_TRUE(chunks.IsArray());
+  int64_t last = 0;
+  for (auto& c : chunks.GetArray()) {
+    EXPECT_GT(num(c, "sequenceNumber"), last) << page.dump();
+    last = num(c, "sequenceNumber");
+  }
+}
+
+} // namespace
+
+TEST(SlurmRestart, ACleanStopLeavesTheJobToTheNextJobd) {
+  REQUIRE_SLURM();
+  survives(false);
+}
+
+TEST(SlurmRestart, ACrashOfJobdLeavesTheJobToTheNextJobd) {
+  REQUIRE_SLURM();
+  survives(true);
+}
+
+TEST(SlurmRestart, EphemeralJobdCancelsItsSlurmJobsAtExit) {
+  REQUIRE_SLURM();
+  std::string slurm_id;
+  {
+    jobd_options o;
+    o.args = {"--slurm-spool", test_cluster().dir + "/jobs", "--slurm-poll-ms",
+              "200", "--ephemeral"};
+    jobd_process j{o};
+    auto id = submit_slurm_sh(j, "sleep 120");
+    auto r = poll_status(j, id, slurm_running);
+    slurm_id = str((*r)["job"], "slurm.jobId");
+    j.close_stdin();
+    ASSERT_TRUE(j.wait_exit(20000).has_value());
+  }
+  ASSERT_FALSE(slurm_id.empty());
+  // Nobody could re-attach: the job was cancelled in Slurm.
+  auto deadline = now_ms() + 10000;
+  while (squeue_state(slurm_id) == "RUNNING" && now_ms() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_NE(squeue_state(slurm_id), "RUNNING");
+}
+
+TEST(SlurmSlots, SlurmJobsTakeNoLocalSlotAndAreCountedApart) {
+  REQUIRE_SLURM();
+  jobd_process j{restart_jobd(fresh_state_dir("state-slots"),
+                              {"--max-concurrent-jobs", "1"})};
+  std::vector<std::string> remote;
+  for (int i = 0; i < 3; ++i)
+    // Small ones: a job without --mem takes all of the node's memory.
+    remote.push_back(
+      submit_slurm_sh(j, "sleep 60", "{}", R"({"cpus":1,"memory":"32M"})"));
+  auto local = j.submit_sh("sleep 60");
+  auto second_local = j.submit_sh("true");
+  // All three Slurm jobs run at once beside the one local slot's job.
+  for (auto& id : remote)
+    poll_status(j, id, slurm_running);
+  auto l = j.status(local);
+  EXPECT_EQ(str((*l)["job"], "status"), "running") << l.dump();
+  auto queued = j.status(second_local);
+  EXPECT_EQ(str((*queued)["job"], "status"), "pending") << queued.dump();
+  auto m = j.tool("console_get_job_metrics", "{}");
+  ASSERT_TRUE(m.ok()) << m.dump();
+  auto& metrics = (*m)["metrics"];
+  EXPECT_EQ(num(metrics, "kinds.slurm.runningJobs"), 3) << m.dump();
+  EXPECT_EQ(num(metrics, "concurrency.current"), 1) << m.dump();
+  EXPECT_EQ(num(metrics, "runningJobs"), 4) << m.dump();
+  for (auto& id : remote) {
+    auto c = j.tool("console_cancel_job", "{\"jobId\":" + q(id) + "}", 20000);
+    EXPECT_TRUE(c.ok()) << c.dump();
+    auto r = j.wait_terminal(id, restart_wait_ms);
+    EXPECT_EQ(str((*r)["job"], "status"), "cancelled") << r.dump();
+  }
+  auto done = j.tool("console_get_job_metrics", "{}");
+  EXPECT_EQ(num((*done)["metrics"], "kinds.slurm.cancelledJobs"), 3)
+    << done.dump();
+  EXPECT_EQ(num((*done)["metrics"], "kinds.slurm.runningJobs"), 0);
+  EXPECT_EQ(num((*done)["metrics"], "concurrency.current"), 1);
+  auto c = j.tool("console_cancel_job", "{\"jobId\":" + q(local) + "}", 20000);
+  EXPECT_TRUE(c.ok()) << c.dump();
+}
+
+TEST(SlurmChains, ADependencyChainRunsInOrderAndAFailureCascades) {
+  REQUIRE_SLURM();
+  jobd_process j{restart_jobd(fresh_state_dir("state-chain"))};
+  auto marks = test_cluster().dir + "/chain.txt";
+  auto first = submit_slurm_sh(j, "sleep 1; echo first >> " + marks);
+  auto second = submit_slurm_sh(j, "echo second >> " + marks + "; exit 1",
+                                "{\"dependsOn\":[" + q(first) + "]}");
+  auto third = submit_slurm_sh(j, "echo third >> " + marks,
+                               "{\"dependsOn\":[" + q(second) + "]}");
+  auto cleanup = submit_slurm_sh(j, "echo cleanup >> " + marks,
+                                 "{\"dependsOn\":[" + q(second)
+                                   + "],\"dependencyCondition\":\"failure\"}");
+  auto w = j.status(second);
+  EXPECT_EQ(str((*w)["job"], "pendingReason"), "waiting_for_dependencies")
+    << w.dump();
+  auto r1 = j.wait_terminal(first, restart_wait_ms);
+  EXPECT_EQ(str((*r1)["job"], "status"), "completed") << r1.dump();
+  auto r2 = j.wait_terminal(second, restart_wait_ms);
+  EXPECT_EQ(str((*r2)["job"], "status"), "failed") << r2.dump();
+  auto r3 = j.wait_terminal(third, restart_wait_ms);
+  EXPECT_EQ(str((*r3)["job"], "status"), "cancelled") << r3.dump();
+  EXPECT_EQ(str((*r3)["job"], "errorCode"), "DEPENDENCY_FAILED");
+  EXPECT_TRUE(is_null((*r3)["job"], "slurm.jobId")
+              || !has((*r3)["job"], "slurm"))
+    << "a job whose dependency failed never reaches Slurm: " << r3.dump();
+  auto r4 = j.wait_terminal(cleanup, restart_wait_ms);
+  EXPECT_EQ(str((*r4)["job"], "status"), "completed") << r4.dump();
+  std::ifstream in{marks};
+  std::string all{std::istreambuf_iterator<char>{in}, {}};
+  EXPECT_EQ(all, "first\nsecond\ncleanup\n");
+}
