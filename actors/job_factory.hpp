@@ -77,6 +77,11 @@ struct job_context {
   std::string reattach;
   /// When a re-attached job started (its timeout counts from then).
   timestamp_ms started_at = 0;
+  /// SCHEDULER left spec.depends_on to the kind (job_kind::
+  /// runs_dependencies; set by a hold with pendingReason
+  /// queued_in_cluster before the job starts): its backend makes the work
+  /// wait for them where it runs.
+  bool kind_dependencies = false;
 };
 
 /// One job's work as its kind runs it. The core calls these from the job's
@@ -166,6 +171,16 @@ public:
   /// starts its jobs as soon as they are admitted.
   virtual bool takes_slot() const {
     return true;
+  }
+
+  /// Asked for a job of a kind without slots whose dependencies are all
+  /// started jobs of the same kind, not ended: true if the kind makes it
+  /// wait for them itself (Slurm's --dependency), so SCHEDULER starts it at
+  /// once instead of holding it; its backend then sees spec.depends_on
+  /// and spec.condition.
+  virtual bool runs_dependencies(const job_spec& spec) const {
+    (void) spec;
+    return false;
   }
 
   /// The backend that runs one job of this kind.

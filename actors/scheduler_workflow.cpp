@@ -207,6 +207,30 @@ void resolve_dependencies(
   }
 }
 
+namespace {
+
+// A slotless job whose dependencies are all started jobs of its own kind,
+// still running or queued there, may leave them to its kind (a Slurm job's
+// --dependency on other Slurm jobs).
+bool delegates_dependencies(self_ptr self, const entry& e,
+                            const job_spec& spec) {
+  if (!e.slotless || spec.depends_on.empty())
+    return false;
+  for (auto& dep : spec.depends_on) {
+    auto d = find_job(self, dep);
+    // Started (its kind has it, or will at once), not ended.
+    if (d == nullptr || d->output || !d->handle || !d->slotless
+        || d->info.kind != e.info.kind || is_terminal(d->info.status)
+        || is_held(self, dep)
+        || (d->info.status != job_status::running && !d->announced))
+      return false;
+  }
+  auto kind = self->state.factory->find(e.info.kind);
+  return kind != nullptr && kind->runs_dependencies(spec);
+}
+
+} // namespace
+
 bool hold_admitted(self_ptr self, entry& e, const job_spec& spec,
                    const dep_states* known) {
   auto& st = self->state;
@@ -216,6 +240,14 @@ bool hold_admitted(self_ptr self, entry& e, const job_spec& spec,
   // A requeued job that ran an attempt had its dependencies met and its
   // start time reached; what is left is its backoff.
   bool first = info.attempt == 0;
+  if (first && spec.start_at <= now_ms()
+      && delegates_dependencies(self, e, spec)) {
+    // Its kind makes it wait for them where they run: no gate here.
+    job_hold left;
+    left.reason = pending_reasons::cluster;
+    tell(self, e, std::move(left));
+    return false;
+  }
   if (first) {
     std::set<std::string> seen;
     for (auto& dep : spec.depends_on) {

@@ -170,6 +170,24 @@ caf::result<job_info> pause_job(self_ptr self, bool pause) {
   return current_info(self);
 }
 
+void follow_queue_clock(self_ptr self) {
+  auto& st = self->state;
+  // Only a kind without slots presents a started job as queued.
+  if (st.ctx.kind->takes_slot() || finished(self) || st.info.paused)
+    return;
+  auto now = self->clock().now();
+  auto queued = current_info(self).status == job_status::pending;
+  if (queued && st.timeout_at) {
+    st.timeout_left = std::max(*st.timeout_at - now,
+                               job_core_state::time_point::duration::zero());
+    st.timeout_at.reset();
+  } else if (!queued && st.timeout_left) {
+    st.timeout_at = now + *st.timeout_left;
+    st.timeout_left.reset();
+    arm(self);
+  }
+}
+
 void thaw(self_ptr self) {
   auto& st = self->state;
   auto& info = st.info;

@@ -366,6 +366,7 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       st.info.process_start = process_start(pid);
       st.info.tracking = std::move(tracking);
       st.backend->spawned(pid);
+      follow_queue_clock(self);
       announce_start(self);
       answer_pid_waiters(self);
       if (st.stopping == stop_reason::none)
@@ -375,8 +376,10 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     },
     // What the kind knows of the work changed: listeners hear of it.
     [self](atom::changed) {
-      if (!finished(self))
-        emit_update(self);
+      if (finished(self))
+        return;
+      follow_queue_clock(self);
+      emit_update(self);
     },
     // The work could not start.
     [self](atom::spawn_failed, std::string& code, std::string& message) {

@@ -101,6 +101,11 @@ caf::result<job_info> pause_job(self_ptr self, bool pause);
 /// process group would not see SIGTERM; the paused time is counted).
 void thaw(self_ptr self);
 
+/// A job its kind presents as queued where it runs (a Slurm job in
+/// Slurm's queue: describe() says pending): its timeout clock stops until
+/// it runs, as while paused.
+void follow_queue_clock(self_ptr self);
+
 /// console_resize_terminal.
 caf::result<job_info> resize_job(self_ptr self, int32_t cols, int32_t rows);
 

@@ -158,6 +158,10 @@ void apply_hold(self_ptr self, job_hold& hold) {
                      hold.fail_code.c_str());
     return;
   }
+  // SCHEDULER leaves the dependencies to the kind (a Slurm job's
+  // --dependency): the backend sees it in the context.
+  if (hold.reason == pending_reasons::cluster)
+    st.ctx.kind_dependencies = true;
   bool changed = hold.reason != info.pending_reason
                  || hold.waiting_for != info.waiting_for;
   info.pending_reason = std::move(hold.reason);

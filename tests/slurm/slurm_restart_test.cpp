@@ -203,34 +203,88 @@ TEST(SlurmSlots, SlurmJobsTakeNoLocalSlotAndAreCountedApart) {
   EXPECT_TRUE(c.ok()) << c.dump();
 }
 
-TEST(SlurmChains, ADependencyChainRunsInOrderAndAFailureCascades) {
+TEST(SlurmChains, DependenciesBetweenSlurmJobsAreSlurmsOwn) {
   REQUIRE_SLURM();
   jobd_process j{restart_jobd(fresh_state_dir("state-chain"))};
   auto marks = test_cluster().dir + "/chain.txt";
-  auto first = submit_slurm_sh(j, "sleep 1; echo first >> " + marks);
-  auto second = submit_slurm_sh(j, "echo second >> " + marks + "; exit 1",
-                                "{\"dependsOn\":[" + q(first) + "]}");
-  auto third = submit_slurm_sh(j, "echo third >> " + marks,
-                               "{\"dependsOn\":[" + q(second) + "]}");
-  auto cleanup = submit_slurm_sh(j, "echo cleanup >> " + marks,
-                                 "{\"dependsOn\":[" + q(second)
-                                   + "],\"dependencyCondition\":\"failure\"}");
-  auto w = j.status(second);
-  EXPECT_EQ(str((*w)["job"], "pendingReason"), "waiting_for_dependencies")
-    << w.dump();
+  auto after = [](const std::string& id, const char* condition = nullptr) {
+    return "{\"dependsOn\":[" + q(id) + "]"
+           + (condition
+                ? std::string{",\"dependencyCondition\":"} + q(condition)
+                : std::string{})
+           + "}";
+  };
+  auto first = submit_slurm_sh(j, "sleep 2; echo first >> " + marks);
+  poll_status(j, first, slurm_running);
+  auto second
+    = submit_slurm_sh(j, "echo second >> " + marks + "; exit 1", after(first));
+  auto third = submit_slurm_sh(j, "echo third >> " + marks, after(second));
+  auto cleanup
+    = submit_slurm_sh(j, "echo cleanup >> " + marks, after(second, "failure"));
+  // A local dependency: jobd's own mechanism holds the job.
+  auto local = j.submit_sh("sleep 1");
+  auto mixed = j.submit("{\"command\":\"true\",\"kind\":\"slurm\","
+                        "\"options\":{\"dependsOn\":["
+                        + q(first) + "," + q(local) + "]}}");
+  // Handed to Slurm at once, which holds them for their dependencies.
+  for (auto& id : {second, third, cleanup}) {
+    auto r = poll_status(j, id, [](const Value& job) {
+      auto* reason = at(job, "slurm.reason");
+      return reason && reason->IsString()
+             && std::string{reason->GetString()} == "Dependency";
+    });
+    EXPECT_EQ(str((*r)["job"], "status"), "pending") << r.dump();
+    EXPECT_EQ(str((*r)["job"], "pendingReason"), "queued_in_cluster");
+    EXPECT_FALSE(str((*r)["job"], "slurm.jobId").empty()) << r.dump();
+  }
+  auto held = j.status(mixed);
+  EXPECT_EQ(str((*held)["job"], "pendingReason"), "waiting_for_dependencies")
+    << held.dump();
   auto r1 = j.wait_terminal(first, restart_wait_ms);
   EXPECT_EQ(str((*r1)["job"], "status"), "completed") << r1.dump();
   auto r2 = j.wait_terminal(second, restart_wait_ms);
   EXPECT_EQ(str((*r2)["job"], "status"), "failed") << r2.dump();
+  // Slurm ends the job whose dependency failed (--kill-on-invalid-dep).
   auto r3 = j.wait_terminal(third, restart_wait_ms);
   EXPECT_EQ(str((*r3)["job"], "status"), "cancelled") << r3.dump();
-  EXPECT_EQ(str((*r3)["job"], "errorCode"), "DEPENDENCY_FAILED");
-  EXPECT_TRUE(is_null((*r3)["job"], "slurm.jobId")
-              || !has((*r3)["job"], "slurm"))
-    << "a job whose dependency failed never reaches Slurm: " << r3.dump();
+  EXPECT_EQ(str((*r3)["job"], "errorCode"), "DEPENDENCY_FAILED") << r3.dump();
   auto r4 = j.wait_terminal(cleanup, restart_wait_ms);
   EXPECT_EQ(str((*r4)["job"], "status"), "completed") << r4.dump();
+  auto r5 = j.wait_terminal(mixed, restart_wait_ms);
+  EXPECT_EQ(str((*r5)["job"], "status"), "completed") << r5.dump();
   std::ifstream in{marks};
   std::string all{std::istreambuf_iterator<char>{in}, {}};
   EXPECT_EQ(all, "first\nsecond\ncleanup\n");
+}
+
+TEST(SlurmChains, AChainAfterAFailedSubmissionNeverReachesSlurm) {
+  REQUIRE_SLURM();
+  jobd_process j{restart_jobd(fresh_state_dir("state-chain-local"))};
+  // A local job that fails: jobd holds the Slurm job, then cancels it.
+  auto local = j.submit_sh("exit 3");
+  auto doomed = j.submit("{\"command\":\"true\",\"kind\":\"slurm\","
+                         "\"options\":{\"dependsOn\":["
+                         + q(local) + "]}}");
+  auto r = j.wait_terminal(doomed, restart_wait_ms);
+  EXPECT_EQ(str((*r)["job"], "status"), "cancelled") << r.dump();
+  EXPECT_EQ(str((*r)["job"], "errorCode"), "DEPENDENCY_FAILED");
+  EXPECT_FALSE(has((*r)["job"], "slurm")
+               && !is_null((*r)["job"], "slurm.jobId"))
+    << "a job whose dependency failed never reaches Slurm: " << r.dump();
+}
+
+TEST(SlurmSlots, TheTimeoutClockWaitsWhileSlurmQueuesTheJob) {
+  REQUIRE_SLURM();
+  jobd_process j{restart_jobd(fresh_state_dir("state-clock"))};
+  // The first takes every CPU of the node for 5 s: the second waits in
+  // Slurm's queue longer than its timeout, then runs in well under it.
+  auto big = submit_slurm_sh(j, "sleep 5", "{}", R"({"cpus":16})");
+  poll_status(j, big, slurm_running);
+  auto small = submit_slurm_sh(j, "echo ran", R"({"timeout":2500})");
+  auto r = j.wait_terminal(small, restart_wait_ms);
+  auto& job = (*r)["job"];
+  EXPECT_EQ(str(job, "status"), "completed") << to_json(job);
+  EXPECT_EQ(j.output_text(small, "stdout"), "ran\n");
+  auto b = j.wait_terminal(big, restart_wait_ms);
+  EXPECT_EQ(str((*b)["job"], "status"), "completed") << b.dump();
 }

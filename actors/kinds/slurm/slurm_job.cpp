@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include <csignal>
+#include <set>
 #include <unistd.h>
 
 namespace jobd {
@@ -37,6 +38,9 @@ public:
     entry_->sbatch_args
       = slurm::sbatch_args(spec, opt, entry_->paths, ctx_.id, timeout);
     entry_->script = slurm::batch_script(spec, ctx_.id);
+    entry_->depends_on = spec.depends_on;
+    entry_->condition = spec.condition;
+    entry_->kind_dependencies = ctx_.kind_dependencies;
     entry_->sink = std::move(sink);
     entry_->in_flight = std::move(in_flight);
     // A job a stopped jobd left in Slurm: followed again by its id, its
@@ -100,6 +104,18 @@ public:
       info.error = "Slurm forgot job " + id + " before jobd read its end";
       return;
     }
+    if (state == "CANCELLED"
+        && entry_->end_reason.find("DependencyNeverSatisfied")
+             != std::string::npos) {
+      // Its dependencies in Slurm ended against its dependencyCondition.
+      info.status = job_status::cancelled;
+      info.error_code = codes::dependency_failed;
+      info.error = "A dependency ended against dependencyCondition; Slurm "
+                   "job "
+                   + (id.empty() ? std::string{"(not submitted)"} : id)
+                   + " never ran";
+      return;
+    }
     auto m = slurm::map_state(state);
     if (m.error_code.empty())
       return;
@@ -129,6 +145,16 @@ slurm_job_kind::slurm_job_kind(slurm_settings settings,
   : worker_(std::make_shared<slurm_worker>(std::move(settings))),
     policy_(std::move(policy)) {
   // nop
+}
+
+bool slurm_job_kind::runs_dependencies(const job_spec& spec) const {
+  // afternotok:A:B waits for every one of them to fail, jobd's `failure`
+  // for any one: the same only with one dependency.
+  if (spec.condition != dependency_condition::failure)
+    return true;
+  std::set<std::string> distinct{spec.depends_on.begin(),
+                                 spec.depends_on.end()};
+  return distinct.size() == 1;
 }
 
 bool slurm_job_kind::takes_slot() const {

@@ -21,6 +21,10 @@ public:
   /// False: Slurm queues and runs them; --max-slurm-jobs bounds them.
   bool takes_slot() const override;
 
+  /// True (Slurm's --dependency=afterok/afterany/afternotok with
+  /// --kill-on-invalid-dep), but for `failure` on more than one job.
+  bool runs_dependencies(const job_spec& spec) const override;
+
   /// protocol/slurm.hpp's kindOptions schema.
   std::string options_schema() const override;
 

@@ -25,6 +25,10 @@ constexpr int64_t max_in_flight = int64_t{4} << 20;
 constexpr size_t max_read_per_pass = size_t{1} << 20;
 // Output files are read this often even when states are polled less.
 constexpr int64_t max_read_interval_ms = 200;
+// Ended jobs remembered for the dependencies of later ones.
+constexpr size_t max_known_done = 10000;
+// Slurm's reason for a job whose dependency can never be satisfied.
+constexpr const char* never_satisfied = "DependencyNeverSatisfied";
 
 std::string first_line(const std::string& text) {
   auto line = text.substr(0, text.find('\n'));
@@ -160,6 +164,7 @@ void slurm_worker::run() {
 void slurm_worker::execute(op& x) {
   auto& e = x.entry;
   if (x.kind == op::what::attach) {
+    known_[e->jobd_id].slurm_id = e->view.job_id;
     active_.push_back(e);
     e->submitted = true;
     e->spawned_sent = true;
@@ -168,17 +173,19 @@ void slurm_worker::execute(op& x) {
   }
   if (x.kind == op::what::submit) {
     active_.push_back(e);
+    known_.emplace(e->jobd_id, known_job{});
     size_t in_slurm = 0;
     for (auto& a : active_)
       in_slurm += a->submitted && !a->ended ? 1 : 0;
-    // Behind those held already (in order), or held itself at the bound.
-    if (!waiting_.empty()
+    auto ready = dependencies_ready(*e);
+    // Behind those held already (in order), or held itself at the bound
+    // or until its dependencies are in Slurm.
+    if (!waiting_.empty() || !ready
         || (settings_.max_jobs > 0 && in_slurm >= settings_.max_jobs)) {
-      // Held in jobd until a Slurm job of ours ends; `spawned` now, so a
-      // cancel reaches us meanwhile.
+      // Held in jobd; `spawned` now, so a cancel reaches us meanwhile.
       {
         std::lock_guard<std::mutex> guard{e->mtx};
-        e->view.reason = "MaxSlurmJobs";
+        e->view.reason = ready ? "MaxSlurmJobs" : "Dependency";
       }
       e->spawned_sent = true;
       caf::anon_send(e->sink, atom::spawned_v, int64_t{0},
@@ -247,7 +254,30 @@ void slurm_worker::do_submit(const slurm_entry_ptr& e) {
   // Empty output files now: a job Slurm never starts still has both.
   write_file(e->paths.out, "");
   write_file(e->paths.err, "");
+  std::string dependency;
+  if (!dependency_of(*e, dependency)) {
+    // A dependency ended against the condition before this one reached
+    // Slurm: it ends as Slurm would have ended it.
+    {
+      std::lock_guard<std::mutex> guard{e->mtx};
+      e->view.state = e->end_state = "CANCELLED";
+      e->view.reason = e->end_reason = never_satisfied;
+    }
+    if (!e->spawned_sent) {
+      e->spawned_sent = true;
+      caf::anon_send(e->sink, atom::spawned_v, int64_t{0},
+                     std::string{"slurm"});
+    }
+    e->ended = true;
+    e->wait_status = SIGTERM;
+    finish(*e);
+    return;
+  }
   std::vector<std::string> argv{"sbatch"};
+  if (!dependency.empty()) {
+    argv.push_back("--dependency=" + dependency);
+    argv.push_back("--kill-on-invalid-dep=yes");
+  }
   argv.insert(argv.end(), e->sbatch_args.begin(), e->sbatch_args.end());
   auto res = run_command(argv, settings_.command_timeout_ms);
   std::string id;
@@ -263,6 +293,7 @@ void slurm_worker::do_submit(const slurm_entry_ptr& e) {
     e->view.reason.clear();
   }
   e->submitted = true;
+  known_[e->jobd_id].slurm_id = id;
   if (!e->spawned_sent) {
     e->spawned_sent = true;
     caf::anon_send(e->sink, atom::spawned_v, int64_t{0}, std::string{"slurm"});
@@ -271,19 +302,72 @@ void slurm_worker::do_submit(const slurm_entry_ptr& e) {
   }
 }
 
+bool slurm_worker::dependency_of(const slurm_entry& e, std::string& out) const {
+  std::string ids;
+  for (auto& dep : e.depends_on) {
+    auto k = known_.find(dep);
+    // Not one of ours: SCHEDULER held this job until it ended as needed.
+    if (k == known_.end())
+      continue;
+    if (!k->second.done) {
+      ids += ":" + k->second.slurm_id;
+      continue;
+    }
+    // Ended before this one reached Slurm: judged here.
+    bool completed = k->second.completed;
+    if ((e.condition == dependency_condition::success && !completed)
+        || (e.condition == dependency_condition::failure && completed))
+      return false;
+  }
+  if (ids.empty())
+    return true;
+  switch (e.condition) {
+    case dependency_condition::success:
+      out = "afterok" + ids;
+      break;
+    case dependency_condition::finish:
+      out = "afterany" + ids;
+      break;
+    case dependency_condition::failure:
+      out = "afternotok" + ids;
+      break;
+  }
+  return true;
+}
+
 void slurm_worker::start_waiting() {
   if (waiting_.empty())
     return;
   size_t in_slurm = 0;
   for (auto& a : active_)
     in_slurm += a->submitted && !a->ended ? 1 : 0;
-  while (!waiting_.empty()
-         && (settings_.max_jobs == 0 || in_slurm < settings_.max_jobs)) {
-    auto e = waiting_.front();
-    waiting_.pop_front();
+  // In order; one whose dependencies are not in Slurm yet lets the next go.
+  for (auto i = waiting_.begin(); i != waiting_.end();) {
+    if (settings_.max_jobs > 0 && in_slurm >= settings_.max_jobs)
+      break;
+    auto e = *i;
+    if (!dependencies_ready(*e)) {
+      ++i;
+      continue;
+    }
+    i = waiting_.erase(i);
     do_submit(e);
     in_slurm += e->submitted ? 1 : 0;
   }
+}
+
+bool slurm_worker::dependencies_ready(const slurm_entry& e) const {
+  for (auto& dep : e.depends_on) {
+    auto k = known_.find(dep);
+    if (k == known_.end()) {
+      if (e.kind_dependencies)
+        return false; // its submission is on its way
+      continue;       // not ours: SCHEDULER held this one until it ended
+    }
+    if (!k->second.done && k->second.slurm_id.empty())
+      return false; // ours, not in Slurm yet
+  }
+  return true;
 }
 
 // A job jobd killed whose end Slurm does not confirm (its controller does
@@ -430,6 +514,14 @@ void slurm_worker::finish(slurm_entry& e) {
     if (fd >= 0)
       ::close(std::exchange(fd, -1));
   e.done = true;
+  auto& k = known_[e.jobd_id];
+  k.done = true;
+  k.completed = e.end_state == "COMPLETED";
+  known_done_.push_back(e.jobd_id);
+  if (known_done_.size() > max_known_done) {
+    known_.erase(known_done_.front());
+    known_done_.pop_front();
+  }
   caf::anon_send(e.sink, atom::eof_v, stream_kind::out);
   caf::anon_send(e.sink, atom::eof_v, stream_kind::err);
   caf::anon_send(e.sink, atom::exited_v, e.wait_status);

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace jobd {
@@ -45,6 +46,13 @@ struct slurm_entry {
   std::vector<std::string> sbatch_args;
   std::string script;
   slurm::spool_paths paths;
+  /// Jobs of ours it waits for in Slurm (SCHEDULER left them to the kind:
+  /// job_kind::runs_dependencies), and how.
+  std::vector<std::string> depends_on;
+  dependency_condition condition = dependency_condition::success;
+  /// SCHEDULER left them to us: one not seen yet is on its way (its
+  /// submission follows), so this one waits for it.
+  bool kind_dependencies = false;
   backend_events sink;
   std::shared_ptr<std::atomic<int64_t>> in_flight;
 
@@ -114,6 +122,11 @@ private:
   void run();
   void execute(op& x);
   void do_submit(const slurm_entry_ptr& e);
+  /// The --dependency of a job on others of ours ("" for none); false if
+  /// its condition can no longer hold (a dependency ended against it).
+  bool dependency_of(const slurm_entry& e, std::string& out) const;
+  /// Every dependency of ours has a Slurm id or ended.
+  bool dependencies_ready(const slurm_entry& e) const;
   void start_waiting();
   void poll_states();
   void read_outputs();
@@ -133,6 +146,16 @@ private:
   // Worker-only.
   std::vector<slurm_entry_ptr> active_;
   std::deque<slurm_entry_ptr> waiting_;
+  /// Every job of ours by jobd id: its Slurm id (empty: never submitted),
+  /// and once done whether it completed; the done ones are forgotten in
+  /// order past `max_known_done`.
+  struct known_job {
+    std::string slurm_id;
+    bool done = false;
+    bool completed = false;
+  };
+  std::unordered_map<std::string, known_job> known_;
+  std::deque<std::string> known_done_;
   std::thread thread_;
 };
 
