@@ -140,6 +140,11 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     log::error(why);
     return 2;
   }
+  if (cfg.sandbox_fs && policy->allow_dirs.empty())
+    log::warning("--sandbox-fs without --allow-dir: a sandboxed job may "
+                 "write below its working directory, which the caller "
+                 "chooses (workingDirectory \"/\" makes everything "
+                 "writable); add --allow-dir to bound where jobs may write");
   factory->add("process", std::make_shared<process_job_kind>(reactor, policy));
   std::shared_ptr<slurm_job_kind> slurm_kind;
   if (!cfg.slurm_spool.empty()) {
@@ -420,6 +425,11 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // Not dumpable, before anything else: a process of the same user (a job)
+  // can then neither read /proc/<jobd>/environ, mem or fd, nor ptrace jobd,
+  // so jobd's own secrets stay its own. execve makes each job dumpable
+  // again; a root job (CAP_SYS_PTRACE) is not stopped by this.
+  prctl(PR_SET_DUMPABLE, 0);
   jobd::config cfg;
   std::string message;
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -486,7 +486,8 @@ void jobd_process::start(const jobd_options& given) {
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
-  std::vector<std::string> argv_s{JOBD_BINARY};
+  std::vector<std::string> argv_s = opts.exec_prefix;
+  argv_s.emplace_back(JOBD_BINARY);
   argv_s.insert(argv_s.end(), opts.args.begin(), opts.args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s)
@@ -515,8 +516,8 @@ void jobd_process::start(const jobd_options& given) {
   {
     std::lock_guard<std::mutex> guard(reaper().mtx);
     pid_t pid = -1;
-    int rc
-      = posix_spawn(&pid, JOBD_BINARY, &fa, &attr, argv.data(), envp.data());
+    int rc = posix_spawn(&pid, argv_s.front().c_str(), &fa, &attr, argv.data(),
+                         envp.data());
     if (rc != 0) {
       ADD_FAILURE() << "posix_spawn(" << JOBD_BINARY
                     << ") failed: " << std::strerror(rc);

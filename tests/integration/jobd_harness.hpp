@@ -133,6 +133,10 @@ struct jobd_options {
   /// Environment variables set for jobd (on top of the test's environment,
   /// from which jobd's own settings are removed).
   std::vector<std::pair<std::string, std::string>> env;
+  /// Run jobd through this command (its first word an absolute path), e.g.
+  /// setpriv to change the user; it must exec jobd, so that pid() is
+  /// jobd's.
+  std::vector<std::string> exec_prefix;
   /// Send initialize + notifications/initialized at start.
   bool handshake = true;
   std::string protocol_version = "2025-11-25";

@@ -98,11 +98,24 @@ TEST(Security, WorkingDirectoryOutsideTheAllowedOnesIsRefused) {
 TEST(Security, WithoutAllowDirTheSameDirectoriesRun) {
   work_dir allowed{"jobd-sec-allowed"};
   work_dir outside{"jobd-sec-outside"};
+  fs::create_directory(allowed / "sub");
   fs::create_directory_symlink(outside.path, allowed / "link");
   jobd_process j;
-  auto r = execute(j, "pwd", "[]", opts_in(allowed / "link"));
-  ASSERT_TRUE(r.ok()) << r.dump();
-  EXPECT_EQ(status_of(j, str(*r, "jobId")), "completed");
+  // The control off: the symlink, `..` and the plain path out all run,
+  // outside (the refusals above are the control's, not the machine's).
+  const auto dotdot
+    = allowed / "sub/../../" + fs::path(outside.path).filename().string();
+  for (const std::string& dir :
+       std::vector<std::string>{allowed / "link", dotdot, outside.path}) {
+    SCOPED_TRACE(dir);
+    auto r = execute(j, "pwd", "[]", opts_in(dir));
+    ASSERT_TRUE(r.ok()) << r.dump();
+    auto id = str(*r, "jobId");
+    EXPECT_EQ(status_of(j, id), "completed");
+    EXPECT_EQ(
+      fs::canonical(j.output_text(id).substr(0, j.output_text(id).find('\n'))),
+      fs::path(outside.path));
+  }
 }
 
 TEST(Security, AnAllowDirThatDoesNotExistIsAStartUpError) {

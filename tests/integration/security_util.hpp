@@ -5,6 +5,7 @@
 #include "jobd_harness.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace jobd_it::security {
@@ -68,4 +70,25 @@ struct work_dir {
   }
 };
 
+/// Whether this kernel has Landlock, as the test sees it (not jobd): the
+/// LSM list where securityfs is mounted, else the ABI query of
+/// landlock_create_ruleset.
+inline bool kernel_has_landlock() {
+  std::ifstream lsm{"/sys/kernel/security/lsm"};
+  if (std::string list; std::getline(lsm, list))
+    return ("," + list + ",").find(",landlock,") != std::string::npos;
+  // LANDLOCK_CREATE_RULESET_VERSION = 1
+  return ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1U) > 0;
+}
+
 } // namespace jobd_it::security
+
+/// Skips a sandbox test where the kernel has no Landlock; fails it where
+/// the kernel has Landlock but jobd says it is unavailable (a broken probe
+/// must not pass as a machine without the control).
+#define JOBD_IT_SKIP_WITHOUT_LANDLOCK(why)                                     \
+  do {                                                                         \
+    if (jobd_it::security::kernel_has_landlock())                              \
+      FAIL() << "this kernel has Landlock, but jobd has none: " << (why);      \
+    GTEST_SKIP() << "no Landlock here: " << (why);                             \
+  } while (false)

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,6 +121,29 @@ TEST_P(launching, honours_working_directory) {
   char* real = ::realpath("/tmp", nullptr);
   std::string expected = std::string{real} + (dir + 4) + "\n";
   std::free(real);
+  EXPECT_EQ(rec->out, expected);
+}
+
+// A descriptor (what the process kind opens and checks at start under
+// --allow-dir) wins over the path, whatever that names by now.
+TEST_P(launching, enters_the_working_directory_descriptor_not_the_path) {
+  char checked[] = "/tmp/jobd-reactor-checked-XXXXXX";
+  char other[] = "/tmp/jobd-reactor-other-XXXXXX";
+  ASSERT_NE(::mkdtemp(checked), nullptr);
+  ASSERT_NE(::mkdtemp(other), nullptr);
+  const int fd = ::open(checked, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto spec = make_spec({"/bin/pwd"});
+  spec.working_directory = other;
+  spec.working_directory_fd = std::make_shared<const directory_handle>(fd);
+  auto rec = start(spec);
+  ASSERT_TRUE(rec->wait_done());
+  char* real = ::realpath(checked, nullptr);
+  const std::string expected = std::string{real} + "\n";
+  std::free(real);
+  ::rmdir(checked);
+  ::rmdir(other);
+  ASSERT_FALSE(rec->failure) << rec->failure->second;
   EXPECT_EQ(rec->out, expected);
 }
 

@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include <cerrno>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -110,6 +111,9 @@ struct child_setup {
   const child_confinement* confine = nullptr;
   /// Where the child tells which step failed (the parent's memory).
   confine_failure* confine_failed = nullptr;
+  /// If >= 0: the child fchdirs to it (the job's checked working
+  /// directory) before the descriptors are closed.
+  int working_directory_fd = -1;
 
   template <class Launcher>
   boost::process::v2::error_code
@@ -134,6 +138,9 @@ struct child_setup {
         = new_session ? lead_session_in_child() : lead_group_in_child())
       return boost::process::v2::error_code{
         lead, boost::process::v2::system_category()};
+    if (working_directory_fd >= 0 && ::fchdir(working_directory_fd) != 0)
+      return boost::process::v2::error_code{
+        errno, boost::process::v2::system_category()};
     // Before the descriptors are closed: the ruleset's is among them.
     if (const int confined = confine_in_child(*confine, *confine_failed))
       return boost::process::v2::error_code{

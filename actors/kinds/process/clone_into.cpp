@@ -93,6 +93,11 @@ JOBD_CHILD_CODE int child_main(void* p) {
     args->error = lead;
     return 127;
   }
+  // The directory checked at start, by its descriptor (closed below).
+  if (r.working_directory_fd >= 0 && ::fchdir(r.working_directory_fd) != 0) {
+    args->error = errno;
+    return 127;
+  }
   // Before the descriptors are closed: the ruleset's is among them.
   if (r.confine != nullptr) {
     if (const int error = confine_in_child(*r.confine, args->confine_failed)) {
@@ -108,8 +113,8 @@ JOBD_CHILD_CODE int child_main(void* p) {
       return 127;
     }
   }
-  if (r.working_directory != nullptr && r.working_directory[0] != '\0'
-      && ::chdir(r.working_directory) != 0) {
+  if (r.working_directory_fd < 0 && r.working_directory != nullptr
+      && r.working_directory[0] != '\0' && ::chdir(r.working_directory) != 0) {
     args->error = errno;
     return 127;
   }

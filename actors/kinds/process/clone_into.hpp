@@ -23,6 +23,8 @@ struct clone_into_request {
   const char* const* envp = nullptr;
   /// chdir before execve; null or "" for none.
   const char* working_directory = nullptr;
+  /// If >= 0: fchdir to it instead (before the descriptors are closed).
+  int working_directory_fd = -1;
   /// Become the child's fds 0, 1, 2.
   int stdin_fd = -1;
   int stdout_fd = -1;

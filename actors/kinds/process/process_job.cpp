@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,55 @@ std::string join_path(const std::string& dir, const std::string& name) {
   if (dir.empty())
     return name;
   return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+/// The command policy on what `cmd` would execute (the path found and its
+/// real path), if any rule or a shell applies.
+std::optional<tool_error> check_resolved(const security_policy& policy,
+                                         const job_spec& spec,
+                                         const resolved_command& cmd) {
+  if (!spec.shell && policy.allow_commands.empty()
+      && policy.deny_commands.empty())
+    return std::nullopt;
+  std::string why;
+  auto exe = cmd.executable.front() == '/'
+               ? cmd.executable
+               : join_path(spec.working_directory, cmd.executable);
+  auto real = real_path(exe, why).value_or(exe);
+  return check_command(policy, spec.shell, exe, real);
+}
+
+/// At start, under --allow-dir: opens the job's working directory and
+/// checks where that descriptor really is. The child fchdirs to it, so
+/// what was checked is where it runs, whatever the path names later.
+std::optional<tool_error>
+open_allowed_directory(const security_policy& policy, const std::string& dir,
+                       std::string& real_dir,
+                       std::shared_ptr<const directory_handle>& out) {
+  auto fail = [&](std::string why) {
+    return make_error(codes::invalid_working_directory,
+                      "Working directory " + dir + ": " + why, dir);
+  };
+  const int fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return fail(std::strerror(errno));
+  auto handle = std::make_shared<const directory_handle>(fd);
+  std::string why;
+  auto real = real_path(dir, why);
+  if (!real)
+    return fail(why);
+  // The real path must name the directory opened (else it was swapped
+  // between the two): the same device and inode.
+  struct stat opened {};
+  struct stat named {};
+  if (::fstat(fd, &opened) != 0 || ::stat(real->c_str(), &named) != 0
+      || opened.st_dev != named.st_dev || opened.st_ino != named.st_ino)
+    return fail("changed while it was checked");
+  if (auto refused = check_directory(policy, *real))
+    return refused;
+  real_dir = std::move(*real);
+  out = std::move(handle);
+  return std::nullopt;
 }
 
 } // namespace
@@ -161,15 +211,25 @@ public:
     auto& spec = ctx_.spec;
     resolved_command cmd;
     tool_error err;
-    if (!resolve_command(spec, cmd, err)) {
-      // The command vanished between submission and start.
-      caf::anon_send(sink, atom::spawn_failed_v, err.code, err.message);
-      return;
-    }
+    auto refuse = [&](const tool_error& e) {
+      caf::anon_send(sink, atom::spawn_failed_v, e.code, e.message);
+    };
+    // Checked again now: a job that waited to start (a start time, its
+    // dependencies, a free slot) may find its command or its directory
+    // swapped since submission.
+    if (!resolve_command(spec, cmd, err))
+      return refuse(err); // the command vanished
+    if (auto refused = check_resolved(*policy_, spec, cmd))
+      return refuse(*refused);
     launch_spec ls;
+    ls.working_directory = spec.working_directory;
+    if (!policy_->allow_dirs.empty())
+      if (auto refused = open_allowed_directory(
+            *policy_, spec.working_directory, ls.working_directory,
+            ls.working_directory_fd))
+        return refuse(*refused);
     ls.executable = std::move(cmd.executable);
     ls.argv = std::move(cmd.argv);
-    ls.working_directory = spec.working_directory;
     ls.environment = spec.environment;
     ls.name = ctx_.id;
     ls.in_flight = std::move(in_flight);
@@ -250,9 +310,9 @@ std::optional<tool_error> process_job_kind::validate(job_spec& spec) const {
   if (!check_working_directory(spec.working_directory, err))
     return err;
   if (!policy_->allow_dirs.empty()) {
-    // Symlinks and `..` resolved: the directory the job really gets, and
-    // the one it runs in (a symlink swapped after this check changes
-    // nothing).
+    // Symlinks and `..` resolved: the directory the job really gets. The
+    // backend checks it again when the job starts (open_allowed_directory),
+    // so a path swapped in between cannot steer it.
     std::string why;
     auto real = real_path(dir, why);
     if (!real)
@@ -265,16 +325,8 @@ std::optional<tool_error> process_job_kind::validate(job_spec& spec) const {
   resolved_command cmd;
   if (!resolve_command(spec, cmd, err))
     return err;
-  if (spec.shell || !policy_->allow_commands.empty()
-      || !policy_->deny_commands.empty()) {
-    std::string why;
-    auto exe = cmd.executable.front() == '/'
-                 ? cmd.executable
-                 : join_path(spec.working_directory, cmd.executable);
-    auto real = real_path(exe, why).value_or(exe);
-    if (auto refused = check_command(*policy_, spec.shell, exe, real))
-      return refused;
-  }
+  if (auto refused = check_resolved(*policy_, spec, cmd))
+    return refused;
   return confine(spec);
 }
 

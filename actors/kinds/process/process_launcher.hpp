@@ -13,7 +13,25 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 namespace jobd {
+
+/// An open descriptor of a job's working directory (O_PATH|O_DIRECTORY),
+/// closed with the last copy of the launch_spec that holds it.
+struct directory_handle {
+  int fd = -1;
+  directory_handle() = default;
+  explicit directory_handle(int descriptor) : fd(descriptor) {
+    // nop
+  }
+  directory_handle(const directory_handle&) = delete;
+  directory_handle& operator=(const directory_handle&) = delete;
+  ~directory_handle() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
 
 /// What to execve, as resolved by the process job kind.
 struct launch_spec {
@@ -23,6 +41,10 @@ struct launch_spec {
   std::vector<std::string> argv;
   /// Empty: inherit the server's.
   std::string working_directory;
+  /// Set: the child fchdirs to this directory (checked against
+  /// --allow-dir when the job started) instead of chdir to the path, so a
+  /// symlink swapped after that check cannot steer it elsewhere.
+  std::shared_ptr<const directory_handle> working_directory_fd;
   /// Overrides of the server's environment...
   std::map<std::string, std::string> environment;
   /// ...or, with `replace_environment`, the job's whole environment as

@@ -190,6 +190,8 @@ spawn_into(const launch_spec& spec, const char* const* argv,
   req.argv = argv;
   req.envp = envp;
   req.working_directory = spec.working_directory.c_str();
+  if (spec.working_directory_fd)
+    req.working_directory_fd = spec.working_directory_fd->fd;
   req.stdin_fd = in.child;
   req.stdout_fd = in.tty ? in.child : out_fds[1];
   req.stderr_fd = in.tty ? in.child : err_fds[1];
@@ -314,6 +316,8 @@ spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
   confine_failure confine_failed;
   setup.confine = &confine;
   setup.confine_failed = &confine_failed;
+  if (spec.working_directory_fd)
+    setup.working_directory_fd = spec.working_directory_fd->fd;
   bp::error_code ec;
   pid_t pid = -1;
   try {
@@ -328,8 +332,8 @@ spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
       proc.detach();
     };
     auto start_in = [&](bp::process_stdio& stdio) {
-      if (spec.working_directory.empty()) {
-        start(stdio);
+      if (spec.working_directory.empty() || spec.working_directory_fd) {
+        start(stdio); // the child fchdirs (child_setup)
       } else {
         bp::process_start_dir dir{spec.working_directory};
         start(stdio, dir);
