@@ -90,3 +90,38 @@ TEST(SlurmEnds, MaxSlurmJobsHoldsTheRestInJobd) {
   }
   EXPECT_EQ(j.output_text(second, "stdout"), "second\n");
 }
+
+TEST(SlurmEnds, ATrainingRunReportsProgressAndARetryResubmits) {
+  REQUIRE_SLURM();
+  jobd_process j{ends_jobd()};
+  // The issue's example: python3 train.py --epochs 3, as a Slurm job.
+  auto train = j.submit(
+    R"js({"command":"python3","args":["-c",)js"
+    R"js("import time\nfor e in range(3):\n  print(f'epoch {e+1}/3', flush=True)\n  time.sleep(0.3)",)js"
+    R"js("--epochs","3"],"kind":"slurm"})js");
+  auto w = j.tool("console_wait_job",
+                  "{\"jobId\":" + q(train)
+                    + ",\"until\":\"output\",\"pattern\":\"epoch 3/3\","
+                      "\"timeoutMs\":30000}",
+                  35000);
+  ASSERT_TRUE(w.ok()) << w.dump();
+  auto r = j.wait_terminal(train, ends_wait_ms);
+  auto& job = (*r)["job"];
+  EXPECT_EQ(str(job, "status"), "completed") << to_json(job);
+  EXPECT_EQ(num(job, "progress.current"), 3) << to_json(job);
+  EXPECT_EQ(num(job, "progress.total"), 3) << to_json(job);
+  EXPECT_EQ(j.output_text(train, "stdout"),
+            "epoch 1/3\nepoch 2/3\nepoch 3/3\n");
+  // A retry is a new Slurm job under the same jobd id.
+  auto mark = test_cluster().dir + "/retry.mark";
+  auto retried = j.submit("{\"command\":\"sh\",\"args\":[\"-c\",\"if [ -e "
+                          + mark + " ]; then echo second; else touch " + mark
+                          + "; exit 1; fi\"],\"kind\":\"slurm\","
+                            "\"options\":{\"retry\":{\"maxAttempts\":2}}}");
+  auto end = j.wait_terminal(retried, ends_wait_ms);
+  auto& rj = (*end)["job"];
+  EXPECT_EQ(str(rj, "status"), "completed") << to_json(rj);
+  EXPECT_EQ(num(rj, "attempt"), 2) << to_json(rj);
+  EXPECT_EQ(str(rj, "slurm.state"), "COMPLETED");
+  EXPECT_EQ(j.output_text(retried, "stdout"), "second\n");
+}

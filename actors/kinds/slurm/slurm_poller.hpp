@@ -2,7 +2,8 @@
 // squeue, scontrol, scancel) with a deadline, polls the state of every
 // active Slurm job with one squeue call per interval (scontrol only for
 // jobs that ended), follows each job's output files and reports
-// backend_events to the job's core. Nothing here runs on an actor thread.
+// backend_events to the job's core (slurm_poller.cpp; the jobs it holds
+// back, slurm_queue.cpp). Nothing here runs on an actor thread.
 #pragma once
 
 #include "actors/actors.hpp"
