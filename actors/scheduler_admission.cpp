@@ -120,7 +120,10 @@ void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
       if (e->slotless && !e->announced && result.status == job_status::running)
         result.status = job_status::pending;
       result.restart_of = e->info.restart_of;
-      if (result.status == job_status::pending) {
+      if (result.status == job_status::pending && e->slotless
+          && e->info.status == job_status::running) {
+        result.pending_reason = pending_reasons::cluster; // no place here
+      } else if (result.status == job_status::pending) {
         result.queue_position = queue_position(self, e->info);
         result.pending_reason = e->info.pending_reason;
       }

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <thread>
 
 using namespace jobd_it;
@@ -74,20 +75,36 @@ TEST(SlurmEnds, CancelledOutsideJobd) {
 TEST(SlurmEnds, MaxSlurmJobsHoldsTheRestInJobd) {
   REQUIRE_SLURM();
   jobd_process j{ends_jobd({"--max-slurm-jobs", "1"})};
-  auto first = submit_sh_slurm(j, "sleep 1; echo first");
-  auto second = submit_sh_slurm(j, "echo second");
-  auto held = poll_status(j, second, [](const Value& job) {
+  auto first = submit_sh_slurm(j, "sleep 2; echo first");
+  auto second = submit_sh_slurm(j, "sleep 2; echo second");
+  // One is in Slurm, the other waits in jobd: which one depends on which
+  // job's actor reached the kind first.
+  auto is_held = [](const Value& job) {
     auto* reason = at(job, "slurm.reason");
     return reason && reason->IsString()
            && std::string{reason->GetString()} == "MaxSlurmJobs";
-  });
-  EXPECT_TRUE(is_null((*held)["job"], "slurm.jobId")) << held.dump();
-  EXPECT_EQ(str((*held)["job"], "status"), "pending") << held.dump();
-  EXPECT_EQ(str((*held)["job"], "pendingReason"), "queued_in_cluster");
+  };
+  std::string held_id;
+  for (auto deadline = now_ms() + ends_wait_ms;
+       held_id.empty() && now_ms() < deadline;) {
+    for (auto& id : {first, second}) {
+      auto r = j.status(id);
+      if (!r.ok() || !is_held((*r)["job"]))
+        continue;
+      held_id = id;
+      EXPECT_TRUE(is_null((*r)["job"], "slurm.jobId")) << r.dump();
+      EXPECT_EQ(str((*r)["job"], "status"), "pending") << r.dump();
+      EXPECT_EQ(str((*r)["job"], "pendingReason"), "queued_in_cluster");
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(held_id.empty()) << "neither job was held by --max-slurm-jobs";
   for (auto& id : {first, second}) {
     auto r = j.wait_terminal(id, ends_wait_ms);
     EXPECT_EQ(str((*r)["job"], "status"), "completed") << r.dump();
   }
+  EXPECT_EQ(j.output_text(first, "stdout"), "first\n");
   EXPECT_EQ(j.output_text(second, "stdout"), "second\n");
 }
 
@@ -114,6 +131,7 @@ TEST(SlurmEnds, ATrainingRunReportsProgressAndARetryResubmits) {
             "epoch 1/3\nepoch 2/3\nepoch 3/3\n");
   // A retry is a new Slurm job under the same jobd id.
   auto mark = test_cluster().dir + "/retry.mark";
+  std::remove(mark.c_str()); // a repeated run starts afresh
   auto retried = j.submit("{\"command\":\"sh\",\"args\":[\"-c\",\"if [ -e "
                           + mark + " ]; then echo second; else touch " + mark
                           + "; exit 1; fi\"],\"kind\":\"slurm\","

@@ -152,7 +152,17 @@ TEST(SlurmJobs, PendingJobShowsSlurmsReason) {
   ASSERT_FALSE(big.empty());
   poll_status(j, big,
               [](const Value& job) { return slurm_state(job) == "RUNNING"; });
-  auto small = submit_slurm(j, "true", "[]");
+  // The submit's own answer: pending where it runs, with no place in
+  // jobd's queue.
+  auto submitted
+    = j.tool("console_execute_async", R"({"command":"true","kind":"slurm"})");
+  ASSERT_TRUE(submitted.ok()) << submitted.dump();
+  EXPECT_EQ(str(*submitted, "status"), "pending") << submitted.dump();
+  EXPECT_EQ(str(*submitted, "pendingReason"), "queued_in_cluster");
+  EXPECT_TRUE(!has(*submitted, "queuePosition")
+              || is_null(*submitted, "queuePosition"))
+    << submitted.dump();
+  auto small = str(*submitted, "jobId");
   ASSERT_FALSE(small.empty());
   auto r = poll_status(j, small, [](const Value& job) {
     return slurm_state(job) == "PENDING" && has(job, "slurm.reason")

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sys/wait.h>
@@ -207,6 +208,7 @@ TEST(SlurmChains, DependenciesBetweenSlurmJobsAreSlurmsOwn) {
   REQUIRE_SLURM();
   jobd_process j{restart_jobd(fresh_state_dir("state-chain"))};
   auto marks = test_cluster().dir + "/chain.txt";
+  std::remove(marks.c_str()); // a repeated run starts afresh
   auto after = [](const std::string& id, const char* condition = nullptr) {
     return "{\"dependsOn\":[" + q(id) + "]"
            + (condition
