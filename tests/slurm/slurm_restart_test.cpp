@@ -78,6 +78,22 @@ std::string squeue_state(const std::string& slurm_id) {
   return out;
 }
 
+// Polls console_get_job_metrics until `pred` holds for the metrics object
+// (a test failure when the time is up); the last reply.
+template <class Pred> tool_result metrics_when(jobd_process& j, Pred pred) {
+  auto deadline = now_ms() + restart_wait_ms;
+  for (;;) {
+    auto r = j.tool("console_get_job_metrics", "{}");
+    if (r.ok() && pred((*r)["metrics"]))
+      return r;
+    if (now_ms() >= deadline) {
+      ADD_FAILURE() << "metrics never matched: " << r.dump();
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 // One job across a stop of jobd (clean with stdin closed, or SIGKILL):
 // Slurm runs it on, the next jobd follows it to its end, the output is
 // whole and in order, numbering goes on.
@@ -183,8 +199,9 @@ TEST(SlurmSlots, SlurmJobsTakeNoLocalSlotAndAreCountedApart) {
   EXPECT_EQ(str((*l)["job"], "status"), "running") << l.dump();
   auto queued = j.status(second_local);
   EXPECT_EQ(str((*queued)["job"], "status"), "pending") << queued.dump();
-  auto m = j.tool("console_get_job_metrics", "{}");
-  ASSERT_TRUE(m.ok()) << m.dump();
+  // METRICS hears of each start a moment after status shows it.
+  auto m = metrics_when(
+    j, [](const Value& m) { return num(m, "kinds.slurm.runningJobs") == 3; });
   auto& metrics = (*m)["metrics"];
   EXPECT_EQ(num(metrics, "kinds.slurm.runningJobs"), 3) << m.dump();
   EXPECT_EQ(num(metrics, "concurrency.current"), 1) << m.dump();
@@ -195,7 +212,8 @@ TEST(SlurmSlots, SlurmJobsTakeNoLocalSlotAndAreCountedApart) {
     auto r = j.wait_terminal(id, restart_wait_ms);
     EXPECT_EQ(str((*r)["job"], "status"), "cancelled") << r.dump();
   }
-  auto done = j.tool("console_get_job_metrics", "{}");
+  auto done = metrics_when(
+    j, [](const Value& m) { return num(m, "kinds.slurm.cancelledJobs") == 3; });
   EXPECT_EQ(num((*done)["metrics"], "kinds.slurm.cancelledJobs"), 3)
     << done.dump();
   EXPECT_EQ(num((*done)["metrics"], "kinds.slurm.runningJobs"), 0);
