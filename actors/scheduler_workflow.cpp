@@ -222,7 +222,9 @@ bool delegates_dependencies(self_ptr self, const entry& e,
     if (d == nullptr || d->output || !d->handle || !d->slotless
         || d->info.kind != e.info.kind || is_terminal(d->info.status)
         || is_held(self, dep)
-        || (d->info.status != job_status::running && !d->announced))
+        || (d->info.status != job_status::running && !d->announced)
+        // Slurm would judge its first attempt; jobd waits for its last.
+        || d->info.max_attempts > 1)
       return false;
   }
   auto kind = self->state.factory->find(e.info.kind);

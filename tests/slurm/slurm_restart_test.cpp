@@ -308,3 +308,25 @@ TEST(SlurmSlots, TheTimeoutClockWaitsWhileSlurmQueuesTheJob) {
   auto b = j.wait_terminal(big, restart_wait_ms);
   EXPECT_EQ(str((*b)["job"], "status"), "completed") << b.dump();
 }
+
+TEST(SlurmChains, ADependencyThatRetriesIsWaitedForToItsLastAttempt) {
+  REQUIRE_SLURM();
+  jobd_process j{restart_jobd(fresh_state_dir("state-chain-retry"))};
+  auto mark = test_cluster().dir + "/chain-retry.mark";
+  std::remove(mark.c_str()); // a repeated run starts afresh
+  // Its first attempt fails: Slurm's afterok would give up on the
+  // dependent there, jobd waits for the attempt that completes.
+  auto flaky = submit_slurm_sh(j,
+                               "sleep 1; if [ -e " + mark
+                                 + " ]; then exit 0; else touch " + mark
+                                 + "; exit 1; fi",
+                               R"({"retry":{"maxAttempts":2}})");
+  poll_status(j, flaky, slurm_running);
+  auto after
+    = submit_slurm_sh(j, "echo after", "{\"dependsOn\":[" + q(flaky) + "]}");
+  auto r = j.wait_terminal(after, restart_wait_ms);
+  EXPECT_EQ(str((*r)["job"], "status"), "completed") << r.dump();
+  EXPECT_EQ(j.output_text(after, "stdout"), "after\n");
+  auto f = j.status(flaky);
+  EXPECT_EQ(num((*f)["job"], "attempt"), 2) << f.dump();
+}

@@ -173,7 +173,7 @@ void slurm_worker::execute(op& x) {
   }
   if (x.kind == op::what::submit) {
     active_.push_back(e);
-    known_.emplace(e->jobd_id, known_job{});
+    known_[e->jobd_id] = known_job{}; // a retry's attempt is a new job
     size_t in_slurm = 0;
     for (auto& a : active_)
       in_slurm += a->submitted && !a->ended ? 1 : 0;
@@ -243,6 +243,7 @@ void slurm_worker::scancel(const slurm_entry& e,
 void slurm_worker::do_submit(const slurm_entry_ptr& e) {
   auto fail = [&](const std::string& why) {
     e->done = true;
+    mark_done(e->jobd_id, false); // its dependents cannot wait for it
     caf::anon_send(e->sink, atom::spawn_failed_v,
                    std::string{slurm::slurm_codes::submit_failed}, why);
   };
@@ -441,19 +442,25 @@ void slurm_worker::read_outputs() {
   }
 }
 
+void slurm_worker::mark_done(const std::string& jobd_id, bool completed) {
+  auto& k = known_[jobd_id];
+  k.done = true;
+  k.completed = completed;
+  known_done_.push_back(jobd_id);
+  if (known_done_.size() > max_known_done) {
+    auto old = known_.find(known_done_.front());
+    if (old != known_.end() && old->second.done)
+      known_.erase(old);
+    known_done_.pop_front();
+  }
+}
+
 void slurm_worker::finish(slurm_entry& e) {
   for (auto& fd : e.fd)
     if (fd >= 0)
       ::close(std::exchange(fd, -1));
   e.done = true;
-  auto& k = known_[e.jobd_id];
-  k.done = true;
-  k.completed = e.end_state == "COMPLETED";
-  known_done_.push_back(e.jobd_id);
-  if (known_done_.size() > max_known_done) {
-    known_.erase(known_done_.front());
-    known_done_.pop_front();
-  }
+  mark_done(e.jobd_id, e.end_state == "COMPLETED");
   caf::anon_send(e.sink, atom::eof_v, stream_kind::out);
   caf::anon_send(e.sink, atom::eof_v, stream_kind::err);
   caf::anon_send(e.sink, atom::exited_v, e.wait_status);

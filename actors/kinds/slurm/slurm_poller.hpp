@@ -133,6 +133,8 @@ private:
   void read_outputs();
   bool read_stream(slurm_entry& e, int index, bool to_end);
   void finish(slurm_entry& e);
+  /// Remembers how a job of ours ended (for its dependents).
+  void mark_done(const std::string& jobd_id, bool completed);
   void scancel(const slurm_entry& e, std::vector<std::string> args);
   void set_reachable(bool reachable);
   /// Tells the job's core that its `slurm` status changed.
