@@ -487,7 +487,8 @@ void jobd_process::start(const jobd_options& given) {
                            POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
   std::vector<std::string> argv_s = opts.exec_prefix;
-  argv_s.emplace_back(JOBD_BINARY);
+  argv_s.emplace_back(opts.binary.empty() ? std::string{JOBD_BINARY}
+                                          : opts.binary);
   argv_s.insert(argv_s.end(), opts.args.begin(), opts.args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s)

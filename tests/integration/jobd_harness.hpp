@@ -137,6 +137,8 @@ struct jobd_options {
   /// setpriv to change the user; it must exec jobd, so that pid() is
   /// jobd's.
   std::vector<std::string> exec_prefix;
+  /// The jobd executable to run (empty: the one this build made).
+  std::string binary;
   /// Send initialize + notifications/initialized at start.
   bool handshake = true;
   std::string protocol_version = "2025-11-25";

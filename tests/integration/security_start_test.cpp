@@ -168,12 +168,32 @@ TEST(SecurityAtStart, AJobOfJobdsOwnUserCannotReadJobdsEnvironment) {
   // CAP_SYS_PTRACE): run it as nobody, which needs root and setpriv here.
   if (::geteuid() != 0 || ::access("/usr/bin/setpriv", X_OK) != 0)
     GTEST_SKIP() << "needs root and /usr/bin/setpriv to run jobd as nobody";
-  // A checkout below a private directory (/root) is out of nobody's reach.
+  // A checkout below a private directory (/root, a CI clone's 0700
+  // temporary directory) is out of nobody's reach: then a copy of the
+  // binary in a directory nobody can enter runs instead.
+  char tmpl[] = "/tmp/jobd-nobody-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  struct removed {
+    std::string path;
+    ~removed() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } copy{tmpl};
+  auto binary = copy.path + "/jobd";
+  fs::copy_file(JOBD_BINARY, binary);
+  fs::permissions(copy.path, fs::perms::owner_all | fs::perms::group_exec
+                               | fs::perms::others_exec);
+  fs::permissions(binary, fs::perms::owner_all | fs::perms::group_read
+                            | fs::perms::group_exec | fs::perms::others_read
+                            | fs::perms::others_exec);
   const std::string reach = "/usr/bin/setpriv --reuid=65534 --regid=65534 "
-                            "--clear-groups -- test -x '" JOBD_BINARY "'";
+                            "--clear-groups -- test -x '"
+                            + binary + "'";
   if (std::system(reach.c_str()) != 0)
-    GTEST_SKIP() << "nobody cannot execute " JOBD_BINARY;
+    GTEST_SKIP() << "nobody cannot execute " << binary;
   jobd_options o;
+  o.binary = binary;
   o.exec_prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
                    "--clear-groups", "--"};
   o.args = {"--ephemeral"};
