@@ -13,6 +13,10 @@
 #include <fnmatch.h>
 #include <unistd.h>
 
+extern "C" {
+extern char** environ;
+}
+
 namespace jobd {
 
 const char* to_string(env_policy x) {
@@ -195,6 +199,13 @@ bool passes_env(const security_policy& policy, std::string_view name) {
       return clean_name(name);
   }
   return false;
+}
+
+std::vector<std::string> server_environment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry)
+    env.emplace_back(*entry);
+  return env;
 }
 
 std::vector<std::string>

@@ -114,6 +114,9 @@ bool valid_env_name(std::string_view name);
 /// Whether the policy passes the server's variable `name` on to a job.
 bool passes_env(const security_policy& policy, std::string_view name);
 
+/// The server's own environment (`environ`) as NAME=VALUE entries.
+std::vector<std::string> server_environment();
+
 /// The environment of a job: the server's `server_env` (NAME=VALUE
 /// entries) filtered by the policy, then the call's `overrides` (which win).
 std::vector<std::string>

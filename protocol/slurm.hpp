@@ -6,6 +6,7 @@
 #pragma once
 
 #include "protocol/model.hpp"
+#include "protocol/security.hpp"
 
 #include <cstdint>
 #include <map>
@@ -91,6 +92,17 @@ std::vector<std::string> job_argv(const job_spec& spec);
 /// The batch script: exports the spec's environment, then execs the argv,
 /// every word single-quoted.
 std::string batch_script(const job_spec& spec, const std::string& job_id);
+
+/// The environment sbatch runs in, which sbatch (its default
+/// `--export=ALL`) hands on to the job: the job's environment under
+/// --env-policy, as a local job gets it (`job_environment`: jobd's own
+/// settings and secrets never pass), plus the server's `SLURM_CONF` and
+/// `SBATCH_*` (the Slurm client's own settings) where the policy left them
+/// out.
+std::vector<std::string>
+submit_environment(const security_policy& policy,
+                   const std::vector<std::string>& server_env,
+                   const std::map<std::string, std::string>& overrides);
 
 /// tags as --comment: `k=v,k=v` in printable ASCII, at most 200 bytes.
 std::string tags_comment(const std::map<std::string, std::string>& tags);

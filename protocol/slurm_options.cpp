@@ -382,6 +382,30 @@ std::string batch_script(const job_spec& spec, const std::string& job_id) {
   return out;
 }
 
+std::vector<std::string>
+submit_environment(const security_policy& policy,
+                   const std::vector<std::string>& server_env,
+                   const std::map<std::string, std::string>& overrides) {
+  auto env = job_environment(policy, server_env, overrides);
+  auto has = [&env](std::string_view name) {
+    return std::any_of(env.begin(), env.end(), [name](const std::string& e) {
+      return e.size() > name.size() && e[name.size()] == '='
+             && e.compare(0, name.size(), name) == 0;
+    });
+  };
+  for (auto& entry : server_env) {
+    auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0)
+      continue;
+    std::string_view name{entry.data(), eq};
+    const bool client_setting
+      = name == "SLURM_CONF" || name.substr(0, 7) == "SBATCH_";
+    if (client_setting && !has(name))
+      env.push_back(entry);
+  }
+  return env;
+}
+
 std::string tags_comment(const std::map<std::string, std::string>& tags) {
   constexpr size_t max_comment = 200;
   std::string out;

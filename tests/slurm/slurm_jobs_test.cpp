@@ -18,16 +18,7 @@ using namespace jobd_slurm_it;
 namespace {
 
 jobd_options slurm_jobd() {
-  jobd_options o;
-  o.args = {"--slurm-spool",
-            test_cluster().dir + "/jobs",
-            "--slurm-poll-ms",
-            "200",
-            "--slurm-command-timeout-ms",
-            "2000",
-            "--kill-grace-ms",
-            "2000"};
-  return o;
+  return cluster_jobd({"--kill-grace-ms", "2000"});
 }
 
 std::string submit_slurm(jobd_process& j, const std::string& command,
@@ -37,6 +28,12 @@ std::string submit_slurm(jobd_process& j, const std::string& command,
   return j.submit("{\"command\":" + q(command) + ",\"args\":" + args_array
                   + ",\"kind\":\"slurm\",\"kindOptions\":" + kind_options
                   + ",\"options\":" + options + "}");
+}
+
+// `env` as a Slurm job, with the call's `options`.
+std::string j_submit_env(jobd_process& j, const std::string& options) {
+  return j.submit(R"({"command":"env","kind":"slurm","options":)" + options
+                  + "}");
 }
 
 std::string slurm_state(const Value& job) {
@@ -91,6 +88,41 @@ TEST(SlurmJobs, ExitCodeBothStreamsAndExactArgv) {
   EXPECT_EQ(str((*e)["job"], "status"), "completed") << e.dump();
   EXPECT_EQ(slurm_state((*e)["job"]), "COMPLETED");
   EXPECT_EQ(j.output_text(exact, "stdout"), "a b|it's|$(x)|");
+}
+
+TEST(SlurmJobs, TheEnvironmentPolicyHoldsAndJobdsSecretsStayOut) {
+  REQUIRE_SLURM();
+  // sbatch hands its own environment to the job: jobd gives it the job's,
+  // as a local job gets it, never its own.
+  auto with_env = [](std::vector<std::string> extra) {
+    auto o = slurm_jobd();
+    o.env = {{"JOBD_SECRET_PROBE", "s3cret"}, {"PLAIN_PROBE", "visible"}};
+    o.args.insert(o.args.end(), extra.begin(), extra.end());
+    return o;
+  };
+  jobd_process inherit{with_env({})};
+  jobd_process clean{with_env({"--env-policy", "clean"})};
+  const std::string call_env = R"({"environment":{"CALL_VAR":"from-call"}})";
+  auto a = j_submit_env(inherit, call_env);
+  auto b = j_submit_env(clean, call_env);
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  for (auto* j : {&inherit, &clean}) {
+    auto& id = j == &inherit ? a : b;
+    auto r = j->wait_terminal(id, slurm_wait_ms);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(str((*r)["job"], "status"), "completed") << r.dump();
+  }
+  auto env_a = "\n" + inherit.output_text(a, "stdout");
+  auto env_b = "\n" + clean.output_text(b, "stdout");
+  for (auto* env : {&env_a, &env_b}) {
+    EXPECT_EQ(env->find("s3cret"), std::string::npos) << *env;
+    EXPECT_EQ(env->find("\nJOBD_"), std::string::npos) << *env;
+    EXPECT_NE(env->find("\nCALL_VAR=from-call\n"), std::string::npos) << *env;
+    EXPECT_NE(env->find("\nSLURM_JOB_ID="), std::string::npos) << *env;
+  }
+  EXPECT_NE(env_a.find("\nPLAIN_PROBE=visible\n"), std::string::npos) << env_a;
+  EXPECT_EQ(env_b.find("PLAIN_PROBE"), std::string::npos) << env_b;
 }
 
 TEST(SlurmJobs, CancelEndsTheRunningTree) {

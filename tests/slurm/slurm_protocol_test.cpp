@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <sys/wait.h>
 
 namespace jobd::slurm {
@@ -184,6 +186,42 @@ TEST(SlurmScript, SbatchArgs) {
   auto comment = tags_comment(many);
   EXPECT_LE(comment.size(), 200u);
   EXPECT_EQ(comment.find('\n'), std::string::npos);
+}
+
+TEST(SlurmScript, SubmitEnvironmentFollowsThePolicy) {
+  const std::vector<std::string> server{"PATH=/usr/bin:/bin",
+                                        "HOME=/root",
+                                        "JOBD_HTTP_TOKEN=secret",
+                                        "PLAIN=1",
+                                        "SLURM_CONF=/tmp/c/slurm.conf",
+                                        "SBATCH_ACCOUNT=ops",
+                                        "NOEQUALS"};
+  const std::map<std::string, std::string> call{{"CALL", "x"},
+                                                {"HOME", "/work"}};
+  auto has = [](const std::vector<std::string>& env, const std::string& e) {
+    return std::find(env.begin(), env.end(), e) != env.end();
+  };
+  jobd::security_policy policy;
+  policy.own_names = {"JOBD_HTTP_TOKEN"};
+  auto inherit = slurm::submit_environment(policy, server, call);
+  EXPECT_FALSE(has(inherit, "JOBD_HTTP_TOKEN=secret"));
+  EXPECT_TRUE(has(inherit, "PLAIN=1"));
+  EXPECT_TRUE(has(inherit, "CALL=x"));
+  EXPECT_TRUE(has(inherit, "HOME=/work")); // the call's value wins
+  EXPECT_FALSE(has(inherit, "HOME=/root"));
+  EXPECT_EQ(
+    std::count(inherit.begin(), inherit.end(), "SLURM_CONF=/tmp/c/slurm.conf"),
+    1);
+  policy.environment = jobd::env_policy::clean;
+  auto clean = slurm::submit_environment(policy, server, call);
+  EXPECT_FALSE(has(clean, "PLAIN=1"));
+  EXPECT_FALSE(has(clean, "JOBD_HTTP_TOKEN=secret"));
+  EXPECT_TRUE(has(clean, "PATH=/usr/bin:/bin"));
+  EXPECT_TRUE(has(clean, "CALL=x"));
+  // The Slurm client's own settings, for sbatch to reach the cluster.
+  EXPECT_TRUE(has(clean, "SLURM_CONF=/tmp/c/slurm.conf"));
+  EXPECT_TRUE(has(clean, "SBATCH_ACCOUNT=ops"));
+  EXPECT_FALSE(has(clean, "NOEQUALS"));
 }
 
 TEST(SlurmParse, SbatchId) {

@@ -11,10 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-extern "C" {
-extern char** environ;
-}
-
 namespace jobd {
 
 // -- resolving commands -------------------------------------------------------
@@ -190,14 +186,6 @@ bool resolve_command(const job_spec& spec, resolved_command& out,
 namespace {
 
 // A local process tree, started and signalled through the launcher.
-/// The server's environment as NAME=VALUE entries.
-std::vector<std::string> server_environment() {
-  std::vector<std::string> env;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry)
-    env.emplace_back(*entry);
-  return env;
-}
-
 class process_backend : public job_backend {
 public:
   process_backend(launcher_ptr launcher, const job_context& ctx,

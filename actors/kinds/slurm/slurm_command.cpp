@@ -51,7 +51,8 @@ int64_t now_ms_steady() {
 } // namespace
 
 command_result run_command(const std::vector<std::string>& argv,
-                           int64_t timeout_ms) {
+                           int64_t timeout_ms,
+                           const std::vector<std::string>* env) {
   command_result res;
   int out_pipe[2] = {-1, -1};
   int err_pipe[2] = {-1, -1};
@@ -78,13 +79,19 @@ command_result run_command(const std::vector<std::string>& argv,
   for (auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> envp;
+  if (env != nullptr) {
+    for (auto& e : *env)
+      envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+  }
   // Claimed, so jobd's orphan sweeps (the process kind's reactor, a child
   // subreaper) never take its exit status.
   int rc = 0;
   pid_t pid = spawn_claimed([&] {
     pid_t child = -1;
     rc = ::posix_spawnp(&child, args[0], &g.actions, &g.attr, args.data(),
-                        environ);
+                        env != nullptr ? envp.data() : environ);
     return rc == 0 ? child : -1;
   });
   close_fd(out_pipe[1]);

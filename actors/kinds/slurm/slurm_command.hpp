@@ -25,10 +25,12 @@ struct command_result {
   }
 };
 
-/// Runs argv[0] (searched in PATH) with `argv`, stdin /dev/null, the
-/// server's environment, default signal dispositions and an empty mask;
-/// collects at most 4 MiB of each stream; SIGKILLs it after `timeout_ms`.
+/// Runs argv[0] (searched in the server's PATH) with `argv`, stdin
+/// /dev/null, the environment `env` (null: the server's), default signal
+/// dispositions and an empty mask; collects at most 4 MiB of each stream;
+/// SIGKILLs it after `timeout_ms`.
 command_result run_command(const std::vector<std::string>& argv,
-                           int64_t timeout_ms);
+                           int64_t timeout_ms,
+                           const std::vector<std::string>* env = nullptr);
 
 } // namespace jobd

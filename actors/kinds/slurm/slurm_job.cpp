@@ -16,8 +16,9 @@ namespace {
 // for the worker.
 class slurm_backend : public job_backend {
 public:
-  slurm_backend(std::shared_ptr<slurm_worker> worker, const job_context& ctx)
-    : worker_(std::move(worker)), ctx_(ctx) {
+  slurm_backend(std::shared_ptr<slurm_worker> worker, const job_context& ctx,
+                std::shared_ptr<const security_policy> policy)
+    : worker_(std::move(worker)), ctx_(ctx), policy_(std::move(policy)) {
     // nop
   }
 
@@ -38,6 +39,8 @@ public:
     entry_->sbatch_args
       = slurm::sbatch_args(spec, opt, entry_->paths, ctx_.id, timeout);
     entry_->script = slurm::batch_script(spec, ctx_.id);
+    entry_->environment = slurm::submit_environment(
+      *policy_, server_environment(), spec.environment);
     entry_->depends_on = spec.depends_on;
     entry_->condition = spec.condition;
     entry_->kind_dependencies = ctx_.kind_dependencies;
@@ -135,6 +138,7 @@ private:
 
   std::shared_ptr<slurm_worker> worker_;
   const job_context& ctx_;
+  std::shared_ptr<const security_policy> policy_;
   slurm_entry_ptr entry_;
 };
 
@@ -208,7 +212,7 @@ std::optional<tool_error> slurm_job_kind::validate(job_spec& spec) const {
 
 std::unique_ptr<job_backend>
 slurm_job_kind::make_backend(const job_context& ctx) const {
-  return std::make_unique<slurm_backend>(worker_, ctx);
+  return std::make_unique<slurm_backend>(worker_, ctx, policy_);
 }
 
 void slurm_job_kind::stop() {

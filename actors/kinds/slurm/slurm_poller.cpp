@@ -280,7 +280,7 @@ void slurm_worker::do_submit(const slurm_entry_ptr& e) {
     argv.push_back("--kill-on-invalid-dep=yes");
   }
   argv.insert(argv.end(), e->sbatch_args.begin(), e->sbatch_args.end());
-  auto res = run_command(argv, settings_.command_timeout_ms);
+  auto res = run_command(argv, settings_.command_timeout_ms, &e->environment);
   std::string id;
   if (res.timed_out)
     return fail("sbatch did not answer within "

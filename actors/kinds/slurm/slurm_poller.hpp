@@ -45,6 +45,9 @@ struct slurm_entry {
   // -- set before the entry is queued, then read-only --
   std::string jobd_id;
   std::vector<std::string> sbatch_args;
+  /// sbatch's environment, which it hands on to the job
+  /// (slurm::submit_environment).
+  std::vector<std::string> environment;
   std::string script;
   slurm::spool_paths paths;
   /// Jobs of ours it waits for in Slurm (SCHEDULER left them to the kind:
