@@ -32,7 +32,8 @@ tool_result execute(jobd_process& j, const std::string& command,
                                            + ",\"options\":" + options + "}");
 }
 
-std::string status_of(jobd_process& j, const std::string& id) {
+/// The status the job ends with (waits up to 20 s; "" if it did not end).
+std::string final_status(jobd_process& j, const std::string& id) {
   auto r = j.wait_terminal(id, 20000);
   return r.ok() ? str(*r, "job.status") : "";
 }
@@ -67,7 +68,7 @@ TEST(Security, WorkingDirectoryOutsideTheAllowedOnesIsRefused) {
   auto in = execute(j, "pwd", "[]", opts_in(allowed / "sub"));
   ASSERT_TRUE(in.ok()) << in.dump();
   auto id = str(*in, "jobId");
-  EXPECT_EQ(status_of(j, id), "completed");
+  EXPECT_EQ(final_status(j, id), "completed");
   EXPECT_EQ(j.output_text(id), allowed / "sub" + "\n");
   // `..` and a symlink out, and the plain outside path: refused, with the
   // resolved path.
@@ -111,7 +112,7 @@ TEST(Security, WithoutAllowDirTheSameDirectoriesRun) {
     auto r = execute(j, "pwd", "[]", opts_in(dir));
     ASSERT_TRUE(r.ok()) << r.dump();
     auto id = str(*r, "jobId");
-    EXPECT_EQ(status_of(j, id), "completed");
+    EXPECT_EQ(final_status(j, id), "completed");
     EXPECT_EQ(
       fs::canonical(j.output_text(id).substr(0, j.output_text(id).find('\n'))),
       fs::path(outside.path));
@@ -134,7 +135,7 @@ TEST(Security, ADeniedCommandNeverStarts) {
     jobd_process j;
     auto r = execute(j, "rm", "[" + q(dir / "victim") + "]", opts_in(dir.path));
     ASSERT_TRUE(r.ok()) << r.dump();
-    EXPECT_EQ(status_of(j, str(*r, "jobId")), "completed");
+    EXPECT_EQ(final_status(j, str(*r, "jobId")), "completed");
     EXPECT_FALSE(fs::exists(dir / "victim"));
   }
   std::ofstream{dir / "victim"} << "x";
@@ -194,7 +195,7 @@ std::string env_of_job(jobd_process& j, const std::string& environment = "{}") {
   auto r = execute(j, "env", "[]", "{\"environment\":" + environment + "}");
   EXPECT_TRUE(r.ok()) << r.dump();
   auto id = str(*r, "jobId");
-  EXPECT_EQ(status_of(j, id), "completed");
+  EXPECT_EQ(final_status(j, id), "completed");
   return "\n" + j.output_text(id);
 }
 

@@ -17,14 +17,6 @@ namespace {
 
 constexpr int ends_wait_ms = slurm_wait_ms;
 
-jobd_options ends_jobd(std::vector<std::string> more = {}) {
-  jobd_options o;
-  o.args = {"--slurm-spool", test_cluster().dir + "/jobs", "--slurm-poll-ms",
-            "200",           "--slurm-command-timeout-ms", "2000"};
-  o.args.insert(o.args.end(), more.begin(), more.end());
-  return o;
-}
-
 std::string submit_sh_slurm(jobd_process& j, const std::string& script) {
   return j.submit("{\"command\":\"sh\",\"args\":[\"-c\"," + q(script)
                   + "],\"kind\":\"slurm\"}");
@@ -39,7 +31,7 @@ std::string state_of(const Value& job) {
 
 TEST(SlurmEnds, KilledBySignalAndLargeOutput) {
   REQUIRE_SLURM();
-  jobd_process j{ends_jobd()};
+  jobd_process j{cluster_jobd()};
   auto killed = submit_sh_slurm(j, "echo before; kill -9 $$");
   auto large = submit_sh_slurm(j, "seq 1 20000; echo done >&2");
   auto r = j.wait_terminal(killed, ends_wait_ms);
@@ -58,7 +50,7 @@ TEST(SlurmEnds, KilledBySignalAndLargeOutput) {
 
 TEST(SlurmEnds, CancelledOutsideJobd) {
   REQUIRE_SLURM();
-  jobd_process j{ends_jobd()};
+  jobd_process j{cluster_jobd()};
   auto id = submit_sh_slurm(j, "sleep 60");
   auto r = poll_status(
     j, id, [](const Value& job) { return state_of(job) == "RUNNING"; });
@@ -74,7 +66,7 @@ TEST(SlurmEnds, CancelledOutsideJobd) {
 
 TEST(SlurmEnds, MaxSlurmJobsHoldsTheRestInJobd) {
   REQUIRE_SLURM();
-  jobd_process j{ends_jobd({"--max-slurm-jobs", "1"})};
+  jobd_process j{cluster_jobd({"--max-slurm-jobs", "1"})};
   auto first = submit_sh_slurm(j, "sleep 2; echo first");
   auto second = submit_sh_slurm(j, "sleep 2; echo second");
   // One is in Slurm, the other waits in jobd: which one depends on which
@@ -110,7 +102,7 @@ TEST(SlurmEnds, MaxSlurmJobsHoldsTheRestInJobd) {
 
 TEST(SlurmEnds, ATrainingRunReportsProgressAndARetryResubmits) {
   REQUIRE_SLURM();
-  jobd_process j{ends_jobd()};
+  jobd_process j{cluster_jobd()};
   // The issue's example: python3 train.py --epochs 3, as a Slurm job.
   auto train = j.submit(
     R"js({"command":"python3","args":["-c",)js"

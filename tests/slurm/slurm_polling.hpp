@@ -2,6 +2,8 @@
 // jobs on its own schedule, so the tests wait for what they expect.
 #pragma once
 
+#include "slurm_cluster.hpp"
+
 #include "../integration/jobd_harness.hpp"
 
 #include <gtest/gtest.h>
@@ -9,11 +11,23 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace jobd_slurm_it {
 
 /// Slurm on a loaded machine: a job may take a few seconds to start.
 constexpr int slurm_wait_ms = 30000;
+
+/// A jobd on the test cluster: its spool, a 200 ms poll, 2 s command
+/// timeouts, then `more`.
+inline jobd_it::jobd_options cluster_jobd(const std::vector<std::string>& more
+                                          = {}) {
+  jobd_it::jobd_options o;
+  o.args = {"--slurm-spool", test_cluster().dir + "/jobs", "--slurm-poll-ms",
+            "200",           "--slurm-command-timeout-ms", "2000"};
+  o.args.insert(o.args.end(), more.begin(), more.end());
+  return o;
+}
 
 /// Polls status until `pred` holds for the job object (a test failure
 /// when the time is up); the last status reply.

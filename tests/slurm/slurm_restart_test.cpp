@@ -25,17 +25,8 @@ constexpr int restart_wait_ms = slurm_wait_ms;
 
 jobd_options restart_jobd(const std::string& state_dir,
                           std::vector<std::string> more = {}) {
-  jobd_options o;
-  o.args = {"--slurm-spool",
-            test_cluster().dir + "/jobs",
-            "--slurm-poll-ms",
-            "200",
-            "--slurm-command-timeout-ms",
-            "2000",
-            "--state-dir",
-            state_dir};
-  o.args.insert(o.args.end(), more.begin(), more.end());
-  return o;
+  more.insert(more.begin(), {"--state-dir", state_dir});
+  return cluster_jobd(more);
 }
 
 std::string fresh_state_dir(const std::string& name) {
