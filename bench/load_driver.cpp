@@ -103,6 +103,9 @@ struct options {
   long long big_bytes = 1LL << 30;
   int startups = 7;
   std::string log_level; // empty: jobd's default
+  /// Every jobd runs with --ephemeral (no store): to compare with a build
+  /// that has none.
+  bool ephemeral = false;
   bool skip_big = false;
   /// Phases to run: startup, jobs (with status), steady (with sleep),
   /// memory, big; empty: all.
@@ -225,7 +228,9 @@ public:
     bool chosen = false;
     for (auto& f : flags)
       chosen = chosen || f == "--ephemeral" || f.rfind("--state-dir", 0) == 0;
-    if (!chosen) {
+    if (!chosen && opt.ephemeral) {
+      args.push_back("--ephemeral");
+    } else if (!chosen) {
       char tmpl[] = "/tmp/jobd-bench-state-XXXXXX";
       if (::mkdtemp(tmpl) != nullptr) {
         state_dir_ = tmpl;
@@ -849,11 +854,12 @@ void usage() {
   std::printf(
     "usage: jobd_load [--jobd PATH] [--jobs N=2000] [--concurrency C=4xCPUs]\n"
     "                 [--status-calls K=100000] [--quick] [--skip-1gib]\n"
-    "                 [--log-level LEVEL] [--only PHASE,...]\n"
+    "                 [--log-level LEVEL] [--only PHASE,...] [--ephemeral]\n"
     "PHASE: startup, jobs (N jobs and status calls), steady (status under\n"
     "load and sleeping jobs), memory, big.\n"
     "Starts jobd over pipes and prints one table of measured figures.\n"
-    "--quick shrinks every figure about 10x (~30 s).\n");
+    "--quick shrinks every figure about 10x (~30 s).\n"
+    "--ephemeral runs every jobd without a store (as a build without one).\n");
 }
 
 } // namespace
@@ -890,6 +896,8 @@ int main(int argc, char** argv) {
       opt.only = value("--only");
     } else if (a == "--log-level") {
       opt.log_level = value("--log-level");
+    } else if (a == "--ephemeral") {
+      opt.ephemeral = true;
     } else if (a == "--help" || a == "-h") {
       usage();
       return 0;

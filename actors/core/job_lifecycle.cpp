@@ -147,8 +147,11 @@ void conclude(self_ptr self, job_status previous) {
   info.waiting_for.clear();
   info.next_attempt_at = 0;
   record_final_attempt(self);
-  // A finished job needs no spec (environment, arguments) any more.
-  st.ctx.spec = job_spec{};
+  // A finished job needs no spec (environment, arguments) any more. (Copied
+  // from an empty one: GCC 12 at -O3 warns about the moved-from temporary of
+  // `= job_spec{}`, a false maybe-uninitialized.)
+  static const job_spec no_spec;
+  st.ctx.spec = no_spec;
   emit(self, transition::finished, previous);
   for (auto& rp : st.cancellers)
     rp.deliver(cancel_result{info.id, info.status,

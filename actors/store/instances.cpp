@@ -1,17 +1,19 @@
 #include "actors/store/instances.hpp"
 
+#include "actors/kinds/process/cgroup_tree.hpp"
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
-#include <fstream>
 #include <random>
 #include <signal.h>
-#include <sstream>
 #include <stdexcept>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <thread>
 #include <unistd.h>
 
@@ -23,33 +25,40 @@ std::string lock_path(const std::string& dir, const std::string& id) {
   return dir + "/" + id + ".lock";
 }
 
+/// A small file read whole ("" if it cannot be read).
+std::string read_small(const char* path) {
+  std::string text;
+  return cgroup_files::read(-1, path, text) ? text : std::string{};
+}
+
 // Field `n` (1-based) of /proc/<pid>/stat, after the command name (which
-// may contain spaces and parentheses: it ends at the last ')').
+// may contain spaces and parentheses: it ends at the last ')'). Read for
+// every job that starts (its start time goes into the store): no streams.
 std::string stat_field(int64_t pid, int n) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string line;
-  if (!std::getline(in, line))
+  char path[48];
+  std::snprintf(path, sizeof path, "/proc/%lld/stat",
+                static_cast<long long>(pid));
+  const auto line = read_small(path);
+  auto at = line.rfind(')');
+  if (at == std::string::npos || n < 3)
     return {};
-  auto close = line.rfind(')');
-  if (close == std::string::npos)
-    return {};
-  std::istringstream rest{line.substr(close + 2)};
-  std::string field;
-  // The text after ')' starts with field 3 (state).
-  for (int i = 3; i <= n; ++i)
-    if (!(rest >> field))
+  // The text after ") " starts with field 3 (state).
+  at += 2;
+  for (int i = 3; i < n && at < line.size(); ++i) {
+    at = line.find(' ', at);
+    if (at == std::string::npos)
       return {};
-  return field;
+    ++at;
+  }
+  if (at >= line.size())
+    return {};
+  const auto end = line.find_first_of(" \n", at);
+  return line.substr(at, end == std::string::npos ? end : end - at);
 }
 
 bool cgroup_populated(const std::string& dir) {
-  std::ifstream in{dir + "/cgroup.events"};
-  std::string key;
-  int value = 0;
-  while (in >> key >> value)
-    if (key == "populated")
-      return value != 0;
-  return false;
+  return read_small((dir + "/cgroup.events").c_str()).find("populated 1")
+         != std::string::npos;
 }
 
 bool write_file(const std::string& path, const char* text) {
@@ -59,6 +68,35 @@ bool write_file(const std::string& path, const char* text) {
   auto n = ::write(fd, text, std::strlen(text));
   ::close(fd);
   return n > 0;
+}
+
+/// The names of the sub-directories (cgroups) of `dir`.
+std::vector<std::string> subdirectories(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (auto* entry = ::readdir(d))
+      if (entry->d_type == DT_DIR && std::strcmp(entry->d_name, ".") != 0
+          && std::strcmp(entry->d_name, "..") != 0)
+        names.emplace_back(entry->d_name);
+    ::closedir(d);
+  }
+  return names;
+}
+
+/// cgroup.kill, then a moment for the kernel (it is asynchronous).
+void kill_cgroup(const std::string& dir) {
+  write_file(dir + "/cgroup.kill", "1");
+  for (int i = 0; i < 200 && cgroup_populated(dir); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+/// Removes the cgroup `dir` and every cgroup below it, deepest first (a
+/// job may have made some below its own). Bounded like the reactor's.
+void remove_cgroup(const std::string& dir, int depth = 0) {
+  if (depth < 16)
+    for (auto& name : subdirectories(dir))
+      remove_cgroup(dir + "/" + name, depth + 1);
+  ::rmdir(dir.c_str());
 }
 
 } // namespace
@@ -96,9 +134,11 @@ std::string new_instance_id() {
 }
 
 std::string boot_id() {
-  std::ifstream in{"/proc/sys/kernel/random/boot_id"};
-  std::string id;
-  std::getline(in, id);
+  // One per boot, so one per process: read once.
+  static const std::string id = [] {
+    auto text = read_small("/proc/sys/kernel/random/boot_id");
+    return text.substr(0, text.find('\n'));
+  }();
   return id;
 }
 
@@ -132,20 +172,33 @@ void release_dead_lock(const std::string& dir, const std::string& id, int fd) {
   ::close(fd);
 }
 
-leftovers kill_leftovers(const instance_info& owner, const std::string& job_id,
+job_cgroups find_job_cgroups(const std::string& parent) {
+  job_cgroups found;
+  if (parent.empty())
+    return found;
+  for (auto& name : subdirectories(parent)) {
+    auto dir = parent + "/" + name;
+    char label[512];
+    const auto n
+      = ::getxattr(dir.c_str(), cgroup_files::job_label, label, sizeof label);
+    if (n >= 0)
+      found[std::string(label, static_cast<size_t>(n))].push_back(dir);
+    else if (errno == ENODATA && name.rfind("tree-", 0) != 0)
+      found[name].push_back(dir); // named after its job by an older jobd
+  }
+  return found;
+}
+
+leftovers kill_leftovers(const job_cgroups& cgroups, const std::string& job_id,
                          int64_t pid, const std::string& recorded_start) {
-  if (!owner.cgroup_parent.empty()) {
-    auto dir = owner.cgroup_parent + "/" + job_id;
-    struct stat sb {};
-    if (::stat(dir.c_str(), &sb) != 0)
-      return {false, "no cgroup left"};
-    write_file(dir + "/cgroup.kill", "1");
-    // cgroup.kill is asynchronous: give the kernel a moment.
-    for (int i = 0; i < 200 && cgroup_populated(dir); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    ::rmdir(dir.c_str());
+  if (auto i = cgroups.find(job_id); i != cgroups.end()) {
+    for (auto& dir : i->second) {
+      kill_cgroup(dir);
+      remove_cgroup(dir);
+    }
     return {true, "cgroup killed"};
   }
+  // Not in a cgroup (there was none for it), or its cgroup went with it.
   if (pid <= 0 || recorded_start.empty())
     return {false, "no process recorded"};
   // The group leader must still be the very process jobd started: same
@@ -158,8 +211,15 @@ leftovers kill_leftovers(const instance_info& owner, const std::string& job_id,
 }
 
 void remove_cgroup_parent(const std::string& path) {
-  if (!path.empty())
-    ::rmdir(path.c_str());
+  if (path.empty())
+    return;
+  struct stat sb {};
+  if (::stat(path.c_str(), &sb) != 0)
+    return;
+  // Nothing in it is any live instance's: its kept cgroups, and anything
+  // of its jobs that kill_leftovers did not find.
+  kill_cgroup(path);
+  remove_cgroup(path);
 }
 
 } // namespace jobd

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace jobd {
 
@@ -52,18 +54,25 @@ bool instance_alive(const std::string& dir, const std::string& id, int& taken);
 /// Releases a lock taken by instance_alive and removes the file.
 void release_dead_lock(const std::string& dir, const std::string& id, int fd);
 
-/// SIGKILLs what is left of a job of a dead instance: its cgroup (below the
-/// instance's cgroup parent), else its process group when the group
-/// leader is still the process that was recorded (same boot, same start
-/// time). Says whether anything of the job was found, and what was done.
+/// The job cgroups below a dead instance's cgroup parent, by the job each
+/// holds: the `user.jobd.job` label, else (a cgroup of an older jobd) the
+/// directory's name. Emptied cgroups kept for reuse carry no label.
+using job_cgroups = std::map<std::string, std::vector<std::string>>;
+job_cgroups find_job_cgroups(const std::string& parent);
+
+/// SIGKILLs what is left of a job of a dead instance: its cgroups (from
+/// `cgroups`), else its process group when the group leader is still the
+/// process that was recorded (same boot, same start time). Says whether
+/// anything of the job was found, and what was done.
 struct leftovers {
   bool found = false;
   std::string what;
 };
-leftovers kill_leftovers(const instance_info& owner, const std::string& job_id,
+leftovers kill_leftovers(const job_cgroups& cgroups, const std::string& job_id,
                          int64_t pid, const std::string& recorded_start);
 
-/// Removes a dead instance's cgroup parent once its job cgroups are gone.
+/// Removes a dead instance's cgroup parent: SIGKILLs whatever still runs
+/// in it (cgroup.kill), then removes every cgroup below it and itself.
 void remove_cgroup_parent(const std::string& path);
 
 } // namespace jobd

@@ -281,6 +281,7 @@ std::vector<requeued_job> job_store::recover() {
       }
     }
     size_t interrupted = 0;
+    const auto cgroups = find_job_cgroups(other.cgroup_parent);
     sql::transaction tx{db_};
     for (auto& [j, spec] : jobs) {
       if (j.status == job_status::running && reattachable(j)) {
@@ -296,7 +297,7 @@ std::vector<requeued_job> job_store::recover() {
       // A job still recorded pending may have started in the moment before
       // the crash (its started row not yet committed): a cgroup of it left
       // behind tells, and then it ran.
-      auto left = kill_leftovers(other, j.id, j.pid, j.process_start);
+      auto left = kill_leftovers(cgroups, j.id, j.pid, j.process_start);
       auto ran = j.status == job_status::running || left.found;
       if (ran)
         log::info("store: job " + j.id + " of dead instance " + other.id + ": "

@@ -48,19 +48,37 @@ void schedule_tick(self_ptr self, clock_type::duration delay) {
 
 // Applies the batch in order. Output that a later write of the same job
 // says left its window is not written at all (only to be deleted again).
-void apply_batch(job_store& db, const std::vector<store_state::write>& batch) {
+// Of a job's rows only the last is written (a short job is pending,
+// running and finished within one batch): it sets every column an earlier
+// one would, and takes the job's spec along if an earlier one had it. The
+// output between them needs no row yet, and the last row's counts are at
+// least as new as that output's.
+void apply_batch(job_store& db, std::vector<store_state::write>& batch) {
   std::unordered_map<uint64_t, uint64_t> kept_from;
-  for (auto& w : batch)
+  std::unordered_map<uint64_t, size_t> last_row;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& w = batch[i];
     if (w.output) {
       auto& k = kept_from[w.output->serial];
       k = std::max(k, w.output->first_kept);
+    } else if (w.row) {
+      last_row[w.row->serial] = i;
     }
-  for (auto& w : batch) {
-    if (w.row)
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& w = batch[i];
+    if (w.row) {
+      auto& last = batch[last_row[w.row->serial]];
+      if (&last != &w) {
+        if (w.spec && !last.spec)
+          last.spec = std::move(w.spec);
+        continue;
+      }
       db.put_job(*w.row, w.spec ? &*w.spec : nullptr);
-    else if (w.output)
+    } else if (w.output) {
       db.put_output(w.output->serial, w.output->chunks,
                     kept_from[w.output->serial], w.output->stats);
+    }
   }
 }
 

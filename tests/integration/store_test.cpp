@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 using namespace jobd_it;
@@ -21,6 +22,25 @@ using namespace jobd_it;
 namespace {
 
 namespace fs = std::filesystem;
+
+/// Where a jobd with pid `pid` makes its job cgroups (below the cgroup it
+/// inherited from us): `<cgroup2 mount><our cgroup>/jobd-<pid>`.
+std::string jobd_cgroup_dir(pid_t pid) {
+  std::ifstream self{"/proc/self/cgroup"};
+  std::string line, own;
+  while (std::getline(self, line))
+    if (line.rfind("0::", 0) == 0)
+      own = line.substr(3);
+  std::ifstream mounts{"/proc/self/mounts"};
+  while (std::getline(mounts, line)) {
+    std::istringstream fields{line};
+    std::string dev, where, type;
+    fields >> dev >> where >> type;
+    if (type == "cgroup2")
+      return where + (own == "/" ? "" : own) + "/jobd-" + std::to_string(pid);
+  }
+  return {};
+}
 
 /// A temporary state directory, removed at the end.
 struct state_dir {
@@ -198,11 +218,24 @@ TEST(Store, KillNineLeavesARecordOfTheRunningJobAndNoProcess) {
   // The killed jobd's object lives on: its leftovers are the next one's to
   // end (the harness would end them when it goes).
   jobd_process j{dir.options({"--max-concurrent-jobs", "1"})};
-  auto running
-    = j.submit_sh("echo started; setsid sh -c 'sleep 300' & sleep 300");
+  // A job that ended first leaves its emptied cgroup kept for later jobs.
+  auto first = j.wait_terminal(j.submit_sh("true"));
+  EXPECT_EQ(str(*first, "job.status"), "completed");
+  auto running = j.submit_sh(
+    "echo started; setsid sh -c 'echo $$ >&2; exec sleep 300' x & sleep 300");
   auto r = j.wait_running(running);
   auto pid = static_cast<pid_t>(num(*r, "job.pid"));
   ASSERT_GT(pid, 0);
+  const bool in_cgroup = str(*r, "job.tracking") == "cgroup";
+  const auto cgroups = jobd_cgroup_dir(j.pid());
+  pid_t escapee = 0;
+  for (int i = 0; i < 250 && escapee == 0; ++i) {
+    escapee
+      = static_cast<pid_t>(std::atol(j.output_text(running, "stderr").c_str()));
+    if (escapee == 0)
+      sleep_ms(20);
+  }
+  ASSERT_GT(escapee, 0);
   auto pending = j.submit_sh("echo second");
   // Output reaches the store within a flush interval.
   sleep_ms(400);
@@ -214,8 +247,15 @@ TEST(Store, KillNineLeavesARecordOfTheRunningJobAndNoProcess) {
   EXPECT_EQ(str(*s, "job.status"), "failed");
   EXPECT_EQ(str(*s, "job.errorCode"), "INTERRUPTED");
   EXPECT_EQ(k.output_text(running, "stdout"), "started\n");
-  // Its whole tree is gone, the setsid escapee too (cgroup or group kill).
+  // Its whole tree is gone (cgroup or group kill), and with a cgroup the
+  // setsid escapee too, and the dead jobd's cgroups with the one it kept.
   EXPECT_TRUE(wait_group_gone(pid, 5000));
+  if (in_cgroup) {
+    for (int i = 0; i < 250 && pid_alive(escapee); ++i)
+      sleep_ms(20);
+    EXPECT_FALSE(pid_alive(escapee));
+    EXPECT_FALSE(fs::exists(cgroups)) << cgroups;
+  }
   // The pending job is queued again under its old id, and runs.
   auto p = k.wait_terminal(pending);
   EXPECT_EQ(str(*p, "job.status"), "completed") << p.dump();

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 namespace jobd::test {
@@ -208,6 +209,27 @@ bool directory_exists(const std::string& dir) {
   return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+std::string cgroup_label(const std::string& dir) {
+  char value[512];
+  const auto n = ::getxattr(dir.c_str(), "user.jobd.job", value, sizeof value);
+  return n < 0 ? std::string{} : std::string(value, static_cast<size_t>(n));
+}
+
+bool cgroup_populated(const std::string& dir) {
+  std::ifstream in{dir + "/cgroup.events"};
+  std::string key;
+  int value = 0;
+  while (in >> key >> value)
+    if (key == "populated")
+      return value != 0;
+  return false;
+}
+
+bool cgroup_let_go(const std::string& dir) {
+  return !directory_exists(dir)
+         || (cgroup_label(dir).empty() && !cgroup_populated(dir));
+}
+
 // -- fixtures -----------------------------------------------------------------
 
 namespace {
@@ -219,13 +241,15 @@ caf::actor_system_config& configured(caf::actor_system_config& cfg) {
 
 } // namespace
 
-reactor_fixture::reactor_fixture(tree_tracking mode, bool clone_into)
+reactor_fixture::reactor_fixture(tree_tracking mode, bool clone_into,
+                                 size_t max_free_cgroups)
   : sys{configured(cfg)} {
   // As jobd does (app/main.cpp): a job's orphans come to us, not to init.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   reactor_options options;
   options.tracking = mode;
   options.clone_into_cgroup = clone_into;
+  options.max_free_cgroups = max_free_cgroups;
   reactor = std::make_unique<process_reactor>(options);
 }
 

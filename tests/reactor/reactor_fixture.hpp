@@ -124,6 +124,13 @@ std::string unified_cgroup_of(pid_t pid);
 /// Subdirectories of `dir` (names).
 std::vector<std::string> subdirectories(const std::string& dir);
 bool directory_exists(const std::string& dir);
+/// A job cgroup's `user.jobd.job` label ("" if none).
+std::string cgroup_label(const std::string& dir);
+/// `populated 1` in the cgroup's cgroup.events.
+bool cgroup_populated(const std::string& dir);
+/// The reactor is done with the job cgroup `dir`: removed, or kept for a
+/// later job (nothing alive in it, no label).
+bool cgroup_let_go(const std::string& dir);
 
 template <class Pred>
 bool eventually(std::chrono::milliseconds timeout, Pred pred) {
@@ -142,8 +149,9 @@ bool eventually(std::chrono::milliseconds timeout, Pred pred) {
 /// One actor system and one reactor per test, in the given tracking mode.
 class reactor_fixture : public ::testing::Test {
 protected:
-  /// `clone_into`: reactor_options::clone_into_cgroup.
-  explicit reactor_fixture(tree_tracking mode, bool clone_into = true);
+  /// `clone_into`, `max_free_cgroups`: as in reactor_options.
+  explicit reactor_fixture(tree_tracking mode, bool clone_into = true,
+                           size_t max_free_cgroups = 128);
   ~reactor_fixture() override;
 
   /// Launches `spec` to a new recording sink.
@@ -180,6 +188,16 @@ protected:
 class cgroup_write_mode : public reactor_fixture {
 protected:
   cgroup_write_mode() : reactor_fixture(tree_tracking::automatic, false) {}
+  void SetUp() override {
+    if (reactor->tracking_mode() != "cgroup")
+      GTEST_SKIP() << "no writable cgroup v2 here";
+  }
+};
+
+/// Cgroup tracking that keeps at most one emptied cgroup for later jobs.
+class cgroup_keep_one : public reactor_fixture {
+protected:
+  cgroup_keep_one() : reactor_fixture(tree_tracking::automatic, true, 1) {}
   void SetUp() override {
     if (reactor->tracking_mode() != "cgroup")
       GTEST_SKIP() << "no writable cgroup v2 here";

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <system_error>
 #include <unistd.h>
 
@@ -118,6 +119,9 @@ cgroup_parent::cgroup_parent(std::string path, std::string relative, int fd)
   : path_(std::move(path)), fd_(fd), relative_(std::move(relative)) {}
 
 cgroup_parent::~cgroup_parent() {
+  for (auto& cgroup : free_)
+    cgroup->remove();
+  free_.clear();
   ::close(fd_);
   ::rmdir(path_.c_str());
 }
@@ -150,15 +154,49 @@ std::unique_ptr<cgroup_parent> cgroup_parent::create(std::string& why) {
     new cgroup_parent{base + "/" + name, own + "/" + name, fd}};
 }
 
-std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& name,
+std::unique_ptr<cgroup_tree> cgroup_parent::make_child(const std::string& job,
                                                        std::string& why) {
-  std::string leaf;
-  const int dir_fd
-    = cgroup_files::make_job_dir(fd_, path_, name, serial_, leaf, why);
-  if (dir_fd < 0)
+  std::unique_ptr<cgroup_tree> cgroup;
+  {
+    std::lock_guard<std::mutex> guard{free_mtx_};
+    if (!free_.empty()) {
+      cgroup = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  if (!cgroup) {
+    std::string leaf;
+    const int dir_fd = cgroup_files::make_job_dir(
+      fd_, path_, "tree-" + std::to_string(++serial_), serial_, leaf, why);
+    if (dir_fd < 0)
+      return nullptr;
+    cgroup.reset(
+      new cgroup_tree{path_ + "/" + leaf, relative_ + "/" + leaf, dir_fd});
+  }
+  if (!cgroup->label(job)) {
+    why = "cannot label " + cgroup->path() + " (" + cgroup_files::job_label
+          + "): " + std::system_category().message(errno);
+    cgroup->remove();
     return nullptr;
-  return std::unique_ptr<cgroup_tree>{
-    new cgroup_tree{path_ + "/" + leaf, relative_ + "/" + leaf, dir_fd}};
+  }
+  return cgroup;
+}
+
+std::unique_ptr<cgroup_tree>
+cgroup_parent::recycle(std::unique_ptr<cgroup_tree> cgroup) {
+  const size_t most = max_free_;
+  auto full = [&] {
+    std::lock_guard<std::mutex> guard{free_mtx_};
+    return free_.size() >= most;
+  };
+  if (!cgroup || controllers_ || full() || !cgroup->reusable()
+      || !cgroup->rebase())
+    return cgroup;
+  std::lock_guard<std::mutex> guard{free_mtx_};
+  if (free_.size() >= most)
+    return cgroup;
+  free_.push_back(std::move(cgroup));
+  return nullptr;
 }
 
 bool cgroup_parent::enable_controller(const char* controller) {
@@ -174,13 +212,15 @@ bool cgroup_parent::enable_controller(const char* controller) {
     }
     return false;
   };
-  if (listed("cgroup.subtree_control"))
-    return true;
-  return listed("cgroup.controllers")
-         && cgroup_files::write(fd_, "cgroup.subtree_control",
-                                std::string{"+"} + controller)
-              == 0
-         && listed("cgroup.subtree_control");
+  const bool enabled = listed("cgroup.subtree_control")
+                       || (listed("cgroup.controllers")
+                           && cgroup_files::write(fd_, "cgroup.subtree_control",
+                                                  std::string{"+"} + controller)
+                                == 0
+                           && listed("cgroup.subtree_control"));
+  if (enabled)
+    controllers_ = true;
+  return enabled;
 }
 
 // -- cgroup_tree --------------------------------------------------------------
@@ -217,8 +257,11 @@ bool cgroup_tree::populated() const {
   return text.find("populated 1") != std::string::npos;
 }
 
-bool cgroup_tree::kill() const {
-  return !removed_ && write_file(dir_fd_, "cgroup.kill", "1");
+bool cgroup_tree::kill() {
+  if (removed_)
+    return false;
+  killed_ = true; // even if the write fails: it may have killed some
+  return write_file(dir_fd_, "cgroup.kill", "1");
 }
 
 bool cgroup_tree::freeze(bool frozen) const {
@@ -229,19 +272,52 @@ bool cgroup_tree::cpu_usage(int64_t& user_usec, int64_t& system_usec) const {
   std::string text;
   if (removed_ || !cgroup_files::read(dir_fd_, "cpu.stat", text))
     return false;
-  auto field = [&text](const char* key, int64_t& value) {
-    const std::string name = std::string{key} + " ";
-    for (size_t at = 0; at < text.size();) {
-      const size_t end = std::min(text.find('\n', at), text.size());
-      if (text.compare(at, name.size(), name) == 0) {
-        value = std::strtoll(text.c_str() + at + name.size(), nullptr, 10);
-        return true;
-      }
-      at = end + 1;
-    }
+  const int64_t user = cgroup_files::keyed(text, "user_usec");
+  const int64_t system = cgroup_files::keyed(text, "system_usec");
+  if (user < 0 || system < 0)
     return false;
+  user_usec = std::max<int64_t>(user - base_user_usec_, 0);
+  system_usec = std::max<int64_t>(system - base_system_usec_, 0);
+  return true;
+}
+
+bool cgroup_tree::label(const std::string& job) {
+  return !removed_
+         && ::fsetxattr(dir_fd_, cgroup_files::job_label, job.data(),
+                        job.size(), 0)
+              == 0;
+}
+
+bool cgroup_tree::reusable() const {
+  if (removed_ || killed_ || populated())
+    return false;
+  std::string text;
+  auto reads = [&](const char* file, const char* expected) {
+    return cgroup_files::read(dir_fd_, file, text) && text == expected;
   };
-  return field("user_usec", user_usec) && field("system_usec", system_usec);
+  // A job may have made cgroups below its own, frozen it, made it
+  // threaded or limited its nesting; it may also have turned its pressure
+  // accounting off (the file exists only where the kernel keeps PSI).
+  return cgroup_files::read(dir_fd_, "cgroup.stat", text)
+         && cgroup_files::keyed(text, "nr_descendants") == 0
+         && reads("cgroup.freeze", "0\n") && reads("cgroup.type", "domain\n")
+         && reads("cgroup.max.depth", "max\n")
+         && reads("cgroup.max.descendants", "max\n")
+         && (!cgroup_files::read(dir_fd_, "cgroup.pressure", text)
+             || text == "1\n");
+}
+
+bool cgroup_tree::rebase() {
+  ::fremovexattr(dir_fd_, cgroup_files::job_label);
+  base_user_usec_ = 0;
+  base_system_usec_ = 0;
+  int64_t user = 0;
+  int64_t system = 0;
+  if (!cpu_usage(user, system))
+    return false;
+  base_user_usec_ = user;
+  base_system_usec_ = system;
+  return true;
 }
 
 int64_t cgroup_tree::memory_peak() const {

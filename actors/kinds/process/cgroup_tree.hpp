@@ -1,7 +1,10 @@
-// Process trees as cgroup v2 directories: one per job, below a directory
-// `jobd-<pid>` that the reactor makes in its own cgroup. A cgroup is the one
-// tree that setsid, setpgid and double forks cannot leave: cgroup.kill ends
-// all of it, cgroup.events says when nothing of it is alive any more.
+// Process trees as cgroup v2 directories: one per running job, below a
+// directory `jobd-<pid>` that the reactor makes in its own cgroup. A cgroup
+// is the one tree that setsid, setpgid and double forks cannot leave:
+// cgroup.kill ends all of it, cgroup.events says when nothing of it is alive
+// any more. A cgroup that a job left as it was made is kept for a later job
+// (cgroup_parent::recycle): its directory is named `tree-N`, and the
+// extended attribute `user.jobd.job` names the job it holds.
 #pragma once
 
 #include <atomic>
@@ -9,6 +12,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +24,9 @@ class cgroup_tree;
 
 /// Small helpers for cgroup files (also the v1 ones of limit_cgroups.cpp).
 namespace cgroup_files {
+/// The extended attribute of a job cgroup that names the job in it (a
+/// recovering jobd finds a dead instance's jobs by it: actors/store).
+inline constexpr const char* job_label = "user.jobd.job";
 /// Reads a small file whole (relative to `dir_fd`, or a path with -1).
 bool read(int dir_fd, const char* name, std::string& out);
 /// Writes `text` to the file `name` below `dir_fd`: 0 or the errno.
@@ -69,11 +76,28 @@ public:
     return path_;
   }
 
-  /// Makes the cgroup of one job, named `name` (letters, digits, '-', '_';
-  /// anything else becomes "job"), with `-N` appended if the name is taken.
+  /// The cgroup for the job `job`, labelled with its name (`job_label`):
+  /// one kept by recycle() if there is one, else a new directory `tree-N`.
   /// nullptr, with the reason in `why`, on failure. Thread-safe.
-  std::unique_ptr<cgroup_tree> make_child(const std::string& name,
+  std::unique_ptr<cgroup_tree> make_child(const std::string& job,
                                           std::string& why);
+
+  /// Takes back the cgroup of a job whose tree was found empty, for a
+  /// later make_child: a cgroup that held a job takes the next one for a
+  /// fraction of what mkdir, rmdir and the kernel's set-up of a fresh
+  /// cgroup cost (docs/performance.md). Kept only while no controller is
+  /// enabled for the job cgroups (a job could have changed its limits),
+  /// fewer than max_free() are kept, and cgroup_tree::reusable() holds;
+  /// else it is handed back, for the caller to remove. Thread-safe.
+  std::unique_ptr<cgroup_tree> recycle(std::unique_ptr<cgroup_tree> cgroup);
+
+  /// How many emptied cgroups recycle() keeps at most (0: none).
+  size_t max_free() const {
+    return max_free_;
+  }
+  void set_max_free(size_t n) {
+    max_free_ = n;
+  }
 
   /// Makes `controller` (e.g. "memory", "pids") available to the job
   /// cgroups: true if this directory's cgroup.subtree_control lists it or
@@ -89,8 +113,15 @@ private:
   int fd_;
   /// The same directory as /proc/<pid>/cgroup names it.
   std::string relative_;
-  /// Numbers the names that were taken.
+  /// Numbers the `tree-N` directories.
   std::atomic<unsigned long> serial_{0};
+  /// A controller is enabled for the job cgroups: none is recycled.
+  std::atomic<bool> controllers_{false};
+  std::atomic<size_t> max_free_{128};
+  std::mutex free_mtx_;
+  /// Emptied cgroups for the next jobs (the last one first: its kernel
+  /// state is the most likely to be cached still).
+  std::vector<std::unique_ptr<cgroup_tree>> free_;
 };
 
 /// One job's cgroup. Not thread-safe: the reactor serializes its calls.
@@ -130,8 +161,9 @@ public:
   bool populated() const;
 
   /// SIGKILLs every process of the cgroup and below (cgroup.kill): nothing
-  /// can escape it. False if the write failed.
-  bool kill() const;
+  /// can escape it. False if the write failed. A cgroup once killed is
+  /// never reusable (see reusable()).
+  bool kill();
 
   /// Sends `sig` to every process of the cgroup and below except `skip`.
   /// Each pid read from cgroup.procs is pinned by a pidfd and checked to be
@@ -143,9 +175,27 @@ public:
   /// write failed. Frozen processes still die of cgroup.kill.
   bool freeze(bool frozen) const;
 
-  /// CPU time of everything that ever ran in the cgroup and below
-  /// (cpu.stat user_usec, system_usec); false if unreadable.
+  /// CPU time of everything that ran in the cgroup and below since its
+  /// current job took it (cpu.stat user_usec, system_usec, less what they
+  /// were at rebase()); false if unreadable.
   bool cpu_usage(int64_t& user_usec, int64_t& system_usec) const;
+
+  /// Names the job it holds (`cgroup_files::job_label`); false if the
+  /// attribute could not be set.
+  bool label(const std::string& job);
+
+  /// True if nothing a job may change in its own cgroup differs from a
+  /// new one: nothing alive in it, no cgroup below, not frozen, a domain,
+  /// no depth or descendant limit, pressure accounting on; and it was
+  /// never killed. (Linux compares the kill count of the cgroup a clone3
+  /// with CLONE_INTO_CGROUP goes to with the one of the parent's own
+  /// cgroup: a child born into a cgroup that saw a cgroup.kill is SIGKILLed
+  /// at once, on 6.18 at least.)
+  bool reusable() const;
+
+  /// Readies an emptied cgroup for its next job: the label goes, and
+  /// cpu_usage() counts from zero again. False if cpu.stat is unreadable.
+  bool rebase();
 
   /// memory.peak in bytes (only with the memory controller); -1 if none.
   int64_t memory_peak() const;
@@ -177,6 +227,11 @@ private:
   int dir_fd_;
   int procs_fd_ = -1;
   bool removed_ = false;
+  /// cgroup.kill was written.
+  bool killed_ = false;
+  /// cpu.stat at rebase(): what earlier jobs used.
+  int64_t base_user_usec_ = 0;
+  int64_t base_system_usec_ = 0;
 };
 
 } // namespace jobd

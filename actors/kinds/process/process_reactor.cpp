@@ -49,6 +49,15 @@ reactor_options reactor_options::from_environment() {
   const char* value = std::getenv("JOBD_TRACKING");
   if (value != nullptr && std::strcmp(value, "pgroup") == 0)
     result.tracking = tree_tracking::pgroup;
+  // How many emptied cgroups are kept (0: each is removed; for measuring
+  // what keeping them saves).
+  const char* kept = std::getenv("JOBD_KEPT_CGROUPS");
+  if (kept != nullptr && *kept != '\0') {
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(kept, &end, 10);
+    if (*end == '\0' && n <= 100000)
+      result.max_free_cgroups = static_cast<size_t>(n);
+  }
   return result;
 }
 
@@ -64,8 +73,10 @@ void process_reactor::impl::set_up() {
     try {
       std::string why; // the fallback is silent: tracking_mode() tells
       made = cgroup_parent::create(why);
-      if (made)
+      if (made) {
+        made->set_max_free(options.max_free_cgroups);
         start_inotify();
+      }
     } catch (...) {
       made.reset(); // out of memory: process groups then
     }
@@ -344,7 +355,7 @@ void process_reactor::launch(launch_spec spec, backend_events sink) {
   std::unique_ptr<cgroup_tree> cgroup;
   if (cgroups && impl_->use_cgroups) {
     std::string why;
-    cgroup = cgroups->make_child(spec.name, why);
+    cgroup = cgroups->make_child(spec.name, why); // a kept one if any
   }
   // So are the cgroups of its limits, and its Landlock ruleset. A control
   // that cannot be applied fails the launch: no job runs with less

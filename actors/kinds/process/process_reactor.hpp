@@ -37,9 +37,13 @@ struct reactor_options {
   /// (CLONE_INTO_CGROUP). False, or where clone3 cannot, the vforked child
   /// enters it by writing cgroup.procs (slower: a migration per job).
   bool clone_into_cgroup = true;
+  /// With cgroup tracking: how many emptied job cgroups are kept for later
+  /// jobs (cgroup_parent::recycle) instead of being removed.
+  size_t max_free_cgroups = 128;
 
   /// The defaults, with `tracking` from JOBD_TRACKING: "pgroup" forces the
-  /// process group; "cgroup", "auto" or unset mean automatic.
+  /// process group; "cgroup", "auto" or unset mean automatic. And
+  /// `max_free_cgroups` from JOBD_KEPT_CGROUPS (0 to 100000), if set.
   static reactor_options from_environment();
 };
 
@@ -52,9 +56,10 @@ struct reactor_options {
 /// - exec `launch_spec::executable` with exactly `launch_spec::argv` (argv[0]
 ///   included, as given);
 /// - lead their own process group (pgid == pid == the `spawned` value), and
-///   with cgroup tracking start inside their own cgroup
-///   `<parent>/<launch_spec::name>` (entered between vfork and execve, so
-///   nothing of the job ever runs outside it);
+///   with cgroup tracking start inside a cgroup of their own
+///   `<parent>/tree-N`, labelled `user.jobd.job` = `launch_spec::name` (a
+///   new one or one an earlier job left as new; entered between vfork and
+///   execve, so nothing of the job ever runs outside it);
 /// - get stdin from /dev/null or a pipe, stdout and stderr on pipes (or a
 ///   new terminal as stdin, stdout and stderr, as their controlling
 ///   terminal: they then lead their own session), no other

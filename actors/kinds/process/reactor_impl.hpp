@@ -191,8 +191,9 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   std::mutex stop_mtx;
   bool stopped = false;
 
-  // -- the janitor: removes the cgroups of ended trees, off the reactor
-  // thread (an rmdir in cgroupfs costs tens of microseconds) ---------------
+  // -- the janitor: keeps or removes the cgroups of ended trees, off the
+  // reactor thread (the checks of a kept one and an rmdir in cgroupfs cost
+  // tens of microseconds) ----------------------------------------------------
   std::thread janitor;
   std::mutex janitor_mtx;
   std::condition_variable janitor_cv;

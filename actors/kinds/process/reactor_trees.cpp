@@ -1,6 +1,8 @@
 // The end of a tree: the leader's exit (pidfd), the SIGKILL of what is left,
 // the wait until the tree is empty (cgroup.events through inotify, or the
-// process group), and forgetting the tree once `exited` was sent.
+// process group), and forgetting the tree once `exited` was sent; the
+// janitor thread then keeps its emptied cgroup for a later job, or removes
+// it.
 #include "actors/kinds/process/reactor_impl.hpp"
 
 #include <caf/send.hpp>
@@ -235,7 +237,15 @@ void process_reactor::impl::run_janitor() {
     auto limit_batch = std::move(limits_to_remove);
     limits_to_remove.clear();
     lock.unlock();
+    std::shared_ptr<cgroup_parent> parent;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      parent = cgroups;
+    }
     for (auto& cgroup : batch) {
+      // Kept for a later job if it is as good as new, else removed.
+      if (parent && !(cgroup = parent->recycle(std::move(cgroup))))
+        continue;
       if (!cgroup->remove()) {
         // Someone moved a process into it after it was found empty.
         std::lock_guard<std::mutex> guard{mtx};
