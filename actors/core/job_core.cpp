@@ -361,9 +361,12 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       st.spawned = true;
       st.info.pid = pid;
       // What a later instance checks before it kills leftovers of this job
-      // (read at once: a leader that exited and was reaped in the moment
-      // before has no entry, and then nothing is ever killed by its pid).
-      st.info.process_start = process_start(pid);
+      // by its process group (read at once: a leader that exited and was
+      // reaped in the moment before has no entry, and then nothing is ever
+      // killed by its pid). A job in a cgroup is found by the cgroup's
+      // label instead, and other kinds' work is not a local process.
+      if (tracking == "pgroup")
+        st.info.process_start = process_start(pid);
       st.info.tracking = std::move(tracking);
       st.backend->spawned(pid);
       follow_queue_clock(self);

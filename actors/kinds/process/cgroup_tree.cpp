@@ -276,6 +276,9 @@ bool cgroup_tree::cpu_usage(int64_t& user_usec, int64_t& system_usec) const {
   const int64_t system = cgroup_files::keyed(text, "system_usec");
   if (user < 0 || system < 0)
     return false;
+  raw_user_usec_ = user;
+  raw_system_usec_ = system;
+  raw_known_ = true;
   user_usec = std::max<int64_t>(user - base_user_usec_, 0);
   system_usec = std::max<int64_t>(system - base_system_usec_, 0);
   return true;
@@ -289,34 +292,40 @@ bool cgroup_tree::label(const std::string& job) {
 }
 
 bool cgroup_tree::reusable() const {
-  if (removed_ || killed_ || populated())
+  if (removed_ || killed_)
+    return false;
+  // A job may have made cgroups below its own (a cgroupfs directory links
+  // 2 + its sub-directories), frozen it, made it threaded or limited its
+  // nesting. Each read of a cgroup file costs several microseconds:
+  // cgroup.events tells both emptiness and freezing.
+  struct stat st {};
+  if (::fstat(dir_fd_, &st) != 0 || st.st_nlink != 2)
     return false;
   std::string text;
   auto reads = [&](const char* file, const char* expected) {
     return cgroup_files::read(dir_fd_, file, text) && text == expected;
   };
-  // A job may have made cgroups below its own, frozen it, made it
-  // threaded or limited its nesting; it may also have turned its pressure
-  // accounting off (the file exists only where the kernel keeps PSI).
-  return cgroup_files::read(dir_fd_, "cgroup.stat", text)
-         && cgroup_files::keyed(text, "nr_descendants") == 0
-         && reads("cgroup.freeze", "0\n") && reads("cgroup.type", "domain\n")
+  return cgroup_files::read(dir_fd_, "cgroup.events", text)
+         && cgroup_files::keyed(text, "populated") == 0
+         && cgroup_files::keyed(text, "frozen") <= 0
+         && reads("cgroup.type", "domain\n")
          && reads("cgroup.max.depth", "max\n")
-         && reads("cgroup.max.descendants", "max\n")
-         && (!cgroup_files::read(dir_fd_, "cgroup.pressure", text)
-             || text == "1\n");
+         && reads("cgroup.max.descendants", "max\n");
 }
 
 bool cgroup_tree::rebase() {
   ::fremovexattr(dir_fd_, cgroup_files::job_label);
-  base_user_usec_ = 0;
-  base_system_usec_ = 0;
-  int64_t user = 0;
-  int64_t system = 0;
-  if (!cpu_usage(user, system))
-    return false;
-  base_user_usec_ = user;
-  base_system_usec_ = system;
+  // The figures the job's usage was read from (right after its tree was
+  // found empty) are the next job's zero, unless they were never read.
+  if (!raw_known_) {
+    int64_t user = 0;
+    int64_t system = 0;
+    if (!cpu_usage(user, system))
+      return false;
+  }
+  base_user_usec_ = raw_user_usec_;
+  base_system_usec_ = raw_system_usec_;
+  raw_known_ = false;
   return true;
 }
 

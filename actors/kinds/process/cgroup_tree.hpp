@@ -186,15 +186,16 @@ public:
 
   /// True if nothing a job may change in its own cgroup differs from a
   /// new one: nothing alive in it, no cgroup below, not frozen, a domain,
-  /// no depth or descendant limit, pressure accounting on; and it was
-  /// never killed. (Linux compares the kill count of the cgroup a clone3
-  /// with CLONE_INTO_CGROUP goes to with the one of the parent's own
-  /// cgroup: a child born into a cgroup that saw a cgroup.kill is SIGKILLed
-  /// at once, on 6.18 at least.)
+  /// no depth or descendant limit; and it was never killed. (Linux compares the
+  /// kill count of the cgroup a clone3 with CLONE_INTO_CGROUP goes to with the
+  /// one of the parent's own cgroup: a child born into a cgroup that saw a
+  /// cgroup.kill is SIGKILLed at once, on 6.18 at least.)
   bool reusable() const;
 
   /// Readies an emptied cgroup for its next job: the label goes, and
-  /// cpu_usage() counts from zero again. False if cpu.stat is unreadable.
+  /// cpu_usage() counts from zero again (from what it read last, right
+  /// after the tree was found empty, else from cpu.stat now). False if
+  /// cpu.stat is unreadable.
   bool rebase();
 
   /// memory.peak in bytes (only with the memory controller); -1 if none.
@@ -232,6 +233,10 @@ private:
   /// cpu.stat at rebase(): what earlier jobs used.
   int64_t base_user_usec_ = 0;
   int64_t base_system_usec_ = 0;
+  /// cpu.stat as cpu_usage() last read it.
+  mutable int64_t raw_user_usec_ = 0;
+  mutable int64_t raw_system_usec_ = 0;
+  mutable bool raw_known_ = false;
 };
 
 } // namespace jobd
