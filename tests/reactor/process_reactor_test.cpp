@@ -211,6 +211,24 @@ TEST_P(launching, child_gets_default_signal_dispositions) {
   EXPECT_EQ(rec->out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
+TEST_P(launching, output_across_the_read_buffer_sizes_arrives_whole) {
+  // A stream starts reading into 4 KiB and grows its buffer once a read
+  // fills it: exactly 4096 bytes, then 4097, then far more, each in order.
+  for (int size : {4096, 4097, 300000}) {
+    auto rec = sh("seq -w 1 1000000 | head -c " + std::to_string(size));
+    ASSERT_TRUE(rec->wait_done(10s)) << size;
+    ASSERT_FALSE(rec->failure);
+    std::string expected;
+    for (int i = 1; static_cast<int>(expected.size()) < size; ++i) {
+      auto line = std::to_string(i);
+      expected += std::string(7 - line.size(), '0') + line + "\n";
+    }
+    expected.resize(static_cast<size_t>(size));
+    EXPECT_EQ(rec->out.size(), expected.size()) << size;
+    EXPECT_TRUE(rec->out == expected) << size;
+  }
+}
+
 TEST_P(launching, flow_control_bounds_what_is_in_flight) {
   constexpr int64_t total = 100'000'000;
   constexpr int64_t limit = 1024 * 1024;

@@ -36,18 +36,26 @@
 
 namespace jobd {
 
+/// A stream's first reads go to a small buffer; once one fills it, the
+/// stream reads into a large one (a pipe holds 256 KiB). Most jobs print
+/// little or nothing, and a thousand silent ones then hold 8 MiB of
+/// buffers, not 256.
+inline constexpr size_t small_read_buffer = 4 * 1024;
 inline constexpr size_t read_buffer_size = 128 * 1024;
 
 /// One of a tree's output pipes and its read loop's state.
 struct pipe_reader {
   pipe_reader(boost::asio::io_context& io, stream_kind kind)
-    : pipe(io), pause(io), kind(kind), buf(new char[read_buffer_size]) {}
+    : pipe(io), pause(io), kind(kind) {}
 
   boost::asio::readable_pipe pipe;
   /// Flow control: the next read waits on this while the sink is behind.
   boost::asio::steady_timer pause;
   stream_kind kind;
+  /// Made by the first read (small_read_buffer), grown to
+  /// read_buffer_size by the first read that fills it.
   std::unique_ptr<char[]> buf;
+  size_t capacity = 0;
   /// The stream ended (its eof was sent): nothing more is read or sent.
   bool ended = false;
 };

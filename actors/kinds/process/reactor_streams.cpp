@@ -42,8 +42,12 @@ void process_reactor::impl::read_next(const tree_ptr& t, stream_kind kind) {
     });
     return;
   }
+  if (!r.buf) {
+    r.capacity = small_read_buffer;
+    r.buf.reset(new char[r.capacity]);
+  }
   r.pipe.async_read_some(
-    asio::buffer(r.buf.get(), read_buffer_size),
+    asio::buffer(r.buf.get(), r.capacity),
     [this, t, kind](const boost::system::error_code& ec, size_t n) {
       auto& r = t->reader(kind);
       if (r.ended)
@@ -53,6 +57,10 @@ void process_reactor::impl::read_next(const tree_ptr& t, stream_kind kind) {
           t->in_flight->fetch_add(static_cast<int64_t>(n));
         caf::anon_send(t->sink, atom::data_v, kind,
                        std::string{r.buf.get(), n});
+      }
+      if (n == r.capacity && r.capacity < read_buffer_size) {
+        r.capacity = read_buffer_size; // a stream that has a lot to say
+        r.buf.reset(new char[r.capacity]);
       }
       if (ec) {
         // EOF, or an error that ends the stream just the same.
@@ -70,7 +78,8 @@ void process_reactor::impl::end_stream(const tree_ptr& t, stream_kind kind) {
   r.ended = true;
   r.pause.cancel();
   boost::system::error_code ignored;
-  r.pipe.close(ignored);
+  r.pipe.close(ignored); // cancels a read in flight: its buffer is free
+  r.buf.reset();         // the tree may outlive its streams by far
   if (!t->orphaned)
     caf::anon_send(t->sink, atom::eof_v, kind);
   maybe_finish(t);
