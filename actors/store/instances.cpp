@@ -1,6 +1,7 @@
 #include "actors/store/instances.hpp"
 
 #include "actors/kinds/process/cgroup_tree.hpp"
+#include "actors/logger.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -81,6 +82,18 @@ std::vector<std::string> subdirectories(const std::string& dir) {
     ::closedir(d);
   }
   return names;
+}
+
+/// Whose `jobd-<pid>` directory `dir` is, by its `user.jobd.instance`.
+enum class owner { self, unknown, other };
+owner owner_of(const std::string& dir, const std::string& id) {
+  char value[128];
+  const auto n = ::getxattr(dir.c_str(), cgroup_files::instance_label, value,
+                            sizeof value);
+  if (n < 0)
+    return errno == ENODATA ? owner::unknown : owner::other;
+  return std::string(value, static_cast<size_t>(n)) == id ? owner::self
+                                                          : owner::other;
 }
 
 /// cgroup.kill, then a moment for the kernel (it is asynchronous).
@@ -172,9 +185,18 @@ void release_dead_lock(const std::string& dir, const std::string& id, int fd) {
   ::close(fd);
 }
 
-job_cgroups find_job_cgroups(const std::string& parent) {
+void label_cgroup_parent(const std::string& parent, const std::string& id) {
+  if (!parent.empty()
+      && ::setxattr(parent.c_str(), cgroup_files::instance_label, id.data(),
+                    id.size(), 0)
+           != 0)
+    log::warning("store: cannot label " + parent + ": " + std::strerror(errno)
+                 + " (a later recovery then only removes it if empty)");
+}
+
+job_cgroups find_job_cgroups(const std::string& parent, const std::string& id) {
   job_cgroups found;
-  if (parent.empty())
+  if (parent.empty() || owner_of(parent, id) == owner::other)
     return found;
   for (auto& name : subdirectories(parent)) {
     auto dir = parent + "/" + name;
@@ -210,16 +232,22 @@ leftovers kill_leftovers(const job_cgroups& cgroups, const std::string& job_id,
   return {true, "process group killed"};
 }
 
-void remove_cgroup_parent(const std::string& path) {
+void remove_cgroup_parent(const std::string& path, const std::string& id) {
   if (path.empty())
     return;
-  struct stat sb {};
-  if (::stat(path.c_str(), &sb) != 0)
-    return;
-  // Nothing in it is any live instance's: its kept cgroups, and anything
-  // of its jobs that kill_leftovers did not find.
-  kill_cgroup(path);
-  remove_cgroup(path);
+  switch (owner_of(path, id)) {
+    case owner::self:
+      // Nothing in it is any live instance's: its kept cgroups, and
+      // anything of its jobs that kill_leftovers did not find.
+      kill_cgroup(path);
+      remove_cgroup(path);
+      return;
+    case owner::unknown:
+      ::rmdir(path.c_str());
+      return;
+    case owner::other:
+      return;
+  }
 }
 
 } // namespace jobd

@@ -54,11 +54,18 @@ bool instance_alive(const std::string& dir, const std::string& id, int& taken);
 /// Releases a lock taken by instance_alive and removes the file.
 void release_dead_lock(const std::string& dir, const std::string& id, int fd);
 
-/// The job cgroups below a dead instance's cgroup parent, by the job each
-/// holds: the `user.jobd.job` label, else (a cgroup of an older jobd) the
-/// directory's name. Emptied cgroups kept for reuse carry no label.
+/// Marks `parent` (this instance's cgroup parent, if any) as instance
+/// `id`'s (`user.jobd.instance`).
+void label_cgroup_parent(const std::string& parent, const std::string& id);
+
+/// The job cgroups below the cgroup parent of the dead instance `id`, by
+/// the job each holds: the `user.jobd.job` label, else (a cgroup of an
+/// older jobd) the directory's name. Emptied cgroups kept for reuse carry
+/// no label. None if the directory is now another instance's (its
+/// `user.jobd.instance` names another id: same pid, after the dead one's
+/// directory went).
 using job_cgroups = std::map<std::string, std::vector<std::string>>;
-job_cgroups find_job_cgroups(const std::string& parent);
+job_cgroups find_job_cgroups(const std::string& parent, const std::string& id);
 
 /// SIGKILLs what is left of a job of a dead instance: its cgroups (from
 /// `cgroups`), else its process group when the group leader is still the
@@ -71,8 +78,10 @@ struct leftovers {
 leftovers kill_leftovers(const job_cgroups& cgroups, const std::string& job_id,
                          int64_t pid, const std::string& recorded_start);
 
-/// Removes a dead instance's cgroup parent: SIGKILLs whatever still runs
-/// in it (cgroup.kill), then removes every cgroup below it and itself.
-void remove_cgroup_parent(const std::string& path);
+/// Removes the cgroup parent of the dead instance `id`: while it carries
+/// that id, SIGKILLs whatever still runs in it (cgroup.kill) and removes
+/// every cgroup below it and itself; without a label (an older jobd's) it
+/// is only removed if empty; another instance's is left alone.
+void remove_cgroup_parent(const std::string& path, const std::string& id);
 
 } // namespace jobd

@@ -197,6 +197,7 @@ void job_store::migrate() {
 void job_store::register_instance() {
   lock_
     = std::make_unique<instance_lock>(opts_.state_dir + "/instances", me_.id);
+  label_cgroup_parent(me_.cgroup_parent, me_.id);
   sql::statement ins{db_, "INSERT INTO instances VALUES (?, ?, ?, ?, ?, 0)"};
   ins.bind(1, me_.id)
     .bind(2, me_.pid)
@@ -281,7 +282,7 @@ std::vector<requeued_job> job_store::recover() {
       }
     }
     size_t interrupted = 0;
-    const auto cgroups = find_job_cgroups(other.cgroup_parent);
+    const auto cgroups = find_job_cgroups(other.cgroup_parent, other.id);
     sql::transaction tx{db_};
     for (auto& [j, spec] : jobs) {
       if (j.status == job_status::running && reattachable(j)) {
@@ -323,7 +324,7 @@ std::vector<requeued_job> job_store::recover() {
     sql::statement end{db_, "UPDATE instances SET ended_at = ? WHERE id = ?"};
     end.bind(1, now_ms()).bind(2, other.id).run();
     tx.commit();
-    remove_cgroup_parent(other.cgroup_parent);
+    remove_cgroup_parent(other.cgroup_parent, other.id);
     release_dead_lock(dir, other.id, taken);
     if (!jobs.empty())
       log::warning("store: instance " + other.id + " (pid "

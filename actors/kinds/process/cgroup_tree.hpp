@@ -27,6 +27,10 @@ namespace cgroup_files {
 /// The extended attribute of a job cgroup that names the job in it (a
 /// recovering jobd finds a dead instance's jobs by it: actors/store).
 inline constexpr const char* job_label = "user.jobd.job";
+/// The extended attribute of `jobd-<pid>` that names the store instance
+/// whose directory it is: a recovering jobd ends what is in a dead
+/// instance's directory only while it still carries that instance's id.
+inline constexpr const char* instance_label = "user.jobd.instance";
 /// Reads a small file whole (relative to `dir_fd`, or a path with -1).
 bool read(int dir_fd, const char* name, std::string& out);
 /// Writes `text` to the file `name` below `dir_fd`: 0 or the errno.
