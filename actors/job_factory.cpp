@@ -30,7 +30,7 @@ job_actor job_factory::spawn(caf::actor_system& sys, job_context ctx) const {
 }
 
 job_info initial_info(const job_context& ctx) {
-  const auto& spec = ctx.spec;
+  const auto& spec = *ctx.spec;
   job_info info;
   info.id = ctx.id;
   info.kind = spec.kind;

@@ -50,7 +50,11 @@ class job_kind;
 struct job_context {
   std::string id;
   uint64_t serial = 0;
-  job_spec spec;
+  /// Shared with SCHEDULER, which keeps it for the job's entry: one copy
+  /// per job. The job's kind may normalise it while the job checks it
+  /// (`submit`); SCHEDULER reads it only after that answer, and nobody
+  /// writes to it after. Never null.
+  std::shared_ptr<job_spec> spec = std::make_shared<job_spec>();
   timestamp_ms created_at = 0;
   /// Where the job reports that it started, output grew, and it finished.
   scheduler_actor scheduler;

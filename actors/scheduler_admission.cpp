@@ -84,13 +84,13 @@ void requeued(self_ptr self) {
 
 // The job passed its kind's checks: store and index it, and hand it to its
 // session.
-void admit(self_ptr self, job_actor handle, job_info info, job_spec spec,
-           bool again, caf::typed_response_promise<submit_result> rp,
+void admit(self_ptr self, job_actor handle, job_info info,
+           std::shared_ptr<const job_spec> kept, bool again,
+           caf::typed_response_promise<submit_result> rp,
            std::shared_ptr<const dep_states> deps, quota_hold_ptr hold) {
   auto& st = self->state;
   auto id = info.id;
-  auto kept = std::make_shared<const job_spec>(spec);
-  self->send(st.config.store, atom::submit_v, info, std::move(spec));
+  self->send(st.config.store, atom::submit_v, info, *kept);
   auto slotless = !st.factory->find(info.kind)->takes_slot();
   st.jobs.emplace(
     id, entry{handle, info, nullptr, 0, 0, false, false, kept, slotless});
@@ -305,11 +305,13 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
     ctx.id = make_job_id(ctx.serial);
     ctx.created_at = now_ms();
   }
-  auto stored_spec = spec;
+  // The job may normalise it while it checks it; it is read here once the
+  // job answered (job_context::spec).
+  auto stored_spec = std::make_shared<job_spec>(std::move(spec));
   std::optional<job_info> revived;
   if (again != nullptr)
     revived = *again;
-  ctx.spec = std::move(spec);
+  ctx.spec = stored_spec;
   ctx.scheduler = scheduler_actor{self};
   ctx.store = st.config.store;
   ctx.instance = st.config.instance;
@@ -335,7 +337,7 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
           if (hold)
             hold->release();
           if (!again)
-            key_refused(self, stored_spec, err);
+            key_refused(self, *stored_spec, err);
           rp.deliver(std::move(err));
           return;
         }
@@ -355,7 +357,7 @@ void create_job(self_ptr self, job_spec spec, const job_info* again,
         if (revived)
           fail_requeued(self, std::move(*revived), err);
         else
-          key_refused(self, stored_spec, err);
+          key_refused(self, *stored_spec, err);
         rp.deliver(std::move(err));
       });
 }

@@ -35,6 +35,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fcntl.h>
+#include <future>
 #include <iostream>
 #include <pthread.h>
 #include <sys/file.h>
@@ -64,16 +65,26 @@ jobd::scheduler_config to_scheduler_config(const jobd::config& cfg) {
   return sc;
 }
 
-// Opens the store (exit code 2 for a file jobd must not touch), takes over
-// what dead instances left (their running jobs end INTERRUPTED, their
-// pending ones come back in `requeue`) and reserves the first serials. A
-// state directory the disk refuses (read-only, full) still lets jobd run,
-// with nothing kept: `degraded` says why.
-std::shared_ptr<jobd::job_store>
-open_store(const jobd::config& cfg, const std::string& cgroups,
-           jobd::requeue_list& requeue, uint64_t& first_serial,
-           uint64_t serial_block, std::string& degraded) {
+// What opening the store gave: the store (null: jobd must not start, exit
+// code 2), the jobs of dead instances to queue again, the first serials
+// reserved, and why nothing is kept if the state directory refused.
+struct opened_store {
+  std::shared_ptr<jobd::job_store> db;
+  jobd::requeue_list requeue;
+  uint64_t first_serial = 0;
+  std::string degraded;
+};
+
+constexpr uint64_t serial_block = 64;
+
+// Opens the store (null for a file jobd must not touch), takes over what
+// dead instances left (their running jobs end INTERRUPTED, their pending
+// ones come back in `requeue`) and reserves the first serials. A state
+// directory the disk refuses (read-only, full) still lets jobd run, with
+// nothing kept: `degraded` says why.
+opened_store open_store(const jobd::config& cfg, const std::string& cgroups) {
   using namespace jobd;
+  opened_store out;
   store_options opts;
   opts.state_dir = cfg.state_dir;
   opts.ephemeral = cfg.ephemeral;
@@ -81,23 +92,22 @@ open_store(const jobd::config& cfg, const std::string& cgroups,
   opts.requeue = cfg.requeue;
   opts.cgroup_parent = cgroups;
   try {
-    auto db = std::make_shared<job_store>(opts);
-    requeue.jobs = db->recover();
-    first_serial = db->reserve_serials(serial_block);
-    return db;
+    out.db = std::make_shared<job_store>(opts);
+    out.requeue.jobs = out.db->recover();
+    out.first_serial = out.db->reserve_serials(serial_block);
   } catch (const store_refused& e) {
     log::error(std::string{"cannot start: "} + e.what());
-    return nullptr;
+    out.db = nullptr;
   } catch (const std::exception& e) {
-    degraded = std::string{"cannot use the store in "} + cfg.state_dir + ": "
-               + e.what();
-    log::warning(degraded + "; jobs are kept in memory only");
-    requeue.jobs.clear();
+    out.degraded = std::string{"cannot use the store in "} + cfg.state_dir
+                   + ": " + e.what();
+    log::warning(out.degraded + "; jobs are kept in memory only");
+    out.requeue.jobs.clear();
     opts.ephemeral = true;
-    auto db = std::make_shared<job_store>(opts);
-    first_serial = db->reserve_serials(serial_block);
-    return db;
+    out.db = std::make_shared<job_store>(opts);
+    out.first_serial = out.db->reserve_serials(serial_block);
   }
+  return out;
 }
 
 // Raises the soft descriptor limit to the hard one (each running job holds
@@ -134,6 +144,13 @@ bool raise_fd_limit(const jobd::config& cfg, std::string& message) {
 int serve(const jobd::config& cfg, const sigset_t& signals) {
   using namespace jobd;
   auto reactor = std::make_shared<process_reactor>();
+  // The store opens on its own thread (schema, integrity check, recovery:
+  // most of jobd's start-up) while the policy, the tool schemas and the
+  // actor system are made. An early return waits for it in the future's
+  // destructor.
+  auto opening = std::async(std::launch::async, [&cfg, reactor] {
+    return open_store(cfg, reactor->cgroup_parent_path());
+  });
   auto factory = std::make_shared<job_factory>();
   auto policy = std::make_shared<security_policy>();
   if (std::string why; !make_security_policy(cfg, *reactor, *policy, why)) {
@@ -192,14 +209,6 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
         protocol::tool_name(static_cast<protocol::tool_id>(i)));
     latency = std::make_shared<protocol::latency_histograms>(std::move(names));
   }
-  std::string degraded;
-  requeue_list requeue;
-  uint64_t first_serial = 0;
-  constexpr uint64_t serial_block = 64;
-  auto db = open_store(cfg, reactor->cgroup_parent_path(), requeue,
-                       first_serial, serial_block, degraded);
-  if (db == nullptr)
-    return 2;
   caf::actor_system_config sys_cfg;
   sys_cfg.add_message_types<caf::id_block::jobd>();
   // CAF's default work-stealing workers poll and nanosleep while idle, which
@@ -221,6 +230,9 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   int exit_code = 0;
   {
     caf::actor_system sys{sys_cfg};
+    auto [db, requeue, first_serial, degraded] = opening.get();
+    if (db == nullptr)
+      return 2;
     auto kept
       = sys.spawn(store, db, cfg.max_wait_ms, cfg.retention_ms, degraded);
     std::vector<std::string> apart; // kinds without local slots

@@ -115,7 +115,7 @@ void on_tick(self_ptr self) {
     st.timeout_at.reset();
     if (st.info.status == job_status::running
         && st.stopping == stop_reason::none)
-      terminate(self, stop_reason::timeout, st.ctx.spec.kill_grace_ms);
+      terminate(self, stop_reason::timeout, st.ctx.spec->kill_grace_ms);
   }
   if (st.escalate_at && *st.escalate_at <= now) {
     st.escalate_at.reset();
@@ -233,21 +233,17 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
   st.info = initial_info(ctx);
   auto limits = ctx.defaults.output;
   // A job may lower its output cap, never raise it above the server's.
-  if (ctx.spec.output_byte_limit > 0)
+  if (ctx.spec->output_byte_limit > 0)
     limits.max_bytes = std::min(
-      limits.max_bytes, static_cast<uint64_t>(ctx.spec.output_byte_limit));
+      limits.max_bytes, static_cast<uint64_t>(ctx.spec->output_byte_limit));
   st.buffer = std::make_shared<output_buffer>(limits);
-  st.grace_ms = ctx.spec.kill_grace_ms;
-  if (!ctx.spec.progress_pattern.empty()) {
+  st.grace_ms = ctx.spec->kill_grace_ms;
+  if (!ctx.spec->progress_pattern.empty()) {
     // Checked by the protocol layer; a pattern that fails here (a spec
     // from an older store) leaves the heuristic in charge.
     std::string why;
-    progress_pattern::compile(ctx.spec.progress_pattern, st.progress_re, why);
+    progress_pattern::compile(ctx.spec->progress_pattern, st.progress_re, why);
   }
-  if (ctx.defaults.retry_seed != 0)
-    st.rng.seed(ctx.defaults.retry_seed);
-  else
-    st.rng.seed(std::random_device{}());
   st.ctx = std::move(ctx);
   self->set_exception_handler(
     [self](std::exception_ptr& eptr) { return on_exception(self, eptr); });
@@ -255,7 +251,7 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
     // Checks the spec through the kind, then prepares the backend.
     [self](atom::submit) -> caf::result<job_info> {
       auto& st = self->state;
-      if (auto err = st.ctx.kind->validate(st.ctx.spec))
+      if (auto err = st.ctx.kind->validate(*st.ctx.spec))
         return make_tool_error(err->code.c_str(), err->message, err->details);
       st.info = initial_info(st.ctx);
       st.backend = st.ctx.kind->make_backend(st.ctx);
@@ -305,7 +301,7 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
       auto rp = self->make_response_promise<cancel_result>();
       st.cancellers.push_back(rp);
       terminate(self, stop_reason::cancel,
-                grace_ms >= 0 ? grace_ms : st.ctx.spec.kill_grace_ms);
+                grace_ms >= 0 ? grace_ms : st.ctx.spec->kill_grace_ms);
       return rp;
     },
     // Long-poll: answered now if the condition holds, else later.

@@ -147,10 +147,9 @@ void conclude(self_ptr self, job_status previous) {
   info.waiting_for.clear();
   info.next_attempt_at = 0;
   record_final_attempt(self);
-  // A finished job needs no spec (environment, arguments) any more. (Copied
-  // from an empty one: GCC 12 at -O3 warns about the moved-from temporary of
-  // `= job_spec{}`, a false maybe-uninitialized.)
-  static const job_spec no_spec;
+  // A finished job needs no spec (environment, arguments) any more: its
+  // share goes (SCHEDULER's entry keeps one for console_restart_job).
+  static const auto no_spec = std::make_shared<job_spec>();
   st.ctx.spec = no_spec;
   emit(self, transition::finished, previous);
   for (auto& rp : st.cancellers)

@@ -9,6 +9,8 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <random>
+
 namespace jobd::core_detail {
 
 namespace {
@@ -25,10 +27,24 @@ attempt_record record_of(const job_info& info) {
   return r;
 }
 
-// A uniform draw from [0, 1) with 53 random bits (the same on every
-// platform, unlike std::uniform_real_distribution).
-double draw(std::mt19937_64& rng) {
-  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+// A uniform draw from [0, 1) with 53 random bits of splitmix64 (the same on
+// every platform, unlike std::uniform_real_distribution). Only a job that
+// retries with jitter pays for the seed.
+double draw(job_core_state& st) {
+  if (!st.jitter_seeded) {
+    auto seed = st.ctx.defaults.retry_seed;
+    if (seed == 0) {
+      std::random_device rd;
+      seed = (uint64_t{rd()} << 32) ^ rd();
+    }
+    st.jitter_state = seed;
+    st.jitter_seeded = true;
+  }
+  auto z = (st.jitter_state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
 }
 
 // Arms the release deadline for the wall-clock time `target`; due at once
@@ -59,7 +75,7 @@ bool maybe_retry(self_ptr self, job_status previous) {
     return false;
   if (info.attempt >= info.max_attempts || info.attempt < 1)
     return false;
-  const auto& policy = st.ctx.spec.retry;
+  const auto& policy = st.ctx.spec->retry;
   auto now = now_ms();
   info.finished_at = now;
   if (st.started_steady_ms > 0)
@@ -68,7 +84,7 @@ bool maybe_retry(self_ptr self, job_status previous) {
     return false;
   info.attempts.push_back(record_of(info));
   auto delay
-    = retry_delay_ms(policy, info.attempt, policy.jitter ? draw(st.rng) : 0.0);
+    = retry_delay_ms(policy, info.attempt, policy.jitter ? draw(st) : 0.0);
   // delay <= max_backoff_ms <= 2^53: no overflow past the wall clock.
   info.next_attempt_at = now + delay;
   info.status = job_status::pending;
@@ -98,7 +114,7 @@ bool maybe_retry(self_ptr self, job_status previous) {
   st.eof[0] = st.eof[1] = false;
   st.announced = false;
   st.stopping = stop_reason::none;
-  st.grace_ms = st.ctx.spec.kill_grace_ms;
+  st.grace_ms = st.ctx.spec->kill_grace_ms;
   st.started_steady_ms = 0;
   st.timeout_at.reset();
   st.escalate_at.reset();

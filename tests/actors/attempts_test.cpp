@@ -4,8 +4,10 @@
 // (a retrying job frees its slot, waits out its backoff, queues again).
 #include "fixture.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <vector>
 
 using namespace std::chrono_literals;
 using namespace jobd;
@@ -213,6 +215,32 @@ TEST_F(attempts_test, jitter_draws_stay_within_the_backoff_with_a_fixed_seed) {
   auto [lo, hi] = std::minmax_element(delays.begin(), delays.end());
   EXPECT_LT(*lo, 300);
   EXPECT_GT(*hi, 700);
+}
+
+// Each job seeds its own jitter source from retry_seed on its first draw:
+// two jobs with the same seed and policy wait the same backoffs.
+TEST_F(attempts_test, a_fixed_seed_gives_every_job_the_same_jitter_draws) {
+  scheduler_config cfg;
+  cfg.defaults.retry_seed = 77;
+  start(10, 5, 5000, cfg);
+  auto p = policy(6, 1000, 1, 1000, true);
+  auto a = scripted(10, 1, p, "a");
+  auto b = scripted(10, 1, p, "b");
+  std::vector<int64_t> seen[2];
+  for (int n = 1; n < 6; ++n) {
+    advance(10ms);
+    for (int k = 0; k < 2; ++k) {
+      auto info = status(k == 0 ? a : b);
+      ASSERT_EQ(info.status, job_status::pending) << n;
+      seen[k].push_back(info.next_attempt_at
+                        - info.attempts.back().finished_at);
+    }
+    advance(1000ms);
+  }
+  EXPECT_EQ(seen[0], seen[1]);
+  // Drawn, not one value over and over.
+  EXPECT_NE(*std::min_element(seen[0].begin(), seen[0].end()),
+            *std::max_element(seen[0].begin(), seen[0].end()));
 }
 
 TEST_F(attempts_test, exit_codes_retry_only_the_listed_codes) {

@@ -13,8 +13,8 @@ namespace {
 class scripted_backend : public job_backend {
 public:
   explicit scripted_backend(const job_context& ctx)
-    : command_(ctx.spec.command), run_ms_(std::stoll(ctx.spec.args.at(0))),
-      exit_code_(std::stoi(ctx.spec.args.at(1))) {
+    : command_(ctx.spec->command), run_ms_(std::stoll(ctx.spec->args.at(0))),
+      exit_code_(std::stoi(ctx.spec->args.at(1))) {
     // nop
   }
 

@@ -189,14 +189,16 @@ namespace {
 class process_backend : public job_backend {
 public:
   process_backend(launcher_ptr launcher, const job_context& ctx,
-                  std::shared_ptr<const security_policy> policy)
-    : launcher_(std::move(launcher)), ctx_(ctx), policy_(std::move(policy)) {
+                  std::shared_ptr<const security_policy> policy,
+                  std::shared_ptr<const std::vector<std::string>> inherited)
+    : launcher_(std::move(launcher)), ctx_(ctx), policy_(std::move(policy)),
+      inherited_(std::move(inherited)) {
     // nop
   }
 
   void start(backend_events sink,
              std::shared_ptr<std::atomic<int64_t>> in_flight) override {
-    auto& spec = ctx_.spec;
+    auto& spec = *ctx_.spec;
     resolved_command cmd;
     tool_error err;
     auto refuse = [&](const tool_error& e) {
@@ -232,7 +234,7 @@ public:
     // --env-policy: the job's whole environment, from the server's.
     ls.replace_environment = true;
     ls.environment_entries
-      = job_environment(*policy_, server_environment(), ls.environment);
+      = job_environment(*policy_, *inherited_, ls.environment);
     ls.security = spec.security;
     launcher_->launch(std::move(ls), std::move(sink));
   }
@@ -272,6 +274,7 @@ private:
   launcher_ptr launcher_;
   const job_context& ctx_;
   std::shared_ptr<const security_policy> policy_;
+  std::shared_ptr<const std::vector<std::string>> inherited_;
   int64_t pid_ = 0;
 };
 
@@ -281,7 +284,9 @@ private:
 
 process_job_kind::process_job_kind(
   launcher_ptr launcher, std::shared_ptr<const security_policy> policy)
-  : launcher_(std::move(launcher)), policy_(std::move(policy)) {
+  : launcher_(std::move(launcher)), policy_(std::move(policy)),
+    inherited_(std::make_shared<const std::vector<std::string>>(
+      job_environment(*policy_, server_environment(), {}))) {
   // nop
 }
 
@@ -354,7 +359,7 @@ std::optional<tool_error> process_job_kind::confine(job_spec& spec) const {
 
 std::unique_ptr<job_backend>
 process_job_kind::make_backend(const job_context& ctx) const {
-  return std::make_unique<process_backend>(launcher_, ctx, policy_);
+  return std::make_unique<process_backend>(launcher_, ctx, policy_, inherited_);
 }
 
 } // namespace jobd

@@ -46,6 +46,9 @@ private:
 
   launcher_ptr launcher_;
   std::shared_ptr<const security_policy> policy_;
+  /// The server's environment as the policy passes it to every job, taken
+  /// once (jobd never changes its own): a job adds its overrides.
+  std::shared_ptr<const std::vector<std::string>> inherited_;
 };
 
 } // namespace jobd

@@ -24,7 +24,7 @@ public:
 
   void start(backend_events sink,
              std::shared_ptr<std::atomic<int64_t>> in_flight) override {
-    auto& spec = ctx_.spec;
+    auto& spec = *ctx_.spec;
     slurm::options opt;
     tool_error err;
     if (!slurm::parse_options(spec.kind_options, opt, err)) {
