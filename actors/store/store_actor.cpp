@@ -7,6 +7,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include <sqlite3.h>
 
@@ -167,8 +168,11 @@ std::optional<job_info> find_settled(self_ptr self, const std::string& id) {
   auto info = st.db->find(id);
   if (info && !is_terminal(info->status) && !info->owner_live) {
     auto requeue = st.db->recover();
+    // Sent anonymously: SCHEDULER answers each job it queues to the
+    // sender, which must not be us (that answer is no message of ours, and
+    // CAF's default handler prints it to stdout, the protocol channel).
     if (!requeue.empty() && st.requeuer)
-      self->send(st.requeuer, requeue_list{std::move(requeue)});
+      caf::anon_send(st.requeuer, requeue_list{std::move(requeue)});
     info = st.db->find(id);
   }
   return info;

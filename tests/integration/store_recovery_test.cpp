@@ -244,6 +244,35 @@ TEST(Store, TwoInstancesOnOneStateDirectoryBothServe) {
   EXPECT_EQ(str(*waited, "job.status"), "cancelled");
 }
 
+// A survivor asked about a pending job of a dead instance takes it over
+// and runs it. (SCHEDULER answers the requeue to its sender: when the STORE
+// sent it, the answer reached the STORE, and CAF printed "unexpected
+// message" on stdout, which the harness refuses.)
+TEST(Store, ASurvivorAskedAboutADeadInstancesPendingJobRunsIt) {
+  state_dir dir;
+  jobd_process a{dir.options({"--max-concurrent-jobs", "1"})};
+  jobd_process b{dir.options()};
+  auto running = a.submit_sh("sleep 300");
+  auto r = a.wait_running(running);
+  auto pid = static_cast<pid_t>(num(*r, "job.pid"));
+  auto pending = a.submit_sh("echo taken over");
+  ASSERT_EQ(str(*a.status(pending), "job.status"), "pending");
+  // Its row is committed once b sees it (a answers before it commits).
+  auto deadline = now_ms() + 5000;
+  while (b.status(pending).code() == "JOB_NOT_FOUND" && now_ms() < deadline)
+    sleep_ms(20);
+  ASSERT_EQ(str(*b.status(pending), "job.status"), "pending");
+  a.kill_signal(SIGKILL);
+  a.wait_exit(5000);
+  auto done = b.wait_terminal(pending);
+  EXPECT_EQ(str(*done, "job.status"), "completed") << done.dump();
+  auto out
+    = b.tool("console_get_job_output", "{\"jobId\":\"" + pending + "\"}");
+  EXPECT_NE(out.dump().find("taken over"), std::string::npos) << out.dump();
+  EXPECT_EQ(str(*b.status(running), "job.errorCode"), "INTERRUPTED");
+  EXPECT_TRUE(wait_group_gone(pid, 5000));
+}
+
 TEST(Store, ASurvivorInterruptsTheJobsOfADeadInstance) {
   state_dir dir;
   jobd_process a{dir.options()};
