@@ -2,6 +2,7 @@
 
 #include "actors/audit_format.hpp"
 #include "actors/logger.hpp"
+#include "actors/unexpected.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -143,6 +144,7 @@ void audit_log::report(const std::string& kind, const std::string& message) {
 
 audit_actor::behavior_type audit(audit_ptr self,
                                  std::shared_ptr<audit_log> log) {
+  self->set_default_handler(log_and_drop);
   self->state.log = std::move(log);
   auto write = [self](const std::string& line) {
     if (!self->state.stopped)

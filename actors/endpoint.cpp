@@ -2,6 +2,7 @@
 
 #include "actors/audit_format.hpp"
 #include "actors/logger.hpp"
+#include "actors/unexpected.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "protocol/render.hpp"
 #include "protocol/resources.hpp"
@@ -366,6 +367,7 @@ endpoint_actor::behavior_type
 endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
          scheduler_actor scheduler, metrics_actor metrics,
          endpoint_config config) {
+  self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.scheduler = std::move(scheduler);
   st.metrics = std::move(metrics);

@@ -1,4 +1,5 @@
 #include "actors/metrics.hpp"
+#include "actors/unexpected.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -206,6 +207,7 @@ metrics_actor::behavior_type
 metrics(metrics_actor::stateful_pointer<metrics_state> self,
         uint64_t max_running, uint64_t per_session, store_actor store,
         std::vector<std::string> apart) {
+  self->set_default_handler(log_and_drop);
   self->state.totals.concurrency_maximum = max_running;
   for (auto& kind : apart)
     self->state.kinds[kind].kind = kind;

@@ -4,6 +4,7 @@
 #include "actors/core/record_reader.hpp"
 #include "actors/logger.hpp"
 #include "actors/store/store_actor.hpp"
+#include "actors/unexpected.hpp"
 #include "protocol/principal.hpp"
 
 #include <caf/actor_system.hpp>
@@ -290,6 +291,7 @@ void queue_job(self_ptr self, entry& e, std::function<void()> answered) {
 scheduler_actor::behavior_type
 scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
           scheduler_config config, factory_ptr factory) {
+  self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.config = std::move(config);
   st.factory = std::move(factory);

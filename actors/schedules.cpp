@@ -1,6 +1,7 @@
 #include "actors/schedules.hpp"
 
 #include "actors/logger.hpp"
+#include "actors/unexpected.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -373,6 +374,7 @@ void resync(self_ptr self, bool took_over) {
 schedules_actor::behavior_type
 schedules(schedules_actor::stateful_pointer<schedules_state> self,
           schedules_config config) {
+  self->set_default_handler(log_and_drop);
   self->state.config = std::move(config);
   self->state.leading = leads(self);
   // Every request waits until the stored schedules are in (await holds the

@@ -1,4 +1,5 @@
 #include "actors/session.hpp"
+#include "actors/unexpected.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -87,6 +88,7 @@ void erase(session_state& st, const std::string& id) {
 session_actor::behavior_type
 session(session_actor::stateful_pointer<session_state> self, std::string id,
         size_t limit, scheduler_actor scheduler) {
+  self->set_default_handler(log_and_drop);
   self->state.id = std::move(id);
   self->state.limit = limit;
   self->state.scheduler = std::move(scheduler);

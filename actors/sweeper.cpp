@@ -1,6 +1,7 @@
 #include "actors/sweeper.hpp"
 
 #include "actors/core/timing.hpp"
+#include "actors/unexpected.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -10,6 +11,7 @@ sweeper_actor::behavior_type
 sweeper(sweeper_actor::stateful_pointer<sweeper_state> self,
         scheduler_actor scheduler, std::chrono::milliseconds interval,
         int64_t retention_ms) {
+  self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.scheduler = std::move(scheduler);
   st.interval = interval;

@@ -1,6 +1,7 @@
 #include "actors/wait_group.hpp"
 
 #include "actors/core/timing.hpp"
+#include "actors/unexpected.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -114,6 +115,7 @@ void begin_waits(self_ptr self, int64_t timeout) {
 wait_group_actor::behavior_type
 wait_group(wait_group_actor::stateful_pointer<wait_group_state> self,
            scheduler_actor scheduler, int64_t max_wait_ms) {
+  self->set_default_handler(log_and_drop);
   self->state.scheduler = std::move(scheduler);
   self->state.max_wait_ms = max_wait_ms;
   return {

@@ -21,6 +21,7 @@
 #include "protocol/templates.hpp"
 #include "protocol/tools.hpp"
 
+#include <caf/actor_ostream.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
@@ -230,6 +231,9 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   int exit_code = 0;
   {
     caf::actor_system sys{sys_cfg};
+    // stdout is the protocol channel: whatever CAF itself prints for an
+    // actor (its default handler's "*** unexpected message") goes to stderr.
+    caf::actor_ostream::redirect_all(sys, "/dev/stderr");
     auto [db, requeue, first_serial, degraded] = opening.get();
     if (db == nullptr)
       return 2;

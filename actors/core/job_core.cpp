@@ -4,6 +4,7 @@
 
 #include "actors/core/timing.hpp"
 #include "actors/store/instances.hpp"
+#include "actors/unexpected.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -229,6 +230,7 @@ caf::result<job_info> resume_output(self_ptr self) {
 job_core_actor::behavior_type
 job_core(job_core_actor::stateful_pointer<job_core_state> self,
          job_context ctx) {
+  self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.info = initial_info(ctx);
   auto limits = ctx.defaults.output;

@@ -1,4 +1,5 @@
 #include "actors/core/record_reader.hpp"
+#include "actors/unexpected.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -7,6 +8,7 @@ namespace jobd {
 record_reader_actor::behavior_type
 record_reader(record_reader_actor::pointer self, job_info info,
               std::shared_ptr<const output_buffer> output) {
+  self->set_default_handler(log_and_drop);
   return {
     [self, info = std::move(info), output = std::move(output)](
       atom::wait, const wait_query& q) -> caf::result<wait_result> {

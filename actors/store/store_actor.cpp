@@ -4,6 +4,7 @@
 #include "actors/core/record_reader.hpp"
 #include "actors/core/timing.hpp"
 #include "actors/logger.hpp"
+#include "actors/unexpected.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -321,6 +322,7 @@ uint64_t reserve(self_ptr self, uint64_t n) {
 store_actor::behavior_type store(store_ptr self, std::shared_ptr<job_store> db,
                                  int64_t max_wait_ms, int64_t retention_ms,
                                  std::string unopened) {
+  self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.db = std::move(db);
   st.max_wait_ms = max_wait_ms;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <string>
 
 using namespace std::chrono_literals;
 using namespace jobd;
@@ -203,4 +204,45 @@ TEST_F(actor_test, list_pages_newest_first_and_cleanup_keeps_counts) {
   EXPECT_EQ(status(ids[4]).status, job_status::completed);
   auto gone = ask<job_info>(atom::status_v, ids[0]);
   EXPECT_FALSE(gone);
+}
+
+// A message an actor has no handler for is logged and dropped: the actor
+// goes on. The case that was found: SCHEDULER answers each requeued job to
+// the sender of the requeue_list; when the STORE sent it, CAF's default
+// handler printed the answer on stdout and the STORE was gone.
+TEST_F(actor_test, a_stray_answer_leaves_the_store_alive) {
+  start(2, 2);
+  auto store = sched_state().config.store;
+  ASSERT_TRUE(store);
+  requeued_job r;
+  r.spec.kind = "scripted";
+  r.spec.command = "scripted";
+  r.spec.args = {"1000", "0"};
+  r.spec.session_id = "s";
+  r.info.id = "job-900-abcde";
+  r.info.serial = 900;
+  r.info.kind = "scripted";
+  r.info.session_id = "s";
+  r.info.status = job_status::pending;
+  caf::send_as(caf::actor_cast<caf::actor>(store),
+               caf::actor_cast<caf::actor>(sched), requeue_list{{r}});
+  caf::anon_send(caf::actor_cast<caf::actor>(sched), std::string{"stray"});
+  drain();
+  EXPECT_EQ(status("job-900-abcde").status, job_status::running);
+  // SCHEDULER asks the STORE about a job it does not know: the STORE
+  // answers (not found) instead of being gone.
+  auto unknown = ask<job_info>(atom::status_v, std::string{"job-999-xxxxx"});
+  ASSERT_FALSE(unknown);
+  auto why = sys.render(unknown.error());
+  EXPECT_EQ(why.find("request_receiver_down"), std::string::npos) << why;
+  EXPECT_NE(why.find("job-999-xxxxx"), std::string::npos) << why;
+  // A request nobody handles is answered with an error, not left waiting.
+  auto req = self->request(caf::actor_cast<caf::actor>(store), caf::infinite,
+                           std::string{"what"});
+  drain();
+  ASSERT_FALSE(self->mailbox().empty());
+  caf::error answer;
+  std::move(req).receive([](const std::string&) { ADD_FAILURE(); },
+                         [&](caf::error& e) { answer = std::move(e); });
+  EXPECT_EQ(answer, caf::sec::unexpected_message);
 }
