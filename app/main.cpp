@@ -21,7 +21,6 @@
 #include "protocol/templates.hpp"
 #include "protocol/tools.hpp"
 
-#include <caf/actor_ostream.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
@@ -114,6 +113,21 @@ opened_store open_store(const jobd::config& cfg, const std::string& cgroups) {
 // Raises the soft descriptor limit to the hard one (each running job holds
 // a few: pipes, pidfd, cgroup files) and checks that the configured
 // concurrency fits. False with a message if it cannot.
+// stdout is the protocol channel, and only the sink writes it: the sink
+// gets a descriptor of its own for it, and fd 1 then points at stderr. What
+// a library prints on stdout (CAF's "*** unhandled down message", say) lands
+// among the diagnostics instead of between two replies.
+int take_stdout() {
+  int fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0)
+    return STDOUT_FILENO; // closed: the sink reports it
+  if (::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+    ::close(fd);
+    return STDOUT_FILENO;
+  }
+  return fd;
+}
+
 bool raise_fd_limit(const jobd::config& cfg, std::string& message) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
@@ -226,14 +240,11 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   if (!cfg.no_stdio) {
     stdio_sink_options out_options;
     out_options.gate = gate;
-    out = std::make_shared<stdio_sink>(STDOUT_FILENO, out_options);
+    out = std::make_shared<stdio_sink>(take_stdout(), out_options);
   }
   int exit_code = 0;
   {
     caf::actor_system sys{sys_cfg};
-    // stdout is the protocol channel: whatever CAF itself prints for an
-    // actor (its default handler's "*** unexpected message") goes to stderr.
-    caf::actor_ostream::redirect_all(sys, "/dev/stderr");
     auto [db, requeue, first_serial, degraded] = opening.get();
     if (db == nullptr)
       return 2;

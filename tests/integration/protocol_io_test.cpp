@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <unistd.h>
 
 using namespace jobd_it;
 
@@ -68,6 +70,27 @@ TEST(ProtocolIo, PingAnswersEmptyObject) {
   EXPECT_EQ(result->MemberCount(), 0u);
   // With an empty params object too.
   doc = j.call("ping", "{}");
+  ASSERT_TRUE(doc);
+  EXPECT_TRUE(has(*doc, "result")) << to_json(*doc);
+}
+
+// Only the stdout sink writes the protocol channel: fd 1 points at stderr,
+// so a library that prints on stdout (CAF's "*** unhandled down message")
+// cannot put a line between two replies.
+TEST(ProtocolIo, StdoutOfTheProcessIsNotTheProtocolChannel) {
+  jobd_process j;
+  auto link = [&](int fd) {
+    auto path
+      = "/proc/" + std::to_string(j.pid()) + "/fd/" + std::to_string(fd);
+    char buf[256];
+    auto n = ::readlink(path.c_str(), buf, sizeof buf);
+    return n < 0 ? std::string{} : std::string(buf, static_cast<size_t>(n));
+  };
+  auto out = link(1);
+  if (out.empty())
+    GTEST_SKIP() << "cannot read jobd's /proc/<pid>/fd (not root?)";
+  EXPECT_EQ(out, link(2));
+  auto doc = j.call("ping");
   ASSERT_TRUE(doc);
   EXPECT_TRUE(has(*doc, "result")) << to_json(*doc);
 }
