@@ -53,8 +53,10 @@ struct job_context {
   /// Shared with SCHEDULER, which keeps it for the job's entry: one copy
   /// per job. The job's kind may normalise it while the job checks it
   /// (`submit`); SCHEDULER reads it only after that answer, and nobody
-  /// writes to it after. Never null.
-  std::shared_ptr<job_spec> spec = std::make_shared<job_spec>();
+  /// writes to it after. Set by whoever makes the context, never null in a
+  /// job (no default: a context is built, moved and copied into the job's
+  /// state several times, and a default spec is 850 bytes each time).
+  std::shared_ptr<job_spec> spec;
   timestamp_ms created_at = 0;
   /// Where the job reports that it started, output grew, and it finished.
   scheduler_actor scheduler;

@@ -95,10 +95,14 @@ void stdio_sink::send(std::string line, message_kind kind,
       return;
     item x{std::move(line), 0, kind, std::move(coalesce_key)};
     bool lossy = kind == message_kind::notification && x.key.empty();
-    if (queue_.empty() && !writing_ && dropped_untold_ == 0) {
-      // Nothing ahead of it: write at once from this thread (the fd does not
-      // block), and queue only what the client does not take now. This keeps
-      // the latency of a reading client at one syscall.
+    auto now = std::chrono::steady_clock::now();
+    bool burst = now - last_sent_ < opts_.direct_gap;
+    last_sent_ = now;
+    if (!burst && queue_.empty() && !writing_ && dropped_untold_ == 0) {
+      // Nothing ahead of it and none just before: write at once from this
+      // thread (the fd does not block), and queue only what the client does
+      // not take now. This keeps the latency of a reading client at one
+      // syscall.
       iovec part{x.text.data(), x.text.size()};
       auto n = write_some(&part, 1);
       if (n == static_cast<ssize_t>(x.text.size())) {
@@ -221,6 +225,7 @@ stdio_sink_stats stdio_sink::stats() const {
   stdio_sink_stats s;
   s.reply_lines = reply_lines_;
   s.reply_bytes = reply_bytes_;
+  s.writes = writes_.load(std::memory_order_relaxed);
   s.queued_lines = reply_lines_ + notification_lines_;
   s.queued_bytes = reply_bytes_ + notification_bytes_;
   s.written_lines = written_lines_;
@@ -416,6 +421,8 @@ ssize_t stdio_sink::write_some(const iovec* parts, int count) {
     }
     if (n < 0 && errno == EINTR)
       continue;
+    if (n > 0)
+      writes_.fetch_add(1, std::memory_order_relaxed);
     return n;
   }
 }

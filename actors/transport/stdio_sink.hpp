@@ -8,6 +8,7 @@
 #include "actors/transport/line_sink.hpp"
 #include "actors/transport/read_gate.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -33,6 +34,12 @@ struct stdio_sink_options {
   uint64_t notification_high_bytes = 1024 * 1024;
   /// How long close() keeps writing to a client that does not read.
   std::chrono::milliseconds flush_timeout{1000};
+  /// A line sent this long after the one before (and with nothing queued)
+  /// is written at once by the caller: one syscall of latency for a client
+  /// that waits for each reply. Lines that follow each other closer go to
+  /// the writer thread, which writes what piled up with one writev: a
+  /// pipelining client then costs a syscall per batch, not per line.
+  std::chrono::microseconds direct_gap{200};
   /// Closed while replies are over their bound; nullptr: no backpressure.
   std::shared_ptr<read_gate> gate;
 };
@@ -44,6 +51,8 @@ struct stdio_sink_stats {
   uint64_t reply_lines = 0;
   uint64_t reply_bytes = 0;
   uint64_t written_lines = 0;
+  /// write/writev calls that wrote something (a batch is one).
+  uint64_t writes = 0;
   /// Notifications replaced by a newer one with the same key.
   uint64_t coalesced = 0;
   /// Keyless notifications dropped.
@@ -126,6 +135,8 @@ private:
   uint64_t notification_lines_ = 0;
   uint64_t notification_bytes_ = 0;
   uint64_t written_lines_ = 0;
+  // Written by the caller of send() and by the writer thread.
+  std::atomic<uint64_t> writes_{0};
   uint64_t coalesced_ = 0;
   uint64_t dropped_total_ = 0;
   // Dropped since the client was last told.
@@ -133,6 +144,8 @@ private:
   bool gate_closed_ = false;
   // The writer thread holds a batch: no one else may write.
   bool writing_ = false;
+  /// When the last line was sent (direct_gap).
+  std::chrono::steady_clock::time_point last_sent_{};
   // A write failed in send(): the writer thread reports it.
   int failed_errno_ = 0;
   // No more writing (failed, or gave up at close()).

@@ -162,6 +162,24 @@ TEST(StdioSink, EmptyQueueWritesAtOnce) {
   EXPECT_EQ(reader.read(1), std::vector<std::string>{"{\"id\":1}"});
 }
 
+// A pipelining client: lines sent back to back go out in batches (one
+// writev for many), in order, none lost.
+TEST(StdioSink, BackToBackLinesShareWrites) {
+  auto p = make_pipe();
+  stdio_sink sink{p.write};
+  line_reader reader{p.read};
+  std::thread reading{[&] { reader.read(1000); }};
+  for (size_t i = 0; i < 1000; ++i)
+    sink.send(reply_text(i), message_kind::reply);
+  reading.join();
+  auto lines = reader.read(1000);
+  ASSERT_EQ(lines.size(), 1000u);
+  for (size_t i = 0; i < lines.size(); ++i)
+    ASSERT_EQ(lines[i], reply_text(i)) << "line " << i;
+  EXPECT_EQ(sink.stats().written_lines, 1000u);
+  EXPECT_LT(sink.stats().writes, 500u) << "one write per line";
+}
+
 TEST(StdioSink, LinesLargerThanThePipeStayWhole) {
   auto p = make_pipe();
   stdio_sink sink{p.write};
