@@ -5,8 +5,9 @@
 #include "protocol/model.hpp"
 #include "protocol/utf8.hpp"
 
+#include <boost/container/deque.hpp>
+
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,7 +112,9 @@ private:
   };
 
   output_limits limits_;
-  std::deque<output_chunk> chunks_;
+  /// Boost's deque allocates nothing until the first chunk; std::deque
+  /// takes 576 bytes at once, and most jobs print little or nothing.
+  boost::container::deque<output_chunk> chunks_;
   pending partial_[2];
   uint64_t next_sequence_ = 1;
   output_stats stats_;
