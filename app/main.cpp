@@ -110,9 +110,6 @@ opened_store open_store(const jobd::config& cfg, const std::string& cgroups) {
   return out;
 }
 
-// Raises the soft descriptor limit to the hard one (each running job holds
-// a few: pipes, pidfd, cgroup files) and checks that the configured
-// concurrency fits. False with a message if it cannot.
 // stdout is the protocol channel, and only the sink writes it: the sink
 // gets a descriptor of its own for it, and fd 1 then points at stderr. What
 // a library prints on stdout (CAF's "*** unhandled down message", say) lands
@@ -128,6 +125,9 @@ int take_stdout() {
   return fd;
 }
 
+// Raises the soft descriptor limit to the hard one (each running job holds
+// a few: pipes, pidfd, cgroup files) and checks that the configured
+// concurrency fits. False with a message if it cannot.
 bool raise_fd_limit(const jobd::config& cfg, std::string& message) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
