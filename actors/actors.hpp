@@ -422,7 +422,11 @@ using endpoint_actor = event_listener::extend<
   // The client closed its side (stdin EOF), or a signal asked us to stop.
   caf::reacts_to<atom::shutdown>,
   // Time to send coalesced notifications.
-  caf::reacts_to<atom::tick>>;
+  caf::reacts_to<atom::tick>,
+  // The actors that serve the calls, for an ENDPOINT spawned before them:
+  // the calls it held run now.
+  caf::reacts_to<atom::start, scheduler_actor, metrics_actor, store_actor,
+                 schedules_actor>>;
 
 // -- inspection: actors/inspect.hpp (how each message type is serialized)
 

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <chrono>
 #include <unistd.h>
+#include <utility>
+#include <variant>
 
 namespace jobd {
 
@@ -339,6 +341,24 @@ void audit_request(self_ptr self, audit_format::request_view& req,
 // ENDPOINT that does not own the server (an HTTP session's) just goes: the
 // jobs keep running, and replies to its requests still under way are
 // dropped by CAF (it is gone; nothing of it runs).
+// What a line asks of the other actors: a tool call, the cancel of one, a
+// resource read or listing.
+void act(self_ptr self, protocol::action& action) {
+  auto& st = self->state;
+  if (auto call = std::get_if<protocol::dispatch_call>(&action)) {
+    dispatch_call(self, *call);
+  } else if (auto cancel = std::get_if<protocol::cancel_request>(&action)) {
+    if (st.in_flight.count(cancel->id) != 0) {
+      st.cancelled.insert(cancel->id);
+      unwatch(self, cancel->id);
+    }
+  } else if (auto list = std::get_if<protocol::resource_list_call>(&action)) {
+    list_resources(self, *list);
+  } else if (auto read = std::get_if<protocol::resource_read_call>(&action)) {
+    read_resource(self, *read);
+  }
+}
+
 void stop(self_ptr self) {
   auto& st = self->state;
   if (st.stopping)
@@ -372,6 +392,7 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
   st.scheduler = std::move(scheduler);
   st.metrics = std::move(metrics);
   st.config = std::move(config);
+  st.ready = st.scheduler != nullptr;
   if (st.config.tools)
     st.session = protocol::mcp_session{st.config.tools};
   st.session_id = !st.config.session_id.empty()
@@ -423,20 +444,12 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
                                        std::chrono::steady_clock::now() - start)
                                        .count());
       }
-      if (call != nullptr) {
-        dispatch_call(self, *call);
-      } else if (auto cancel = std::get_if<protocol::cancel_request>(&action)) {
-        if (st.in_flight.count(cancel->id) != 0) {
-          st.cancelled.insert(cancel->id);
-          unwatch(self, cancel->id);
-        }
-      } else if (auto list
-                 = std::get_if<protocol::resource_list_call>(&action)) {
-        list_resources(self, *list);
-      } else if (auto read
-                 = std::get_if<protocol::resource_read_call>(&action)) {
-        read_resource(self, *read);
-      }
+      if (std::holds_alternative<std::monostate>(action))
+        return;
+      if (st.ready)
+        act(self, action);
+      else
+        st.held.push_back(std::move(action));
     },
     // A line over the size limit was skipped.
     [self](atom::line, uint64_t length) {
@@ -449,7 +462,27 @@ endpoint(endpoint_actor::stateful_pointer<endpoint_state> self,
                 + std::to_string(self->state.config.max_line_bytes) + ")"));
     },
     // stdin closed or a signal arrived.
-    [self](atom::shutdown) { stop(self); },
+    [self](atom::shutdown) {
+      if (self->state.ready)
+        stop(self);
+      else
+        self->state.shutdown_held = true;
+    },
+    [self](atom::start, scheduler_actor& scheduler, metrics_actor& metrics,
+           store_actor& store, schedules_actor& schedules) {
+      auto& st = self->state;
+      if (st.ready)
+        return;
+      st.scheduler = std::move(scheduler);
+      st.metrics = std::move(metrics);
+      st.config.store = std::move(store);
+      st.config.schedules = std::move(schedules);
+      st.ready = true;
+      for (auto& action : std::exchange(st.held, {}))
+        act(self, action);
+      if (std::exchange(st.shutdown_held, false))
+        stop(self);
+    },
     // A job changed: notifications for the client, if it asked for them.
     [self](atom::event, const job_event& ev) {
       if (!self->state.stopping && in_namespace(self, ev.job.session_id))

@@ -69,6 +69,13 @@ struct endpoint_state {
   endpoint_config config;
   scheduler_actor scheduler;
   metrics_actor metrics;
+  /// Spawned without a SCHEDULER (the stdio ENDPOINT, while the store still
+  /// opens): what the protocol layer answers itself (initialize, ping,
+  /// tools/list, invalid calls) goes out at once; what needs the other
+  /// actors waits in `held`, in order, until `start` brings them.
+  bool ready = true;
+  std::vector<protocol::action> held;
+  bool shutdown_held = false;
   /// Ids (JSON text) of tool calls still being worked on.
   std::set<std::string> in_flight;
   /// In-flight calls the client cancelled: their replies are dropped.

@@ -160,10 +160,13 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   using namespace jobd;
   auto reactor = std::make_shared<process_reactor>();
   // The store opens on its own thread (schema, integrity check, recovery:
-  // most of jobd's start-up) while the policy, the tool schemas and the
-  // actor system are made. An early return waits for it in the future's
-  // destructor.
+  // most of jobd's start-up) while the policy, the tool schemas, the actor
+  // system and the stdio ENDPOINT are made. An early return waits for it in
+  // the future's destructor.
   auto opening = std::async(std::launch::async, [&cfg, reactor] {
+    // Behind the main thread, which starts what answers initialize: on two
+    // cores the two compete, and the client waits only for the main one.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     return open_store(cfg, reactor->cgroup_parent_path());
   });
   auto factory = std::make_shared<job_factory>();
@@ -245,9 +248,49 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
   int exit_code = 0;
   {
     caf::actor_system sys{sys_cfg};
+    // The audit log first: the first thing it records may be initialize.
+    audit_actor auditor;
+    if (audit_file)
+      auditor = sys.spawn<caf::detached>(audit, audit_file);
+    endpoint_config ec;
+    ec.max_line_bytes = cfg.max_line_bytes;
+    ec.tools = tools;
+    ec.audit = auditor;
+    // Wakes the main thread at once (SIGUSR1 is blocked and waited for).
+    ec.on_stopped = [&stopped] {
+      stopped = true;
+      ::kill(::getpid(), SIGUSR1);
+    };
+    // The stdio ENDPOINT and its reader start while the store still opens
+    // (most of the start-up): the client's initialize, ping and tools/list
+    // are answered at once, its tool calls wait in ENDPOINT until `start`
+    // brings SCHEDULER and the rest. Over stdio the one principal is
+    // "local"; beside HTTP it is one of several, in its own namespace.
+    endpoint_actor ep;
+    std::unique_ptr<stdin_reader> reader;
+    if (out) {
+      auto stdio_ec = ec;
+      stdio_ec.out = out;
+      stdio_ec.input = gate;
+      stdio_ec.scoped = !cfg.http.empty();
+      stdio_ec.admin = std::find(cfg.admins.begin(), cfg.admins.end(),
+                                 protocol::local_principal)
+                       != cfg.admins.end();
+      stdio_ec.latency = latency;
+      ep = sys.spawn(endpoint, scheduler_actor{}, metrics_actor{},
+                     std::move(stdio_ec));
+      reader = std::make_unique<stdin_reader>(STDIN_FILENO, ep,
+                                              cfg.max_line_bytes, gate);
+    }
     auto [db, requeue, first_serial, degraded] = opening.get();
-    if (db == nullptr)
+    if (db == nullptr) {
+      if (reader)
+        reader->stop();
+      for (auto& h : {caf::actor_cast<caf::actor>(ep),
+                      caf::actor_cast<caf::actor>(auditor)})
+        caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
       return 2;
+    }
     auto kept
       = sys.spawn(store, db, cfg.max_wait_ms, cfg.retention_ms, degraded);
     std::vector<std::string> apart; // kinds without local slots
@@ -264,11 +307,8 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     sched_cfg.serial_block = serial_block;
     auto sched = sys.spawn(scheduler, sched_cfg, factory_ptr{factory});
     // Subscribed before anything is queued, so it sees every job.
-    audit_actor auditor;
-    if (audit_file) {
-      auditor = sys.spawn<caf::detached>(audit, audit_file);
+    if (auditor)
       caf::anon_send(sched, atom::subscribe_v, event_listener{auditor});
-    }
     caf::anon_send(sched, atom::subscribe_v, event_listener{stats});
     auto sweep = sys.spawn(sweeper, sched,
                            std::chrono::milliseconds(cfg.cleanup_interval_ms),
@@ -296,17 +336,8 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
         return *fd >= 0;
       };
     auto timetable = sys.spawn(schedules, std::move(schedules_cfg));
-    endpoint_config ec;
-    ec.max_line_bytes = cfg.max_line_bytes;
-    ec.tools = tools;
     ec.store = kept;
     ec.schedules = timetable;
-    ec.audit = auditor;
-    // Wakes the main thread at once (SIGUSR1 is blocked and waited for).
-    ec.on_stopped = [&stopped] {
-      stopped = true;
-      ::kill(::getpid(), SIGUSR1);
-    };
     // HTTP before any job is queued: an address that cannot be used stops
     // the start while nothing runs.
     http_service service;
@@ -326,22 +357,9 @@ int serve(const jobd::config& cfg, const sigset_t& signals) {
     }
     if (!requeue.jobs.empty() && exit_code == 0)
       caf::anon_send(sched, std::move(requeue));
-    // Over stdio the one principal is "local"; beside HTTP it is one of
-    // several, in its own namespace.
-    endpoint_actor ep;
-    std::unique_ptr<stdin_reader> reader;
-    if (out && exit_code == 0) {
-      ec.out = out;
-      ec.input = gate;
-      ec.scoped = !cfg.http.empty();
-      ec.admin = std::find(cfg.admins.begin(), cfg.admins.end(),
-                           protocol::local_principal)
-                 != cfg.admins.end();
-      ec.latency = latency;
-      ep = sys.spawn(endpoint, sched, stats, ec);
+    if (ep && exit_code == 0) {
       caf::anon_send(sched, atom::subscribe_v, event_listener{ep});
-      reader = std::make_unique<stdin_reader>(STDIN_FILENO, ep,
-                                              cfg.max_line_bytes, gate);
+      caf::anon_send(ep, atom::start_v, sched, stats, kept, timetable);
     }
     if (exit_code == 0)
       log::info("jobd " JOBD_VERSION " serving MCP on "

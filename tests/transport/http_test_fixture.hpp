@@ -173,6 +173,8 @@ inline endpoint_actor::behavior_type fake_http_endpoint(
     [](atom::event, const job_event&) {},
     [](atom::output, const output_news&) {},
     [](atom::tick) {},
+    [](atom::start, scheduler_actor&, metrics_actor&, store_actor&,
+       schedules_actor&) {},
   };
 }
 

@@ -46,6 +46,8 @@ fake_endpoint(jobd::endpoint_actor::stateful_pointer<fake_endpoint_state>,
     [](atom::event, const job_event&) {},
     [](atom::output, const output_news&) {},
     [](atom::tick) {},
+    [](atom::start, scheduler_actor&, metrics_actor&, store_actor&,
+       schedules_actor&) {},
   };
 }
 
