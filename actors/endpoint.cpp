@@ -337,10 +337,6 @@ void audit_request(self_ptr self, audit_format::request_view& req,
              static_cast<int64_t>(ms));
 }
 
-// Stops every job, then tells the owner; later lines are ignored. An
-// ENDPOINT that does not own the server (an HTTP session's) just goes: the
-// jobs keep running, and replies to its requests still under way are
-// dropped by CAF (it is gone; nothing of it runs).
 // What a line asks of the other actors: a tool call, the cancel of one, a
 // resource read or listing.
 void act(self_ptr self, protocol::action& action) {
@@ -359,6 +355,10 @@ void act(self_ptr self, protocol::action& action) {
   }
 }
 
+// Stops every job, then tells the owner; later lines are ignored. An
+// ENDPOINT that does not own the server (an HTTP session's) just goes: the
+// jobs keep running, and replies to its requests still under way are
+// dropped by CAF (it is gone; nothing of it runs).
 void stop(self_ptr self) {
   auto& st = self->state;
   if (st.stopping)
