@@ -357,7 +357,9 @@ using scheduler_actor = caf::typed_actor<
   // Queue again jobs of a dead instance (at start, and after a recheck).
   caf::reacts_to<requeue_list>,
   // Server shutdown: stop every job; answered once none runs.
-  caf::replies_to<atom::shutdown>::with<bool>>;
+  caf::replies_to<atom::shutdown>::with<bool>,
+  // Its own timer: a wait held for a job without an actor may be due.
+  caf::reacts_to<atom::tick, std::string>>;
 
 /// The METRICS actor interface: counters fed by lifecycle events.
 using metrics_actor = event_listener::extend<

@@ -204,8 +204,8 @@ caf::result<bool> shutdown(self_ptr self) {
   auto rp = self->make_response_promise<bool>();
   std::vector<job_actor> live;
   for (auto& [id, e] : st.jobs)
-    if (e.handle)
-      live.push_back(e.handle);
+    if (is_live(e))
+      live.push_back(job_of(self, e)); // a parked job ends as its actor says
   auto left = std::make_shared<size_t>(live.size() + 1);
   auto done = [self, rp, left]() mutable {
     if (--*left > 0)
@@ -244,7 +244,7 @@ void dispatch(self_ptr self) {
     auto c = *st.ready.begin();
     st.ready.erase(st.ready.begin());
     auto e = find_job(self, c.job_id);
-    if (e == nullptr || e->info.status != job_status::pending || !e->handle
+    if (e == nullptr || e->info.status != job_status::pending || !is_live(*e)
         || is_held(self, c.job_id))
       continue;
     if (per_principal > 0) {
@@ -259,7 +259,7 @@ void dispatch(self_ptr self) {
     e->info.status = job_status::running;
     st.pending.erase(key_of(e->info));
     ++st.running;
-    self->send(e->handle, atom::start_v);
+    self->send(job_of(self, *e), atom::start_v);
     self->send(session_for(self, c.session_id), atom::started_v, c.job_id);
   }
 }
@@ -270,7 +270,7 @@ void queue_job(self_ptr self, entry& e, std::function<void()> answered) {
     // Its kind bounds it (--max-slurm-jobs); the job says when it runs.
     if (!st.shutting_down) {
       e.info.status = job_status::running;
-      self->send(e.handle, atom::start_v);
+      self->send(job_of(self, e), atom::start_v);
     }
     if (answered)
       answered();
@@ -340,10 +340,15 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
         info.output = e->output->stats();
         return info;
       }
+      if (e->parked) {
+        auto info = e->info;
+        info.queue_position = queue_position(self, info);
+        return info;
+      }
       if (e->info.status != job_status::pending || e->slotless)
-        return self->delegate(e->handle, atom::status_v);
+        return self->delegate(job_of(self, *e), atom::status_v);
       auto rp = self->make_response_promise<job_info>();
-      self->request(e->handle, caf::infinite, atom::status_v)
+      self->request(job_of(self, *e), caf::infinite, atom::status_v)
         .then(
           [self, rp](job_info& info) mutable {
             if (info.status == job_status::pending)
@@ -362,7 +367,7 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
                               std::move(q));
       if (e->output)
         return read_output(e->info, *e->output, q);
-      return self->delegate(e->handle, atom::output_v, std::move(q));
+      return self->delegate(job_of(self, *e), atom::output_v, std::move(q));
     },
     // A pending job is cancelled here first so that it can never start; the
     // job answers (a running one once nothing of it runs).
@@ -378,7 +383,7 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       if (e->info.status == job_status::pending
           && !(e->slotless && e->announced))
         cancel_pending(self, *e);
-      return self->delegate(e->handle, atom::cancel_v, grace_ms);
+      return self->delegate(job_of(self, *e), atom::cancel_v, grace_ms);
     },
     // Waits on a finished job end at once (a pattern is searched by a
     // record reader); others are the job's.
@@ -387,8 +392,10 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
       if (e == nullptr)
         return self->delegate(self->state.config.store, atom::wait_v,
                               std::move(q));
+      if (e->parked)
+        return wait_parked(self, *e, q);
       if (!e->output)
-        return self->delegate(e->handle, atom::wait_v, std::move(q));
+        return self->delegate(job_of(self, *e), atom::wait_v, std::move(q));
       if (q.until == wait_until::output && !q.pattern.empty()) {
         // Compiling and searching may take a while: not on this hub.
         auto info = e->info;
@@ -476,6 +483,8 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self,
     },
     // Stops all jobs for server shutdown.
     [self](atom::shutdown) { return shutdown(self); },
+    // A wait held for a parked job may be due.
+    [self](atom::tick, const std::string& id) { parked_wait_due(self, id); },
   };
 }
 

@@ -9,6 +9,7 @@
 #include "actors/session.hpp"
 
 #include <caf/actor_addr.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -105,7 +106,8 @@ using quota_hold_ptr = std::shared_ptr<quota_hold>;
 struct scheduler_state {
   struct entry {
     /// The job's actor while it is pending or running (and until it is
-    /// retired); null once the record below holds everything.
+    /// retired); null once the record below holds everything, and while
+    /// the job is parked.
     job_actor handle;
     /// The job's status as of its last event; what list and cleanup see,
     /// and all there is of a finished job.
@@ -120,13 +122,29 @@ struct scheduler_state {
     bool actor_gone = false;
     /// It reported `started` (listeners count it as running).
     bool announced = false;
-    /// Its spec as admitted (console_restart_job).
-    std::shared_ptr<const job_spec> spec;
+    /// Its spec as admitted (console_restart_job, and the context of a
+    /// parked job's actor). Nobody writes to it after admission.
+    std::shared_ptr<job_spec> spec;
     /// Its kind takes no slot (job_kind::takes_slot): it starts as soon as
     /// nothing holds it back, never goes through its session, and is not
     /// counted in `running`. Its status (pending while a cluster queues it)
     /// is the job's own.
     bool slotless = false;
+    /// A pending job without an actor (scheduler_parking.cpp): everything
+    /// it is, is this entry until job_of() makes its actor.
+    bool parked = false;
+    /// Something was sent to its actor besides its spec check: it may hold
+    /// waiters or input, so it is not parked.
+    bool touched = false;
+  };
+
+  /// A console_wait_job on a parked job, held here until the job's actor
+  /// is made (it starts) or the wait runs out.
+  struct parked_wait {
+    wait_query query;
+    caf::typed_response_promise<wait_result> promise;
+    /// When it runs out, on the actor clock.
+    caf::actor_clock::time_point expires;
   };
 
   /// A session's idempotency key: the job it names (set as soon as the job
@@ -199,6 +217,8 @@ struct scheduler_state {
   /// Pending jobs held back from their sessions (not in `pending`: they
   /// have no queue position), and each dependency's dependents.
   std::unordered_map<std::string, gate> held;
+  /// Waits held for parked jobs, by job id.
+  std::unordered_map<std::string, std::vector<parked_wait>> parked_waits;
   std::unordered_map<std::string, std::vector<std::string>> dependents;
   size_t running = 0;
   /// Submissions whose job is still checking its spec.
@@ -264,6 +284,37 @@ void running_ended(scheduler_ptr self, const std::string& session);
 
 /// Whose jobs these are (the index, else the STORE for the others).
 caf::result<owner_list> owners(scheduler_ptr self, owner_list& q);
+
+// -- parked jobs (scheduler_parking.cpp) --------------------------------------
+
+/// A fresh job just admitted that waits for a slot: its actor goes (it has
+/// only checked the spec) and the entry alone stands for the job until
+/// job_of(). Does nothing to a job that was sent anything else, a requeued
+/// job, a held one or one of a kind without slots.
+void park(scheduler_ptr self, scheduler_state::entry& e);
+
+/// The job's actor, made first if the job is parked (from its entry, as
+/// its spec check left it; waits held for it go to it). Every message for
+/// a job's actor goes through here. Null once the record holds the job.
+job_actor job_of(scheduler_ptr self, scheduler_state::entry& e);
+
+/// The job has an actor or is parked: it is pending or running.
+inline bool is_live(const scheduler_state::entry& e) {
+  return e.handle || e.parked;
+}
+
+/// console_wait_job on a parked job: a wait for its end is held here (the
+/// job has no output before it starts); any other goes to its actor.
+caf::result<wait_result> wait_parked(scheduler_ptr self,
+                                     scheduler_state::entry& e,
+                                     wait_query& q);
+
+/// The timer of a held wait fired: the job's actor answers it (made now
+/// if the job is still parked).
+void parked_wait_due(scheduler_ptr self, const std::string& id);
+
+/// A parked job leaves the index: the waits held for it are answered.
+void unpark(scheduler_ptr self, scheduler_state::entry& e);
 
 // -- admission (scheduler_admission.cpp) --------------------------------------
 

@@ -85,7 +85,7 @@ void requeued(self_ptr self) {
 // The job passed its kind's checks: store and index it, and hand it to its
 // session.
 void admit(self_ptr self, job_actor handle, job_info info,
-           std::shared_ptr<const job_spec> kept, bool again,
+           std::shared_ptr<job_spec> kept, bool again,
            caf::typed_response_promise<submit_result> rp,
            std::shared_ptr<const dep_states> deps, quota_hold_ptr hold) {
   auto& st = self->state;
@@ -128,6 +128,9 @@ void admit(self_ptr self, job_actor handle, job_info info,
         result.pending_reason = e->info.pending_reason;
       }
       key_admitted(self, e->info);
+      // Still waiting for a slot: it needs no actor until it starts.
+      if (!again)
+        park(self, *e);
     }
     rp.deliver(std::move(result));
   };

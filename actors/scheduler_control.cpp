@@ -69,9 +69,9 @@ caf::result<Result> to_job(self_ptr self, const std::string& id,
   auto e = find_job(self, id);
   if (e == nullptr)
     return refuse_unheld<Result>(self, id, what);
-  if (e->output || !e->handle)
+  if (e->output || !is_live(*e))
     return finished_error(e->info, what);
-  return self->delegate(e->handle, std::forward<Ts>(xs)...);
+  return self->delegate(job_of(self, *e), std::forward<Ts>(xs)...);
 }
 
 } // namespace
@@ -123,7 +123,7 @@ caf::result<submit_result> restart_job(self_ptr self,
   auto e = find_job(self, old_id);
   if (e != nullptr && e->spec) {
     auto spec = *e->spec;
-    if (!r.replace || e->output || !e->handle) {
+    if (!r.replace || e->output || !is_live(*e)) {
       create(std::move(spec));
       return rp;
     }

@@ -25,6 +25,8 @@ void remove_job(scheduler_ptr self, const std::string& id) {
   job_event ev{transition::removed, e.info.status, e.info, nullptr};
   if (e.handle)
     self->send_exit(e.handle, caf::exit_reason::user_shutdown);
+  if (e.parked)
+    unpark(self, e);
   if (e.output)
     st.record_bytes
       -= std::min(st.record_bytes, e.output->stats().buffered_bytes);
@@ -132,7 +134,7 @@ void running_ended(scheduler_ptr self, const std::string& session) {
     auto c = *set.begin();
     set.erase(set.begin());
     auto e = find_job(self, c.job_id);
-    if (e != nullptr && e->info.status == job_status::pending && e->handle
+    if (e != nullptr && e->info.status == job_status::pending && is_live(*e)
         && !is_held(self, c.job_id)) {
       st.ready.insert(std::move(c));
       break;

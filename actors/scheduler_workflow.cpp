@@ -72,8 +72,8 @@ job_status state_of(self_ptr self, const std::string& id,
 }
 
 void tell(self_ptr self, entry& e, job_hold hold) {
-  if (e.handle)
-    self->send(e.handle, atom::hold_v, std::move(hold));
+  if (is_live(e))
+    self->send(job_of(self, e), atom::hold_v, std::move(hold));
 }
 
 // Hands a held job to its session: it queues like any pending job (at
@@ -99,7 +99,7 @@ void evaluate(self_ptr self, const std::string& id, bool admitting = false) {
     return;
   auto& g = h->second;
   auto e = find_job(self, id);
-  if (e == nullptr || e->output || !e->handle
+  if (e == nullptr || e->output || !is_live(*e)
       || e->info.status != job_status::pending)
     return;
   std::vector<std::string> waiting;
@@ -219,7 +219,7 @@ bool delegates_dependencies(self_ptr self, const entry& e,
   for (auto& dep : spec.depends_on) {
     auto d = find_job(self, dep);
     // Started (its kind has it, or will at once), not ended.
-    if (d == nullptr || d->output || !d->handle || !d->slotless
+    if (d == nullptr || d->output || !is_live(*d) || !d->slotless
         || d->info.kind != e.info.kind || is_terminal(d->info.status)
         || is_held(self, dep)
         || (d->info.status != job_status::running && !d->announced)

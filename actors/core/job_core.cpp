@@ -250,13 +250,13 @@ job_core(job_core_actor::stateful_pointer<job_core_state> self,
   self->set_exception_handler(
     [self](std::exception_ptr& eptr) { return on_exception(self, eptr); });
   return {
-    // Checks the spec through the kind, then prepares the backend.
+    // Checks the spec through the kind (the backend is made when the work
+    // starts: begin_attempt).
     [self](atom::submit) -> caf::result<job_info> {
       auto& st = self->state;
       if (auto err = st.ctx.kind->validate(*st.ctx.spec))
         return make_tool_error(err->code.c_str(), err->message, err->details);
       st.info = initial_info(st.ctx);
-      st.backend = st.ctx.kind->make_backend(st.ctx);
       if ((st.ctx.attempt > 0 || !st.ctx.reattach.empty()) && st.ctx.store)
         return resume_output(self);
       return st.info;

@@ -389,6 +389,9 @@ TEST_F(core_test,
   auto first = submit_scripted("s", 5, 1000, 0);
   auto doomed = submit_scripted("s", 9, 1000, 0); // would be offered next
   auto next = submit_scripted("s", 5, 1000, 0);
+  // A queued job is parked (no actor); reading its output gives it one.
+  ASSERT_TRUE(ask<output_page>(atom::output_v, doomed, output_query{}));
+  ASSERT_TRUE(sched_state().jobs.at(doomed).handle);
   self->send_exit(sched_state().jobs.at(doomed).handle, caf::exit_reason::kill);
   drain();
   EXPECT_EQ(status(doomed).error_code, codes::internal);
