@@ -212,12 +212,13 @@ TEST_P(launching, child_gets_default_signal_dispositions) {
 }
 
 TEST_P(launching, output_across_the_read_buffer_sizes_arrives_whole) {
-  // A stream starts reading into 4 KiB and grows its buffer once a read
-  // fills it: exactly 4096 bytes, then 4097, then far more, each in order.
+  // Every stream is read into the reactor's one 128 KiB buffer once it is
+  // readable: exactly a page, a page and a byte, and more than the buffer
+  // holds, each whole and in order.
   for (int size : {4096, 4097, 300000}) {
     auto rec = sh("seq -w 1 1000000 | head -c " + std::to_string(size));
     ASSERT_TRUE(rec->wait_done(10s)) << size;
-    ASSERT_FALSE(rec->failure);
+    ASSERT_FALSE(rec->failure) << rec->failure->first << ": " << rec->failure->second;
     std::string expected;
     for (int i = 1; static_cast<int>(expected.size()) < size; ++i) {
       auto line = std::to_string(i);

@@ -190,9 +190,15 @@ void process_reactor::impl::do_launch(
     return;
   }
   t->confinement = std::move(confinement);
-  if (t->input != stdin_mode::tty)
-    for (auto* r : {&t->out, &t->err})
+  for (auto* r : {&t->out, &t->err}) {
+    if (!r->pipe.is_open())
+      continue;
+    // Read only once readable (read_next), never waiting in a read.
+    boost::system::error_code ignored;
+    r->pipe.non_blocking(true, ignored);
+    if (t->input != stdin_mode::tty)
       ::fcntl(r->pipe.native_handle(), F_SETPIPE_SZ, pipe_size);
+  }
   t->in_ended = t->input == stdin_mode::null;
   caf::anon_send(t->sink, atom::spawned_v, static_cast<int64_t>(t->pid),
                  std::string{t->cgroup ? "cgroup" : "pgroup"});

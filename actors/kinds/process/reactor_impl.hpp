@@ -15,7 +15,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/readable_pipe.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
@@ -36,11 +35,10 @@
 
 namespace jobd {
 
-/// A stream's first reads go to a small buffer; once one fills it, the
-/// stream reads into a large one (a pipe holds 256 KiB). Most jobs print
-/// little or nothing, and a thousand silent ones then hold 8 MiB of
-/// buffers, not 256.
-inline constexpr size_t small_read_buffer = 4 * 1024;
+/// Every stream is read into the reactor's one buffer (impl::read_buf):
+/// a stream waits until it is readable, then reads at most this much at
+/// once (a pipe holds 256 KiB). A job holds no buffer of its own, so a
+/// thousand silent jobs hold nothing.
 inline constexpr size_t read_buffer_size = 128 * 1024;
 
 /// One of a tree's output pipes and its read loop's state.
@@ -48,14 +46,11 @@ struct pipe_reader {
   pipe_reader(boost::asio::io_context& io, stream_kind kind)
     : pipe(io), pause(io), kind(kind) {}
 
-  boost::asio::readable_pipe pipe;
+  /// Non-blocking (read only once it is readable).
+  boost::asio::posix::stream_descriptor pipe;
   /// Flow control: the next read waits on this while the sink is behind.
   boost::asio::steady_timer pause;
   stream_kind kind;
-  /// Made by the first read (small_read_buffer), grown to
-  /// read_buffer_size by the first read that fills it.
-  std::unique_ptr<char[]> buf;
-  size_t capacity = 0;
   /// The stream ended (its eof was sent): nothing more is read or sent.
   bool ended = false;
 };
@@ -157,6 +152,9 @@ struct process_reactor::impl : std::enable_shared_from_this<impl> {
   /// Only this process runs the reactor; a forked child must never.
   const pid_t owner = ::getpid();
   std::thread thread;
+  /// Where every stream is read to (read_buffer_size; made by the first
+  /// read). Reactor thread only.
+  std::unique_ptr<char[]> read_buf;
   // -- shared with other threads, guarded by mtx -----------------------------
   mutable std::mutex mtx;
   /// Where job cgroups are made; null with process-group tracking. Shared

@@ -42,25 +42,28 @@ void process_reactor::impl::read_next(const tree_ptr& t, stream_kind kind) {
     });
     return;
   }
-  if (!r.buf) {
-    r.capacity = small_read_buffer;
-    r.buf.reset(new char[r.capacity]);
-  }
-  r.pipe.async_read_some(
-    asio::buffer(r.buf.get(), r.capacity),
-    [this, t, kind](const boost::system::error_code& ec, size_t n) {
+  // Readable first, then read into the reactor's buffer: a stream that
+  // waits holds no memory.
+  r.pipe.async_wait(
+    asio::posix::stream_descriptor::wait_read,
+    [this, t, kind](boost::system::error_code ec) {
       auto& r = t->reader(kind);
       if (r.ended)
         return; // closed by the drain: what came with it is dropped
+      size_t n = 0;
+      if (!ec) {
+        if (!read_buf)
+          read_buf.reset(new char[read_buffer_size]);
+        n = r.pipe.read_some(asio::buffer(read_buf.get(), read_buffer_size),
+                             ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again)
+          ec.clear(); // woken for nothing: wait again
+      }
       if (n > 0 && !t->orphaned) {
         if (t->in_flight)
           t->in_flight->fetch_add(static_cast<int64_t>(n));
         caf::anon_send(t->sink, atom::data_v, kind,
-                       std::string{r.buf.get(), n});
-      }
-      if (n == r.capacity && r.capacity < read_buffer_size) {
-        r.capacity = read_buffer_size; // a stream that has a lot to say
-        r.buf.reset(new char[r.capacity]);
+                       std::string{read_buf.get(), n});
       }
       if (ec) {
         // EOF, or an error that ends the stream just the same.
@@ -78,8 +81,7 @@ void process_reactor::impl::end_stream(const tree_ptr& t, stream_kind kind) {
   r.ended = true;
   r.pause.cancel();
   boost::system::error_code ignored;
-  r.pipe.close(ignored); // cancels a read in flight: its buffer is free
-  r.buf.reset();         // the tree may outlive its streams by far
+  r.pipe.close(ignored); // cancels the wait in flight
   if (!t->orphaned)
     caf::anon_send(t->sink, atom::eof_v, kind);
   maybe_finish(t);

@@ -6,6 +6,7 @@
 #include "actors/kinds/process/terminal.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/readable_pipe.hpp>
 #include <boost/process/v2/posix/vfork_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/start_dir.hpp>
@@ -344,8 +345,18 @@ spawn_outcome spawn_child(const launch_spec& spec, spawn_stdio& io,
       bp::process_stdio stdio{in.child, in.child, in.child};
       start_in(stdio);
     } else {
-      bp::process_stdio stdio{in.child, io.out, io.err};
-      start_in(stdio);
+      // The binding makes the pipes; the reactor reads their ends as
+      // plain descriptors (it waits for them to be readable).
+      boost::asio::readable_pipe out{io.out.get_executor()};
+      boost::asio::readable_pipe err{io.err.get_executor()};
+      {
+        bp::process_stdio stdio{in.child, out, err};
+        start_in(stdio);
+      }
+      if (out.is_open())
+        io.out.assign(out.release());
+      if (err.is_open())
+        io.err.assign(err.release());
     }
   } catch (const std::exception& e) {
     if (::getpid() != owner)

@@ -7,7 +7,6 @@
 #include "actors/kinds/process/process_launcher.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/readable_pipe.hpp>
 
 #include <optional>
 #include <string>
@@ -42,7 +41,8 @@ int above_stdio(int fd);
 /// The parent's ends of a child's stdio, set once the child started.
 struct spawn_stdio {
   spawn_stdio(boost::asio::posix::stream_descriptor& in,
-              boost::asio::readable_pipe& out, boost::asio::readable_pipe& err)
+              boost::asio::posix::stream_descriptor& out,
+              boost::asio::posix::stream_descriptor& err)
     : in(in), out(out), err(err) {}
 
   /// stdin_mode::pipe: the pipe's write end; tty: a descriptor of the
@@ -50,9 +50,9 @@ struct spawn_stdio {
   /// Not opened with stdin_mode::null.
   boost::asio::posix::stream_descriptor& in;
   /// stdout's pipe, or (tty) the terminal's master.
-  boost::asio::readable_pipe& out;
+  boost::asio::posix::stream_descriptor& out;
   /// stderr's pipe; not opened for a tty.
-  boost::asio::readable_pipe& err;
+  boost::asio::posix::stream_descriptor& err;
   /// tty: one more descriptor of the master (O_CLOEXEC), for TIOCSWINSZ;
   /// the caller closes it. -1 otherwise.
   int control = -1;
