@@ -10,11 +10,14 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 using namespace jobd_it;
 
@@ -169,6 +172,45 @@ TEST(Store, ACleanRestartAnswersForOldJobsAsBefore) {
   ASSERT_TRUE(c.ok()) << c.dump();
   EXPECT_EQ(num(*c, "cleaned"), 3);
   EXPECT_EQ(k.status(done).code(), "JOB_NOT_FOUND");
+}
+
+TEST(Store, InitializeIsAnsweredWhileTheStoreOpensAndToolCallsWaitForIt) {
+  state_dir dir;
+  std::string id;
+  {
+    jobd_process j{dir.options()};
+    id = j.submit_sh("echo kept");
+    j.wait_terminal(id);
+  }
+  // Another program holds the database's write lock: jobd's store waits
+  // for it (busy_timeout) while the rest of jobd starts.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.db().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  std::atomic<bool> released{false};
+  std::thread holder;
+  {
+    // initialize and tools/list (the harness's handshake) are answered
+    // with the lock still held.
+    jobd_process k{dir.options()};
+    EXPECT_FALSE(released.load());
+    holder = std::thread{[&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(700));
+      released = true;
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    }};
+    // A tool call waits until the store is open, then gets its answer.
+    auto s = k.status(id);
+    EXPECT_TRUE(released.load());
+    ASSERT_TRUE(s.ok()) << s.dump();
+    EXPECT_EQ(str(*s, "job.status"), "completed");
+    auto m = k.tool("console_get_job_metrics", "{}");
+    ASSERT_TRUE(m.ok()) << m.dump();
+    EXPECT_EQ(str(*m, "metrics.persistence"), "ok");
+  }
+  holder.join();
+  sqlite3_close(db);
 }
 
 TEST(Store, ACorruptFileIsRefusedAndLeftAlone) {
