@@ -306,8 +306,7 @@ inline bool is_live(const scheduler_state::entry& e) {
 /// console_wait_job on a parked job: a wait for its end is held here (the
 /// job has no output before it starts); any other goes to its actor.
 caf::result<wait_result> wait_parked(scheduler_ptr self,
-                                     scheduler_state::entry& e,
-                                     wait_query& q);
+                                     scheduler_state::entry& e, wait_query& q);
 
 /// The timer of a held wait fired: the job's actor answers it (made now
 /// if the job is still parked).

@@ -85,9 +85,8 @@ caf::result<wait_result> wait_parked(scheduler_ptr self, entry& e,
     return self->delegate(job_of(self, e), atom::wait_v, std::move(q));
   auto id = e.info.id;
   auto rp = self->make_response_promise<wait_result>();
-  st.parked_waits[id].push_back(
-    scheduler_state::parked_wait{std::move(q), rp,
-                                 deadline_after(self->clock().now(), timeout)});
+  st.parked_waits[id].push_back(scheduler_state::parked_wait{
+    std::move(q), rp, deadline_after(self->clock().now(), timeout)});
   self->delayed_send(self, delay_ms(timeout), atom::tick_v, std::move(id));
   return rp;
 }

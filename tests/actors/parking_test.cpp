@@ -74,8 +74,8 @@ TEST_F(parking_test, a_wait_held_for_a_parked_job_ends_with_the_job) {
   start(1, 5);
   submit_scripted("s", 5, 1000);
   auto id = submit_scripted("s", 5, 100, 3);
-  auto wait = self->request(sched, caf::infinite, atom::wait_v,
-                            until_exit(id, 30000));
+  auto wait
+    = self->request(sched, caf::infinite, atom::wait_v, until_exit(id, 30000));
   drain();
   EXPECT_TRUE(self->mailbox().empty());
   EXPECT_EQ(parked(), 1u); // the wait did not need its actor
@@ -97,8 +97,8 @@ TEST_F(parking_test, a_wait_held_for_a_parked_job_runs_out_in_its_time) {
   start(1, 5);
   submit_scripted("s", 5, 10000);
   auto id = submit_scripted("s", 5, 100);
-  auto wait = self->request(sched, caf::infinite, atom::wait_v,
-                            until_exit(id, 500));
+  auto wait
+    = self->request(sched, caf::infinite, atom::wait_v, until_exit(id, 500));
   drain();
   advance_time(499ms);
   drain();
@@ -146,10 +146,10 @@ TEST_F(parking_test, output_and_cancel_of_a_parked_job_are_its_actors) {
   auto page = ask<output_page>(atom::output_v, a, output_query{});
   ASSERT_TRUE(page);
   EXPECT_TRUE(page->chunks.empty());
-  // A wait for output is the actor's too (it made one for `a`).
+  // Reading its output gave `a` its actor; `b` is still parked.
   EXPECT_EQ(parked(), 1u);
-  auto wait = self->request(sched, caf::infinite, atom::wait_v,
-                            until_exit(b, 60000));
+  auto wait
+    = self->request(sched, caf::infinite, atom::wait_v, until_exit(b, 60000));
   auto c = ask<cancel_result>(atom::cancel_v, b, int64_t{100});
   ASSERT_TRUE(c);
   EXPECT_EQ(c->status, job_status::cancelled);
@@ -185,8 +185,8 @@ TEST_F(parking_test, input_for_a_parked_job_waits_for_its_start) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, job_status::pending);
   EXPECT_EQ(parked(), 1u);
-  auto in = ask<input_result>(atom::input_v, r->job_id, std::string{"hi\n"},
-                              false);
+  auto in
+    = ask<input_result>(atom::input_v, r->job_id, std::string{"hi\n"}, false);
   ASSERT_TRUE(in) << sys.render(in.error());
   EXPECT_EQ(in->queued, 3u); // held by its actor until the process runs
   EXPECT_EQ(parked(), 0u);

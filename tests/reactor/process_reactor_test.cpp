@@ -218,7 +218,8 @@ TEST_P(launching, output_across_the_read_buffer_sizes_arrives_whole) {
   for (int size : {4096, 4097, 300000}) {
     auto rec = sh("seq -w 1 1000000 | head -c " + std::to_string(size));
     ASSERT_TRUE(rec->wait_done(10s)) << size;
-    ASSERT_FALSE(rec->failure) << rec->failure->first << ": " << rec->failure->second;
+    ASSERT_FALSE(rec->failure)
+      << rec->failure->first << ": " << rec->failure->second;
     std::string expected;
     for (int i = 1; static_cast<int>(expected.size()) < size; ++i) {
       auto line = std::to_string(i);
